@@ -1,0 +1,37 @@
+# deepgnn: `make demo` and `make test` set up .venv on first use, then run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU machines get this torch; where the system Python already has a CUDA torch, the venv
+# sees it (--system-site-packages) and installs none.
+TORCH ?= torch==2.13.0
+EXTRAS ?= dgl,chem,dev
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint bench clean
+
+$(VENV)/.ready: pyproject.toml
+	@if $(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then \
+		echo "deepgnn: using the preinstalled CUDA torch"; \
+		$(PYTHON) -m venv --system-site-packages $(VENV); \
+	else \
+		$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q "$(TORCH)"; \
+	fi
+	$(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+
+setup: $(VENV)/.ready
+
+demo: $(VENV)/.ready
+	$(VENV)/bin/deepgnn demo
+
+test: $(VENV)/.ready
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: $(VENV)/.ready
+	$(VENV)/bin/ruff check deepgnn tests benchmarks
+	$(VENV)/bin/ruff format --check deepgnn tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

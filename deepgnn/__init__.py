@@ -1,0 +1,14 @@
+"""deepgnn: depth studies of graph neural networks.
+
+Build GCN / ResGCN / GAT models at any depth, initialize them, measure signal
+propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or matplotlib.
+"""
+
+from __future__ import annotations
+
+from deepgnn import data, models
+from deepgnn.graph import Graph
+from deepgnn.models import build
+
+__all__ = ["Graph", "build", "data", "models", "__version__"]
+__version__ = "0.1.0"

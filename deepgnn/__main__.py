@@ -1,0 +1,3 @@
+from deepgnn.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,14 @@
+"""Type aliases shared across deepgnn."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+Tensor = torch.Tensor
+Activation = Literal["tanh", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "identity"]
+Norm = Literal["layer", "batch", "pair"]
+Backend = Literal["torch", "dgl"]
+Family = Literal["gcn", "resgcn", "gated_resgcn", "rezero", "gat"]
+Device = str | torch.device

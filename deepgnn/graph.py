@@ -1,0 +1,317 @@
+r"""The graph every deepgnn model runs on: the GCN-normalized adjacency :math:`\hat A` in CSR."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from deepgnn._spmm import symmetric_spmm
+from deepgnn._typing import Device
+
+if TYPE_CHECKING:  # pragma: no cover
+    import dgl
+    import networkx as nx
+
+__all__ = ["Graph"]
+
+
+def _as_numpy(arg: str, value: Any) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    raise TypeError(
+        f"{arg} must be a torch.Tensor or numpy array, got {type(value).__name__}; "
+        f"wrap it with torch.as_tensor({arg})"
+    )
+
+
+class Graph:
+    r"""An undirected graph stored as its GCN-normalized adjacency.
+
+    Holds :math:`\hat A = D^{-1/2} (A + I) D^{-1/2}` in CSR, where :math:`A` is the
+    symmetrized adjacency without self loops and :math:`D` the degree matrix of
+    :math:`A + I` (Kipf & Welling, "Semi-Supervised Classification with Graph
+    Convolutional Networks", ICLR 2017, eq. 2). Input is cleaned before
+    normalization, and the rules are the same for every constructor:
+
+    * directed input is symmetrized: an edge ``(i, j)`` also gives ``(j, i)``;
+    * repeated edges (including ``(i, j)`` given along with ``(j, i)``) are kept once,
+      with the largest of their weights;
+    * self loops in the input are dropped, then every node gets a self loop of weight 1.
+
+    Args:
+        edge_index: node pairs, integer tensor or array of shape ``(2, num_edges)``.
+        num_nodes: number of nodes; inferred as ``max id + 1`` when omitted.
+        edge_weight: optional positive finite weights, shape ``(num_edges,)``.
+
+    Raises:
+        ValueError: ids out of range or negative, float ids, wrong shape, NaN/inf or
+            non-positive weights, or a graph with no nodes.
+        TypeError: ``edge_index`` is neither a tensor nor an array.
+
+    Example:
+        >>> import torch
+        >>> g = Graph(torch.tensor([[0, 1], [1, 2]]))
+        >>> g.num_nodes, g.num_edges
+        (3, 2)
+        >>> round(float(g.spmm(torch.ones(3, 1))[1, 0]), 4)  # 1/3 + 2 * 1/sqrt(6)
+        1.1498
+    """
+
+    def __init__(
+        self,
+        edge_index: Tensor | np.ndarray,
+        *,
+        num_nodes: int | None = None,
+        edge_weight: Tensor | np.ndarray | None = None,
+    ) -> None:
+        ei = _as_numpy("edge_index", edge_index)
+        if ei.ndim != 2 or ei.shape[0] != 2:
+            hint = (
+                "; transpose an (E, 2) array with .T" if ei.ndim == 2 and ei.shape[1] == 2 else ""
+            )
+            raise ValueError(
+                f"edge_index must have shape (2, num_edges), got {tuple(ei.shape)}{hint}"
+            )
+        if ei.dtype == np.bool_ or not np.issubdtype(ei.dtype, np.integer):
+            raise ValueError(
+                f"edge_index has dtype {ei.dtype}, but node ids must be integers; "
+                "pass edge_index.long() (or .astype(np.int64))"
+            )
+        ei = ei.astype(np.int64, copy=False)
+        if ei.size and ei.min() < 0:
+            raise ValueError(
+                f"edge_index contains the negative node id {int(ei.min())}; ids must be in [0, num_nodes)"
+            )
+        hi = int(ei.max()) if ei.size else -1
+        if num_nodes is None:
+            if hi < 0:
+                raise ValueError(
+                    "edge_index is empty, so num_nodes cannot be inferred; pass num_nodes="
+                )
+            num_nodes = hi + 1
+        if isinstance(num_nodes, bool) or not isinstance(num_nodes, (int, np.integer)):
+            raise TypeError(f"num_nodes must be an int, got {type(num_nodes).__name__}")
+        num_nodes = int(num_nodes)
+        if num_nodes <= 0:
+            raise ValueError(f"num_nodes={num_nodes}, but a graph needs at least one node")
+        if hi >= num_nodes:
+            raise ValueError(
+                f"edge_index refers to node {hi}, but num_nodes={num_nodes}; "
+                f"pass num_nodes={hi + 1} or drop the edges that leave the graph"
+            )
+        if edge_weight is None:
+            w = np.ones(ei.shape[1], dtype=np.float64)
+        else:
+            w = _as_numpy("edge_weight", edge_weight).astype(np.float64, copy=False)
+            if w.shape != (ei.shape[1],):
+                raise ValueError(
+                    f"edge_weight must have shape ({ei.shape[1]},), one weight per edge_index "
+                    f"column, got {tuple(w.shape)}"
+                )
+            if not np.isfinite(w).all():
+                raise ValueError("edge_weight contains NaN or inf; drop or replace those edges")
+            if (w <= 0).any():
+                raise ValueError(
+                    "edge_weight must be positive (GCN normalization divides by degree); "
+                    "drop the edges with weight <= 0"
+                )
+        self._build(ei[0], ei[1], w, num_nodes)
+
+    def _build(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray, n: int) -> None:
+        keep = src != dst
+        src, dst, w = src[keep], dst[keep], w[keep]
+        rows = np.concatenate([src, dst])
+        cols = np.concatenate([dst, src])
+        w = np.concatenate([w, w])
+        key = rows * n + cols
+        order = np.argsort(key, kind="stable")
+        key, w = key[order], w[order]
+        uniq, start = np.unique(key, return_index=True)
+        w = np.maximum.reduceat(w, start) if len(w) else w
+        rows, cols = uniq // n, uniq % n
+        self.num_nodes: int = n
+        self._edge_index = torch.from_numpy(np.stack([rows, cols]))
+        self._edge_weight = torch.from_numpy(w)
+        loops = np.arange(n, dtype=np.int64)
+        r = np.concatenate([rows, loops])
+        c = np.concatenate([cols, loops])
+        v = np.concatenate([w, np.ones(n)])
+        deg = np.bincount(r, weights=v, minlength=n)
+        dinv = 1.0 / np.sqrt(deg)
+        adj = sp.csr_array((v * dinv[r] * dinv[c], (r, c)), shape=(n, n))
+        adj.sort_indices()
+        self._scipy = adj
+        self._degree = torch.from_numpy(deg)
+        self.device = torch.device("cpu")
+        self._crow = torch.from_numpy(adj.indptr.astype(np.int64))
+        self._col = torch.from_numpy(adj.indices.astype(np.int64))
+        self._val = torch.from_numpy(adj.data)  # float64 master copy
+        self._adj_cache: dict[torch.dtype, Tensor] = {}
+        self._dgl_cache: Any = None
+        self._coo_cache: tuple[Tensor, Tensor] | None = None
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_scipy(cls, matrix: sp.spmatrix | sp.sparray) -> Graph:
+        """Build from a square scipy sparse adjacency; its nonzero values become edge weights.
+
+        Example:
+            >>> import scipy.sparse as sp
+            >>> Graph.from_scipy(sp.eye(3, k=1, format="csr")).num_edges
+            2
+        """
+        if not sp.issparse(matrix):
+            raise TypeError(f"matrix must be a scipy sparse matrix, got {type(matrix).__name__}")
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"matrix must be square (num_nodes, num_nodes), got {matrix.shape}")
+        coo = sp.coo_array(matrix)
+        coo.eliminate_zeros()
+        ei = np.stack([coo.row.astype(np.int64), coo.col.astype(np.int64)])
+        weight = None if np.all(coo.data == 1) else coo.data
+        try:
+            return cls(ei, num_nodes=matrix.shape[0], edge_weight=weight)
+        except ValueError as err:
+            raise ValueError(str(err).replace("edge_weight", "matrix values")) from None
+
+    @classmethod
+    def from_networkx(cls, graph: nx.Graph, *, weight: str | None = None) -> Graph:
+        """Build from a networkx graph; node ``i`` is the ``i``-th node of ``graph.nodes``.
+
+        Args:
+            graph: any networkx graph (directed graphs are symmetrized).
+            weight: edge attribute to use as weight; ``None`` ignores weights.
+
+        Example:
+            >>> import networkx as nx
+            >>> Graph.from_networkx(nx.path_graph(4)).num_edges
+            3
+        """
+        import networkx as nx
+
+        if not isinstance(graph, nx.Graph):
+            raise TypeError(f"graph must be a networkx graph, got {type(graph).__name__}")
+        if graph.number_of_nodes() == 0:
+            raise ValueError("graph has no nodes; a Graph needs at least one node")
+        return cls.from_scipy(nx.to_scipy_sparse_array(graph, weight=weight, format="coo"))
+
+    @classmethod
+    def from_dgl(cls, graph: dgl.DGLGraph, *, weight: str | None = None) -> Graph:
+        """Build from a homogeneous ``dgl.DGLGraph`` (symmetrized; ``weight`` names an edata field)."""
+        src, dst = graph.edges()
+        ew = None if weight is None else graph.edata[weight]
+        return cls(torch.stack([src, dst]), num_nodes=graph.num_nodes(), edge_weight=ew)
+
+    # ------------------------------------------------------------------- properties
+    @property
+    def num_edges(self) -> int:
+        """Number of undirected edges, self loops excluded."""
+        return self._edge_index.shape[1] // 2
+
+    @property
+    def edge_index(self) -> Tensor:
+        """Both directions of every edge, self loops excluded, shape ``(2, 2 * num_edges)``."""
+        return self._edge_index.to(self.device)
+
+    @property
+    def edge_weight(self) -> Tensor:
+        """Weights of :attr:`edge_index` (ones for an unweighted graph)."""
+        return self._edge_weight.to(self.device)
+
+    @property
+    def degree(self) -> Tensor:
+        """Degrees in :math:`A + I` (float64), shape ``(num_nodes,)``."""
+        return self._degree.to(self.device)
+
+    def to_scipy(self) -> sp.csr_array:
+        r"""Return :math:`\hat A` as a float64 scipy CSR array."""
+        return self._scipy.copy()
+
+    def adjacency(self, dtype: torch.dtype = torch.float32) -> Tensor:
+        r"""Return :math:`\hat A` as a torch sparse CSR tensor on :attr:`device` (cached per dtype)."""
+        adj = self._adj_cache.get(dtype)
+        if adj is None:
+            with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+                warnings.simplefilter("ignore", UserWarning)
+                adj = torch.sparse_csr_tensor(
+                    self._crow.to(self.device),
+                    self._col.to(self.device),
+                    self._val.to(device=self.device, dtype=dtype),
+                    size=(self.num_nodes, self.num_nodes),
+                    check_invariants=False,  # built sorted and in range by _build
+                )
+            self._adj_cache[dtype] = adj
+        return adj
+
+    def to(self, device: Device) -> Graph:
+        """Return this graph on ``device`` (itself if already there)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        out = copy.copy(self)
+        out.device = device
+        out._crow, out._col, out._val = (t.to(device) for t in (self._crow, self._col, self._val))
+        out._adj_cache = {}
+        out._dgl_cache = None
+        out._coo_cache = None
+        return out
+
+    def spmm(self, x: Tensor) -> Tensor:
+        r"""Return :math:`\hat A x`, differentiable in ``x`` (twice: double backward works).
+
+        Args:
+            x: dense floating tensor of shape ``(num_nodes,)`` or ``(num_nodes, d)`` on
+                :attr:`device`.
+
+        Returns:
+            A tensor with the shape and dtype of ``x``.
+        """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise ValueError(f"x has dtype {x.dtype}; pass a floating tensor, e.g. x.float()")
+        if x.dim() not in (1, 2) or x.shape[0] != self.num_nodes:
+            raise ValueError(
+                f"x must have shape (num_nodes={self.num_nodes}, d) or ({self.num_nodes},), "
+                f"got {tuple(x.shape)}"
+            )
+        if x.device != self.device:
+            raise ValueError(
+                f"x is on {x.device} but the graph on {self.device}; call graph.to(x.device)"
+            )
+        out = symmetric_spmm(self.adjacency(x.dtype), x.reshape(self.num_nodes, -1).contiguous())
+        return out.reshape(x.shape)
+
+    def coo(self) -> tuple[Tensor, Tensor]:
+        r"""Return ``(row, col)`` of :math:`\hat A`'s nonzeros (self loops included), on :attr:`device`."""
+        if self._coo_cache is None:
+            counts = self._crow[1:] - self._crow[:-1]
+            rows = torch.repeat_interleave(torch.arange(self.num_nodes, device=self.device), counts)
+            self._coo_cache = (rows, self._col)
+        return self._coo_cache
+
+    def to_dgl(self) -> dgl.DGLGraph:
+        r"""Return a ``dgl.DGLGraph`` with self loops and :math:`\hat A`'s values in ``edata["w"]``."""
+        if self._dgl_cache is None:
+            from deepgnn.models._dgl_import import import_dgl
+
+            dgl = import_dgl()
+            rows, cols = self.coo()
+            g = dgl.graph((cols, rows), num_nodes=self.num_nodes)  # message from column j to row i
+            g.edata["w"] = self._val.float()
+            self._dgl_cache = g
+        return self._dgl_cache
+
+    def __repr__(self) -> str:
+        return (
+            f"Graph(num_nodes={self.num_nodes}, num_edges={self.num_edges}, device={self.device})"
+        )

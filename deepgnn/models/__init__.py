@@ -1,0 +1,134 @@
+"""Model families at any depth: ``build(name, in_dim, out_dim, depth, ...)``.
+
+Every model is a :class:`~deepgnn.models._base.GNN`: called ``model(graph, x)``, it returns
+logits, and it exposes ``hidden_states(graph, x)`` and ``layer_weights()`` the same way
+for every family and backend.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import torch
+
+from deepgnn._checks import check_choice
+from deepgnn.models._base import GNN, LayerWeight, PairNorm
+from deepgnn.models.gat import GAT
+from deepgnn.models.gcn import GCN
+from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
+
+__all__ = ["build", "available", "register", "GNN", "LayerWeight", "PairNorm"]
+
+_REGISTRY: dict[str, type[GNN]] = {}
+_COMMON = {"width", "activation", "dropout", "bias", "norm", "backend"}
+
+
+def register(name: str) -> Callable[[type[GNN]], type[GNN]]:
+    """Class decorator adding a :class:`GNN` subclass to the registry under ``name``.
+
+    Example:
+        >>> @register("my_gcn")
+        ... class MyGCN(GCN):
+        ...     family = "my_gcn"
+        >>> "my_gcn" in available()
+        True
+        >>> _ = _REGISTRY.pop("my_gcn")
+    """
+
+    def deco(cls: type[GNN]) -> type[GNN]:
+        if not (isinstance(cls, type) and issubclass(cls, GNN)):
+            raise TypeError(
+                f"register({name!r}) needs a subclass of deepgnn.models.GNN, got {cls!r}"
+            )
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"a model family named {name!r} is already registered")
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT):
+    register(_cls.family)(_cls)
+
+
+def available() -> list[str]:
+    """Return the registered family names.
+
+    Example:
+        >>> available()
+        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'rezero']
+    """
+    return sorted(_REGISTRY)
+
+
+def _family_options(cls: type[GNN]) -> set[str]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.kind is p.KEYWORD_ONLY} - _COMMON
+
+
+def build(
+    name: str,
+    in_dim: int,
+    out_dim: int,
+    depth: int,
+    *,
+    width: int = 64,
+    activation: str = "tanh",
+    dropout: float = 0.0,
+    bias: bool = True,
+    norm: str | None = None,
+    backend: str = "torch",
+    seed: int | None = None,
+    **options: object,
+) -> GNN:
+    """Build a model of family ``name`` with ``depth`` graph layers.
+
+    Args:
+        name: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``, ``gat``).
+        in_dim: input feature dimension.
+        out_dim: number of outputs (classes).
+        depth: number of graph layers, >= 1.
+        width: hidden width.
+        activation: ``tanh``, ``relu``, ``leaky_relu``, ``elu``, ``gelu``, ``sigmoid`` or ``identity``.
+        dropout: dropout probability after each hidden activation.
+        bias: whether layers have biases.
+        norm: ``None``, ``"layer"``, ``"batch"`` or ``"pair"`` (PairNorm) after each hidden conv.
+        backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``/``GATConv``).
+        seed: when given, the parameters are drawn from this seed (the global RNG state is
+            restored afterwards).
+        **options: family options, checked against the family (e.g. ``heads=`` for ``gat``).
+
+    Returns:
+        The model, in training mode, on the CPU.
+
+    Raises:
+        ValueError: unknown family, option or invalid value (the message lists the choices).
+
+    Example:
+        >>> model = build("gcn", 1433, 7, depth=64, activation="tanh")
+        >>> model.depth, len(model.layer_weights())
+        (64, 64)
+    """
+    check_choice("name", name, _REGISTRY)
+    cls = _REGISTRY[name]
+    accepted = _family_options(cls)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        extra = f"its options are {sorted(accepted)}" if accepted else "it takes no family options"
+        raise ValueError(f"family {name!r} does not take {unknown}; {extra}")
+    kwargs = dict(
+        width=width,
+        activation=activation,
+        dropout=dropout,
+        bias=bias,
+        norm=norm,
+        backend=backend,
+        **options,
+    )
+    if seed is None:
+        return cls(in_dim, out_dim, depth, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(in_dim, out_dim, depth, **kwargs)

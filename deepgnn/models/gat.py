@@ -1,0 +1,153 @@
+"""Graph attention (Veličković et al., ICLR 2018) and the deep multi-head GAT family."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepgnn.graph import Graph
+from deepgnn.models._base import GNN, LayerWeight, make_norm
+
+__all__ = ["GAT", "GATConv", "make_gat_conv"]
+
+
+class GATConv(nn.Module):
+    r"""Multi-head graph attention over the edges of :math:`A + I`.
+
+    .. math::
+        e_{ij} = \mathrm{LeakyReLU}_{0.2}(a_l^\top W x_j + a_r^\top W x_i), \quad
+        \alpha_{ij} = \mathrm{softmax}_{j \in N(i) \cup \{i\}}(e_{ij}), \quad
+        h_i = \textstyle\sum_j \alpha_{ij} W x_j + b
+
+    per head. Veličković et al., "Graph Attention Networks", ICLR 2018, eqs. 3-5.
+    Parameters and their initialization follow DGL's ``GATConv`` (Xavier-normal with the
+    ReLU gain, zero bias), so the torch and DGL backends hold the same tensors.
+
+    Shapes:
+        x ``(num_nodes, in_dim)`` -> ``(num_nodes, heads, out_dim)``;
+        ``fc.weight`` is ``(heads * out_dim, in_dim)``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, heads: int, bias: bool = True) -> None:
+        super().__init__()
+        self.heads, self.out_dim = heads, out_dim
+        self.fc = nn.Linear(in_dim, heads * out_dim, bias=False)
+        self.attn_l = nn.Parameter(torch.empty(1, heads, out_dim))
+        self.attn_r = nn.Parameter(torch.empty(1, heads, out_dim))
+        self.bias = nn.Parameter(torch.empty(heads * out_dim)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        gain = nn.init.calculate_gain("relu")
+        nn.init.xavier_normal_(self.fc.weight, gain=gain)
+        nn.init.xavier_normal_(self.attn_l, gain=gain)
+        nn.init.xavier_normal_(self.attn_r, gain=gain)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, graph: Graph, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        h = self.fc(x).view(n, self.heads, self.out_dim)
+        el = (h * self.attn_l).sum(-1)  # (n, heads), source side
+        er = (h * self.attn_r).sum(-1)  # destination side
+        dst, src = graph.coo()
+        e = F.leaky_relu(el[src] + er[dst], 0.2)
+        index = dst.unsqueeze(1).expand_as(e)
+        emax = torch.full_like(el, float("-inf")).scatter_reduce(0, index, e, "amax")
+        a = (e - emax[dst]).exp()
+        a = a / torch.zeros_like(el).index_add(0, dst, a)[dst]
+        out = torch.zeros_like(h).index_add(0, dst, a.unsqueeze(-1) * h[src])
+        if self.bias is not None:
+            out = out + self.bias.view(1, self.heads, self.out_dim)
+        return out
+
+    def layer_weight(self, prefix: str) -> LayerWeight:
+        return LayerWeight(f"{prefix}.fc.weight", self.fc.weight, bias=self.bias)
+
+
+def make_gat_conv(backend: str, in_dim: int, out_dim: int, heads: int, bias: bool) -> nn.Module:
+    """Return an attention layer of ``backend`` with the ``forward(graph, x)`` / ``layer_weight`` API."""
+    if backend == "dgl":
+        from deepgnn.models.dgl import DGLGATConv
+
+        return DGLGATConv(in_dim, out_dim, heads, bias)
+    return GATConv(in_dim, out_dim, heads, bias)
+
+
+class GAT(GNN):
+    r"""Deep multi-head GAT: hidden layers concatenate ``heads`` heads of ``width // heads``
+    features; the last layer averages ``heads`` heads of ``out_dim`` logits.
+
+    Veličković et al., "Graph Attention Networks", ICLR 2018 (eqs. 5-6). Each hidden
+    layer is followed by norm, activation and dropout, as in :class:`~deepgnn.models.gcn.GCN`.
+
+    Args:
+        heads: attention heads per layer; must divide ``width``.
+
+    Example:
+        >>> import torch, deepgnn
+        >>> g = deepgnn.Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
+        >>> GAT(5, 3, depth=3, width=8, heads=2)(g, torch.randn(4, 5)).shape
+        torch.Size([4, 3])
+    """
+
+    family = "gat"
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        depth: int,
+        *,
+        width: int = 64,
+        activation: str = "tanh",
+        dropout: float = 0.0,
+        bias: bool = True,
+        norm: str | None = None,
+        backend: str = "torch",
+        heads: int = 4,
+    ) -> None:
+        super().__init__(
+            in_dim,
+            out_dim,
+            depth,
+            width=width,
+            activation=activation,
+            dropout=dropout,
+            bias=bias,
+            norm=norm,
+            backend=backend,
+        )
+        if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+            raise ValueError(f"heads={heads!r}; pass a positive int such as heads=4")
+        if width % heads:
+            raise ValueError(
+                f"width={width} is not divisible by heads={heads}; pass a width that is a "
+                f"multiple of heads, e.g. width={heads * max(1, round(width / heads))}"
+            )
+        self.heads = heads
+        dims = [in_dim] + [width] * (depth - 1)
+        self.convs = nn.ModuleList(
+            make_gat_conv(backend, dims[i], width // heads, heads, bias) for i in range(depth - 1)
+        )
+        self.convs.append(make_gat_conv(backend, dims[-1], out_dim, heads, bias))
+        self.norms = nn.ModuleList(make_norm(norm, width) for _ in range(depth - 1))
+
+    def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
+        h = x
+        for i, conv in enumerate(self.convs):
+            h = conv(graph, h)
+            if i < self.depth - 1:
+                h = self._hidden_block(h.flatten(1), self.norms[i])
+            else:
+                h = h.mean(dim=1)
+            if states is not None:
+                states.append(h)
+        return h
+
+    def layer_weights(self) -> list[LayerWeight]:
+        return [conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, heads={self.heads}"

@@ -1,0 +1,154 @@
+"""Residual GCN families: ``resgcn``, ``gated_resgcn`` and ``rezero``."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from deepgnn.graph import Graph
+from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models.gcn import make_gcn_conv
+
+__all__ = ["ResGCN", "GatedResGCN", "ReZeroGCN"]
+
+
+class ResGCN(GNN):
+    r"""Residual GCN: input projection, ``depth`` residual graph convolutions, output projection.
+
+    .. math::
+        h_0' = X W_{\mathrm{in}}^\top + b_{\mathrm{in}}, \quad
+        h_l' = h_{l-1}' + \mathrm{drop}(\sigma(\mathrm{norm}(\hat A h_{l-1}' W_l^\top + b_l))),
+        \quad \mathrm{logits} = h_L' W_{\mathrm{out}}^\top + b_{\mathrm{out}}
+
+    ``MyResGCN`` of Wang et al., TMLR 2025 (arXiv 2506.16790); residual connections after
+    He et al., "Deep Residual Learning for Image Recognition", CVPR 2016. The
+    projections are ``torch.nn.Linear`` (their default init); the norm, when given, sits
+    inside the residual branch. ``layer_weights()`` is ``[in_proj, conv_1..conv_L, out_proj]``.
+
+    Example:
+        >>> import torch, deepgnn
+        >>> g = deepgnn.Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
+        >>> model = ResGCN(5, 3, depth=4, width=8, activation="relu")
+        >>> [w.kind for w in model.layer_weights()]
+        ['linear', 'conv', 'conv', 'conv', 'conv', 'linear']
+    """
+
+    family = "resgcn"
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        depth: int,
+        *,
+        width: int = 64,
+        activation: str = "tanh",
+        dropout: float = 0.0,
+        bias: bool = True,
+        norm: str | None = None,
+        backend: str = "torch",
+    ) -> None:
+        super().__init__(
+            in_dim,
+            out_dim,
+            depth,
+            width=width,
+            activation=activation,
+            dropout=dropout,
+            bias=bias,
+            norm=norm,
+            backend=backend,
+        )
+        self.in_proj = nn.Linear(in_dim, width, bias=bias)
+        self.convs = nn.ModuleList(make_gcn_conv(backend, width, width, bias) for _ in range(depth))
+        self.norms = nn.ModuleList(make_norm(norm, width) for _ in range(depth))
+        self.out_proj = nn.Linear(width, out_dim, bias=bias)
+
+    def _combine(self, i: int, h: Tensor, branch: Tensor) -> Tensor:
+        return h + branch
+
+    def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
+        h = self.in_proj(x)
+        if states is not None:
+            states.append(h)
+        for i, conv in enumerate(self.convs):
+            h = self._combine(i, h, self._hidden_block(conv(graph, h), self.norms[i]))
+            if states is not None:
+                states.append(h)
+        out = self.out_proj(h)
+        if states is not None:
+            states.append(out)
+        return out
+
+    def layer_weights(self) -> list[LayerWeight]:
+        return [
+            LayerWeight(
+                "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
+            ),
+            *(conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)),
+            LayerWeight(
+                "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
+            ),
+        ]
+
+
+class GatedResGCN(ResGCN):
+    r"""Gated residual GCN: :math:`h_l' = \beta_l h_{l-1}' + \alpha_l\, \mathrm{branch}_l(h_{l-1}')`.
+
+    Learnable per-layer scalars, initialized :math:`\alpha_l = \beta_l = 1` as in
+    ``gatResGCN`` of Wang et al., TMLR 2025 (arXiv 2506.16790).
+    """
+
+    family = "gated_resgcn"
+    _alpha_init = 1.0
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        depth: int,
+        *,
+        width: int = 64,
+        activation: str = "tanh",
+        dropout: float = 0.0,
+        bias: bool = True,
+        norm: str | None = None,
+        backend: str = "torch",
+    ) -> None:
+        super().__init__(
+            in_dim,
+            out_dim,
+            depth,
+            width=width,
+            activation=activation,
+            dropout=dropout,
+            bias=bias,
+            norm=norm,
+            backend=backend,
+        )
+        self.alpha = nn.Parameter(torch.full((depth,), self._alpha_init))
+        self.beta = nn.Parameter(torch.ones(depth))
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            self.alpha.fill_(self._alpha_init)
+            self.beta.fill_(1.0)
+
+    def _combine(self, i: int, h: Tensor, branch: Tensor) -> Tensor:
+        return self.beta[i] * h + self.alpha[i] * branch
+
+    def gates(self) -> dict[str, nn.Parameter]:
+        return {"alpha": self.alpha, "beta": self.beta}
+
+
+class ReZeroGCN(GatedResGCN):
+    r"""ReZero GCN: the gated residual GCN with :math:`\alpha_l = 0` at initialization.
+
+    Bachlechner et al., "ReZero is All You Need: Fast Convergence at Large Depth",
+    UAI 2021; ``RezeroGCN`` of Wang et al., TMLR 2025. At initialization the model is
+    the two projections only; the convolutions' gradients start at zero.
+    """
+
+    family = "rezero"
+    _alpha_init = 0.0

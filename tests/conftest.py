@@ -1,0 +1,47 @@
+"""Shared fixtures: Cora (shipped), a 5-node graph, a seeded generator, the real-data root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import deepgnn
+
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def real_data_root() -> Path | None:
+    """``$DEEPGNN_DATA`` or ``../shared/data`` beside the checkout, when present."""
+    env = os.environ.get("DEEPGNN_DATA")
+    if env and Path(env).is_dir():
+        return Path(env)
+    return _SHARED if _SHARED.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = real_data_root()
+    if root is None:
+        pytest.skip(
+            "real data files absent: set DEEPGNN_DATA or place shared/data beside the checkout"
+        )
+    return root
+
+
+@pytest.fixture(scope="session")
+def cora() -> deepgnn.data.Dataset:
+    return deepgnn.data.load("cora")
+
+
+@pytest.fixture
+def small_edges() -> torch.Tensor:
+    """A 5-node graph: path 0-1-2-3 plus 1-4, with a duplicate and a reversed edge."""
+    return torch.tensor([[0, 1, 2, 1, 1, 2], [1, 2, 3, 4, 4, 1]])
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    return torch.Generator().manual_seed(0)

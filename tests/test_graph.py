@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from deepgnn import Graph
+
+
+def dense_gcn_adjacency(edges: list[tuple[int, int]], n: int) -> torch.Tensor:
+    """Â = D^-1/2 (A + I) D^-1/2 built densely, independent of Graph."""
+    a = torch.zeros(n, n, dtype=torch.float64)
+    for i, j in edges:
+        if i != j:
+            a[i, j] = a[j, i] = 1.0
+    a += torch.eye(n, dtype=torch.float64)
+    d = a.sum(1).rsqrt()
+    return d[:, None] * a * d[None, :]
+
+
+def test_spmm_equals_dense_adjacency_built_independently(small_edges):
+    g = Graph(small_edges)
+    dense = dense_gcn_adjacency(small_edges.t().tolist(), 5)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    torch.testing.assert_close(g.spmm(x), dense @ x)
+    torch.testing.assert_close(torch.from_numpy(g.to_scipy().toarray()), dense)
+    assert g.num_edges == 4  # duplicate (1,4) and reversed (2,1) kept once
+
+
+def test_spmm_on_cora_equals_dense_adjacency(cora):
+    rows, cols = cora.graph.edge_index
+    dense = dense_gcn_adjacency(list(zip(rows.tolist(), cols.tolist())), cora.num_nodes)
+    x = torch.randn(cora.num_nodes, 4, dtype=torch.float64)
+    torch.testing.assert_close(cora.graph.spmm(x), dense @ x)
+    torch.testing.assert_close(
+        cora.graph.spmm(x.float()), (dense @ x).float(), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_spmm_backward_passes_gradcheck_and_gradgradcheck(small_edges):
+    g = Graph(small_edges)
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(g.spmm, (x,))
+    assert torch.autograd.gradgradcheck(g.spmm, (x,))
+
+
+def test_spmm_backward_matches_dense_adjacency_on_cora(cora):
+    x = torch.randn(cora.num_nodes, 3, requires_grad=True)
+    w = torch.randn(cora.num_nodes, 3)
+    (cora.graph.spmm(x) * w).sum().backward()
+    dense = torch.from_numpy(cora.graph.to_scipy().toarray()).float()
+    torch.testing.assert_close(x.grad, dense.t() @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_spmm_accepts_vectors(small_edges):
+    g = Graph(small_edges)
+    v = torch.randn(5)
+    torch.testing.assert_close(g.spmm(v), g.spmm(v[:, None])[:, 0])
+
+
+def test_directed_input_is_symmetrized_and_self_loops_replaced():
+    directed = Graph(torch.tensor([[0, 1, 2, 2], [1, 2, 2, 0]]))
+    undirected = Graph(torch.tensor([[1, 0, 2, 1, 0, 2], [0, 1, 1, 2, 2, 0]]))
+    np.testing.assert_allclose(directed.to_scipy().toarray(), undirected.to_scipy().toarray())
+    assert directed.num_edges == 3
+    assert directed.degree.tolist() == [3.0, 3.0, 3.0]
+
+
+def test_constructors_agree_scipy_networkx_edge_index(small_edges):
+    ref = Graph(small_edges).to_scipy().toarray()
+    n = 5
+    mat = sp.coo_array((np.ones(small_edges.shape[1]), small_edges.numpy()), shape=(n, n))
+    np.testing.assert_allclose(Graph.from_scipy(mat).to_scipy().toarray(), ref)
+    nxg = nx.Graph()
+    nxg.add_nodes_from(range(n))
+    nxg.add_edges_from(small_edges.t().tolist())
+    np.testing.assert_allclose(Graph.from_networkx(nxg).to_scipy().toarray(), ref)
+
+
+def test_dgl_roundtrip_gives_same_adjacency(small_edges):
+    dgl = pytest.importorskip("dgl", reason="the dgl extra is not installed")
+    ref = Graph(small_edges)
+    g = Graph.from_dgl(dgl.graph((small_edges[0], small_edges[1]), num_nodes=5))
+    np.testing.assert_allclose(g.to_scipy().toarray(), ref.to_scipy().toarray())
+    back = Graph.from_dgl(ref.to_dgl())  # self loops dropped and re-added
+    np.testing.assert_allclose(back.to_scipy().toarray(), ref.to_scipy().toarray())
+
+
+def test_weighted_graph_normalizes_by_weighted_degree():
+    g = Graph(torch.tensor([[0], [1]]), edge_weight=torch.tensor([3.0]))
+    # A + I = [[1, 3], [3, 1]], degrees 4 -> Â = (A + I) / 4
+    np.testing.assert_allclose(g.to_scipy().toarray(), [[0.25, 0.75], [0.75, 0.25]])
+
+
+def test_isolated_nodes_keep_their_own_features():
+    g = Graph(torch.tensor([[0], [1]]), num_nodes=3)
+    x = torch.arange(3.0)[:, None]
+    assert g.spmm(x)[2, 0].item() == 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"edge_index": torch.tensor([[0, 5], [1, 2]]), "num_nodes": 3},
+            r"node 5, but num_nodes=3; pass num_nodes=6",
+        ),
+        ({"edge_index": torch.tensor([[0, -1], [1, 2]])}, "negative node id -1"),
+        ({"edge_index": torch.tensor([[0.0, 1.0], [1.0, 2.0]])}, "edge_index has dtype float32"),
+        (
+            {"edge_index": torch.tensor([[0, 1], [1, 2], [2, 0]])},
+            r"edge_index must have shape \(2, num_edges\)",
+        ),
+        ({"edge_index": torch.tensor([[0, 1, 2], [1, 2, 0]]).t()}, r"transpose an \(E, 2\) array"),
+        ({"edge_index": torch.zeros(2, 0, dtype=torch.long)}, "num_nodes cannot be inferred"),
+        ({"edge_index": torch.zeros(2, 0, dtype=torch.long), "num_nodes": 0}, "at least one node"),
+        (
+            {"edge_index": torch.tensor([[0], [1]]), "edge_weight": torch.tensor([float("nan")])},
+            "edge_weight contains NaN or inf",
+        ),
+        (
+            {"edge_index": torch.tensor([[0], [1]]), "edge_weight": torch.tensor([float("inf")])},
+            "edge_weight contains NaN or inf",
+        ),
+        (
+            {"edge_index": torch.tensor([[0], [1]]), "edge_weight": torch.tensor([-1.0])},
+            "edge_weight must be positive",
+        ),
+        (
+            {"edge_index": torch.tensor([[0], [1]]), "edge_weight": torch.ones(2)},
+            r"edge_weight must have shape \(1,\)",
+        ),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Graph(**kwargs)
+
+
+def test_non_tensor_edge_index_raises_type_error():
+    with pytest.raises(TypeError, match="edge_index must be a torch.Tensor or numpy array"):
+        Graph("0-1")
+
+
+def test_spmm_rejects_wrong_shape_and_integer_input(small_edges):
+    g = Graph(small_edges)
+    with pytest.raises(ValueError, match=r"x must have shape \(num_nodes=5, d\)"):
+        g.spmm(torch.ones(4, 2))
+    with pytest.raises(ValueError, match="pass a floating tensor"):
+        g.spmm(torch.ones(5, 2, dtype=torch.long))
+
+
+def test_scipy_matrix_must_be_square():
+    with pytest.raises(ValueError, match="matrix must be square"):
+        Graph.from_scipy(sp.random(3, 4, density=0.5, format="csr"))

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+import deepgnn
+from deepgnn import models
+
+BACKENDS = ["torch", pytest.param("dgl", marks=pytest.mark.dgl)]
+
+
+def _needs_dgl(backend: str) -> None:
+    if backend == "dgl":
+        pytest.importorskip("dgl", reason="the dgl extra is not installed")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("depth", [1, 2, 64])
+@pytest.mark.parametrize("family", models.available())
+def test_every_family_gives_finite_output_states_and_gradients(cora, family, depth, backend):
+    _needs_dgl(backend)
+    model = models.build(
+        family, cora.num_features, cora.num_classes, depth, width=16, seed=0, backend=backend
+    )
+    states = model.hidden_states(cora.graph, cora.x)
+    weights = model.layer_weights()
+    assert len(states) == len(weights) + 1
+    assert states[0] is cora.x
+    out = model(cora.graph, cora.x)
+    assert out.shape == (cora.num_nodes, cora.num_classes)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(states[-1], out)
+    for state, w in zip(states[1:], weights):
+        assert state.shape == (cora.num_nodes, w.fan_out if w.kind == "linear" else state.shape[1])
+    torch.nn.functional.cross_entropy(out[cora.train_mask], cora.y[cora.train_mask]).backward()
+    for w in weights:
+        assert w.grad() is not None and w.grad().shape == w.weight.shape
+        assert torch.isfinite(w.grad()).all()
+    if family != "rezero":  # ReZero's alpha = 0 blocks the conv gradients at initialization
+        assert all(w.grad().abs().sum() > 0 for w in weights)
+
+
+@pytest.mark.parametrize("family", models.available())
+def test_depth_256_is_finite_on_cora(cora, family):
+    model = models.build(family, cora.num_features, cora.num_classes, 256, width=8, seed=0)
+    out = model(cora.graph, cora.x)
+    assert len(model.layer_weights()) >= 256 and torch.isfinite(out).all()
+
+
+def _copy_parameters(src: torch.nn.Module, dst: torch.nn.Module) -> None:
+    """Copy torch-backend parameters into a dgl-backend model (names differ by '.conv.')."""
+    src_params = dict(src.named_parameters())
+    with torch.no_grad():
+        for name, p in dst.named_parameters():
+            p.copy_(src_params[name.replace(".conv.", ".")].reshape(p.shape))
+        # weights through their (out, in) views: DGL's GraphConv stores the transpose
+        for ws, wd in zip(src.layer_weights(), dst.layer_weights()):
+            wd.weight.copy_(ws.weight)
+
+
+@pytest.mark.dgl
+@pytest.mark.parametrize("family", ["gcn", "resgcn", "gated_resgcn", "gat"])
+def test_torch_and_dgl_backends_agree_on_cora(cora, family):
+    pytest.importorskip("dgl", reason="the dgl extra is not installed")
+    kw = dict(width=32, activation="tanh", seed=1)
+    a = models.build(family, cora.num_features, cora.num_classes, 8, backend="torch", **kw)
+    b = models.build(family, cora.num_features, cora.num_classes, 8, backend="dgl", **kw)
+    _copy_parameters(a, b)
+    outs = []
+    for m in (a, b):
+        out = m(cora.graph, cora.x)
+        torch.nn.functional.cross_entropy(out[cora.train_mask], cora.y[cora.train_mask]).backward()
+        outs.append(out)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    for wa, wb in zip(a.layer_weights(), b.layer_weights()):
+        assert wa.weight.shape == wb.weight.shape
+        scale = wa.grad().abs().max()
+        torch.testing.assert_close(wb.grad() / scale, wa.grad() / scale, rtol=1e-5, atol=1e-5)
+
+
+def test_dgl_layer_weights_are_out_in_views_that_write_through():
+    pytest.importorskip("dgl", reason="the dgl extra is not installed")
+    model = models.build("gcn", 10, 3, 2, width=6, backend="dgl")
+    first = model.layer_weights()[0]
+    assert first.transposed and first.weight.shape == (6, 10) and first.param.shape == (10, 6)
+    with torch.no_grad():
+        first.weight[0].fill_(7.0)
+    assert (first.param[:, 0] == 7.0).all()
+
+
+def test_models_accept_a_dgl_graph(cora):
+    dgl = pytest.importorskip("dgl", reason="the dgl extra is not installed")
+    rows, cols = cora.graph.edge_index
+    model = models.build("gcn", cora.num_features, cora.num_classes, 3, seed=0)
+    out = model(dgl.graph((rows, cols), num_nodes=cora.num_nodes), cora.x)
+    torch.testing.assert_close(out, model(cora.graph, cora.x))
+
+
+def test_gcn_layer_matches_dense_formula(small_edges):
+    g = deepgnn.Graph(small_edges)
+    model = models.build("gcn", 3, 2, 1, seed=0)
+    x = torch.randn(5, 3)
+    a = torch.from_numpy(g.to_scipy().toarray()).float()
+    conv = model.convs[0]
+    torch.testing.assert_close(model(g, x), a @ x @ conv.weight.t() + conv.bias)
+
+
+def test_build_seed_is_reproducible_and_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a = models.build("resgcn", 5, 3, 4, seed=3)
+    b = models.build("resgcn", 5, 3, 4, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_gated_families_expose_gates():
+    gated = models.build("gated_resgcn", 5, 3, 4)
+    rezero = models.build("rezero", 5, 3, 4)
+    assert gated.gates()["alpha"].tolist() == [1.0] * 4
+    assert rezero.gates()["alpha"].tolist() == [0.0] * 4
+    assert models.build("gcn", 5, 3, 4).gates() == {}
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch", "pair"])
+def test_norms_run_and_pairnorm_centers_and_rescales(cora, norm):
+    model = models.build("gcn", cora.num_features, cora.num_classes, 4, norm=norm, seed=0)
+    states = model.hidden_states(cora.graph, cora.x)
+    assert torch.isfinite(states[-1]).all()
+    pn = models.PairNorm()
+    h = pn(torch.randn(50, 8) * 5 + 3)
+    torch.testing.assert_close(h.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(h.pow(2).sum(1).mean(), torch.tensor(1.0), atol=1e-4, rtol=0)
+
+
+def test_build_unknown_family_lists_choices():
+    with pytest.raises(ValueError, match=r"name='gnc' is not one of .*did you mean 'gcn'"):
+        models.build("gnc", 5, 3, 2)
+
+
+def test_build_unknown_option_lists_accepted_ones():
+    with pytest.raises(ValueError, match=r"does not take \['heads'\]; it takes no family options"):
+        models.build("gcn", 5, 3, 2, heads=4)
+    with pytest.raises(ValueError, match=r"does not take \['head'\]; its options are \['heads'\]"):
+        models.build("gat", 5, 3, 2, head=4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"activation": "tahn"}, ValueError, "did you mean 'tanh'"),
+        ({"norm": "pairnorm"}, ValueError, "norm='pairnorm' is not one of"),
+        ({"backend": "pyg"}, ValueError, "backend='pyg' is not one of"),
+        ({"dropout": 1.5}, ValueError, r"dropout=1.5 is outside \[0, 1\)"),
+        ({"width": 0}, ValueError, "width=0 is too small"),
+        ({"depth": 0}, ValueError, "depth=0 is too small"),
+        ({"depth": 2.0}, TypeError, "depth must be an int"),
+    ],
+)
+def test_build_rejects_invalid_arguments(kwargs, error, match):
+    args = {"depth": 2, **kwargs}
+    with pytest.raises(error, match=match):
+        models.build("gcn", 5, 3, **args)
+
+
+def test_gat_width_must_divide_heads():
+    with pytest.raises(ValueError, match="width=30 is not divisible by heads=4"):
+        models.build("gat", 5, 3, 2, width=30, heads=4)
+
+
+def test_forward_rejects_features_of_wrong_shape(cora):
+    model = models.build("gcn", cora.num_features, cora.num_classes, 2)
+    with pytest.raises(ValueError, match=r"x must have shape \(num_nodes=2708, in_dim=1433\)"):
+        model(cora.graph, cora.x[:, :100])
+    with pytest.raises(TypeError, match="graph must be a deepgnn.Graph"):
+        model(cora.graph.edge_index, cora.x)
