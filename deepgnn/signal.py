@@ -145,13 +145,14 @@ def _signal_terms(
         retain_graph=create_graph,
         allow_unused=True,
     )
-    zero = logits.new_zeros(())
+    # Norms in float64: a float32 state with entries ~1e20 is finite, its float32 norm is inf.
+    zero = logits.new_zeros((), dtype=torch.float64)
     grad_norms = torch.stack(
-        [g.norm() if g is not None else zero for g in grads]  # unused weight: gradient 0
+        [g.double().norm() if g is not None else zero for g in grads]  # unused: gradient 0
     )
     if not create_graph:
         states = [s.detach() for s in states]
-    norms = torch.stack([s.norm() for s in states])
+    norms = torch.stack([s.double().norm() for s in states])
     widths = [s.shape[1] for s in states]
     per_width = norms / torch.tensor(widths, dtype=norms.dtype, device=norms.device).sqrt()
     if all_gev:

@@ -124,6 +124,20 @@ def test_analyze_flags_divergence_instead_of_raising(generator):
     assert not math.isfinite(df.attrs["summary"]["fsp"])
 
 
+def test_large_finite_states_are_not_flagged_diverged(generator):
+    g = _graph()
+    x = torch.randn(N, 5, generator=generator)
+    model = deepgnn.build("gcn", 5, 3, depth=4, width=8, activation="identity", seed=0)
+    init.scale_(model, [1e7, 1e7, 1e7, 1.0])  # entries ~1e21: squares overflow float32
+    df = deepgnn.analyze(model, g, x)
+    states = model.hidden_states(g, x)
+    assert all(torch.isfinite(s).all() for s in states)
+    assert not df.attrs["summary"]["diverged"] and df["finite"].all()
+    expected = [float(s.detach().double().norm()) for s in states]
+    assert list(df["norm"]) == pytest.approx(expected, rel=1e-6)
+    assert expected[-1] > 1e19
+
+
 @pytest.mark.dgl
 def test_analyze_dgl_backend_matches_torch_backend(cora):
     pytest.importorskip("dgl")
