@@ -92,7 +92,9 @@ def _analyze(args: argparse.Namespace) -> int:
             f"{platform.python_version()}, torch {torch.__version__}, device "
             f"{df['device'].iloc[0]}. Weights by each init, biases zero unless stated; loss = NLL "
             f"on the training nodes. FSP = ‖h_L‖/‖X‖ (logits), BSP = gradient norm of the first "
-            f"layer's weight, GEV of the logits. Data: `{csv.name}`, plot: `{png.name}`.\n\n"
+            f"layer's weight, GEV of the logits; `diverged`: a state, gradient or the loss holds "
+            f"NaN/inf; `0.00e+00`: the float32 signal underflowed to zero. "
+            f"Data: `{csv.name}`, plot: `{png.name}`.\n\n"
         )
         md = write_atomic(out.with_name(out.name + ".md"), header + text + "\n")
         print(f"\nwrote {csv}, {png}, {md}")
