@@ -50,11 +50,19 @@ FORMS = ("divide_stable", "divide_old")
 
 # ------------------------------------------------------------------------------- GEV
 def _gev(h: Tensor, graph: Graph) -> Tensor:
-    """GEV as a 0-dim float64 tensor, differentiable in ``h`` (one SpMM for all columns)."""
-    u = h.to(torch.float64)
+    """GEV as a 0-dim tensor, differentiable in ``h`` (one SpMM for all columns)."""
+    u = h if h.dtype in (torch.float32, torch.float64) else h.float()
+    # GEV is scale-invariant per column. When a state has collapsed (~1e-30) or exploded,
+    # divide each column by its largest magnitude so that the squares neither underflow nor
+    # overflow; the scale is a constant for autograd, exact for a scale-invariant function.
+    scale = u.detach().abs().amax(dim=0)
+    tiny, huge = (1e-15, 1e15) if u.dtype == torch.float32 else (1e-150, 1e150)
+    positive = scale[scale > 0]
+    if positive.numel() and bool((positive.min() < tiny) | (positive.max() > huge)):
+        u = u / torch.where(scale > 0, scale, torch.ones_like(scale))
     au = graph.spmm(u)
-    num = (u * (u - au)).sum(dim=0)
-    den = (u * u).sum(dim=0)
+    num = torch.linalg.vecdot(u, u - au, dim=0)  # u_k^T (I - Â) u_k, all columns at once
+    den = torch.linalg.vecdot(u, u, dim=0)
     safe = torch.where(den > 0, den, torch.ones_like(den))
     ratio = torch.where(den > 0, num / safe, torch.zeros_like(num))
     return 0.5 * ratio.mean()
@@ -72,7 +80,9 @@ def gev(h: Tensor, graph: Graph) -> float:
 
     Over-smoothed embeddings give values near 0: an eigenvector of :math:`\hat A` with
     eigenvalue :math:`\lambda` gives :math:`(1-\lambda)/2`, and :math:`D^{1/2}\mathbf 1`
-    (eigenvalue 1) gives 0. Computed in float64 with one sparse product for all columns.
+    (eigenvalue 1) gives 0. Computed in the dtype of ``h`` (float32 below it) with one sparse
+    product for all columns; columns of tiny (collapsed) or huge states are first divided by
+    their largest magnitude, so they are measured without underflow or overflow.
     Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for Deep Graph
     Neural Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790).
 
@@ -104,6 +114,10 @@ def gev(h: Tensor, graph: Graph) -> float:
 
 
 # ------------------------------------------------------------------------ the terms
+def _norm64(t: Tensor) -> Tensor:
+    return torch.linalg.vector_norm(t, dtype=torch.float64)
+
+
 def _ratio_term(values: Tensor) -> Tensor:
     """``(max/min - 1)²``; NaN when fewer than one value, inf when the minimum is 0."""
     if values.numel() == 0:
@@ -148,11 +162,11 @@ def _signal_terms(
     # Norms in float64: a float32 state with entries ~1e20 is finite, its float32 norm is inf.
     zero = logits.new_zeros((), dtype=torch.float64)
     grad_norms = torch.stack(
-        [g.double().norm() if g is not None else zero for g in grads]  # unused: gradient 0
+        [_norm64(g) if g is not None else zero for g in grads]  # unused: gradient 0
     )
     if not create_graph:
         states = [s.detach() for s in states]
-    norms = torch.stack([s.double().norm() for s in states])
+    norms = torch.stack([_norm64(s) for s in states])
     widths = [s.shape[1] for s in states]
     per_width = norms / torch.tensor(widths, dtype=norms.dtype, device=norms.device).sqrt()
     if all_gev:

@@ -52,6 +52,15 @@ def test_gev_of_sqrt_degree_vector_is_zero_and_zero_columns_count_as_zero():
     assert signal.gev(h, g) == pytest.approx(0.25 * (1 - lam[0]), abs=1e-12)
 
 
+@pytest.mark.parametrize("magnitude", [1e-30, 1e30])
+def test_gev_of_collapsed_or_exploded_float32_states_is_scale_free(magnitude):
+    ahat, _ = _dense()
+    lam, vecs = np.linalg.eigh(ahat)
+    h = torch.from_numpy(vecs[:, [1, 3]] * magnitude).float()  # squares leave float32's range
+    expected = float(np.mean(0.5 * (1 - lam[[1, 3]])))
+    assert signal.gev(h, _graph()) == pytest.approx(expected, abs=1e-5)
+
+
 @pytest.mark.parametrize("family", ["gcn", "resgcn", "gated_resgcn"])
 def test_gradient_norms_equal_manual_autograd(family, generator):
     g = _graph()
