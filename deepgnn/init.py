@@ -80,7 +80,7 @@ def _draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator 
         w.normal_(0.0, std, generator=generator)
 
 
-def _finish_(model: GNN, lw: LayerWeight, bias: str) -> None:
+def _finish_(lw: LayerWeight, bias: str) -> None:
     if lw.bias is not None and bias == "zeros":
         lw.bias.zero_()
 
@@ -103,7 +103,7 @@ def _apply_(
     with torch.no_grad():
         for lw, std in zip(model.layer_weights(), stds):
             _draw_(lw.weight, std, distribution, generator)
-            _finish_(model, lw, bias)
+            _finish_(lw, bias)
         _reset_gates_(model)
     return model
 
@@ -148,7 +148,7 @@ def conventional_(
             lw.weight.uniform_(-bound, bound, generator=generator)
             if lw.bias is not None and bias == "uniform":
                 lw.bias.uniform_(-bound, bound, generator=generator)
-            _finish_(model, lw, "keep" if bias == "uniform" else bias)
+            _finish_(lw, "keep" if bias == "uniform" else bias)
         _reset_gates_(model)
     return model
 
@@ -272,7 +272,7 @@ def orthogonal_(
     with torch.no_grad():
         for lw in model.layer_weights():
             torch.nn.init.orthogonal_(lw.weight, gain=gain, generator=generator)
-            _finish_(model, lw, bias)
+            _finish_(lw, bias)
         _reset_gates_(model)
     return model
 
@@ -287,7 +287,7 @@ def _propagated_sq_norms(graph: Graph, v: Tensor, steps: int) -> list[float]:
     return out
 
 
-def _check_graph(graph: object, model: GNN) -> Graph:
+def _check_graph(graph: object) -> Graph:
     if not isinstance(graph, Graph):
         raise TypeError(
             f"graph must be a deepgnn.Graph, got {type(graph).__name__}; "
@@ -311,7 +311,7 @@ def virgo_variances(
         One variance per entry of ``model.layer_weights()``.
     """
     model = _check_model(model)
-    graph = _check_graph(graph, model)
+    graph = _check_graph(graph)
     if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != graph.num_nodes:
         raise ValueError(
             f"x must be a tensor of shape (num_nodes={graph.num_nodes}, in_dim), "
@@ -346,8 +346,8 @@ def virgo_variances(
         else:
             fwd = g2 / lw.fan_in * fwd_sq[seen - 1] / fwd_sq[seen]
         if k == len(lws) - 1:
-            fwd_last = bwd_sq[1] if is_conv[k] else bwd_sq[0]
-            bwd = graph.num_nodes / ((classes - 1) * fwd_last)
+            ones_sq = bwd_sq[1] if is_conv[k] else bwd_sq[0]  # ‖Â1‖², or ‖1‖² = N
+            bwd = graph.num_nodes / ((classes - 1) * ones_sq)
         elif is_conv[k]:
             bwd = g2 / lw.fan_out * bwd_sq[after] / bwd_sq[after + 1]
         else:
@@ -408,7 +408,7 @@ def virgo_(
 def ginit_variances(model: GNN, graph: Graph, *, nonlinearity: str = "relu") -> list[float]:
     r"""Return the per-layer weight variances of :func:`ginit_`."""
     model = _check_model(model)
-    graph = _check_graph(graph, model)
+    graph = _check_graph(graph)
     g2 = _gain(nonlinearity) ** 2
     s = float((graph.to_scipy().data ** 2).sum()) / graph.num_nodes
     return [g2 / (lw.fan_in * (s if lw.kind == "conv" else 1.0)) for lw in model.layer_weights()]

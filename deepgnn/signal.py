@@ -52,17 +52,18 @@ FORMS = ("divide_stable", "divide_old")
 def _gev(h: Tensor, graph: Graph) -> Tensor:
     """GEV as a 0-dim tensor, differentiable in ``h`` (one SpMM for all columns)."""
     u = h if h.dtype in (torch.float32, torch.float64) else h.float()
-    # GEV is scale-invariant per column. When a state has collapsed (~1e-30) or exploded,
-    # divide each column by its largest magnitude so that the squares neither underflow nor
-    # overflow; the scale is a constant for autograd, exact for a scale-invariant function.
-    scale = u.detach().abs().amax(dim=0)
-    tiny, huge = (1e-15, 1e15) if u.dtype == torch.float32 else (1e-150, 1e150)
-    positive = scale[scale > 0]
-    if positive.numel() and bool((positive.min() < tiny) | (positive.max() > huge)):
-        u = u / torch.where(scale > 0, scale, torch.ones_like(scale))
-    au = graph.spmm(u)
-    num = torch.linalg.vecdot(u, u - au, dim=0)  # u_k^T (I - Â) u_k, all columns at once
     den = torch.linalg.vecdot(u, u, dim=0)
+    # GEV is scale-invariant per column. When squares underflow (a collapsed state) or
+    # overflow (an exploded one), divide each column by its largest magnitude and measure
+    # again; the scale is a constant for autograd, exact for a scale-invariant function.
+    tiny = 1e-30 if u.dtype == torch.float32 else 1e-290
+    bad = ~torch.isfinite(den) | ((den > 0) & (den < tiny))
+    zero = den == 0  # a zero column, or one whose squares all underflowed
+    if bool(bad.any()) or (bool(zero.any()) and bool(u[:, zero].detach().abs().amax() > 0)):
+        scale = u.detach().abs().amax(dim=0)
+        u = u / torch.where(scale > 0, scale, torch.ones_like(scale))
+        den = torch.linalg.vecdot(u, u, dim=0)
+    num = torch.linalg.vecdot(u, u - graph.spmm(u), dim=0)  # u_k^T (I - Â) u_k, all k at once
     safe = torch.where(den > 0, den, torch.ones_like(den))
     ratio = torch.where(den > 0, num / safe, torch.zeros_like(num))
     return 0.5 * ratio.mean()
@@ -285,6 +286,7 @@ def analyze(
     graph: Graph,
     x: Tensor,
     y: Tensor | None = None,
+    *,
     mask: Tensor | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -490,7 +492,9 @@ def depth_table(
                 gen = torch.Generator(device=dev).manual_seed(seed)
                 kw: dict[str, Any] = {"generator": gen}
                 _init.init_(model, init_name, graph=graph, x=feats, **kw)
-                summary = analyze(model, graph, feats, labels, mask, seed=seed).attrs["summary"]
+                summary = analyze(model, graph, feats, labels, mask=mask, seed=seed).attrs[
+                    "summary"
+                ]
                 rows.append(
                     {
                         "dataset": name,

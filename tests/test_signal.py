@@ -157,7 +157,8 @@ def test_analyze_dgl_backend_matches_torch_backend(cora):
         for a, b in zip(torch_model.layer_weights(), dgl_model.layer_weights()):
             b.weight.copy_(a.weight)
     dfs = [
-        deepgnn.analyze(m, ds.graph, ds.x, ds.y, ds.train_mask) for m in (torch_model, dgl_model)
+        deepgnn.analyze(m, ds.graph, ds.x, ds.y, mask=ds.train_mask)
+        for m in (torch_model, dgl_model)
     ]
     for col in ("norm", "grad_norm", "gev"):
         np.testing.assert_allclose(dfs[1][col], dfs[0][col], rtol=1e-4)
