@@ -336,7 +336,8 @@ class GraphDataset:
             ValueError: shapes do not match or no task has both classes.
         """
         idx = _select("index", index, len(self))
-        s = _metrics.as_numpy("y_pred", y_pred).reshape(len(idx), -1)
+        s = _metrics.as_numpy("y_pred", y_pred)
+        s = s[:, None] if s.ndim == 1 else s
         y = self.y[idx].numpy().astype(np.float64)
         if s.shape != y.shape:
             raise ValueError(

@@ -139,7 +139,7 @@ def _masks(split: dict[str, np.ndarray], n: int) -> list[torch.Tensor]:
     masks = []
     for k in _PARTS:
         m = torch.zeros(1, n, dtype=torch.bool)
-        m[0, torch.from_numpy(split[k])] = True
+        m[0, torch.tensor(split[k], dtype=torch.long)] = True
         masks.append(m)
     return masks
 
