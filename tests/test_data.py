@@ -122,7 +122,7 @@ def test_evaluate_accuracy_counts_correct_argmax(cora, generator):
 
 
 def test_evaluate_rejects_bad_shapes_and_unlabelled_nodes(cora, data_root):
-    with pytest.raises(ValueError, match="scores has 5 rows"):
+    with pytest.raises(ValueError, match=r"scores has shape \(5, 7\)"):
         cora.evaluate(torch.zeros(5, 7), cora.test_mask)
     with pytest.raises(ValueError, match=r"scores must be \(num_nodes, 7\)"):
         cora.evaluate(torch.zeros(cora.num_nodes, 3), cora.test_mask)

@@ -149,13 +149,15 @@ class Dataset:
         """
         n = self.num_nodes
         idx = _select("mask", mask, n)
-        s = _metrics.as_numpy("scores", scores)
-        if s.shape[0] != n:
+        if not isinstance(scores, Tensor):
+            raise TypeError(f"scores must be a torch.Tensor, got {type(scores).__name__}")
+        if scores.ndim == 0 or scores.shape[0] != n:
             raise ValueError(
-                f"scores has {s.shape[0]} rows, but {self.name} has {n} nodes; pass the model's "
-                "output for every node and select nodes with mask"
+                f"scores has shape {tuple(scores.shape)}, but {self.name} has {n} nodes; pass "
+                "the model's output for every node and select nodes with mask"
             )
-        s = s[idx.numpy()]
+        # select on the scores' device: only the evaluated rows travel to the CPU
+        s = _metrics.as_numpy("scores", scores.detach()[idx.to(scores.device)])
         y = self.y.detach().cpu()[idx].numpy()
         if not self.multilabel and (y < 0).any():
             raise ValueError("mask selects unlabelled nodes (y == -1); evaluate on a split mask")
