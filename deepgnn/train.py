@@ -188,7 +188,7 @@ def train_node(
         >>> import deepgnn
         >>> ds = deepgnn.data.load("cora")
         >>> model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, dropout=0.5)
-        >>> result = train_node(model, ds, init="xavier", epochs=100, seed=0)
+        >>> result = train_node(model, ds, epochs=100, seed=0)
         >>> result.test > 0.75
         True
     """
