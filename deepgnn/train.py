@@ -218,7 +218,7 @@ def train_node(
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        _apply_init(model, init, graph=ds.graph, x=ds.x, y=ds.y, mask=ds.train_mask)
+        _apply_init(model, init, graph=ds.graph, x=ds.x)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         scheduler = _schedule(optimizer, schedule, epochs)
         tracker = _Tracker(patience)
