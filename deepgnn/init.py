@@ -43,6 +43,7 @@ __all__ = [
     "lecun_",
     "orthogonal_",
     "scale_",
+    "spoginit_",
     "virgo_",
     "virgo_variances",
     "xavier_",
@@ -526,6 +527,69 @@ def scale_(
     return model
 
 
+def spoginit_(
+    model: GNN,
+    graph: Graph,
+    x: Tensor | None = None,
+    y: Tensor | None = None,
+    *,
+    mask: Tensor | None = None,
+    base: str | None = "xavier",
+    generator: torch.Generator | None = None,
+    **search_options: object,
+) -> GNN:
+    r"""SPoGInit: draw a base init, then scale each layer to balance signal propagation. In place; returns ``model``.
+
+    Minimizes :math:`J = w_1\,\mathrm{FSP} + w_2\,\mathrm{BSP} + w_3\,(\mathrm{GEV}(X) -
+    \mathrm{GEV}(h_L))^2` over per-layer scales :math:`W_l \leftarrow c_l W_l` with
+    :func:`deepgnn.search.search`, then applies the best scales with :func:`scale_`.
+    Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for Deep Graph
+    Neural Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790).
+
+    Args:
+        model: any deepgnn model.
+        graph: the graph the model propagates on.
+        x: node features ``(num_nodes, in_dim)``; ``None`` searches on random
+            :math:`X \sim N(0, 1)`, fresh for every evaluation.
+        y: integer labels ``(num_nodes,)``; ``None`` uses random labels.
+        mask: bool ``(num_nodes,)`` selecting the loss nodes (e.g. ``ds.train_mask``).
+        base: the init drawn first (one of :func:`available`), ``None`` to scale the
+            weights the model holds.
+        generator: random generator of the base init.
+        **search_options: keyword options of :func:`deepgnn.search.search` (``method``,
+            ``n_trials``, ``storage``, ``seed``, ``form``, ``weights``, ...); an unknown one
+            raises, listing the accepted ones.
+
+    Note:
+        For the search's trace and scales, call :func:`deepgnn.search.search` and then
+        :func:`scale_` with its ``scales`` and ``gates``: that is all this function does.
+
+    Example:
+        >>> import deepgnn
+        >>> ds = deepgnn.data.load("cora")
+        >>> m = deepgnn.build("gcn", ds.num_features, ds.num_classes, depth=6, width=16)
+        >>> spoginit_(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, n_trials=5,
+        ...           progress=False) is m
+        True
+    """
+    from deepgnn import search as _search
+
+    model = _check_model(model)
+    graph = _check_graph(graph)
+    params = inspect.signature(_search.search).parameters
+    accepted = {p.name for p in params.values() if p.kind is p.KEYWORD_ONLY} - {"mask"}
+    unknown = sorted(set(search_options) - accepted)
+    if unknown:
+        raise ValueError(
+            f"spoginit_ does not take {unknown}; its search options are {sorted(accepted)}"
+        )
+    if base is not None:
+        check_choice("base", base, _SCHEMES)
+        init_(model, base, graph=graph, x=x, generator=generator)
+    result = _search.search(model, graph, x, y, mask=mask, **search_options)  # type: ignore[arg-type]
+    return scale_(model, result.scales, gates=result.gates or None)
+
+
 _SCHEMES: dict[str, Callable[..., GNN]] = {
     "conventional": conventional_,
     "xavier": xavier_,
@@ -534,6 +598,7 @@ _SCHEMES: dict[str, Callable[..., GNN]] = {
     "orthogonal": orthogonal_,
     "virgo": virgo_,
     "ginit": ginit_,
+    "spoginit": spoginit_,
 }
 
 
@@ -542,7 +607,7 @@ def available() -> list[str]:
 
     Example:
         >>> available()
-        ['conventional', 'ginit', 'kaiming', 'lecun', 'orthogonal', 'virgo', 'xavier']
+        ['conventional', 'ginit', 'kaiming', 'lecun', 'orthogonal', 'spoginit', 'virgo', 'xavier']
     """
     return sorted(_SCHEMES)
 
@@ -577,14 +642,15 @@ def init_(
     params = inspect.signature(fn).parameters
     accepted = {p.name for p in params.values() if p.kind is p.KEYWORD_ONLY}
     unknown = sorted(set(options) - accepted)
-    if unknown:
+    # A scheme with **options (spoginit) checks them itself.
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         raise ValueError(
             f"init {name!r} does not take {unknown}; its options are {sorted(accepted)}"
         )
     args: list[object] = [model]
     for needed, value in (("graph", graph), ("x", x)):
         if needed in params:
-            if value is None:
+            if value is None and params[needed].default is inspect.Parameter.empty:
                 raise ValueError(
                     f"init {name!r} needs {needed}=; pass init_(model, {name!r}, graph=..., x=...)"
                 )

@@ -1,0 +1,247 @@
+"""SPoGInit search on Cora: objective vs model evaluations and wall time per method.
+
+Three steps, each resumable (one CSV per finished run under ``--out``/runs):
+
+    python benchmarks/bench_search.py runs --cases gcn16,gcn64,res64 --seeds 0
+    python benchmarks/bench_search.py depths --method gradient --depths 4,8,16,32,64,128,256
+    python benchmarks/bench_search.py report
+
+``runs``: for each case × seed × method, build the model (seed), draw Xavier weights (biases
+zero), search on Cora's features, labels and training nodes with the authors' settings for
+the family (GCN: ``divide_old``, weights (1, 10, 1); ResGCN: ``divide_stable``, (1, 1, 1)),
+and save the trace. ``depths``: FSP/BSP/GEV of Xavier and of Xavier + the search at each
+depth (tanh GCN, width 64, zero biases, seed 42, as results/sp_cora.md). ``report``:
+results/search_cora.{md,csv,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+import deepgnn
+from deepgnn.search import search
+from deepgnn.signal import analyze, write_atomic
+
+CASES = {
+    "gcn16": ("gcn", "tanh", 16),
+    "gcn64": ("gcn", "tanh", 64),
+    "gcn256": ("gcn", "tanh", 256),
+    "res64": ("resgcn", "relu", 64),
+}
+METHODS = ("gradient", "tpe", "cmaes", "zeroth_order")
+SETTINGS = {
+    "gcn": {"form": "divide_old", "weights": (1.0, 10.0, 1.0)},
+    "resgcn": {"form": "divide_stable", "weights": (1.0, 1.0, 1.0)},
+}
+OUT = Path(__file__).resolve().parents[1] / "results"
+
+
+def _model(family: str, act: str, depth: int, ds, seed: int):
+    model = deepgnn.build(
+        family, ds.num_features, ds.num_classes, depth, activation=act, bias=False, seed=seed
+    )
+    return deepgnn.init.xavier_(model, generator=torch.Generator().manual_seed(seed))
+
+
+def _runs(args: argparse.Namespace) -> None:
+    ds = deepgnn.data.load("cora")
+    runs = args.out / "search_cora_runs"
+    for case in args.cases:
+        family, act, depth = CASES[case]
+        for seed in args.seeds:
+            for method in args.methods:
+                path = runs / f"{case}_{method}_{seed}.csv"
+                if path.exists():
+                    continue
+                model = _model(family, act, depth, ds, seed)
+                res = search(
+                    model,
+                    ds.graph,
+                    ds.x,
+                    ds.y,
+                    mask=ds.train_mask,
+                    method=method,
+                    n_trials=args.trials.get(method),
+                    seed=seed,
+                    progress=False,
+                    **SETTINGS[family],
+                )
+                df = res.trace.assign(case=case, method=method, seed=seed)
+                write_atomic(path, df.to_csv(index=False))
+                print(
+                    f"{case} {method} seed {seed}: {res.evaluations} evals, "
+                    f"{res.seconds:.1f} s, best {res.objective:.5g}",
+                    flush=True,
+                )
+
+
+def _depths(args: argparse.Namespace) -> None:
+    ds = deepgnn.data.load("cora")
+    rows = []
+    path = args.out / "search_cora_depths.csv"
+    for depth in args.depths:
+        for init in ("xavier", f"spoginit-{args.method}"):
+            model = _model("gcn", "tanh", depth, ds, 42)
+            start = time.perf_counter()
+            evals = 0
+            if init != "xavier":
+                res = search(
+                    model,
+                    ds.graph,
+                    ds.x,
+                    ds.y,
+                    mask=ds.train_mask,
+                    method=args.method,
+                    n_trials=args.depth_trials,
+                    seed=42,
+                    progress=False,
+                    **SETTINGS["gcn"],
+                )
+                deepgnn.init.scale_(model, res.scales)
+                evals = res.evaluations
+            summary = analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask).attrs["summary"]
+            rows.append(
+                {
+                    "depth": depth,
+                    "init": init,
+                    "fsp": summary["fsp"],
+                    "bsp": summary["bsp"],
+                    "gev": summary["gev"],
+                    "objective": (
+                        summary["fsp_divide_old"]
+                        + 10 * summary["bsp_divide_old"]
+                        + summary["gev_gap"]
+                    ),
+                    "diverged": summary["diverged"],
+                    "evaluations": evals,
+                    "seconds": time.perf_counter() - start,
+                }
+            )
+            print(rows[-1], flush=True)
+            write_atomic(path, pd.DataFrame(rows).to_csv(index=False))
+
+
+def _goal_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per case × seed × method: evaluations and seconds to reach zeroth order's final best."""
+    rows = []
+    for (case, seed), part in runs.groupby(["case", "seed"]):
+        zo = part[part["method"] == "zeroth_order"]
+        if zo.empty:
+            continue
+        target, zo_evals, zo_secs = zo["best"].iloc[-1], len(zo), zo["seconds"].iloc[-1]
+        for method, tr in part.groupby("method"):
+            hit = tr[tr["best"] <= target]
+            n = int(hit["evaluation"].iloc[0]) + 1 if not hit.empty else math.nan
+            secs = float(hit["seconds"].iloc[0]) if not hit.empty else math.nan
+            rows.append(
+                {
+                    "case": case,
+                    "seed": seed,
+                    "method": method,
+                    "final_best": tr["best"].iloc[-1],
+                    "evaluations": len(tr),
+                    "seconds": tr["seconds"].iloc[-1],
+                    "zo_final": target,
+                    "evals_to_zo_final": n,
+                    "seconds_to_zo_final": secs,
+                    "eval_ratio": n / zo_evals,
+                    "time_ratio": secs / zo_secs,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _plot(runs: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = list(dict.fromkeys(runs["case"]))
+    fig, axes = plt.subplots(2, len(cases), figsize=(4.5 * len(cases), 7), squeeze=False)
+    colors = dict(zip(METHODS, ["C0", "C1", "C2", "C3"]))
+    for j, case in enumerate(cases):
+        part = runs[runs["case"] == case]
+        for (method, seed), tr in part.groupby(["method", "seed"]):
+            label = method if seed == part["seed"].min() else None
+            axes[0][j].plot(tr["evaluation"] + 1, tr["best"], color=colors[method], label=label)
+            axes[1][j].plot(tr["seconds"], tr["best"], color=colors[method], label=label)
+        for i, xlabel in enumerate(("model evaluations", "wall time (s)")):
+            ax = axes[i][j]
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("best objective")
+            ax.set_title(case)
+            ax.grid(True, alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _report(args: argparse.Namespace) -> None:
+    runs_dir = args.out / "search_cora_runs"
+    files = sorted(runs_dir.glob("*.csv"))
+    runs = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    write_atomic(args.out / "search_cora.csv", runs.to_csv(index=False))
+    _plot(runs, args.out / "search_cora.png")
+    goals = _goal_rows(runs)
+    write_atomic(args.out / "search_cora_goals.csv", goals.to_csv(index=False))
+    summary = (
+        goals.groupby(["case", "method"])
+        .agg(
+            seeds=("seed", "nunique"),
+            final_best=("final_best", "mean"),
+            evaluations=("evaluations", "mean"),
+            seconds=("seconds", "mean"),
+            eval_ratio=("eval_ratio", "max"),
+            time_ratio=("time_ratio", "max"),
+        )
+        .reset_index()
+    )
+    print(summary.to_markdown(index=False, floatfmt=".4g"))
+    depths = args.out / "search_cora_depths.csv"
+    if depths.exists():
+        print(pd.read_csv(depths).to_markdown(index=False, floatfmt=".3g"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("runs", "depths", "report"))
+    parser.add_argument("--cases", default="gcn16,gcn64,res64")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--depths", default="4,8,16,32,64,128,256")
+    parser.add_argument("--method", default="gradient")
+    parser.add_argument("--depth-trials", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    args.cases = args.cases.split(",")
+    args.methods = args.methods.split(",")
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.depths = [int(d) for d in args.depths.split(",")]
+    # Budgets in model evaluations: the authors' 100 zeroth-order steps (4 evaluations each,
+    # patience 10) against 200 for the others.
+    args.trials = {"gradient": 200, "tpe": 200, "cmaes": 200, "zeroth_order": 400}
+    torch.set_num_threads(args.threads)
+    print(
+        f"{platform.machine()}, {args.threads} thread(s), Python {platform.python_version()}, "
+        f"torch {torch.__version__}, argv {sys.argv[1:]}",
+        flush=True,
+    )
+    {"runs": _runs, "depths": _depths, "report": _report}[args.step](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,332 @@
+"""SPoGInit search: objective, gradient, Optuna resume, zeroth-order baseline, spoginit_."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+import deepgnn
+from deepgnn import init
+from deepgnn.search import METHODS, _Problem, search
+from deepgnn.signal import analyze, objective
+
+
+def _ring_graph(n: int = 40, seed: int = 0) -> deepgnn.Graph:
+    """A ring plus random chords: connected, irregular degrees."""
+    gen = torch.Generator().manual_seed(seed)
+    ring = torch.stack([torch.arange(n), (torch.arange(n) + 1) % n])
+    chords = torch.randint(0, n, (2, n), generator=gen)
+    chords = chords[:, chords[0] != chords[1]]
+    return deepgnn.Graph(torch.cat([ring, chords], dim=1), num_nodes=n)
+
+
+@pytest.fixture(scope="module")
+def small():
+    graph = _ring_graph()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(graph.num_nodes, 12, generator=gen)
+    y = torch.randint(0, 3, (graph.num_nodes,), generator=gen)
+    return graph, x, y
+
+
+def _model(family="gcn", depth=8, seed=0, activation="tanh", dtype=torch.float32):
+    model = deepgnn.build(
+        family, 12, 3, depth, width=16, activation=activation, bias=False, seed=seed
+    )
+    init.xavier_(model, generator=torch.Generator().manual_seed(seed))
+    return model.to(dtype)
+
+
+# ------------------------------------------------------------------------- gradient
+@pytest.mark.parametrize(
+    "family, form",
+    [("gcn", "divide_old"), ("gcn", "divide_stable"), ("gated_resgcn", "divide_old")],
+)
+def test_gradient_in_log_scales_matches_central_finite_differences(small, family, form):
+    graph, x, y = small
+    model = _model(family, depth=5, dtype=torch.float64)
+    problem = _Problem(
+        model,
+        graph,
+        x.double(),
+        y,
+        None,
+        layers="conv",
+        search_gates=True,
+        form=form,
+        weights=(1.0, 10.0, 1.0),
+        seed=0,
+        bounds=(0.01, 10.0),
+    )
+    if family == "gated_resgcn":
+        assert problem.dim == 5 + 5 + 5  # convs, alpha, beta
+    s = torch.randn(problem.dim, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    s = 0.3 * s
+    _, g = problem.evaluate(s, 0, grad=True)
+    h = 1e-6
+    fd = torch.zeros(problem.dim, dtype=torch.float64)
+    for j in range(problem.dim):
+        e = torch.zeros(problem.dim, dtype=torch.float64)
+        e[j] = h
+        fd[j] = (problem.evaluate(s + e, 0)[0] - problem.evaluate(s - e, 0)[0]) / (2 * h)
+    assert torch.allclose(g, fd, rtol=1e-5, atol=1e-7), (g, fd)
+    assert float(g.abs().max()) > 1e-3  # the check is not vacuous
+
+
+# ------------------------------------------------------------------ every method
+@pytest.mark.parametrize("method", METHODS)
+def test_search_lowers_the_objective_on_a_small_graph(small, method):
+    graph, x, y = small
+    model = _model(depth=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    res = search(model, graph, x, y, method=method, n_trials=60, seed=0, progress=False)
+    tr = res.trace
+    assert res.method == method
+    assert res.evaluations == len(tr) and 0 < len(tr) <= 60
+    assert list(tr["evaluation"]) == list(range(len(tr)))
+    first = tr["objective"].iloc[0]
+    assert res.objective < 0.9 * first, (first, res.objective)
+    assert res.objective == pytest.approx(tr["best"].iloc[-1])
+    assert (tr["best"].diff().dropna() <= 0).all()
+    assert (tr["seconds"].diff().dropna() >= 0).all()
+    # the search leaves the model as it found it
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    assert len(res.scales) == len(model.layer_weights())
+    lo, hi = 0.01, 10.0
+    assert all(lo * (1 - 1e-9) <= c <= hi * (1 + 1e-9) for c in res.scales)
+
+
+def test_zeroth_order_counts_four_evaluations_a_step_as_published(small):
+    graph, x, y = small
+    res = search(
+        _model(depth=8),
+        graph,
+        x,
+        y,
+        method="zeroth_order",
+        n_trials=20,
+        patience=None,
+        progress=False,
+    )
+    tr = res.trace
+    assert len(tr) == 20
+    # one evaluation at the current scales, then 3 finite-difference probes, per step
+    assert list(tr["candidate"]) == [True, False, False, False] * 5
+    # probes sit delta = 1e-5 away: their objective is that of the step's point
+    step_values = tr["objective"][tr["candidate"]].repeat(4).to_numpy()
+    assert tr["objective"].to_numpy() == pytest.approx(step_values, rel=1e-2)
+    # the single-direction variant: 2 probes a step, all layers move together
+    single = search(
+        _model(depth=8), graph, x, y, method="zeroth_order_single", n_trials=15, progress=False
+    )
+    assert list(single.trace["candidate"]) == [True, False, False] * 5
+    assert len(set(round(c, 12) for c in single.scales)) == 1
+
+
+def test_gated_family_searches_gates_but_not_rezero_alpha(small):
+    graph, x, y = small
+    res = search(_model("gated_resgcn", depth=4), graph, x, y, n_trials=10, progress=False)
+    assert set(res.gates) == {"alpha", "beta"} and len(res.gates["alpha"]) == 4
+    assert res.gates["alpha"] != [1.0] * 4
+    # ReZero starts at alpha = 0: no scale moves it, so only beta (and the convs) are searched;
+    # its convolutions get zero gradients there, so the BSP ratio (and J) is NaN.
+    rz = search(_model("rezero", depth=4), graph, x, y, n_trials=3, progress=False)
+    assert math.isnan(rz.objective) and rz.gates == {"alpha": [1.0] * 4, "beta": [1.0] * 4}
+    names = _Problem(
+        _model("rezero", depth=4),
+        graph,
+        x,
+        y,
+        None,
+        layers="conv",
+        search_gates=True,
+        form="divide_old",
+        weights=(1, 1, 1),
+        seed=0,
+        bounds=(0.1, 10),
+    ).names
+    assert len(names) == 8 and not any("alpha" in n for n in names)
+    res = search(_model("resgcn", depth=4), graph, x, y, n_trials=5, progress=False)
+    assert res.scales[0] == 1.0 and res.scales[-1] == 1.0  # projections not searched
+    res = search(_model("resgcn", depth=4), graph, x, y, n_trials=5, layers="all", progress=False)
+    assert res.scales[0] != 1.0
+
+
+# ----------------------------------------------------------------- reproducibility
+@pytest.mark.parametrize("method", ["tpe", "gradient", "zeroth_order"])
+def test_random_data_search_is_reproducible_from_its_seed(small, method):
+    graph = small[0]
+
+    def run(seed):
+        res = search(_model(depth=6), graph, method=method, n_trials=12, seed=seed, progress=False)
+        return res.trace["objective"].tolist(), res.scales
+
+    a, b, c = run(5), run(5), run(6)
+    assert a == b
+    assert a[0] != c[0]  # fresh random X and labels per seed
+
+
+def test_random_data_is_fresh_per_evaluation(small):
+    graph = small[0]
+    problem = _Problem(
+        _model(depth=4),
+        graph,
+        None,
+        None,
+        None,
+        layers="conv",
+        search_gates=True,
+        form="divide_old",
+        weights=(1, 1, 1),
+        seed=0,
+        bounds=(0.1, 10),
+    )
+    (x0, y0), (x1, _), (x0b, y0b) = problem.data(0), problem.data(1), problem.data(0)
+    assert torch.equal(x0, x0b) and torch.equal(y0, y0b) and not torch.equal(x0, x1)
+    assert abs(float(x0.std()) - 1.0) < 0.1  # X ~ N(0, 1)
+
+
+# ------------------------------------------------------------------------- resume
+def test_optuna_search_resumes_from_its_journal_and_keeps_counting(small, tmp_path):
+    graph, x, y = small
+    journal = tmp_path / "spog.log"
+    kw = dict(method="tpe", storage=str(journal), study_name="s", seed=0, progress=False)
+    first = search(_model(depth=6), graph, x, y, n_trials=6, **kw)
+    assert journal.exists() and first.evaluations == 6
+    second = search(_model(depth=6), graph, x, y, n_trials=10, **kw)
+    numbers = [t.number for t in second.study.trials]
+    assert numbers == list(range(10))
+    assert list(second.trace["evaluation"]) == list(range(10))
+    assert second.trace["objective"].iloc[:6].tolist() == first.trace["objective"].tolist()
+    assert second.objective <= first.objective
+    # the clock continues: trials of the second run start after the first run's last
+    assert second.trace["seconds"].iloc[6] >= first.trace["seconds"].iloc[-1]
+    # the target is reached: calling again runs nothing
+    third = search(_model(depth=6), graph, x, y, n_trials=10, **kw)
+    assert third.evaluations == 10
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, torch, deepgnn
+    from deepgnn.search import search
+    sys.path.insert(0, sys.argv[2])
+    from test_search import _model, _ring_graph
+    g = _ring_graph()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(g.num_nodes, 12, generator=gen)
+    y = torch.randint(0, 3, (g.num_nodes,), generator=gen)
+    search(_model(depth=6), g, x, y, method="cmaes", storage=sys.argv[1], study_name="s",
+           n_trials=100000, progress=False)
+    """
+)
+
+
+def test_search_killed_by_sigkill_resumes_from_its_journal(small, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    graph, x, y = small
+    journal = tmp_path / "spog.log"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(journal), os.path.dirname(__file__)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    done: list = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.2)
+            if journal.exists():
+                try:
+                    study = optuna.load_study(study_name="s", storage=storage)
+                except KeyError:
+                    continue
+                done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+                if len(done) >= 5:
+                    break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        _, err = child.communicate()
+    assert len(done) >= 5, err.decode()[-2000:]
+    killed = optuna.load_study(
+        study_name="s", storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    n_before = len(killed.trials)
+    res = search(
+        _model(depth=6),
+        graph,
+        x,
+        y,
+        method="cmaes",
+        storage=str(journal),
+        study_name="s",
+        n_trials=n_before + 3,
+        progress=False,
+    )
+    numbers = [t.number for t in res.study.trials]
+    assert numbers == list(range(len(numbers)))
+    assert len(numbers) >= n_before + 3  # counting went on after the killed run's trials
+    assert res.objective <= min(t.value for t in done)
+
+
+# ----------------------------------------------------------------------- spoginit_
+def test_spoginit_applies_the_best_scales_in_place(small):
+    graph, x, y = small
+    model = _model(depth=8)
+    res = search(copy.deepcopy(model), graph, x, y, n_trials=40, progress=False)
+    assert init.spoginit_(model, graph, x, y, base=None, n_trials=40, progress=False) is model
+    summary = analyze(model, graph, x, y).attrs["summary"]
+    j = objective(summary, form="divide_old", weights=(1.0, 10.0, 1.0))
+    assert j == pytest.approx(res.objective, rel=1e-4)
+    assert j < res.trace["objective"].iloc[0]
+
+
+def test_init_dispatch_runs_spoginit_on_random_data(small):
+    graph = small[0]
+    model = _model(depth=4)
+    out = init.init_(
+        model,
+        "spoginit",
+        graph=graph,
+        generator=torch.Generator().manual_seed(0),
+        method="zeroth_order_single",
+        n_trials=6,
+        progress=False,
+    )
+    assert out is model and torch.isfinite(model(graph, small[1])).all()
+
+
+def test_search_errors_name_the_argument_and_the_fix(small):
+    graph, x, y = small
+    model = _model(depth=4)
+    with pytest.raises(ValueError, match="method='adam' is not one of"):
+        search(model, graph, x, y, method="adam")
+    with pytest.raises(ValueError, match="bounds="):
+        search(model, graph, x, y, bounds=(2.0, 10.0))
+    with pytest.raises(ValueError, match="storage= is for the Optuna methods"):
+        search(model, graph, x, y, method="gradient", storage="x.log")
+    with pytest.raises(ValueError, match="spoginit_ does not take \\['trials'\\]"):
+        init.spoginit_(model, graph, x, y, trials=3)
+
+
+def test_nan_objective_is_pruned_not_raised(small):
+    graph, x, y = small
+    model = _model(depth=6)
+    with torch.no_grad():
+        model.layer_weights()[2].param.fill_(float("nan"))
+    res = search(model, graph, x, y, method="tpe", n_trials=3, progress=False)
+    states = {t.state.name for t in res.study.trials}
+    assert states == {"PRUNED"} and math.isnan(res.objective)
+    assert res.scales == [1.0] * 6
