@@ -142,6 +142,70 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace) -> int:
+    import torch
+
+    import deepgnn
+    from deepgnn.search import search
+    from deepgnn.signal import objective
+
+    ds = deepgnn.data.load(args.dataset, root=args.root)
+    model = deepgnn.build(
+        args.family,
+        ds.num_features,
+        ds.num_classes,
+        args.depth,
+        width=args.width,
+        activation=args.activation,
+        bias=not args.no_bias,
+        seed=args.seed,
+    )
+    deepgnn.init.init_(
+        model, args.base, graph=ds.graph, x=ds.x, generator=torch.Generator().manual_seed(args.seed)
+    )
+    x, y = (None, None) if args.random_data else (ds.x, ds.y)
+    opts = dict(form=args.form, weights=tuple(args.weights))
+
+    def summary(title: str) -> None:
+        s = deepgnn.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask).attrs["summary"]
+        j = objective(s, **opts)
+        print(
+            f"{title:>7}: FSP {s['fsp']:.3e}  BSP {s['bsp']:.3e}  GEV {s['gev']:.3e} "
+            f"(input {s['gev_input']:.3e})  objective {j:.4g}"
+            + ("  diverged" if s["diverged"] else "")
+        )
+
+    print(
+        f"{args.family} ({args.activation}) depth {args.depth} width {args.width} on {ds.name}, "
+        f"{args.base} weights, seed {args.seed}; method {args.method}, "
+        f"{'random' if args.random_data else 'real'} data, form {args.form}, weights {opts['weights']}"
+    )
+    summary("before")
+    result = search(
+        model,
+        ds.graph,
+        x,
+        y,
+        mask=ds.train_mask,
+        method=args.method,
+        n_trials=args.trials,
+        timeout=args.timeout,
+        storage=args.storage,
+        study_name=args.study_name,
+        seed=args.seed,
+        **opts,
+    )
+    deepgnn.init.scale_(model, result.scales, gates=result.gates or None)
+    summary("after")
+    print(
+        f"{result.evaluations} model evaluations in {result.seconds:.1f} s; best objective "
+        f"{result.objective:.4g}; scales {min(result.scales):.3g}..{max(result.scales):.3g}"
+    )
+    if args.trace_csv:
+        result.trace.to_csv(args.trace_csv, index=False)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepgnn", description="Depth studies of graph neural networks."
@@ -206,6 +270,40 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--log-csv", default=None, help="write the per-epoch log here")
     train.set_defaults(func=_train)
+
+    srch = sub.add_parser(
+        "search",
+        help="SPoGInit: search per-layer weight scales; prints FSP/BSP/GEV before and after",
+    )
+    srch.add_argument("--dataset", default="cora")
+    srch.add_argument("--root", default=None, help="data folder (default: $DEEPGNN_DATA)")
+    srch.add_argument("--family", default="gcn")
+    srch.add_argument("--depth", type=int, default=64)
+    srch.add_argument("--width", type=int, default=64)
+    srch.add_argument("--activation", default="tanh")
+    srch.add_argument("--no-bias", action="store_true", help="build layers without biases")
+    srch.add_argument("--base", default="xavier", help="init drawn before the search")
+    srch.add_argument(
+        "--method",
+        default="gradient",
+        help="gradient, tpe, cmaes, zeroth_order, zeroth_order_single",
+    )
+    srch.add_argument("--trials", type=int, default=None, help="budget in model evaluations")
+    srch.add_argument("--timeout", type=float, default=None, help="seconds")
+    srch.add_argument(
+        "--storage", default=None, help="Optuna storage URL or journal file (tpe/cmaes; resumable)"
+    )
+    srch.add_argument("--study-name", default="spoginit")
+    srch.add_argument("--form", default="divide_old", help="divide_old or divide_stable")
+    srch.add_argument(
+        "--weights", type=lambda t: [float(v) for v in t.split(",")], default=[1.0, 10.0, 1.0]
+    )
+    srch.add_argument(
+        "--random-data", action="store_true", help="search on random X ~ N(0,1) and labels"
+    )
+    srch.add_argument("--seed", type=int, default=0)
+    srch.add_argument("--trace-csv", default=None, help="write the per-evaluation trace here")
+    srch.set_defaults(func=_search)
     return parser
 
 

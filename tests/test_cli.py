@@ -56,3 +56,22 @@ def test_help_lists_subcommands(capsys):
 def test_bad_argument_gives_one_line_error(capsys):
     assert main(["demo", "--activation", "tahn"]) == 2
     assert "did you mean 'tanh'" in capsys.readouterr().err
+
+
+def test_search_prints_before_and_after_and_resumes_from_storage(tmp_path, capsys):
+    journal, trace = tmp_path / "spog.log", tmp_path / "trace.csv"
+    argv = ["search", "--depth", "4", "--width", "16", "--method", "tpe", "--no-bias"]
+    argv += ["--storage", str(journal), "--trace-csv", str(trace)]
+    assert main([*argv, "--trials", "5"]) == 0
+    out = capsys.readouterr().out
+
+    def objective(line_start: str) -> float:
+        line = next(l for l in out.splitlines() if l.strip().startswith(line_start))
+        return float(line.split("objective")[1].split()[0])
+
+    assert objective("after:") <= objective("before:")
+    assert len(pd.read_csv(trace)) == 5
+    assert main([*argv, "--trials", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "8 model evaluations" in out
+    assert list(pd.read_csv(trace)["evaluation"]) == list(range(8))
