@@ -114,6 +114,11 @@ def _sweep(args: argparse.Namespace) -> int:
         except RuntimeError as err:
             print(f"deepgnn sweep run: {err}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(
+                "deepgnn sweep run: interrupted; rerun the same command to resume", file=sys.stderr
+            )
+            return 130
         print(state)
         if not state.finished:
             print("cells are left: rerun the same command to finish the sweep", file=sys.stderr)

@@ -813,7 +813,8 @@ def status(
 ) -> SweepStatus:
     """Count the sweep's cells that are done, running, failed and left, with an ETA.
 
-    Reads the study; changes nothing. A claim whose worker is gone counts as left.
+    Reads the study (creating an empty one if the sweep never ran) and changes no trial. A
+    claim whose worker is gone counts as left.
 
     Args:
         config: a :class:`SweepConfig` or the path of its TOML file.
@@ -1254,10 +1255,9 @@ def run(
         ValueError: bad ``workers`` or ``devices``.
         RuntimeError: a worker process exited abnormally (rerun to finish the sweep).
 
-    Example:
-        >>> status = run("sweeps/demo_cora.toml", out=tmp_path, progress=False)  # doctest: +SKIP
-        >>> status.finished  # doctest: +SKIP
-        True
+    Example (from a shell: one worker per GPU, resumable)::
+
+        deepgnn sweep run sweeps/depth_cora.toml --devices cuda:0,cuda:1
     """
     config = _config(config)
     devs = _check_devices(devices)

@@ -386,3 +386,55 @@ def test_two_workers_on_postgres_run_every_cell_exactly_once(tmp_path, postgres_
     assert counts == Counter({c.key: 1 for c in config.cells()})
     df = sweep.report(config, storage=postgres_url, out=out)
     assert len(df) == 8 and df["cell"].is_unique and set(df["status"]) == {"ok"}
+
+
+# ------------------------------------------------------------------- shipped configs, CLI
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_sweep_configs_load(path):
+    text = path.read_text()
+    if "signal_" in text:
+        pytest.importorskip("deepgnn.signal", reason="this sweep records the signal summary")
+    if "[init." in text:
+        pytest.importorskip("deepgnn.init", reason="this sweep uses named initializations")
+    config = sweep.load_config(path)
+    assert config.name == path.stem and len(config.cells()) >= 2
+
+
+def test_cli_status_and_report(two_workers, capsys):
+    from deepgnn.cli import main
+
+    config, out, _ = two_workers
+    assert main(["sweep", "status", config.source, "--out", str(out)]) == 0
+    assert "8/8 done, 0 running, 0 failed, 0 left" in capsys.readouterr().out
+    assert main(["sweep", "report", config.source, "--out", str(out)]) == 0
+    assert "8 rows" in capsys.readouterr().out
+    assert main(["sweep", "run", config.source, "--devices", "cuda:7", "--out", str(out)]) == 2
+    assert "devices contains 'cuda:7'" in capsys.readouterr().err
+
+
+def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_path):
+    inits = pytest.importorskip("deepgnn.init", reason="deepgnn.init is not available")
+    signal_mod = pytest.importorskip("deepgnn.signal", reason="deepgnn.signal is not available")
+    path = _write(tmp_path, "xavier", epochs=2)
+    text = path.read_text().replace(
+        'record = ["final", "curves"]', 'record = ["final", "signal_init"]'
+    )
+    text = text.replace("[train]", '[init]\nname = "xavier"\n\n[train]')
+    path.write_text(text)
+    config = sweep.load_config(path)
+    sweep.run(config, out=tmp_path / "out", progress=False)
+    df = sweep.report(config, out=tmp_path / "out").set_index("cell")
+    cell = next(c for c in config.cells() if c.family == "gcn" and c.depth == 2 and c.seed == 1)
+    ds = deepgnn.data.load("cora")
+    model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, width=16, seed=1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        inits.init_(model, "xavier", graph=ds.graph, x=ds.x)
+    summary = signal_mod.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=1).attrs[
+        "summary"
+    ]
+    row = df.loc[cell.key]
+    assert row["init"] == "xavier" and row["status"] == "ok"
+    assert row["sp_init_fsp"] == pytest.approx(summary["fsp"], rel=1e-5)
+    assert row["sp_init_gev"] == pytest.approx(summary["gev"], rel=1e-5)
+    assert (tmp_path / "out" / "cora_signal_vs_depth.png").exists()

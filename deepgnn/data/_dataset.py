@@ -103,10 +103,6 @@ class Dataset:
     def num_splits(self) -> int:
         return self.train_masks.shape[0]
 
-    def evaluate(self, logits: Tensor, mask: Tensor) -> float:
-        """Return the dataset's metric (accuracy) of ``logits`` on the nodes in ``mask``."""
-        return (logits[mask].argmax(1) == self.y[mask]).float().mean().item()
-
     def split(self, index: int) -> Dataset:
         """Return this dataset showing split ``index`` through ``train_mask``/``val_mask``/``test_mask``."""
         if (
