@@ -142,6 +142,47 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import logging
+
+    import optuna
+
+    from deepgnn import sweep
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    where = dict(storage=args.storage, out=args.out)
+    if args.action == "run":
+        try:
+            state = sweep.run(
+                args.config,
+                workers=args.workers,
+                devices=args.devices,
+                progress=not args.no_progress,
+                **where,
+            )
+        except RuntimeError as err:
+            print(f"deepgnn sweep run: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(
+                "deepgnn sweep run: interrupted; rerun the same command to resume", file=sys.stderr
+            )
+            return 130
+        print(state)
+        if not state.finished:
+            print("cells are left: rerun the same command to finish the sweep", file=sys.stderr)
+            return 1
+        return 0
+    if args.action == "status":
+        print(sweep.status(args.config, **where))
+        return 0
+    df = sweep.report(args.config, **where)
+    out = args.out or f"results/{sweep.load_config(args.config).name}"
+    print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md and plots")
+    return 0
+
+
 def _search(args: argparse.Namespace) -> int:
     import torch
 
@@ -222,30 +263,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_demo)
 
-    analyze = sub.add_parser(
-        "analyze",
-        help="FSP, BSP and GEV across depths x inits: markdown table, and CSV + PNG + MD with --out",
-    )
-    analyze.add_argument("--dataset", default="cora")
-    analyze.add_argument("--root", default=None, help="data folder (default: $DEEPGNN_DATA)")
-    analyze.add_argument("--family", type=_strs, default=["gcn"], help="comma-separated families")
-    analyze.add_argument(
-        "--activation",
-        type=_strs,
-        default=["tanh"],
-        help="one activation, or one per family in the order of --family",
-    )
-    analyze.add_argument("--depths", type=_ints, default=[2, 4, 8, 16, 32, 64])
-    analyze.add_argument("--inits", type=_strs, default=["conventional", "xavier", "virgo"])
-    analyze.add_argument("--seeds", type=_ints, default=[0])
-    analyze.add_argument("--width", type=int, default=64)
-    analyze.add_argument("--no-bias", action="store_true", help="build layers without biases")
-    analyze.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
-    analyze.add_argument(
-        "--out", default=None, help="path prefix: writes <out>.csv, <out>.png and <out>.md"
-    )
-    analyze.set_defaults(func=_analyze)
-
     train = sub.add_parser(
         "train", help="train one model on one dataset (best-validation protocol)"
     )
@@ -270,6 +287,51 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--log-csv", default=None, help="write the per-epoch log here")
     train.set_defaults(func=_train)
+
+    analyze = sub.add_parser(
+        "analyze",
+        help="FSP, BSP and GEV across depths x inits: markdown table, and CSV + PNG + MD with --out",
+    )
+    analyze.add_argument("--dataset", default="cora")
+    analyze.add_argument("--root", default=None, help="data folder (default: $DEEPGNN_DATA)")
+    analyze.add_argument("--family", type=_strs, default=["gcn"], help="comma-separated families")
+    analyze.add_argument(
+        "--activation",
+        type=_strs,
+        default=["tanh"],
+        help="one activation, or one per family in the order of --family",
+    )
+    analyze.add_argument("--depths", type=_ints, default=[2, 4, 8, 16, 32, 64])
+    analyze.add_argument("--inits", type=_strs, default=["conventional", "xavier", "virgo"])
+    analyze.add_argument("--seeds", type=_ints, default=[0])
+    analyze.add_argument("--width", type=int, default=64)
+    analyze.add_argument("--no-bias", action="store_true", help="build layers without biases")
+    analyze.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
+    analyze.add_argument(
+        "--out", default=None, help="path prefix: writes <out>.csv, <out>.png and <out>.md"
+    )
+    analyze.set_defaults(func=_analyze)
+
+    sweep = sub.add_parser(
+        "sweep", help="run, watch and report a depth sweep described by a TOML file"
+    )
+    actions = sweep.add_subparsers(dest="action", metavar="action", required=True)
+    for action, text in (
+        ("run", "run or resume the sweep: worker processes pull cells until none are left"),
+        ("status", "count the cells done / running / failed / left, with an ETA"),
+        ("report", "write results.csv, summary.md and plots from the recorded cells"),
+    ):
+        a = actions.add_parser(action, help=text)
+        a.add_argument("config", help="the sweep's TOML file, e.g. sweeps/demo_cora.toml")
+        a.add_argument("--storage", default=None, help="journal file or Optuna RDB URL")
+        a.add_argument("--out", default=None, help="output folder (default results/<name>)")
+        if action == "run":
+            a.add_argument("--workers", type=int, default=None, help="worker processes")
+            a.add_argument(
+                "--devices", type=_strs, default=None, help="e.g. cuda:0,cuda:1 (one worker each)"
+            )
+            a.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    sweep.set_defaults(func=_sweep)
 
     srch = sub.add_parser(
         "search",

@@ -595,6 +595,8 @@ def plot_depth_table(
 ) -> Path:
     """Plot FSP, BSP and GEV against depth (log scales), one line per family × init; save a PNG.
 
+    Color = init, line style = family; NaN, inf and 0 (log scale) are left out of the lines.
+
     Written atomically. Needs matplotlib (imported here, Agg backend).
     """
     import matplotlib
@@ -605,9 +607,10 @@ def plot_depth_table(
     for m in metrics:
         check_choice("metrics", m, _METRICS)
     path = Path(path)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
     groups = list(df.groupby(["family", "activation", "init"], sort=False))
     styles = {fam: s for fam, s in zip(dict.fromkeys(df["family"]), ["-", "--", ":", "-."] * 4)}
+    colors = {name: f"C{i % 10}" for i, name in enumerate(dict.fromkeys(df["init"]))}
     for ax, m in zip(axes[0], metrics):
         for (family, act, init_name), part in groups:
             mean = part.groupby("depth")[m].mean()
@@ -616,6 +619,7 @@ def plot_depth_table(
                 mean.index,
                 mean.values,
                 styles[family],
+                color=colors[init_name],
                 marker="o",
                 ms=3,
                 label=f"{family} ({act}) {init_name}",
@@ -625,8 +629,9 @@ def plot_depth_table(
         ax.set_xlabel("depth")
         ax.set_title(_METRICS[m])
         ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.84, 1))
     fd, tmp = _atomic_path(path)
     os.close(fd)
     try:

@@ -107,26 +107,52 @@ def _check_common(
     check_choice("schedule", schedule, SCHEDULES)
 
 
-class _Tracker:
-    """Best-validation bookkeeping shared by both trainers."""
+class _Loop:
+    """Per-epoch bookkeeping shared by both trainers: schedule, best validation, log, progress."""
 
-    def __init__(self, patience: int | None) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        schedule: str,
+        epochs: int,
+        patience: int | None,
+        progress: bool,
+        desc: str,
+    ) -> None:
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.scheduler = _schedule(optimizer, schedule, epochs)
         self.patience = patience
         self.best = (-math.inf, math.nan, math.nan, 0)  # val, test, train, epoch
         self.rows: list[dict[str, float]] = []
         self.since_best = 0
+        self.bar = _progress(epochs, progress, desc)
+        self.start = time.perf_counter()
 
-    def update(self, row: dict[str, float]) -> bool:
-        """Record an epoch; return True when early stopping says stop."""
+    def end_epoch(self, epoch: int, loss: float, scores: dict[str, float]) -> bool:
+        """Record an epoch (``scores``: train/val/test); return True when early stopping says stop."""
+        row = dict(scores, epoch=epoch, loss=loss, lr=self.optimizer.param_groups[0]["lr"])
+        row["seconds"] = time.perf_counter() - self.start
+        if self.scheduler is not None:
+            if self.schedule == "plateau":
+                self.scheduler.step(row["val"])
+            else:
+                self.scheduler.step()
         self.rows.append(row)
         if row["val"] > self.best[0]:
-            self.best = (row["val"], row["test"], row["train"], int(row["epoch"]))
+            self.best = (row["val"], row["test"], row["train"], epoch)
             self.since_best = 0
         else:
             self.since_best += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}", val=f"{row['val']:.3f}")
         return self.patience is not None and self.since_best >= self.patience
 
-    def result(self, metric: str, diverged: bool, seconds: float) -> TrainResult:
+    def result(self, metric: str, diverged: bool) -> TrainResult:
+        if self.bar is not None:
+            self.bar.close()
         val, test, train, epoch = self.best
         return TrainResult(
             metric=metric,
@@ -136,7 +162,7 @@ class _Tracker:
             best_epoch=epoch,
             epochs=len(self.rows),
             diverged=diverged,
-            seconds=seconds,
+            seconds=time.perf_counter() - self.start,
             log=pd.DataFrame(
                 self.rows, columns=["epoch", "loss", "train", "val", "test", "lr", "seconds"]
             ),
@@ -220,11 +246,15 @@ def train_node(
         torch.manual_seed(seed)
         _apply_init(model, init, graph=ds.graph, x=ds.x)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-        scheduler = _schedule(optimizer, schedule, epochs)
-        tracker = _Tracker(patience)
+        loop = _Loop(
+            optimizer,
+            schedule=schedule,
+            epochs=epochs,
+            patience=patience,
+            progress=progress,
+            desc=f"{model.family}-{model.depth} on {ds.name}",
+        )
         diverged = False
-        start = time.perf_counter()
-        bar = _progress(epochs, progress, f"{model.family}-{model.depth} on {ds.name}")
         for epoch in range(1, epochs + 1):
             model.train()
             optimizer.zero_grad(set_to_none=True)
@@ -239,20 +269,10 @@ def train_node(
             model.eval()
             with torch.no_grad():
                 logits = model(ds.graph, ds.x)
-            row = {k: ds.evaluate(logits, m) for k, m in masks.items()}
-            row.update(epoch=epoch, loss=loss.item(), lr=optimizer.param_groups[0]["lr"])
-            row["seconds"] = time.perf_counter() - start
-            if scheduler is not None:
-                scheduler.step(row["val"]) if schedule == "plateau" else scheduler.step()
-            stop = tracker.update(row)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val']:.3f}")
-            if stop:
+            scores = {k: ds.evaluate(logits, m) for k, m in masks.items()}
+            if loop.end_epoch(epoch, loss.item(), scores):
                 break
-        if bar is not None:
-            bar.close()
-    return tracker.result(ds.metric, diverged, time.perf_counter() - start)
+    return loop.result(ds.metric, diverged)
 
 
 def _multilabel_loss(logits: Tensor, target: Tensor) -> Tensor:
@@ -377,11 +397,15 @@ def train_graph(
         _apply_init(model, init, graph=first.graph, x=clf.encoder(first.x).detach())
         clf.to(dev)
         optimizer = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=weight_decay)
-        scheduler = _schedule(optimizer, schedule, epochs)
-        tracker = _Tracker(patience)
+        loop = _Loop(
+            optimizer,
+            schedule=schedule,
+            epochs=epochs,
+            patience=patience,
+            progress=progress,
+            desc=f"{model.family}-{model.depth} on {dataset.name}",
+        )
         diverged = False
-        start = time.perf_counter()
-        bar = _progress(epochs, progress, f"{model.family}-{model.depth} on {dataset.name}")
         for epoch in range(1, epochs + 1):
             clf.train()
             order = split["train"][torch.randperm(len(split["train"]))]
@@ -403,22 +427,12 @@ def train_graph(
                 log.warning("%s: loss became non-finite at epoch %d; stopping", dataset.name, epoch)
                 break
             clf.eval()
-            row = {
+            scores = {
                 name: _score(
                     dataset, _predict(clf, dataset, split[key], 4 * batch_size, dev), split[key]
                 )
                 for name, key in (("train", "train"), ("val", "valid"), ("test", "test"))
             }
-            row.update(epoch=epoch, loss=total / max(count, 1), lr=optimizer.param_groups[0]["lr"])
-            row["seconds"] = time.perf_counter() - start
-            if scheduler is not None:
-                scheduler.step(row["val"]) if schedule == "plateau" else scheduler.step()
-            stop = tracker.update(row)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val']:.3f}")
-            if stop:
+            if loop.end_epoch(epoch, total / max(count, 1), scores):
                 break
-        if bar is not None:
-            bar.close()
-    return tracker.result(dataset.metric, diverged, time.perf_counter() - start)
+    return loop.result(dataset.metric, diverged)

@@ -63,6 +63,10 @@ class ResGCN(GNN):
         self.convs = nn.ModuleList(make_gcn_conv(backend, width, width, bias) for _ in range(depth))
         self.norms = nn.ModuleList(make_norm(norm, width) for _ in range(depth))
         self.out_proj = nn.Linear(width, out_dim, bias=bias)
+        self._add_gates(depth)
+
+    def _add_gates(self, depth: int) -> None:
+        """Hook for the gated families: register per-layer residual gates."""
 
     def _combine(self, i: int, h: Tensor, branch: Tensor) -> Tensor:
         return h + branch
@@ -102,30 +106,7 @@ class GatedResGCN(ResGCN):
     family = "gated_resgcn"
     _alpha_init = 1.0
 
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        depth: int,
-        *,
-        width: int = 64,
-        activation: str = "tanh",
-        dropout: float = 0.0,
-        bias: bool = True,
-        norm: str | None = None,
-        backend: str = "torch",
-    ) -> None:
-        super().__init__(
-            in_dim,
-            out_dim,
-            depth,
-            width=width,
-            activation=activation,
-            dropout=dropout,
-            bias=bias,
-            norm=norm,
-            backend=backend,
-        )
+    def _add_gates(self, depth: int) -> None:
         self.alpha = nn.Parameter(torch.full((depth,), self._alpha_init))
         self.beta = nn.Parameter(torch.ones(depth))
 
