@@ -6,7 +6,7 @@ propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or ma
 
 from __future__ import annotations
 
-from deepgnn import data, init, models, signal
+from deepgnn import data, init, models, search, signal
 from deepgnn.graph import Graph
 from deepgnn.models import build
 from deepgnn.signal import analyze, depth_table
@@ -19,6 +19,7 @@ __all__ = [
     "depth_table",
     "init",
     "models",
+    "search",
     "signal",
     "__version__",
 ]
