@@ -85,10 +85,16 @@ def _runs(args: argparse.Namespace) -> None:
 
 def _depths(args: argparse.Namespace) -> None:
     ds = deepgnn.data.load("cora")
-    rows = []
     path = args.out / "search_cora_depths.csv"
+    rows = pd.read_csv(path).to_dict("records") if path.exists() else []
+    done = {(r["depth"], r["init"]) for r in rows}
     for depth in args.depths:
-        for init in ("xavier", f"spoginit-{args.method}"):
+        inits = ["xavier"]
+        if depth <= args.max_search_depth:
+            inits.append(f"spoginit-{args.method}")
+        for init in inits:
+            if (depth, init) in done:
+                continue
             model = _model("gcn", "tanh", depth, ds, 42)
             start = time.perf_counter()
             evals = 0
@@ -126,6 +132,7 @@ def _depths(args: argparse.Namespace) -> None:
                 }
             )
             print(rows[-1], flush=True)
+            rows.sort(key=lambda r: (r["depth"], r["init"] != "xavier"))
             write_atomic(path, pd.DataFrame(rows).to_csv(index=False))
 
 
@@ -380,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depths", default="4,8,16,32,64,128,256")
     parser.add_argument("--method", default="gradient")
     parser.add_argument("--depth-trials", type=int, default=100)
+    parser.add_argument("--max-search-depth", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)

@@ -233,13 +233,18 @@ class _Problem:
             if grad:
                 if value_t.requires_grad:
                     tensors = [*self.params, *self.gate_params.values()]
-                    dws = torch.autograd.grad(value_t, tensors, allow_unused=True)
+                    # Differentiate log J: J reaches 1e20 on exploding models (ResGCN-64),
+                    # and its float32 weight gradients overflow; dJ/ds = J · dlog J/ds.
+                    target = value_t.log() if bool(value_t.detach() > 0) else value_t
+                    dws = torch.autograd.grad(target, tensors, allow_unused=True)
                     parts = []
                     for p, dw in zip(tensors, dws):
                         dw = torch.zeros_like(p) if dw is None else dw
                         prod = (dw.detach() * p.detach()).to(torch.float64)
                         parts.append(prod.sum().reshape(1) if p.dim() > 1 else prod.flatten())
                     g = torch.cat(parts).cpu()
+                    if target is not value_t:
+                        g = g * float(value_t.detach())
                 else:
                     g = torch.zeros(self.dim, dtype=torch.float64)
         value = float(value_t.detach())
@@ -424,7 +429,9 @@ def _run_gradient(
                 stale += 1
             else:
                 stale = 0 if problem.best_value < before else stale + 1
-                s.grad = g
+                # Adam on log J: the same minimizers, gradients of comparable size whether J
+                # is 1e20 or 0.1.
+                s.grad = g / value if value > 0 else g
                 opt.step()
                 with torch.no_grad():
                     s.copy_(problem.clamp(s))
@@ -568,7 +575,7 @@ def search(
 
     Methods (all start from :math:`s = 0`, the weights as given):
 
-    - ``"gradient"``: Adam on :math:`s` with ``lr``, projected on the bounds;
+    - ``"gradient"``: Adam on :math:`\log J(s)` with ``lr``, projected on the bounds;
       :math:`\partial J/\partial s_l = \langle \partial J / \partial W_l, W_l\rangle` by
       a double backward. Optionally stops after ``patience`` evaluations without a new
       best. A NaN/inf evaluation sends it back to the best point with half the learning rate.
