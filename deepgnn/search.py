@@ -100,6 +100,8 @@ class SearchResult:
             method's double backward counts as part of its one evaluation).
         seconds: wall time of this call.
         study: the :class:`optuna.study.Study` for ``tpe`` / ``cmaes``, else ``None``.
+        log_scales: the best point :math:`s` itself, one entry per searched weight, then
+            per searched gate entry.
     """
 
     method: str
