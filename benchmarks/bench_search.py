@@ -224,7 +224,7 @@ def _plot(runs: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = list(dict.fromkeys(runs["case"]))
+    cases = [c for c in CASES if c in set(runs["case"])]
     fig, axes = plt.subplots(2, len(cases), figsize=(4.5 * len(cases), 7), squeeze=False)
     colors = dict(zip(METHODS, ["C0", "C1", "C2", "C3"]))
     for j, case in enumerate(cases):
@@ -293,8 +293,9 @@ def _report(args: argparse.Namespace) -> None:
         )
         .reset_index()
     )
+    case_order = {c: i for i, c in enumerate(CASES)}
     summary = summary.sort_values(
-        ["case", "method"], key=lambda c: c.map(order) if c.name == "method" else c
+        ["case", "method"], key=lambda c: c.map(order if c.name == "method" else case_order)
     )
     text = [
         "# SPoGInit search on Cora: methods compared at equal model evaluations",
@@ -303,8 +304,9 @@ def _report(args: argparse.Namespace) -> None:
         "",
         "```bash",
         "python benchmarks/bench_search.py runs --cases gcn16,gcn64,res64 --seeds 0,1,2",
-        "python benchmarks/bench_search.py runs --cases gcn256 --seeds 0",
-        "python benchmarks/bench_search.py depths --method gradient --depth-trials 100",
+        "python benchmarks/bench_search.py runs --cases gcn256 --seeds 0 --budget gradient=100",
+        "python benchmarks/bench_search.py timing --cases gcn16,gcn64,res64,gcn256 --repeats 5",
+        "python benchmarks/bench_search.py depths --max-search-depth 128",
         "python benchmarks/bench_search.py report",
         "```",
         "",
@@ -316,8 +318,8 @@ def _report(args: argparse.Namespace) -> None:
         "Xavier-uniform weights from the seed; the search starts from those weights (scale 1). "
         "GCN (tanh, width 64): `form='divide_old'`, weights (1, 10, 1), as the authors' GCN "
         "notebook; ResGCN (relu, width 64): `form='divide_stable'`, weights (1, 1, 1), as their "
-        "ResGCN notebook. Budgets: gradient (Adam, lr 0.1), TPE and CMA-ES (sigma0 0.25, "
-        "started at scale 1) 200 model evaluations; zeroth order as published (100 steps of 4 "
+        "ResGCN notebook. Budgets: gradient (Adam on log J, lr 0.1), TPE and CMA-ES (sigma0 "
+        "0.25, started at scale 1) 200 model evaluations (gradient 100 at depth 256); zeroth order as published (100 steps of 4 "
         "evaluations, lr 0.05, ×0.7 every 20 steps, patience 10 steps). Scales bounded to "
         "[0.01, 10] for every method. One evaluation = one forward + backward of the model "
         "(the gradient method's double backward included, which makes its evaluations slower).",
@@ -342,9 +344,7 @@ def _report(args: argparse.Namespace) -> None:
         text += [
             "",
             "Seconds per evaluation (median of "
-            f"{int(timing['repeats'].iloc[0])}, plain and gradient evaluations interleaved, "
-            "`python benchmarks/bench_search.py timing --cases gcn16,gcn64,res64,gcn256 "
-            "--repeats 5`):",
+            f"{int(timing['repeats'].iloc[0])}, plain and gradient evaluations interleaved):",
             "",
             _md(timing.drop(columns="repeats")),
         ]
@@ -357,7 +357,8 @@ def _report(args: argparse.Namespace) -> None:
             "",
             "tanh GCN, width 64, zero biases, seed 42, loss on the training nodes (the settings "
             "of results/sp_cora.md; its Xavier column is reproduced here). `spoginit-gradient`: "
-            "Xavier, then 100 evaluations of the gradient search (GCN settings above). "
+            "Xavier, then 100 evaluations of the gradient search (GCN settings above; not run "
+            "at depth 256 for lack of CPU time). "
             "FSP = ‖h_L‖/‖X‖, BSP = ‖∂loss/∂W_1‖, GEV of the logits; `objective` with "
             "divide_old, (1, 10, 1).",
             "",
