@@ -47,6 +47,47 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    import deepgnn
+    from deepgnn.train import train_graph, train_node
+
+    ds = deepgnn.data.load(args.dataset, root=args.root)
+    graph_task = getattr(ds, "task", "node") == "graph"
+    in_dim = args.width if graph_task else ds.num_features
+    out_dim = args.width if graph_task else ds.num_classes
+    model = deepgnn.build(
+        args.family,
+        in_dim,
+        out_dim,
+        args.depth,
+        width=args.width,
+        activation=args.activation,
+        dropout=args.dropout,
+        norm=args.norm,
+        seed=args.seed,
+    )
+    common = dict(
+        init=args.init,
+        epochs=args.epochs,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        device=args.device,
+        seed=args.seed,
+        progress=True,
+    )
+    if graph_task:
+        result = train_graph(model, ds, batch_size=args.batch_size, **common)
+    else:
+        result = train_node(model, ds, split=args.split, **common)
+    print(f"{args.family} depth {args.depth} on {ds.name}, init {args.init}, seed {args.seed}")
+    for key, value in result.as_row().items():
+        print(f"{key}: {value}")
+    if args.log_csv:
+        result.log.to_csv(args.log_csv, index=False)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepgnn", description="Depth studies of graph neural networks."
@@ -59,6 +100,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--activation", default="tanh")
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_demo)
+
+    train = sub.add_parser(
+        "train", help="train one model on one dataset (best-validation protocol)"
+    )
+    train.add_argument("--dataset", default="cora")
+    train.add_argument(
+        "--root", default=None, help="folder with the dataset files (or $DEEPGNN_DATA)"
+    )
+    train.add_argument("--family", default="gcn")
+    train.add_argument("--depth", type=int, default=2)
+    train.add_argument("--width", type=int, default=64)
+    train.add_argument("--activation", default="relu")
+    train.add_argument("--dropout", type=float, default=0.5)
+    train.add_argument("--norm", default=None)
+    train.add_argument("--init", default=None, help="an init name (deepgnn.init.available())")
+    train.add_argument("--epochs", type=int, default=200)
+    train.add_argument("--lr", type=float, default=0.01)
+    train.add_argument("--weight-decay", type=float, default=5e-4)
+    train.add_argument("--patience", type=int, default=100)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--split", type=int, default=None)
+    train.add_argument("--device", default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--log-csv", default=None, help="write the per-epoch log here")
+    train.set_defaults(func=_train)
     return parser
 
 

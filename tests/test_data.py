@@ -76,3 +76,60 @@ def test_dataset_moves_and_selects_splits(cora):
     with pytest.raises(ValueError, match="cora has splits 0..0"):
         cora.split(1)
     assert cora.to("cpu").graph is cora.graph
+
+
+def test_citeseer_stats_match_the_raw_files(data_root):
+    ds = deepgnn.data.load("citeseer", root=data_root)
+    assert (ds.num_nodes, ds.num_features, ds.num_classes) == (3327, 3703, 6)
+    assert ds.graph.num_edges == 4552
+    assert int(ds.x.sum()) == 105165
+    assert [int(m.sum()) for m in (ds.train_mask, ds.val_mask, ds.test_mask)] == [120, 500, 1000]
+    unlabelled = (ds.y == -1).nonzero().flatten().tolist()
+    # the 15 ids that test.index skips (shared/data/README.md)
+    skipped = [2407, 2489, 2553, 2682, 2781, 2953, 3042, 3063, 3212, 3214, 3250, 3292, 3305, 3306]
+    assert unlabelled == skipped + [3309]
+    assert not (ds.train_mask | ds.val_mask | ds.test_mask)[unlabelled].any()
+    assert torch.bincount(ds.y[ds.y >= 0]).tolist() == [249, 590, 668, 701, 596, 508]
+    rows, cols = ds.graph.edge_index
+    both = (ds.y[rows] >= 0) & (ds.y[cols] >= 0)
+    homophily = (ds.y[rows] == ds.y[cols])[both].float().mean().item()
+    assert abs(homophily - 0.738) < 5e-4
+
+
+def test_registry_names_accept_underscores_and_case(data_root):
+    a = deepgnn.data.load("Chameleon_Filtered", root=data_root)
+    assert a.name == "chameleon-filtered" and a.num_nodes == 890
+    assert {"cora", "citeseer", "minesweeper", "ogbn-arxiv", "arxiv-year", "ogbg-molhiv"} <= set(
+        deepgnn.data.available()
+    )
+
+
+def test_file_datasets_without_root_say_how_to_provide_files(monkeypatch):
+    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+    for name in ("minesweeper", "ogbn-arxiv", "ogbg-molhiv"):
+        with pytest.raises(FileNotFoundError, match="pass root=<folder> or set DEEPGNN_DATA"):
+            deepgnn.data.load(name)
+
+
+def test_evaluate_accuracy_counts_correct_argmax(cora, generator):
+    scores = torch.randn(cora.num_nodes, 7, generator=generator)
+    mask = cora.test_mask
+    expected = sum(
+        int(scores[i].argmax() == cora.y[i]) for i in mask.nonzero().flatten().tolist()
+    ) / int(mask.sum())
+    assert cora.evaluate(scores, mask) == pytest.approx(expected)
+    assert cora.evaluate(scores, mask.nonzero().flatten()) == pytest.approx(expected)
+
+
+def test_evaluate_rejects_bad_shapes_and_unlabelled_nodes(cora, data_root):
+    with pytest.raises(ValueError, match=r"scores has shape \(5, 7\)"):
+        cora.evaluate(torch.zeros(5, 7), cora.test_mask)
+    with pytest.raises(ValueError, match=r"scores must be \(num_nodes, 7\)"):
+        cora.evaluate(torch.zeros(cora.num_nodes, 3), cora.test_mask)
+    with pytest.raises(ValueError, match="selects no row"):
+        cora.evaluate(torch.zeros(cora.num_nodes, 7), torch.zeros(cora.num_nodes, dtype=bool))
+    citeseer = deepgnn.data.load("citeseer", root=data_root)
+    with pytest.raises(ValueError, match="unlabelled"):
+        citeseer.evaluate(
+            torch.zeros(citeseer.num_nodes, 6), torch.ones(citeseer.num_nodes, dtype=bool)
+        )

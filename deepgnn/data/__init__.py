@@ -1,7 +1,25 @@
 """Datasets: ``load(name, root=None)`` and ``available()``.
 
-``cora`` ships inside the package; the other datasets are read from files under ``root``
-(or the folder named by the ``DEEPGNN_DATA`` environment variable). Nothing is downloaded.
+``cora`` ships inside the package and ``csbm`` is generated; every other dataset is read from
+files under ``root`` (or the folder named by the ``DEEPGNN_DATA`` environment variable).
+Nothing is downloaded: a missing file raises ``FileNotFoundError`` saying which file, where it
+was looked for and where to get it.
+
+============================  =========================================================
+family                        names (files under ``root``)
+============================  =========================================================
+Planetoid                     ``cora``, ``citeseer``, ``pubmed``
+                              (``planetoid/ind.<name>.*`` or ``ind.<name>.*``)
+Platonov et al., ICLR 2023    ``roman-empire``, ``amazon-ratings``, ``minesweeper``,
+                              ``tolokers``, ``questions``, ``chameleon(-filtered)``,
+                              ``squirrel(-filtered)``, ``actor``, ``texas``, ``cornell``,
+                              ``wisconsin``, ... (``heterophilous/<name>.npz``, ``_`` for ``-``)
+OGB (offline)                 ``ogbn-arxiv``, ``ogbn-products``, ``ogbn-proteins``,
+                              ``arxiv-year`` (``ogbn_arxiv/`` or ``arxiv/``, OGB's layout)
+molecules (extra ``chem``)    ``ogbg-molhiv``, ``ogbg-molbbbp``
+                              (``molecules/hiv.csv``, ``molecules/bbbp.csv``)
+synthetic                     ``csbm`` (:func:`csbm` with its defaults; call it for others)
+============================  =========================================================
 """
 
 from __future__ import annotations
@@ -11,9 +29,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deepgnn._checks import check_choice
-from deepgnn.data._dataset import Dataset
+from deepgnn.data import heterophilous as _het
+from deepgnn.data import molecules as _mol
+from deepgnn.data import ogb as _ogb
+from deepgnn.data._dataset import Dataset, GraphBatch, GraphDataset
+from deepgnn.data.synthetic import csbm
 
-__all__ = ["Dataset", "load", "available", "data_root"]
+__all__ = [
+    "Dataset",
+    "GraphDataset",
+    "GraphBatch",
+    "load",
+    "available",
+    "data_root",
+    "csbm",
+]
 
 
 def data_root(root: str | Path | None = None) -> Path | None:
@@ -38,7 +68,10 @@ def _require_root(name: str, root: Path | None, what: str) -> Path:
     return root
 
 
-def _planetoid(name: str) -> Callable[[Path | None], Dataset]:
+_Loader = Callable[[Path | None], "Dataset | GraphDataset"]
+
+
+def _planetoid(name: str) -> _Loader:
     def load_(root: Path | None) -> Dataset:
         from deepgnn.data.planetoid import load_embedded_cora, load_planetoid
 
@@ -50,8 +83,35 @@ def _planetoid(name: str) -> Callable[[Path | None], Dataset]:
     return load_
 
 
-_LOADERS: dict[str, Callable[[Path | None], Dataset]] = {
-    name: _planetoid(name) for name in ("cora", "citeseer", "pubmed")
+def _heterophilous(name: str) -> _Loader:
+    def load_(root: Path | None) -> Dataset:
+        file = name.replace("-", "_") + ".npz"
+        return _het.load_heterophilous(_require_root(name, root, f"heterophilous/{file}"), name)
+
+    return load_
+
+
+def _ogb_node(name: str) -> _Loader:
+    def load_(root: Path | None) -> Dataset:
+        folder = "ogbn_arxiv" if name == "arxiv-year" else name.replace("-", "_")
+        return _ogb.load_ogb_node(_require_root(name, root, f"OGB's layout in {folder}/"), name)
+
+    return load_
+
+
+def _molecules(name: str) -> _Loader:
+    def load_(root: Path | None) -> GraphDataset:
+        return _mol.load_moleculenet(name, _require_root(name, root, "a MoleculeNet CSV"))
+
+    return load_
+
+
+_LOADERS: dict[str, _Loader] = {
+    **{name: _planetoid(name) for name in ("cora", "citeseer", "pubmed")},
+    **{name: _heterophilous(name) for name in _het.NAMES},
+    **{name: _ogb_node(name) for name in _ogb.NAMES},
+    **{name: _molecules(name) for name in _mol.NAMES},
+    "csbm": lambda root: csbm(),
 }
 
 
@@ -59,14 +119,29 @@ def available() -> list[str]:
     """Return the dataset names that :func:`load` knows.
 
     Example:
-        >>> "cora" in available()
-        True
+        >>> [n for n in available() if n.startswith("ogbn")]
+        ['ogbn-arxiv', 'ogbn-products', 'ogbn-proteins']
     """
     return sorted(_LOADERS)
 
 
-def load(name: str, root: str | Path | None = None) -> Dataset:
-    """Load dataset ``name`` from ``root`` (``cora`` needs none: it ships with deepgnn).
+def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
+    """Load dataset ``name`` from ``root`` (``cora`` and ``csbm`` need none).
+
+    ``name`` is matched case-insensitively, with ``_`` read as ``-`` (so the file name
+    ``chameleon_filtered`` works too). Node datasets come as :class:`Dataset`, the molecule
+    datasets as :class:`GraphDataset`. ``load("csbm")`` is :func:`csbm` with its defaults
+    (10,000 nodes, mean degree 10, 5 classes, homophily 0.7, snr 1, 64 features, seed 0).
+
+    Args:
+        name: one of :func:`available`.
+        root: folder holding the files (see the module docstring for the layout of each
+            family); default ``$DEEPGNN_DATA``.
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists the registry).
+        FileNotFoundError: a file is missing (the message names it, where it was looked for
+            and where to download it).
 
     Example:
         >>> ds = load("cora")
@@ -75,5 +150,6 @@ def load(name: str, root: str | Path | None = None) -> Dataset:
         >>> int(ds.train_mask.sum()), int(ds.val_mask.sum()), int(ds.test_mask.sum())
         (140, 500, 1000)
     """
-    check_choice("name", name, _LOADERS)
-    return _LOADERS[name](data_root(root))
+    key = name.lower().replace("_", "-") if isinstance(name, str) else name
+    check_choice("name", key, _LOADERS)
+    return _LOADERS[key](data_root(root))

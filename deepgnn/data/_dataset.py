@@ -1,15 +1,45 @@
-"""The one dataset type that every node-level loader returns."""
+"""The dataset types: :class:`Dataset` (one graph, node labels) and :class:`GraphDataset`
+(many small graphs, graph labels) with its mini-batch :class:`GraphBatch`."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from deepgnn._typing import Device
+from deepgnn.data import _metrics
 from deepgnn.graph import Graph
+
+__all__ = ["Dataset", "GraphDataset", "GraphBatch"]
+
+
+def _select(arg: str, index: Tensor, n: int) -> Tensor:
+    """Return int64 row ids from a bool mask of length ``n`` or an integer index tensor."""
+    if not isinstance(index, Tensor):
+        raise TypeError(
+            f"{arg} must be a bool mask or an int64 index tensor, got {type(index).__name__}"
+        )
+    index = index.detach().cpu()
+    if index.dtype == torch.bool:
+        if index.shape != (n,):
+            raise ValueError(f"{arg} is a bool mask of shape {tuple(index.shape)}; expected ({n},)")
+        index = index.nonzero().flatten()
+    elif index.dtype in (torch.int32, torch.int64) and index.ndim == 1:
+        index = index.long()
+        if len(index) and not (0 <= int(index.min()) and int(index.max()) < n):
+            raise ValueError(f"{arg} holds ids outside [0, {n})")
+    else:
+        raise ValueError(
+            f"{arg} must be a bool mask ({n},) or a 1-d integer index, got {index.dtype} "
+            f"{tuple(index.shape)}"
+        )
+    if len(index) == 0:
+        raise ValueError(f"{arg} selects no row; nothing to evaluate")
+    return index
 
 
 @dataclass
@@ -21,10 +51,14 @@ class Dataset:
         graph: the :class:`~deepgnn.Graph`.
         x: node features, float32 ``(num_nodes, num_features)``.
         y: labels, int64 ``(num_nodes,)``; ``-1`` marks a node without label (in no split).
+            Multi-label datasets (``ogbn-proteins``) hold float32 ``(num_nodes, num_tasks)``
+            of 0/1 instead (:attr:`multilabel`; train them with a binary cross-entropy).
         train_masks, val_masks, test_masks: bool ``(num_splits, num_nodes)``.
-        num_classes: number of classes.
+        num_classes: number of classes (number of tasks for a multi-label dataset).
         metric: ``"accuracy"`` or ``"rocauc"``.
         split_index: which split ``train_mask``/``val_mask``/``test_mask`` show.
+        task: ``"node"``.
+        evaluator: name of the ``ogb`` evaluator that scores this dataset, if any.
     """
 
     name: str
@@ -38,6 +72,12 @@ class Dataset:
     metric: str = "accuracy"
     split_index: int = 0
     task: str = "node"
+    evaluator: str | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether ``y`` holds several binary tasks per node, ``(num_nodes, num_tasks)``."""
+        return self.y.ndim == 2
 
     @property
     def train_mask(self) -> Tensor:
@@ -63,6 +103,10 @@ class Dataset:
     def num_splits(self) -> int:
         return self.train_masks.shape[0]
 
+    def evaluate(self, logits: Tensor, mask: Tensor) -> float:
+        """Return the dataset's metric (accuracy) of ``logits`` on the nodes in ``mask``."""
+        return (logits[mask].argmax(1) == self.y[mask]).float().mean().item()
+
     def split(self, index: int) -> Dataset:
         """Return this dataset showing split ``index`` through ``train_mask``/``val_mask``/``test_mask``."""
         if (
@@ -74,6 +118,77 @@ class Dataset:
                 f"split index={index!r} is out of range; {self.name} has splits 0..{self.num_splits - 1}"
             )
         return dataclasses.replace(self, split_index=index)
+
+    def evaluate(self, scores: Tensor, mask: Tensor) -> float:
+        r"""Score predictions on the nodes in ``mask`` with this dataset's :attr:`metric`.
+
+        * ``"accuracy"``: fraction of nodes whose arg-max score is the label.
+        * ``"rocauc"`` on 2 classes: area under the ROC curve of the positive-class score,
+          :math:`s_1 - s_0` for two columns (the log-odds of class 1, ranked like
+          :math:`\mathrm{softmax}(s)_1`), or the single column given.
+        * ``"rocauc"`` on a multi-label dataset: ROC-AUC per task, averaged over the tasks
+          that have both classes among the evaluated nodes (Hu et al., "Open Graph
+          Benchmark", NeurIPS 2020, arXiv 2005.00687).
+
+        Datasets read from OGB files (``evaluator`` set) are scored by ``ogb``'s
+        ``Evaluator``; the others with scikit-learn's ``roc_auc_score`` or a direct count.
+
+        Args:
+            scores: logits or scores for every node, ``(num_nodes, num_classes)``
+                (or ``(num_nodes,)`` positive-class scores for a 2-class dataset).
+            mask: bool ``(num_nodes,)`` or int64 node ids: the nodes to score.
+
+        Returns:
+            The metric, a float in ``[0, 1]``.
+
+        Raises:
+            ValueError: shapes do not match, the mask is empty or selects an unlabelled node,
+                or ROC-AUC is undefined because only one class is present.
+
+        Example:
+            >>> import torch, deepgnn
+            >>> ds = deepgnn.data.load("cora")
+            >>> ds.evaluate(torch.nn.functional.one_hot(ds.y, 7).float(), ds.test_mask)
+            1.0
+        """
+        n = self.num_nodes
+        idx = _select("mask", mask, n)
+        if not isinstance(scores, Tensor):
+            raise TypeError(f"scores must be a torch.Tensor, got {type(scores).__name__}")
+        if scores.ndim == 0 or scores.shape[0] != n:
+            raise ValueError(
+                f"scores has shape {tuple(scores.shape)}, but {self.name} has {n} nodes; pass "
+                "the model's output for every node and select nodes with mask"
+            )
+        # select on the scores' device: only the evaluated rows travel to the CPU
+        s = _metrics.as_numpy("scores", scores.detach()[idx.to(scores.device)])
+        y = self.y.detach().cpu()[idx].numpy()
+        if not self.multilabel and (y < 0).any():
+            raise ValueError("mask selects unlabelled nodes (y == -1); evaluate on a split mask")
+        if self.multilabel:
+            if s.shape != y.shape:
+                raise ValueError(f"scores must be (num_nodes, {y.shape[1]}), got {tuple(s.shape)}")
+            if self.evaluator is not None:
+                return _metrics.ogb_evaluate("node", self.evaluator, y, s)
+            return _metrics.rocauc(y, s)
+        if self.metric == "rocauc":
+            if s.ndim == 2 and s.shape[1] not in (1, 2):
+                raise ValueError(
+                    f"ROC-AUC needs 2-class logits or one score per node, got {s.shape[1]} columns"
+                )
+            if self.evaluator is not None:
+                return _metrics.ogb_evaluate(
+                    "node", self.evaluator, y[:, None], _metrics.binary_scores(s)[:, None]
+                )
+            return _metrics.rocauc(y[:, None], _metrics.binary_scores(s)[:, None])
+        if s.ndim != 2 or s.shape[1] != self.num_classes:
+            raise ValueError(
+                f"scores must be (num_nodes, {self.num_classes}) for accuracy, got {tuple(s.shape)}"
+            )
+        if self.evaluator is not None:
+            pred = s.argmax(axis=1)[:, None]
+            return _metrics.ogb_evaluate("node", self.evaluator, y[:, None], pred)
+        return _metrics.accuracy(y, s)
 
     def to(self, device: Device) -> Dataset:
         """Return the dataset with graph and tensors on ``device``."""
@@ -94,3 +209,162 @@ class Dataset:
             f"num_features={self.num_features}, num_classes={self.num_classes}, "
             f"num_splits={self.num_splits}, metric={self.metric!r})"
         )
+
+
+@dataclass
+class GraphBatch:
+    """Several small graphs joined into one block-diagonal graph (a mini-batch).
+
+    Attributes:
+        graph: the block-diagonal :class:`~deepgnn.Graph` (node ids offset per graph;
+            atoms without bonds stay as isolated nodes).
+        x: int64 atom features ``(N, 9)`` (OGB's encoding, for ``ogb``'s ``AtomEncoder``).
+        edge_attr: int64 bond features ``(E, 3)``, aligned with ``edge_index``.
+        edge_index: int64 ``(2, E)`` batch-level node ids of the bonds, both directions,
+            in the order of ``edge_attr`` (``graph`` stores its own, deduplicated order).
+        batch: int64 ``(N,)``: the graph (``0 … num_graphs-1``) of each node.
+        y: float32 ``(num_graphs, num_tasks)``; NaN marks a missing label.
+        num_graphs: number of graphs in the batch.
+    """
+
+    graph: Graph
+    x: Tensor
+    edge_attr: Tensor
+    edge_index: Tensor
+    batch: Tensor
+    y: Tensor
+    num_graphs: int
+
+    def to(self, device: Device) -> GraphBatch:
+        """Return the batch with graph and tensors on ``device``."""
+        device = torch.device(device)
+        return dataclasses.replace(
+            self,
+            graph=self.graph.to(device),
+            x=self.x.to(device),
+            edge_attr=self.edge_attr.to(device),
+            edge_index=self.edge_index.to(device),
+            batch=self.batch.to(device),
+            y=self.y.to(device),
+        )
+
+
+@dataclass
+class GraphDataset:
+    """A graph-classification dataset: many small graphs stored concatenated (OGB's layout).
+
+    Graph ``i`` has nodes ``node_ptr[i]:node_ptr[i+1]`` of ``node_feat`` and edges
+    ``edge_ptr[i]:edge_ptr[i+1]`` of ``edge_index``/``edge_feat``, whose node ids are local
+    (``0 … num_nodes_i - 1``), as ``ogb.utils.smiles2graph`` writes them.
+
+    Attributes:
+        name: registry name.
+        node_feat: int64 ``(total_nodes, 9)`` OGB atom features.
+        edge_index: int64 ``(2, total_edges)`` local node ids, both directions of each bond.
+        edge_feat: int64 ``(total_edges, 3)`` OGB bond features.
+        node_ptr, edge_ptr: int64 ``(num_graphs + 1,)`` offsets.
+        y: float32 ``(num_graphs, num_tasks)``; NaN marks a missing label.
+        split_idx: ``"train"``/``"valid"``/``"test"`` → int64 graph indices.
+        num_tasks: number of binary tasks.
+        metric: ``"rocauc"``.
+        task: ``"graph"``.
+        num_failed: input molecules that could not be parsed (dropped).
+        failed: their row numbers in the source file.
+    """
+
+    name: str
+    node_feat: Tensor
+    edge_index: Tensor
+    edge_feat: Tensor
+    node_ptr: Tensor
+    edge_ptr: Tensor
+    y: Tensor
+    split_idx: dict[str, Tensor]
+    num_tasks: int
+    metric: str = "rocauc"
+    task: str = "graph"
+    num_failed: int = 0
+    failed: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.node_ptr) - 1
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self)
+
+    def batch(self, index: Tensor) -> GraphBatch:
+        """Join the graphs ``index`` into one block-diagonal :class:`GraphBatch`.
+
+        Args:
+            index: int64 graph ids ``(B,)`` (or a bool mask over the graphs).
+
+        Example:
+            >>> import torch
+            >>> from deepgnn.data.molecules import from_smiles
+            >>> ds = from_smiles(["CCO", "C"], [1, 0], name="toy")
+            >>> b = ds.batch(torch.tensor([0, 1]))
+            >>> b.graph.num_nodes, b.batch.tolist(), b.edge_index.shape[1]
+            (4, [0, 0, 0, 1], 4)
+        """
+        idx = _select("index", index, len(self))
+        starts, ends = self.node_ptr[idx], self.node_ptr[idx + 1]
+        estarts, eends = self.edge_ptr[idx], self.edge_ptr[idx + 1]
+        counts, ecounts = ends - starts, eends - estarts
+        offsets = torch.cumsum(counts, 0) - counts  # first batch node id of each graph
+        nodes = _ranges(starts, counts)
+        edges = _ranges(estarts, ecounts)
+        shift = torch.repeat_interleave(offsets, ecounts)
+        edge_index = self.edge_index[:, edges] + shift
+        num_nodes = int(counts.sum())
+        return GraphBatch(
+            graph=Graph(edge_index, num_nodes=num_nodes),
+            x=self.node_feat[nodes],
+            edge_attr=self.edge_feat[edges],
+            edge_index=edge_index,
+            batch=torch.repeat_interleave(torch.arange(len(idx)), counts),
+            y=self.y[idx],
+            num_graphs=len(idx),
+        )
+
+    def evaluate(self, y_pred: Tensor, index: Tensor) -> float:
+        """ROC-AUC of ``y_pred`` against the labels of graphs ``index``, averaged over tasks.
+
+        OGB's semantics (Hu et al., "Open Graph Benchmark", NeurIPS 2020, arXiv 2005.00687):
+        per task, NaN labels are ignored and a task with one class present is skipped.
+        ``ogbg-*`` names are scored by ``ogb.graphproppred.Evaluator`` itself.
+
+        Args:
+            y_pred: scores ``(len(index), num_tasks)`` (logits or probabilities).
+            index: int64 graph ids, or a bool mask over the graphs.
+
+        Raises:
+            ValueError: shapes do not match or no task has both classes.
+        """
+        idx = _select("index", index, len(self))
+        s = _metrics.as_numpy("y_pred", y_pred)
+        s = s[:, None] if s.ndim == 1 else s
+        y = self.y[idx].numpy().astype(np.float64)
+        if s.shape != y.shape:
+            raise ValueError(
+                f"y_pred must be ({len(idx)}, {self.num_tasks}): one score per graph and task, "
+                f"got {tuple(y_pred.shape)}"
+            )
+        if self.name.startswith("ogbg-"):
+            return _metrics.ogb_evaluate("graph", self.name, y, s)
+        return _metrics.rocauc(y, s)
+
+    def __repr__(self) -> str:
+        sizes = {k: len(v) for k, v in self.split_idx.items()}
+        return (
+            f"GraphDataset({self.name!r}, num_graphs={len(self)}, num_tasks={self.num_tasks}, "
+            f"split={sizes}, num_failed={self.num_failed})"
+        )
+
+
+def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
+    """Concatenate ``arange(s, s + c)`` for every pair, without a Python loop."""
+    total = int(counts.sum())
+    offsets = torch.cumsum(counts, 0) - counts
+    within = torch.arange(total) - torch.repeat_interleave(offsets, counts)
+    return torch.repeat_interleave(starts, counts) + within

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import rankdata
+
+import deepgnn
+
+# shared/data/README.md, measured on the files: nodes, undirected edges, features, class
+# counts, train/val/test of split 0, edge homophily, metric.
+STATS = {
+    "minesweeper": (10000, 39402, 7, [8000, 2000], (5000, 2500, 2500), 0.683, "rocauc"),
+    "chameleon-filtered": (890, 8854, 2325, [242, 134, 209, 164, 141], None, 0.236, "accuracy"),
+    "texas": (183, 279, 1703, [33, 1, 18, 101, 30], (87, 59, 37), 0.061, "accuracy"),
+    "actor": (
+        7600,
+        26659,
+        932,
+        [853, 1337, 1630, 1815, 1965],
+        (3648, 2432, 1520),
+        0.217,
+        "accuracy",
+    ),
+    "cornell": (183, 277, 1703, [38, 16, 30, 82, 17], (87, 59, 37), 0.123, "accuracy"),
+    "wisconsin": (251, 450, 1703, [10, 70, 118, 32, 21], (120, 80, 51), 0.178, "accuracy"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATS))
+def test_heterophilous_stats_match_the_published_files(name, data_root):
+    nodes, edges, features, counts, sizes, homophily, metric = STATS[name]
+    ds = deepgnn.data.load(name, root=data_root)
+    assert (ds.num_nodes, ds.graph.num_edges, ds.num_features) == (nodes, edges, features)
+    assert torch.bincount(ds.y).tolist() == counts
+    assert ds.num_classes == len(counts) and ds.metric == metric and ds.num_splits == 10
+    masks = torch.stack([ds.train_masks, ds.val_masks, ds.test_masks]).int()
+    assert (masks.sum(0) == 1).all()  # disjoint and covering, in every split
+    if sizes is not None:
+        assert tuple(int(m[0].sum()) for m in masks) == sizes
+    rows, cols = ds.graph.edge_index
+    assert abs((ds.y[rows] == ds.y[cols]).float().mean().item() - homophily) < 5e-4
+
+
+def test_heterophilous_graph_is_the_file_edges_made_bidirected(data_root):
+    ds = deepgnn.data.load("texas", root=data_root)
+    with np.load(data_root / "heterophilous" / "texas.npz", allow_pickle=False) as z:
+        e = z["edges"]
+    expected = {(int(a), int(b)) for a, b in e} | {(int(b), int(a)) for a, b in e}
+    assert set(map(tuple, ds.graph.edge_index.T.tolist())) == expected
+
+
+def test_minesweeper_rocauc_equals_mann_whitney_statistic(data_root, generator):
+    ds = deepgnn.data.load("minesweeper", root=data_root).split(3)
+    logits = torch.randn(ds.num_nodes, 2, generator=generator) + ds.y[:, None] * torch.tensor(
+        [0.0, 0.5]
+    )
+    idx = ds.test_mask.nonzero().flatten()
+    s = (logits[idx, 1] - logits[idx, 0]).numpy()
+    y = ds.y[idx].numpy()
+    ranks = rankdata(s)
+    pos, neg = int(y.sum()), int((1 - y).sum())
+    expected = (ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
+    assert ds.evaluate(logits, ds.test_mask) == pytest.approx(expected, abs=1e-12)
+    # the softmax probability of class 1 ranks the nodes the same way
+    prob = torch.softmax(logits, 1)[:, 1]
+    assert ds.evaluate(prob, ds.test_mask) == pytest.approx(expected, abs=1e-12)
+    assert 0.55 < expected < 0.75  # a weak but real signal
+
+
+def test_missing_heterophilous_file_names_both_places_and_the_source(tmp_path):
+    with pytest.raises(
+        FileNotFoundError, match=r"roman_empire.npz not found.*heterophilous-graphs"
+    ):
+        deepgnn.data.load("roman-empire", root=tmp_path)
+
+
+def test_heterophilous_file_without_splits_is_refused(tmp_path):
+    np.savez(tmp_path / "texas.npz", node_features=np.zeros((3, 2)), node_labels=np.zeros(3))
+    with pytest.raises(ValueError, match=r"lacks \['edges', 'train_masks'"):
+        deepgnn.data.load("texas", root=tmp_path)
