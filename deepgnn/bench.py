@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import itertools
 import json
 import logging
@@ -40,10 +41,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import deepgnn
+from deepgnn._checks import check_choice, check_int
 from deepgnn.graph import Graph
 
 __all__ = [
     "ARXIV_SIZE",
+    "MODES",
+    "run",
     "arxiv_sized_graph",
     "time_step",
     "run_gpu",
@@ -55,7 +59,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ARXIV_SIZE = {"num_nodes": 169_343, "num_edges": 1_166_243, "num_features": 128, "num_classes": 40}
-MODES = ("fp32", "tf32", "cuda_graph", "bf16")
+MODES = ("fp32", "tf32", "cuda_graph", "cuda_graph_tf32", "bf16")
 GIB = 2**30
 
 
@@ -161,7 +165,8 @@ def time_step(
         y: labels ``(num_nodes,)``; train_idx: the node ids the loss uses.
         steps: timed steps (the median is reported); warmup: untimed steps before them.
         mode: ``fp32`` (TF32 off), ``tf32`` (TF32 matmuls), ``cuda_graph`` (TF32 off, the whole
-            step captured once as a CUDA graph and replayed) or ``bf16`` (autocast to bfloat16).
+            step captured once as a CUDA graph and replayed), ``cuda_graph_tf32`` (both) or
+            ``bf16`` (autocast to bfloat16).
 
     Returns:
         ``{"step_ms", "peak_mem_gb" (GiB, None on CPU), "loss", "times_ms"}``.
@@ -173,9 +178,10 @@ def time_step(
     if mode != "fp32" and not cuda:
         raise ValueError(f"mode={mode!r} needs a CUDA device; use mode='fp32' on the CPU")
     old_tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = mode in ("tf32", "cuda_graph_tf32")
+    graphed = mode.startswith("cuda_graph")
     opt_kw: dict[str, Any] = {"fused": True} if cuda else {}
-    if mode == "cuda_graph":
+    if graphed:
         opt_kw["capturable"] = True
     opt = torch.optim.Adam(params, lr=1e-3, **opt_kw)
     ytr = y[train_idx]
@@ -189,7 +195,7 @@ def time_step(
         return loss.detach()
 
     try:
-        if mode == "cuda_graph":
+        if graphed:
             side = torch.cuda.Stream(device)
             side.wait_stream(torch.cuda.current_stream(device))
             with torch.cuda.stream(side):
@@ -254,6 +260,9 @@ def _environment(device: torch.device) -> dict[str, Any]:
 
 
 def _release(device: torch.device) -> None:
+    # A captured CUDA graph and its memory pool live in reference cycles: collect them now, or
+    # the next configuration's peak memory would count them.
+    gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -435,6 +444,37 @@ def run_cpu(
     return records
 
 
+def run(*, suite: str = "auto", steps: int = 20) -> list[dict[str, Any]]:
+    """Run the CPU suite (when DGL is importable) and the GPU suite (when CUDA is available).
+
+    Args:
+        suite: ``"auto"`` (whatever this machine can run), ``"cpu"`` or ``"gpu"``.
+        steps: timed steps per configuration (median reported).
+
+    Raises:
+        ValueError: ``suite="gpu"`` without CUDA, or an unknown suite.
+        ImportError: ``suite="cpu"`` without the ``dgl`` extra.
+    """
+    check_choice("suite", suite, ("auto", "cpu", "gpu"))
+    check_int("steps", steps, minimum=1)
+    records: list[dict[str, Any]] = []
+    if suite in ("auto", "cpu"):
+        try:
+            records += run_cpu(steps=steps)
+        except ImportError as err:
+            if suite == "cpu":
+                raise
+            log.warning("skipping the CPU suite: %s", err)
+    if suite in ("auto", "gpu"):
+        if torch.cuda.is_available():
+            records += run_gpu(steps=steps, modes=MODES)
+        elif suite == "gpu":
+            raise ValueError("suite='gpu' needs a CUDA device; use suite='cpu' on this machine")
+        else:
+            log.info("no CUDA device: skipping the GPU suite")
+    return records
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -453,8 +493,10 @@ def write_results(
     """Merge ``records`` into ``out_dir/benchmarks.json`` and rewrite ``benchmarks.md``.
 
     Records of a suite present in ``records`` replace that suite's old records; other suites
-    are kept, so the CPU and the GPU suites can be run on different machines. Both files are
-    written atomically. Returns the merged records.
+    are kept, so the CPU and the GPU suites can be run on different machines. The markdown
+    also shows ``benchmarks_notes.md`` (commentary, kept by hand) and
+    ``benchmarks_extra.json`` (single-kernel timings and checks) from ``out_dir`` when present.
+    Both files are written atomically. Returns the merged records.
     """
     out = Path(out_dir)
     path = out / "benchmarks.json"
@@ -466,7 +508,9 @@ def write_results(
     _atomic_write(path, json.dumps(merged, indent=1) + "\n")
     extras_path = out / "benchmarks_extra.json"
     extras = json.loads(extras_path.read_text()) if extras_path.exists() else {}
-    _atomic_write(out / "benchmarks.md", markdown_report(merged, extras))
+    notes_path = out / "benchmarks_notes.md"
+    notes = notes_path.read_text() if notes_path.exists() else ""
+    _atomic_write(out / "benchmarks.md", markdown_report(merged, extras, notes=notes))
     return merged
 
 
@@ -474,9 +518,17 @@ def _fmt(v: float | None, digits: int = 1) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
-def markdown_report(records: Sequence[dict[str, Any]], extras: dict[str, Any] | None = None) -> str:
-    """Render the records as markdown tables: step time, peak memory and ratios per impl."""
+def markdown_report(
+    records: Sequence[dict[str, Any]], extras: dict[str, Any] | None = None, *, notes: str = ""
+) -> str:
+    """Render the records as markdown: step times per impl and mode, then ratios and memory.
+
+    Ratios are ``other impl ms / deepgnn ms`` for the same model, width and depth, against
+    deepgnn's eager ``fp32`` step and, where measured, its ``cuda_graph`` step.
+    """
     lines = ["# deepgnn benchmarks", ""]
+    if notes:
+        lines += [notes.strip(), ""]
     for suite in sorted({r["suite"] for r in records}):
         rs = [r for r in records if r["suite"] == suite]
         first = rs[0]
@@ -489,31 +541,48 @@ def markdown_report(records: Sequence[dict[str, Any]], extras: dict[str, Any] | 
         ]
         others = [i for i in impls if i != "deepgnn"]
         modes = sorted({r["mode"] for r in rs if r["impl"] == "deepgnn"}, key=MODES.index)
+        bases = [m for m in ("fp32", "cuda_graph") if m in modes]
         index = {(r["model"], r["width"], r["depth"], r["impl"], r["mode"]): r for r in rs}
+        cells = sorted({(r["model"], r["width"], r["depth"]) for r in rs})
         gpu = first["peak_mem_gb"] is not None
+
+        def get(cell: tuple, impl: str, mode: str = "fp32", index=index) -> dict[str, Any] | None:
+            return index.get((*cell, impl, mode))
+
+        head = ["model", "width", "depth"] + [f"deepgnn {m}" for m in modes] + others
+        lines += [
+            "Median step time (ms):",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|---|---:|---:|" + "---:|" * (len(head) - 3),
+        ]
+        for cell in cells:
+            row = [str(v) for v in cell]
+            row += [_fmt((r := get(cell, "deepgnn", m)) and r["step_ms"], 2) for m in modes]
+            row += [_fmt((r := get(cell, i)) and r["step_ms"], 2) for i in others]
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
         head = ["model", "width", "depth"]
-        head += [f"deepgnn {m} ms" for m in modes] + [f"{i} ms" for i in others]
-        head += [f"{i} / deepgnn" for i in others]
+        head += [f"{i} / deepgnn {m}" for m in bases for i in others]
         if gpu:
-            head += ["deepgnn GiB"] + [f"{i} GiB" for i in others]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
-        for model, width, depth in sorted({(r["model"], r["width"], r["depth"]) for r in rs}):
-            base = index.get((model, width, depth, "deepgnn", "fp32"))
-            row = [model, str(width), str(depth)]
-            for m in modes:
-                r = index.get((model, width, depth, "deepgnn", m))
-                row.append(_fmt(r and r["step_ms"], 2))
-            for i in others:
-                r = index.get((model, width, depth, i, "fp32"))
-                row.append(_fmt(r and r["step_ms"], 2))
-            for i in others:
-                r = index.get((model, width, depth, i, "fp32"))
-                ratio = r["step_ms"] / base["step_ms"] if r and base else None
-                row.append(_fmt(ratio, 2) + ("×" if ratio else ""))
+            head += [f"{i} GiB" for i in impls]
+        lines += [
+            "Speed-up of deepgnn (other impl's time / deepgnn's time)"
+            + (" and peak GPU memory (GiB):" if gpu else ":"),
+            "",
+            "| " + " | ".join(head) + " |",
+            "|---|---:|---:|" + "---:|" * (len(head) - 3),
+        ]
+        for cell in cells:
+            row = [str(v) for v in cell]
+            for m in bases:
+                base = get(cell, "deepgnn", m)
+                for i in others:
+                    r = get(cell, i)
+                    ratio = r["step_ms"] / base["step_ms"] if r and base else None
+                    row.append(_fmt(ratio, 2) + ("×" if ratio else ""))
             if gpu:
-                for i in ["deepgnn", *others]:
-                    r = index.get((model, width, depth, i, "fp32"))
-                    row.append(_fmt(r and r["peak_mem_gb"], 2))
+                row += [_fmt((r := get(cell, i)) and r["peak_mem_gb"], 2) for i in impls]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     if extras:
