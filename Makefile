@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 EXTRAS ?= dgl,chem,dev
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-postgres lint bench clean
 
 $(VENV)/.ready: pyproject.toml
 	@if $(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then \
@@ -28,6 +28,17 @@ demo: $(VENV)/.ready
 test: $(VENV)/.ready
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The sweep's PostgreSQL test: installs the server (apt) when absent, starts a throw-away one on
+# 127.0.0.1 and fails, rather than skips, when it cannot. `make test` runs the same test when a
+# server can be started and otherwise skips it, saying why.
+test-postgres: $(VENV)/.ready
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "make test-postgres: installing PostgreSQL (apt-get install -y postgresql)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	fi
+	DEEPGNN_REQUIRE_POSTGRES=1 $(PY) -m pytest -q -p no:cacheprovider -m postgres tests/test_sweep.py
 
 lint: $(VENV)/.ready
 	$(VENV)/bin/ruff check deepgnn tests benchmarks

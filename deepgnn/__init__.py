@@ -6,9 +6,20 @@ propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or ma
 
 from __future__ import annotations
 
-from deepgnn import data, models
+from deepgnn import data, init, models, signal
 from deepgnn.graph import Graph
 from deepgnn.models import build
+from deepgnn.signal import analyze, depth_table
 
-__all__ = ["Graph", "build", "data", "models", "__version__"]
+__all__ = [
+    "Graph",
+    "analyze",
+    "build",
+    "data",
+    "depth_table",
+    "init",
+    "models",
+    "signal",
+    "__version__",
+]
 __version__ = "0.1.0"

@@ -160,7 +160,8 @@ def train_node(
 ) -> TrainResult:
     r"""Train ``model`` full-batch on a node-classification ``dataset``; in place, returns the result.
 
-    Minimizes the cross-entropy on the training nodes with Adam (weight decay on all
+    Minimizes the cross-entropy (binary per task on multi-label datasets) on the training
+    nodes with Adam (weight decay on all
     parameters), evaluates train/validation/test every epoch in eval mode, and reports the
     test metric at the epoch of best validation (Kipf & Welling, ICLR 2017 protocol).
     A NaN/inf loss stops training and sets ``diverged``; it does not raise.
@@ -212,10 +213,12 @@ def train_node(
     ds = dataset.to(dev)
     model.to(dev)
     masks = {"train": ds.train_mask, "val": ds.val_mask, "test": ds.test_mask}
+    # Multi-label datasets (ogbn-proteins) hold 0/1 targets per task: binary cross-entropy.
+    loss_fn = _multilabel_loss if ds.multilabel else F.cross_entropy
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        _apply_init(model, init, graph=ds.graph, x=ds.x, y=ds.y, mask=ds.train_mask)
+        _apply_init(model, init, graph=ds.graph, x=ds.x)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         scheduler = _schedule(optimizer, schedule, epochs)
         tracker = _Tracker(patience)
@@ -226,7 +229,7 @@ def train_node(
             model.train()
             optimizer.zero_grad(set_to_none=True)
             logits = model(ds.graph, ds.x)
-            loss = F.cross_entropy(logits[ds.train_mask], ds.y[ds.train_mask])
+            loss = loss_fn(logits[ds.train_mask], ds.y[ds.train_mask])
             if not torch.isfinite(loss):
                 diverged = True
                 log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss.item(), epoch)
@@ -250,6 +253,10 @@ def train_node(
         if bar is not None:
             bar.close()
     return tracker.result(ds.metric, diverged, time.perf_counter() - start)
+
+
+def _multilabel_loss(logits: Tensor, target: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 
 
 def _progress(total: int, enabled: bool, desc: str) -> Any:
@@ -304,6 +311,17 @@ def _predict(
         for chunk in index.split(batch_size):
             preds.append(model(dataset.batch(chunk).to(dev)).cpu())
     return torch.cat(preds)
+
+
+def _score(dataset: Any, pred: Tensor, index: Tensor) -> float:
+    """The dataset's metric, or NaN where it is undefined (ROC-AUC of a part with one class)."""
+    try:
+        return dataset.evaluate(pred, index)
+    except (RuntimeError, ValueError) as err:
+        log.warning(
+            "%s: metric undefined on %d graphs (%s); recording NaN", dataset.name, len(index), err
+        )
+        return math.nan
 
 
 def train_graph(
@@ -386,8 +404,8 @@ def train_graph(
                 break
             clf.eval()
             row = {
-                name: dataset.evaluate(
-                    _predict(clf, dataset, split[key], 4 * batch_size, dev), split[key]
+                name: _score(
+                    dataset, _predict(clf, dataset, split[key], 4 * batch_size, dev), split[key]
                 )
                 for name, key in (("train", "train"), ("val", "valid"), ("test", "test"))
             }

@@ -103,10 +103,6 @@ class Dataset:
     def num_splits(self) -> int:
         return self.train_masks.shape[0]
 
-    def evaluate(self, logits: Tensor, mask: Tensor) -> float:
-        """Return the dataset's metric (accuracy) of ``logits`` on the nodes in ``mask``."""
-        return (logits[mask].argmax(1) == self.y[mask]).float().mean().item()
-
     def split(self, index: int) -> Dataset:
         """Return this dataset showing split ``index`` through ``train_mask``/``val_mask``/``test_mask``."""
         if (
@@ -189,6 +185,22 @@ class Dataset:
             pred = s.argmax(axis=1)[:, None]
             return _metrics.ogb_evaluate("node", self.evaluator, y[:, None], pred)
         return _metrics.accuracy(y, s)
+
+    def normalize_features(self) -> Dataset:
+        r"""Return the dataset with each feature row divided by its sum (zero rows stay zero).
+
+        :math:`x_i \leftarrow x_i / \sum_j x_{ij}`, the preprocessing of Kipf & Welling
+        (ICLR 2017) for the Planetoid bag-of-words features (PyG's ``NormalizeFeatures``).
+
+        Example:
+            >>> import deepgnn
+            >>> ds = deepgnn.data.load("cora").normalize_features()
+            >>> round(float(ds.x[0].sum()), 6)
+            1.0
+        """
+        total = self.x.sum(dim=1, keepdim=True)
+        x = self.x / torch.where(total == 0, torch.ones_like(total), total)
+        return dataclasses.replace(self, x=x)
 
     def to(self, device: Device) -> Dataset:
         """Return the dataset with graph and tensors on ``device``."""

@@ -1,0 +1,440 @@
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import deepgnn
+from deepgnn import sweep
+from deepgnn.train import train_node
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = """
+name = "{name}"
+seed = [0, 1]
+max_retries = {retries}
+heartbeat_interval = 1
+grace_period = 5
+record = ["final", "curves"]
+
+[data]
+name = "cora"
+
+[model]
+name = ["gcn", "resgcn"]
+depth = [1, 2]
+width = 16
+activation = "tanh"
+
+[train]
+epochs = {epochs}
+patience = "none"
+{extra}
+"""
+
+
+def _write(tmp_path: Path, name: str, *, epochs: int = 15, retries: int = 1, extra: str = ""):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TINY.format(name=name, epochs=epochs, retries=retries, extra=extra))
+    return path
+
+
+def _complete_per_cell(config, out, storage=None) -> Counter:
+    from optuna.trial import TrialState
+
+    study = sweep.open_study(config, out=out, storage=storage)
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return Counter(t.user_attrs["cell_key"] for t in trials)
+
+
+# ------------------------------------------------------------------------------ config
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "[model]\nname='gcn'\ndepth=2\nwidht=8\n",
+            r"\[model\] has unknown key 'widht'.*did you mean 'width'",
+        ),
+        (
+            "[model]\nname='gnc'\ndepth=2\n",
+            r"\[model\] name='gnc' is not one of .*did you mean 'gcn'",
+        ),
+        ("[model]\nname='gcn'\ndepth=[2, 0]\n", r"\[model\] depth=0 is too small"),
+        (
+            "[model]\nname='gcn'\ndepth=2\nactivation='tahn'\n",
+            r"\[model\] activation='tahn'.*'tanh'",
+        ),
+        ("[model]\nname='gcn'\ndepth=2\nheads=4\n", r"\[model\] heads is an option of \['gat'\]"),
+        ("[model]\nname='gcn'\ndepth=2\n[train]\nlr=-1\n", r"\[train\] lr=-1"),
+        (
+            "[model]\nname='gcn'\ndepth=2\n[train]\nepoch=5\n",
+            r"\[train\] has unknown key 'epoch'.*'epochs'",
+        ),
+        ("[model]\nname='gcn'\ndepth=2\n[train]\nseed=5\n", r"seed is a top-level key"),
+        (
+            "recrod=['final']\n[model]\nname='gcn'\ndepth=2\n",
+            r"top level has unknown key 'recrod'.*'record'",
+        ),
+        (
+            "record=['curve']\n[model]\nname='gcn'\ndepth=2\n",
+            r"record='curve' is not one of .*'curves'",
+        ),
+        ("[model]\nname='gcn'\ndepth=[2, 2]\n", r"\[model\] depth lists 2 twice"),
+        (
+            "[model]\nname='gcn'\ndepth=2\n[init]\nname='default'\n[init.xavier]\ngain=2.0\n",
+            r"\[init.xavier\] gives options for 'xavier'",
+        ),
+        (
+            "heartbeat_interval=10\ngrace_period=5\n[model]\nname='gcn'\ndepth=2\n",
+            r"grace_period=5.0 must exceed",
+        ),
+    ],
+)
+def test_config_errors_name_the_key_and_the_valid_values(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text + "\n[data]\nname='cora'\n")
+    with pytest.raises(ValueError, match=match):
+        sweep.load_config(path)
+
+
+def test_config_unknown_dataset_and_missing_table(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[data]\nname='coras'\n[model]\nname='gcn'\ndepth=2\n")
+    with pytest.raises(ValueError, match=r"bad.toml: \[data\] name='coras'.*did you mean 'cora'"):
+        sweep.load_config(path)
+    path.write_text("[data]\nname='cora'\n")
+    with pytest.raises(ValueError, match=r"\[model\] needs name"):
+        sweep.load_config(path)
+
+
+def test_cell_keys_are_stable_and_cover_every_setting(tmp_path):
+    config = sweep.load_config(_write(tmp_path, "keys"))
+    cells = config.cells()
+    assert len(cells) == 2 * 2 * 2 and len({c.key for c in cells}) == 8
+    assert [c.key for c in cells] == [
+        c.key for c in sweep.load_config(tmp_path / "keys.toml").cells()
+    ]
+    longer = sweep.load_config(_write(tmp_path, "keys", epochs=16)).cells()
+    assert not {c.key for c in cells} & {c.key for c in longer}
+    # A family option on a family that does not take it collapses to one cell per family.
+    path = tmp_path / "gat.toml"
+    path.write_text("[data]\nname='cora'\n[model]\nname=['gcn','gat']\ndepth=2\nheads=[1,2]\n")
+    cells = sweep.load_config(path).cells()
+    assert sorted((c.family, c.model.get("heads")) for c in cells) == [
+        ("gat", 1),
+        ("gat", 2),
+        ("gcn", None),
+    ]
+
+
+def test_stale_claims_are_found_by_dead_process_or_old_heartbeat(tmp_path):
+    from optuna.distributions import IntDistribution
+    from optuna.trial import TrialState, create_trial
+
+    config = sweep.load_config(_write(tmp_path, "stale"))
+    host, now = socket.gethostname(), time.time()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+
+    def claim(**attrs):
+        return create_trial(
+            state=TrialState.RUNNING,
+            params={"cell": 0},
+            distributions={"cell": IntDistribution(0, 7)},
+            user_attrs=attrs,
+        )
+
+    alive = claim(
+        host=host, pid=os.getpid(), process=sweep._process_token(os.getpid()), heartbeat=now
+    )
+    assert not sweep._is_stale(alive, config, host, now)
+    assert sweep._is_stale(claim(host=host, pid=dead.pid, heartbeat=now), config, host, now)
+    remote = claim(host="elsewhere", pid=os.getpid(), heartbeat=now - 3)
+    assert not sweep._is_stale(remote, config, host, now)
+    assert sweep._is_stale(remote, config, host, now + config.grace_period)
+
+
+# ---------------------------------------------------------------------------- runner
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("two_workers")
+    path = _write(tmp, "tiny")
+    out = tmp / "out"
+    state = sweep.run(path, workers=2, out=out, progress=False)
+    return sweep.load_config(path), out, state
+
+
+def test_two_worker_processes_run_every_cell_exactly_once(two_workers):
+    config, out, state = two_workers
+    keys = {c.key for c in config.cells()}
+    assert state.finished and (state.done, state.failed, state.total) == (8, 0, 8)
+    assert _complete_per_cell(config, out) == Counter({k: 1 for k in keys})
+    study = sweep.open_study(config, out=out)
+    workers = {t.user_attrs.get("pid") for t in study.get_trials() if "pid" in t.user_attrs}
+    assert os.getpid() not in workers and 1 <= len(workers) <= 2
+    assert sorted(p.stem for p in (out / "curves").glob("*.csv")) == sorted(keys)
+    # Resuming a finished sweep runs nothing.
+    assert sweep.run(config, out=out, progress=False) == state
+
+
+def test_cell_row_matches_a_direct_training_run(two_workers):
+    config, out, _ = two_workers
+    df = sweep.report(config, out=out)
+    cell = next(c for c in config.cells() if c.family == "resgcn" and c.depth == 2 and c.seed == 1)
+    row = df.set_index("cell").loc[cell.key]
+    ds = deepgnn.data.load("cora")
+    model = deepgnn.build("resgcn", ds.num_features, ds.num_classes, 2, width=16, seed=1)
+    direct = train_node(model, ds, epochs=15, patience=None, seed=1, device="cpu")
+    assert row["status"] == "ok" and row["epochs"] == 15 and row["max_epochs"] == 15
+    assert row["test"] == pytest.approx(direct.test, abs=0.01)
+    assert row["val"] == pytest.approx(direct.val, abs=0.01)
+    curve = pd.read_csv(out / "curves" / f"{cell.key}.csv")
+    assert list(curve["epoch"]) == list(range(1, 16))
+    assert curve["val"].max() == pytest.approx(row["val"])
+    assert row["torch_version"] == torch.__version__ and row["device"] == "cpu"
+
+
+def test_report_writes_one_row_per_cell_a_bold_summary_and_plots(two_workers):
+    config, out, _ = two_workers
+    df = sweep.report(config, out=out)
+    csv = pd.read_csv(out / "results.csv")
+    assert len(csv) == 8 and csv["cell"].is_unique and set(csv["status"]) == {"ok"}
+    summary = (out / "summary.md").read_text()
+    assert "8 of 8 cells recorded" in summary
+    for family in ("gcn", "resgcn"):
+        for depth in (1, 2):
+            vals = df[(df.family == family) & (df.depth == depth)]["test"]
+            expected = f"**{vals.mean():.4f} ± {vals.std():.4f}**"
+            section = summary.split(f"family={family}")[1].split("##")[0]
+            assert f"| {depth} | {expected} |" in section
+    png = (out / "cora_test_vs_depth.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path):
+    # Cora ships one split: split=3 raises inside the cell (bad data), split=0 trains.
+    path = _write(tmp_path, "failing", epochs=3, retries=1, extra="split = [0, 3]")
+    config = sweep.load_config(path)
+    state = sweep.run(config, out=tmp_path / "out", progress=False)
+    assert (state.total, state.done, state.failed, state.left) == (16, 8, 8, 0)
+    study = sweep.open_study(config, out=tmp_path / "out")
+    errors = Counter(
+        t.user_attrs["cell_key"] for t in study.get_trials() if "error" in t.user_attrs
+    )
+    assert len(errors) == 8 and set(errors.values()) == {2}  # first try + max_retries=1
+    df = sweep.report(config, out=tmp_path / "out")
+    failed = df[df["status"] == "failed"]
+    assert (
+        len(df) == 16 and set(failed["split"]) == {3} and set(df[df.status == "ok"]["split"]) == {0}
+    )
+    assert failed["error"].str.contains("split index=3 is out of range").all()
+    assert (failed["attempt"] == 2).all()
+    assert "(2 failed)" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def _cli(*args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "deepgnn", "sweep", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
+
+
+def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path):
+    from optuna.trial import TrialState
+
+    path = _write(tmp_path, "killed", epochs=20, retries=0)
+    config, out = sweep.load_config(path), tmp_path / "out"
+    args = [str(path), "--out", str(out), "--workers", "2", "--no-progress"]
+    # A session of its own: SIGKILL reaches the command and both workers, as in a crash.
+    proc = _cli("run", *args, start_new_session=True)
+    deadline = time.time() + 120
+    running = []
+    while time.time() < deadline and len(running) < 2 and proc.poll() is None:
+        time.sleep(0.2)
+        if (out / "sweep.journal").exists():
+            trials = sweep.open_study(config, out=out).get_trials(states=(TrialState.RUNNING,))
+            running = [t for t in trials if "pid" in t.user_attrs]
+    assert len(running) == 2, proc.communicate()[0]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    study = sweep.open_study(config, out=out)
+    killed = [t.number for t in study.get_trials(states=(TrialState.RUNNING,))]
+    assert killed, "the killed cells should be left RUNNING in the journal"
+    before = sweep.status(config, out=out)
+    assert before.running == 0 and before.left >= 2 and not before.finished
+
+    rerun = _cli("run", *args)
+    log_text = rerun.communicate(timeout=240)[0]
+    assert rerun.returncode == 0, log_text
+    assert "8/8 done, 0 running, 0 failed, 0 left" in log_text
+    assert _complete_per_cell(config, out) == Counter({c.key: 1 for c in config.cells()})
+    study = sweep.open_study(config, out=out)
+    assert all(study.trials[n].state == TrialState.FAIL for n in killed)
+    assert str(sweep.status(config, out=out)) == "8/8 done, 0 running, 0 failed, 0 left"
+    df = sweep.report(config, out=out)
+    assert len(df) == 8 and df["cell"].is_unique
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+def _postgres_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(dirs[-1]).parent if dirs else None
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throw-away PostgreSQL server on 127.0.0.1 (a random port), or a skip saying why."""
+    required = os.environ.get("DEEPGNN_REQUIRE_POSTGRES") == "1"
+
+    def unavailable(reason: str):
+        reason = (
+            f"PostgreSQL server could not be started: {reason}; `make test-postgres` installs it"
+        )
+        pytest.fail(reason) if required else pytest.skip(reason)
+
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        unavailable("psycopg2 is missing (pip install psycopg2-binary)")
+    bindir = _postgres_bin()
+    if bindir is None:
+        unavailable("no initdb found on PATH or in /usr/lib/postgresql/*/bin")
+    run_as: dict = {}
+    root = tempfile.mkdtemp(prefix="deepgnn-pg-")
+    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres (or nobody) user
+        import pwd
+
+        for name in ("postgres", "nobody"):
+            try:
+                user = pwd.getpwnam(name)
+            except KeyError:
+                continue
+            os.chown(root, user.pw_uid, user.pw_gid)
+            run_as = {"user": user.pw_uid, "group": user.pw_gid}
+            break
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(root, "data")
+    pg_log = os.path.join(root, "server.log")
+
+    def pg(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(bindir / cmd[0]), *cmd[1:]], capture_output=True, text=True, timeout=120, **run_as
+        )
+
+    steps = [
+        ("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"),
+        (
+            "pg_ctl",
+            "-D",
+            data,
+            "-l",
+            pg_log,
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {root} -F",
+            "start",
+        ),
+        ("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "deepgnn"),
+    ]
+    try:
+        for step in steps:
+            done = pg(*step)
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+                unavailable(f"{step[0]} failed: {tail[0]}")
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/deepgnn"
+    finally:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            pg("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgres_run_every_cell_exactly_once(tmp_path, postgres_url):
+    path = _write(tmp_path, "on_postgres", epochs=5)
+    config, out = sweep.load_config(path), tmp_path / "out"
+    state = sweep.run(config, workers=2, storage=postgres_url, out=out, progress=False)
+    assert state.finished and state.done == 8
+    assert not (out / "sweep.journal").exists()
+    counts = _complete_per_cell(config, out, storage=postgres_url)
+    assert counts == Counter({c.key: 1 for c in config.cells()})
+    df = sweep.report(config, storage=postgres_url, out=out)
+    assert len(df) == 8 and df["cell"].is_unique and set(df["status"]) == {"ok"}
+
+
+# ------------------------------------------------------------------- shipped configs, CLI
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_sweep_configs_load(path):
+    text = path.read_text()
+    if "signal_" in text:
+        pytest.importorskip("deepgnn.signal", reason="this sweep records the signal summary")
+    if "[init." in text:
+        pytest.importorskip("deepgnn.init", reason="this sweep uses named initializations")
+    config = sweep.load_config(path)
+    assert config.name == path.stem and len(config.cells()) >= 2
+
+
+def test_cli_status_and_report(two_workers, capsys):
+    from deepgnn.cli import main
+
+    config, out, _ = two_workers
+    assert main(["sweep", "status", config.source, "--out", str(out)]) == 0
+    assert "8/8 done, 0 running, 0 failed, 0 left" in capsys.readouterr().out
+    assert main(["sweep", "report", config.source, "--out", str(out)]) == 0
+    assert "8 rows" in capsys.readouterr().out
+    assert main(["sweep", "run", config.source, "--devices", "cuda:7", "--out", str(out)]) == 2
+    assert "devices contains 'cuda:7'" in capsys.readouterr().err
+
+
+def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_path):
+    inits = pytest.importorskip("deepgnn.init", reason="deepgnn.init is not available")
+    signal_mod = pytest.importorskip("deepgnn.signal", reason="deepgnn.signal is not available")
+    path = _write(tmp_path, "xavier", epochs=2)
+    text = path.read_text().replace(
+        'record = ["final", "curves"]', 'record = ["final", "signal_init"]'
+    )
+    text = text.replace("[train]", '[init]\nname = "xavier"\n\n[train]')
+    path.write_text(text)
+    config = sweep.load_config(path)
+    sweep.run(config, out=tmp_path / "out", progress=False)
+    df = sweep.report(config, out=tmp_path / "out").set_index("cell")
+    cell = next(c for c in config.cells() if c.family == "gcn" and c.depth == 2 and c.seed == 1)
+    ds = deepgnn.data.load("cora")
+    model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, width=16, seed=1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        inits.init_(model, "xavier", graph=ds.graph, x=ds.x)
+    summary = signal_mod.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=1).attrs[
+        "summary"
+    ]
+    row = df.loc[cell.key]
+    assert row["init"] == "xavier" and row["status"] == "ok"
+    assert row["sp_init_fsp"] == pytest.approx(summary["fsp"], rel=1e-5)
+    assert row["sp_init_gev"] == pytest.approx(summary["gev"], rel=1e-5)
+    assert (tmp_path / "out" / "cora_signal_vs_depth.png").exists()
