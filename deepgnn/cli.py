@@ -151,6 +151,7 @@ def _bench(args: argparse.Namespace) -> int:
     command = f"deepgnn bench --suite {args.suite} --steps {args.steps} --out {args.out}"
     bench.write_results(records, args.out, command=command)
     print((Path(args.out) / "benchmarks.md").read_text())
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
