@@ -44,5 +44,8 @@ lint: $(VENV)/.ready
 	$(VENV)/bin/ruff check deepgnn tests benchmarks
 	$(VENV)/bin/ruff format --check deepgnn tests benchmarks
 
+bench: $(VENV)/.ready
+	$(VENV)/bin/deepgnn bench --out results
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -142,6 +142,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from deepgnn import bench
+
+    records = bench.run(suite=args.suite, steps=args.steps)
+    command = f"deepgnn bench --suite {args.suite} --steps {args.steps} --out {args.out}"
+    bench.write_results(records, args.out, command=command)
+    print((Path(args.out) / "benchmarks.md").read_text())
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     import logging
 
@@ -262,6 +274,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--activation", default="tanh")
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_demo)
+    bench = sub.add_parser("bench", help="time training steps: deepgnn vs torch.sparse, PyG, DGL")
+    bench.add_argument("--suite", default="auto", choices=["auto", "cpu", "gpu"])
+    bench.add_argument("--steps", type=int, default=20)
+    bench.add_argument("--out", default="results")
+    bench.set_defaults(func=_bench)
 
     train = sub.add_parser(
         "train", help="train one model on one dataset (best-validation protocol)"

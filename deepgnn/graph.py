@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from deepgnn._spmm import symmetric_spmm
+from deepgnn._spmm import CSR, symmetric_spmm
 from deepgnn._typing import Device
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -157,6 +157,7 @@ class Graph:
         self._col = torch.from_numpy(adj.indices.astype(np.int64))
         self._val = torch.from_numpy(adj.data)  # float64 master copy
         self._adj_cache: dict[torch.dtype, Tensor] = {}
+        self._csr_cache: dict[torch.dtype, CSR] = {}
         self._dgl_cache: Any = None
         self._coo_cache: tuple[Tensor, Tensor] | None = None
 
@@ -254,23 +255,51 @@ class Graph:
 
     def to(self, device: Device) -> Graph:
         """Return this graph on ``device`` (itself if already there)."""
-        device = torch.device(device)
+        # Resolve "cuda" to "cuda:0" (the current device), as tensors report it, so that
+        # device checks against x.device compare equal.
+        device = torch.empty(0, device=device).device
         if device == self.device:
             return self
         out = copy.copy(self)
         out.device = device
         out._crow, out._col, out._val = (t.to(device) for t in (self._crow, self._col, self._val))
         out._adj_cache = {}
+        out._csr_cache = {}
         out._dgl_cache = None
         out._coo_cache = None
         return out
 
-    def spmm(self, x: Tensor) -> Tensor:
-        r"""Return :math:`\hat A x`, differentiable in ``x`` (twice: double backward works).
+    def _kernel_operand(self, dtype: torch.dtype) -> CSR:
+        """Â's arrays as the SpMM kernels take them (int32 ids when they fit), cached per dtype."""
+        csr = self._csr_cache.get(dtype)
+        if csr is None:
+            small = self._col.numel() < 2**31
+            crow = self._crow.to(torch.int32) if small else self._crow
+            col = self._col.to(torch.int32)
+            with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+                warnings.simplefilter("ignore", UserWarning)
+                sparse = torch.sparse_csr_tensor(
+                    crow,
+                    col,
+                    self._val.to(dtype),
+                    size=(self.num_nodes, self.num_nodes),
+                    check_invariants=False,  # built sorted and in range by _build
+                )
+            csr = CSR(sparse, crow, col, self._val.to(torch.float32))
+            self._csr_cache[dtype] = csr
+        return csr
+
+    def spmm(self, x: Tensor, *, bias: Tensor | None = None) -> Tensor:
+        r"""Return :math:`\hat A x` (plus ``bias`` on every row), differentiable twice.
+
+        On CUDA with Triton importable this runs deepgnn's CSR kernel (bias fused into its
+        epilogue); elsewhere ``torch.sparse.mm``. The backward reuses the forward kernel,
+        since :math:`\hat A` is symmetric.
 
         Args:
             x: dense floating tensor of shape ``(num_nodes,)`` or ``(num_nodes, d)`` on
                 :attr:`device`.
+            bias: optional tensor of shape ``(d,)`` added to every row of :math:`\hat A x`.
 
         Returns:
             A tensor with the shape and dtype of ``x``.
@@ -288,7 +317,17 @@ class Graph:
             raise ValueError(
                 f"x is on {x.device} but the graph on {self.device}; call graph.to(x.device)"
             )
-        out = symmetric_spmm(self.adjacency(x.dtype), x.reshape(self.num_nodes, -1).contiguous())
+        d = 1 if x.dim() == 1 else x.shape[1]
+        if bias is not None:
+            if not isinstance(bias, Tensor):
+                raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
+            if bias.shape != (d,) or bias.device != x.device:
+                raise ValueError(
+                    f"bias must have shape ({d},) and live on {x.device}, got shape "
+                    f"{tuple(bias.shape)} on {bias.device}"
+                )
+        x2 = x.reshape(self.num_nodes, d).contiguous()
+        out = symmetric_spmm(self._kernel_operand(x.dtype), x2, bias)
         return out.reshape(x.shape)
 
     def coo(self) -> tuple[Tensor, Tensor]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
@@ -37,10 +38,8 @@ class GCNConv(nn.Module):
         out_dim, in_dim = self.weight.shape
         # Multiply by W on the narrower side of the product: fewer columns to propagate.
         if out_dim <= in_dim:
-            h = graph.spmm(x @ self.weight.t())
-        else:
-            h = graph.spmm(x) @ self.weight.t()
-        return h if self.bias is None else h + self.bias
+            return graph.spmm(x @ self.weight.t(), bias=self.bias)
+        return F.linear(graph.spmm(x), self.weight, self.bias)
 
     def layer_weight(self, prefix: str) -> LayerWeight:
         return LayerWeight(f"{prefix}.weight", self.weight, bias=self.bias)
