@@ -137,7 +137,13 @@ def _init_option_names(name: str) -> set[str] | None:
     if fn is None:
         return None
     params = inspect.signature(fn).parameters.values()
-    return {p.name for p in params if p.kind is p.KEYWORD_ONLY} - {"generator"}
+    names = {p.name for p in params if p.kind is p.KEYWORD_ONLY} - {"generator"}
+    if name == "spoginit":  # spoginit_ forwards **search_options to deepgnn.search.search
+        from deepgnn.search import search
+
+        found = inspect.signature(search).parameters.values()
+        names |= {p.name for p in found if p.kind is p.KEYWORD_ONLY} - {"mask"}
+    return names
 
 
 class _ConfigError(ValueError):

@@ -438,3 +438,23 @@ def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_pa
     assert row["sp_init_fsp"] == pytest.approx(summary["fsp"], rel=1e-5)
     assert row["sp_init_gev"] == pytest.approx(summary["gev"], rel=1e-5)
     assert (tmp_path / "out" / "cora_signal_vs_depth.png").exists()
+
+
+def test_spoginit_cell_takes_search_options_from_the_config(tmp_path):
+    pytest.importorskip("deepgnn.search", reason="deepgnn.search is not available")
+    path = _write(tmp_path, "spog", epochs=2)
+    text = path.read_text().replace(
+        "[train]",
+        '[init]\nname = "spoginit"\n\n[init.spoginit]\nn_trials = 3\nprogress = false\n\n[train]',
+    )
+    path.write_text(text)
+    config = sweep.load_config(path)
+    assert config.cells()[0].init_options == {"n_trials": 3, "progress": False}
+    bad = path.read_text().replace("n_trials = 3", "n_trial = 3")
+    path.write_text(bad)
+    with pytest.raises(ValueError, match=r"\[init.spoginit\] has unknown key 'n_trial'"):
+        sweep.load_config(path)
+    path.write_text(text)
+    sweep.run(sweep.load_config(path), out=tmp_path / "out", progress=False)
+    df = sweep.report(sweep.load_config(path), out=tmp_path / "out")
+    assert set(df["status"]) == {"ok"} and set(df["init"]) == {"spoginit"}
