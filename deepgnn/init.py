@@ -576,8 +576,7 @@ def spoginit_(
 
     model = _check_model(model)
     graph = _check_graph(graph)
-    params = inspect.signature(_search.search).parameters
-    accepted = {p.name for p in params.values() if p.kind is p.KEYWORD_ONLY} - {"mask"}
+    accepted = _search_options()
     unknown = sorted(set(search_options) - accepted)
     if unknown:
         raise ValueError(
@@ -612,6 +611,25 @@ def available() -> list[str]:
     return sorted(_SCHEMES)
 
 
+def _keyword_only(fn: Callable[..., object]) -> set[str]:
+    return {p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
+
+
+def _search_options() -> set[str]:
+    """The options ``spoginit_`` forwards to :func:`deepgnn.search.search`."""
+    from deepgnn.search import search
+
+    return _keyword_only(search) - {"mask"}
+
+
+def _scheme_options(name: str) -> set[str]:
+    """Every keyword option init scheme ``name`` accepts (``spoginit``: its own and the search's)."""
+    options = _keyword_only(_SCHEMES[name])
+    if name == "spoginit":
+        options |= _search_options()
+    return options
+
+
 def init_(
     model: GNN,
     name: str,
@@ -640,10 +658,9 @@ def init_(
     check_choice("name", name, _SCHEMES)
     fn = _SCHEMES[name]
     params = inspect.signature(fn).parameters
-    accepted = {p.name for p in params.values() if p.kind is p.KEYWORD_ONLY}
+    accepted = _scheme_options(name)
     unknown = sorted(set(options) - accepted)
-    # A scheme with **options (spoginit) checks them itself.
-    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    if unknown:
         raise ValueError(
             f"init {name!r} does not take {unknown}; its options are {sorted(accepted)}"
         )

@@ -133,17 +133,9 @@ def _init_option_names(name: str) -> set[str] | None:
         from deepgnn import init as inits
     except ImportError:
         return None
-    fn = getattr(inits, f"{name}_", None)
-    if fn is None:
+    if name not in inits.available():
         return None
-    params = inspect.signature(fn).parameters.values()
-    names = {p.name for p in params if p.kind is p.KEYWORD_ONLY} - {"generator"}
-    if name == "spoginit":  # spoginit_ forwards **search_options to deepgnn.search.search
-        from deepgnn.search import search
-
-        found = inspect.signature(search).parameters.values()
-        names |= {p.name for p in found if p.kind is p.KEYWORD_ONLY} - {"mask"}
-    return names
+    return inits._scheme_options(name) - {"generator"}
 
 
 class _ConfigError(ValueError):
