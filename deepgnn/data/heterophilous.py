@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from deepgnn.data._dataset import Dataset
+from deepgnn.data._files import find_in_root
 from deepgnn.graph import Graph
 
 __all__ = ["NAMES", "load_heterophilous"]
@@ -54,14 +55,8 @@ def find_file(root: Path, name: str) -> Path:
         FileNotFoundError: neither exists; the message names both places and the source.
     """
     file = name.replace("-", "_") + ".npz"
-    candidates = [root / "heterophilous" / file, root / file]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"dataset {name!r}: {file} not found (looked for {', '.join(map(str, candidates))}); "
-        f"download {file} from {_SOURCE} into {root / 'heterophilous'}"
-    )
+    fix = f"download {file} from {_SOURCE} into {root / 'heterophilous'}"
+    return find_in_root(root, "heterophilous", file, dataset=name, fix=fix)
 
 
 def load_heterophilous(root: str | Path, name: str) -> Dataset:

@@ -28,6 +28,7 @@ import torch
 
 from deepgnn._checks import check_int
 from deepgnn.data._dataset import GraphDataset
+from deepgnn.data._files import find_in_root
 
 __all__ = ["NAMES", "from_smiles", "load_moleculenet", "scaffold_split"]
 
@@ -221,15 +222,11 @@ def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def find_csv(root: Path, name: str) -> Path:
     """Return ``root/molecules/<file>`` or ``root/<file>`` for registry name ``name``."""
     file = _FILES[name][0]
-    candidates = [root / "molecules" / file, root / file]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"dataset {name!r}: {file} not found (looked for {', '.join(map(str, candidates))}); "
+    fix = (
         f"put MoleculeNet's {file} (columns smiles,{_FILES[name][1]}; e.g. from "
         "github.com/HICAI-ZJU/KANO data/) there"
     )
+    return find_in_root(root, "molecules", file, dataset=name, fix=fix)
 
 
 def load_moleculenet(
