@@ -85,9 +85,11 @@ _TOP_KEYS = (
 )
 # Keys set by the runner itself, never by the file.
 _BUILD_MANAGED = {"name", "in_dim", "out_dim", "depth", "seed"}
-_TRAIN_MANAGED = {"model", "dataset", "init", "device", "seed", "progress"}
+_TRAIN_MANAGED = {"model", "dataset", "init", "init_options", "device", "seed", "progress"}
 # TOML has no null: the string "none" stands for None where the keyword accepts None.
 _NONE = "none"
+# [train] split = "seed": a cell of seed s uses split s (mod the dataset's number of splits).
+_SPLIT_SEED = "seed"
 # Column names of the row that differ from the TOML key (a TrainResult field owns the name).
 _RENAMED = {"epochs": "max_epochs"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -232,6 +234,8 @@ class SweepConfig:
             ``<out>/sweep.journal``.
         description: free text.
         source: the TOML file it came from, if any.
+        model_overrides: ``{family: {key: values}}`` from the ``[model.<family>]`` tables:
+            settings that replace ``[model]``'s for that family (e.g. its activation).
     """
 
     name: str
@@ -248,6 +252,7 @@ class SweepConfig:
     storage: str | None = None
     description: str = ""
     source: str | None = None
+    model_overrides: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(
@@ -279,7 +284,7 @@ class SweepConfig:
             if table in raw and not isinstance(raw[table], dict):
                 raise _ConfigError(f"{table} must be a table [{table}], got {raw[table]!r}")
         data = cls._data(raw.get("data", {}))
-        model = cls._model(raw.get("model", {}))
+        model, model_overrides = cls._model(raw.get("model", {}))
         init, init_options = cls._init(raw.get("init", {}))
         train = cls._train(raw.get("train", {}))
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
@@ -309,6 +314,7 @@ class SweepConfig:
             name=name,
             data=data,
             model=model,
+            model_overrides=model_overrides,
             init=init,
             train=train,
             init_options=init_options,
@@ -348,11 +354,15 @@ class SweepConfig:
         return {"name": names, "root": [root]}
 
     @staticmethod
-    def _model(table: dict[str, Any]) -> dict[str, list[Any]]:
+    def _model(
+        table: dict[str, Any],
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, list[Any]]]]:
         from deepgnn import models
 
         options = _family_options()
         valid = ["name", "depth", *_build_keys(), *sorted(set().union(*options.values()))]
+        table = dict(table)
+        subtables = {k: table.pop(k) for k in list(table) if isinstance(table[k], dict)}
         for key in table:
             if key not in valid:
                 raise _unknown_key("[model]", key, valid)
@@ -362,6 +372,20 @@ class SweepConfig:
         model = {k: _as_axis("[model]", k, v) for k, v in table.items()}
         for n in model["name"]:
             check_choice("[model] name", n, models.available())
+        overrides: dict[str, dict[str, list[Any]]] = {}
+        for family, sub in subtables.items():
+            if family not in model["name"]:
+                raise _ConfigError(
+                    f"[model.{family}] overrides settings of family {family!r}, which [model] "
+                    f"name does not list ({model['name']}); add it to name or drop the table"
+                )
+            family_valid = [*_build_keys(), *sorted(options[family])]
+            for key in sub:
+                if key not in family_valid:
+                    raise _unknown_key(f"[model.{family}]", key, family_valid)
+            overrides[family] = {k: _as_axis(f"[model.{family}]", k, v) for k, v in sub.items()}
+            for w in overrides[family].get("width", []):
+                check_int(f"[model.{family}] width", w, minimum=1)
         for d in model["depth"]:
             check_int("[model] depth", d, minimum=1)
         for w in model.get("width", []):
@@ -375,17 +399,18 @@ class SweepConfig:
                     f"add one of {holders} to name or drop {key}"
                 )
         # Dry-build every combination of the other keys: build's own checks name the key.
-        others = {k: v for k, v in model.items() if k not in ("depth", "width")}
-        keys = list(others)
-        for combo in itertools.product(*others.values()):
-            kw = dict(zip(keys, combo))
-            family = kw.pop("name")
-            kw = {k: _none(v) for k, v in kw.items() if k in _build_keys() or k in options[family]}
-            try:
-                models.build(family, 3, 2, 1, width=2, **kw)
-            except (ValueError, TypeError) as err:
-                raise _ConfigError(f"[model] {err}") from None
-        return model
+        for family in model["name"]:
+            merged = _family_axes(model, overrides, family)
+            others = {k: v for k, v in merged.items() if k != "width"}
+            keys = list(others)
+            where = f"[model.{family}]" if family in overrides else "[model]"
+            for combo in itertools.product(*others.values()):
+                kw = {k: _none(v) for k, v in zip(keys, combo)}
+                try:
+                    models.build(family, 3, 2, 1, width=2, **kw)
+                except (ValueError, TypeError) as err:
+                    raise _ConfigError(f"{where} {err}") from None
+        return model, overrides
 
     @staticmethod
     def _init(table: dict[str, Any]) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
@@ -434,6 +459,13 @@ class SweepConfig:
         defaults = {k: p.default for k, p in valid.items()}
         for key in ("split", "batch_size"):
             for v in train.get(key, []):
+                if key == "split" and v == _SPLIT_SEED:
+                    continue
+                if key == "split" and isinstance(v, str) and v != _NONE:
+                    raise _ConfigError(
+                        f"[train] split={v!r}; pass a split index such as split = 0, a list of "
+                        f'them, or split = "{_SPLIT_SEED}" (a cell of seed s uses split s)'
+                    )
                 if _none(v) is not None:
                     check_int(f"[train] {key}", v, minimum=0 if key == "split" else 1)
         common = ("epochs", "lr", "weight_decay", "patience", "schedule")
@@ -450,24 +482,24 @@ class SweepConfig:
     def cells(self) -> list[Cell]:
         """The grid, in a deterministic order (duplicates, e.g. a family option on a family
         that does not take it, appear once)."""
-        options = _family_options()
-        build_keys = set(_build_keys())
-        model_axes = {k: v for k, v in self.model.items() if k not in ("name", "depth")}
+        family_axes = {
+            f: _family_axes(self.model, self.model_overrides, f) for f in self.model["name"]
+        }
+        grid = [
+            (family, dict(zip(family_axes[family], combo)))
+            for family in self.model["name"]
+            for combo in itertools.product(*family_axes[family].values())
+        ]
         cells: dict[str, Cell] = {}
-        for dataset, family, depth, model_combo, init, train_combo, seed in itertools.product(
-            self.data["name"],
-            self.model["name"],
-            self.model["depth"],
-            list(itertools.product(*model_axes.values())),
-            self.init["name"],
-            list(itertools.product(*self.train.values())),
-            self.seed,
+        for dataset, (family, model), depth, init, train_combo, seed in (
+            (d, fm, dep, i, t, s)
+            for d in self.data["name"]
+            for fm in grid
+            for dep in self.model["depth"]
+            for i in self.init["name"]
+            for t in itertools.product(*self.train.values())
+            for s in self.seed
         ):
-            model = {
-                k: v
-                for k, v in zip(model_axes, model_combo)
-                if k in build_keys or k in options[family]
-            }
             cell = Cell(
                 key="",
                 dataset=dataset,
@@ -475,7 +507,7 @@ class SweepConfig:
                 depth=depth,
                 init=init,
                 seed=seed,
-                model=model,
+                model=dict(model),
                 train=dict(zip(self.train, train_combo)),
                 init_options=dict(self.init_options.get(init, {})),
                 root=self.data["root"][0],
@@ -491,11 +523,30 @@ class SweepConfig:
     def axes(self) -> dict[str, list[Any]]:
         """Row column -> grid values, for every setting that takes more than one value."""
         named = {"dataset": self.data["name"], "family": self.model["name"]}
-        named.update({k: v for k, v in self.model.items() if k != "name"})
+        named.update({k: list(v) for k, v in self.model.items() if k != "name"})
+        for sub in self.model_overrides.values():
+            for k, v in sub.items():
+                named[k] = list(dict.fromkeys([*named.get(k, []), *v]))
         named["init"] = self.init["name"]
         named.update({_RENAMED.get(k, k): v for k, v in self.train.items()})
         named["seed"] = list(self.seed)
         return {k: v for k, v in named.items() if len(v) > 1}
+
+
+def _family_axes(
+    model: dict[str, list[Any]], overrides: dict[str, dict[str, list[Any]]], family: str
+) -> dict[str, list[Any]]:
+    """The ``[model]`` axes other than name and depth that apply to ``family``, with its
+    ``[model.<family>]`` overrides."""
+    options = _family_options()[family]
+    build_keys = set(_build_keys())
+    axes = {
+        k: v
+        for k, v in model.items()
+        if k not in ("name", "depth") and (k in build_keys or k in options)
+    }
+    axes.update(overrides.get(family, {}))
+    return axes
 
 
 def _positive(key: str, value: Any) -> float:
@@ -859,6 +910,51 @@ def _signal_columns(prefix: str, model: Any, ds: Any, seed: int) -> dict[str, An
     return cols
 
 
+def _init_options(cell: Cell, model: Any) -> dict[str, Any]:
+    """The cell's ``[init.<scheme>]`` options; a scheme with a ``nonlinearity`` option that the
+    config leaves unset gets the model's activation (Kaiming's gain for a tanh model is 5/3);
+    SPoGInit's search is seeded by the cell's seed and runs without a progress bar."""
+    options = dict(cell.init_options)
+    accepted = _init_option_names(cell.init) or set()
+    if "nonlinearity" in accepted and "nonlinearity" not in options:
+        options["nonlinearity"] = model.activation
+    if cell.init == "spoginit":
+        options.setdefault("seed", cell.seed)
+        options.setdefault("progress", False)
+    return options
+
+
+def _init_node_cell(
+    cell: Cell,
+    model: Any,
+    init: str,
+    options: dict[str, Any],
+    cpu: Any,
+    ds: Any,
+    dev: Any,
+) -> None:
+    """Initialize a node-task cell's model in place from the cell's seed.
+
+    Random draws happen on the CPU, so every device starts from the same weights. SPoGInit
+    draws its base on the CPU, then runs its search where the cell trains (the search is most
+    of its cost), on the dataset's features and the split's training labels.
+    """
+    import torch
+
+    from deepgnn import init as inits
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cell.seed)
+        if init != "spoginit":
+            inits.init_(model, init, graph=cpu.graph, x=cpu.x, **options)
+            return
+        base = options.pop("base", "xavier")
+        if base is not None:
+            inits.init_(model, base)
+    model.to(dev)
+    inits.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
+
+
 def _run_cell(
     cell: Cell, *, device: str | None, record: Sequence[str], curves: Path | None
 ) -> dict[str, Any]:
@@ -885,32 +981,33 @@ def _run_cell(
             f"{sorted(accepted - _TRAIN_MANAGED)}"
         )
     init = None if cell.init == "default" else cell.init
+    init_options = _init_options(cell, model)
     row: dict[str, Any] = {}
     if graph_task:
-        if {"signal_init", "signal_final"} & set(record) or cell.init_options:
+        if {"signal_init", "signal_final"} & set(record):
             raise ValueError(
-                f"{cell.dataset} is a graph-classification dataset: signal recording and "
-                "[init.<scheme>] options apply to node datasets only"
+                f"{cell.dataset} is a graph-classification dataset: signal recording applies to "
+                "node datasets only; drop 'signal_init'/'signal_final' from record"
             )
-        result = trainer(model, cpu, init=init, device=dev, seed=cell.seed, **train_kw)
+        result = trainer(
+            model,
+            cpu,
+            init=init,
+            init_options=init_options if init is not None else None,
+            device=dev,
+            seed=cell.seed,
+            **train_kw,
+        )
     else:
         ds = _dataset(cell.dataset, cell.root, dev)
-        split = train_kw.get("split")
+        split = train_kw.pop("split", None)
+        if split == _SPLIT_SEED:
+            split = cell.seed % cpu.num_splits
         if split is not None:
             cpu, ds = cpu.split(split), ds.split(split)
+            row["split"] = split
         if init is not None:
-            from deepgnn import init as inits
-
-            # Initialize on the CPU from the cell's seed: the same weights on every device.
-            context: dict[str, Any] = {"graph": cpu.graph, "x": cpu.x}
-            params = inspect.signature(inits.init_).parameters
-            if "y" in params:
-                context["y"] = cpu.y
-            if "mask" in params:
-                context["mask"] = cpu.train_mask
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(cell.seed)
-                inits.init_(model, init, **context, **cell.init_options)
+            _init_node_cell(cell, model, init, init_options, cpu, ds, dev)
         model.to(dev)
         if "signal_init" in record:
             row.update(_signal_columns("init", model, ds, cell.seed))

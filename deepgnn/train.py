@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,14 @@ def _resolve_device(device: Device | None) -> torch.device:
     return torch.device(device)
 
 
-def _apply_init(model: GNN, init: InitSpec, **context: Any) -> None:
+def _apply_init(
+    model: GNN, init: InitSpec, options: Mapping[str, Any] | None, **context: Any
+) -> None:
+    if options is not None and not isinstance(init, str):
+        raise ValueError(
+            f"init_options={dict(options)!r} need init to be a scheme name such as 'kaiming', "
+            f"got init={init!r}; drop init_options or name the scheme"
+        )
     if init is None:
         return
     if callable(init):
@@ -81,7 +88,7 @@ def _apply_init(model: GNN, init: InitSpec, **context: Any) -> None:
         raise TypeError(f"init must be an init name, a callable or None, got {type(init).__name__}")
     from deepgnn import init as inits
 
-    inits.init_(model, init, **context)
+    inits.init_(model, init, **context, **dict(options or {}))
 
 
 def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:
@@ -174,6 +181,7 @@ def train_node(
     dataset: Dataset,
     *,
     init: InitSpec = None,
+    init_options: Mapping[str, Any] | None = None,
     epochs: int = 200,
     lr: float = 0.01,
     weight_decay: float = 5e-4,
@@ -197,6 +205,8 @@ def train_node(
         dataset: a node :class:`~deepgnn.data.Dataset`.
         init: ``None`` (keep the model's parameters), a name from
             :func:`deepgnn.init.available`, or a callable ``init(model)``.
+        init_options: keyword options of the named scheme, e.g. ``{"nonlinearity": "tanh"}``
+            for ``"kaiming"`` or ``{"n_trials": 50}`` for ``"spoginit"``.
         epochs: maximum number of epochs.
         lr: Adam learning rate.
         weight_decay: Adam weight decay (L2).
@@ -244,7 +254,7 @@ def train_node(
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        _apply_init(model, init, graph=ds.graph, x=ds.x)
+        _apply_init(model, init, init_options, graph=ds.graph, x=ds.x)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         loop = _Loop(
             optimizer,
@@ -349,6 +359,7 @@ def train_graph(
     dataset: Any,
     *,
     init: InitSpec = None,
+    init_options: Mapping[str, Any] | None = None,
     epochs: int = 50,
     batch_size: int = 32,
     lr: float = 1e-3,
@@ -370,7 +381,8 @@ def train_graph(
     Args:
         model: a built model; ``in_dim`` = atom-embedding size, ``out_dim`` = node-embedding size.
         dataset: a :class:`~deepgnn.data.GraphDataset` (``split_idx`` with train/valid/test).
-        init: as in :func:`train_node`; graph-dependent inits see the first training batch.
+        init, init_options: as in :func:`train_node`; graph-dependent inits see the first
+            training batch.
         epochs, lr, weight_decay, patience, schedule, device, seed, progress: as in
             :func:`train_node`.
         batch_size: graphs per mini-batch.
@@ -394,7 +406,9 @@ def train_graph(
         torch.manual_seed(seed)
         clf = GraphClassifier(model, dataset.num_tasks, pool=pool)
         first = dataset.batch(split["train"][:batch_size])
-        _apply_init(model, init, graph=first.graph, x=clf.encoder(first.x).detach())
+        _apply_init(
+            model, init, init_options, graph=first.graph, x=clf.encoder(first.x).detach()
+        )
         clf.to(dev)
         optimizer = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=weight_decay)
         loop = _Loop(

@@ -458,3 +458,67 @@ def test_spoginit_cell_takes_search_options_from_the_config(tmp_path):
     sweep.run(sweep.load_config(path), out=tmp_path / "out", progress=False)
     df = sweep.report(sweep.load_config(path), out=tmp_path / "out")
     assert set(df["status"]) == {"ok"} and set(df["init"]) == {"spoginit"}
+
+
+# ------------------------------------------------ per-family settings, seed-paired splits
+def test_family_table_overrides_model_settings_and_inits_follow_the_activation(tmp_path):
+    inits = pytest.importorskip("deepgnn.init", reason="deepgnn.init is not available")
+    path = _write(tmp_path, "fam", epochs=2)
+    text = path.read_text().replace('activation = "tanh"', 'activation = "relu"')
+    text = text.replace(
+        "[train]", '[model.gcn]\nactivation = "tanh"\n\n[init]\nname = "kaiming"\n\n[train]'
+    )
+    path.write_text(text)
+    config = sweep.load_config(path)
+    acts = {(c.family, c.model["activation"]) for c in config.cells()}
+    assert acts == {("gcn", "tanh"), ("resgcn", "relu")}
+    assert config.axes()["activation"] == ["relu", "tanh"]
+    sweep.run(config, out=tmp_path / "out", progress=False)
+    df = sweep.report(config, out=tmp_path / "out").set_index("cell")
+    assert set(df["status"]) == {"ok"}
+    assert "## dataset=cora, family=gcn, activation=tanh" in (
+        tmp_path / "out" / "summary.md"
+    ).read_text()
+    # The gcn cell's Kaiming used tanh's gain: the same model built and trained directly.
+    cell = next(c for c in config.cells() if c.family == "gcn" and c.depth == 2 and c.seed == 1)
+    ds = deepgnn.data.load("cora")
+    model = deepgnn.build(
+        "gcn", ds.num_features, ds.num_classes, 2, width=16, activation="tanh", seed=1
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        inits.init_(model, "kaiming", nonlinearity="tanh")
+    result = train_node(model, ds, epochs=2, patience=None, device="cpu", seed=1)
+    assert df.loc[cell.key, "test"] == pytest.approx(result.test)
+    assert df.loc[cell.key, "val"] == pytest.approx(result.val)
+
+    for bad, match in (
+        ('[model.gat]\nheads = 2\n\n[train]', r"\[model.gat\] overrides settings of family 'gat'"),
+        ('[model.gcn]\nalpha = 0.5\n\n[train]', r"\[model.gcn\] has unknown key 'alpha'"),
+        ('[model.gcn]\nactivation = "swish"\n\n[train]', r"\[model.gcn\] activation"),
+    ):
+        path.write_text(_write(tmp_path, "fam2", epochs=2).read_text().replace("[train]", bad))
+        with pytest.raises(ValueError, match=match):
+            sweep.load_config(path)
+
+
+def test_split_seed_pairs_each_seed_with_its_split(tmp_path, monkeypatch):
+    from deepgnn.data import csbm
+
+    ds = csbm(num_nodes=300, avg_degree=6, num_classes=3, num_features=8, num_splits=3, seed=0)
+    monkeypatch.setitem(sweep._DATASETS, ("csbm", None, "cpu"), ds)
+    path = _write(tmp_path, "splits", epochs=3)
+    text = path.read_text().replace('name = "cora"', 'name = "csbm"')
+    text = text.replace('name = ["gcn", "resgcn"]', 'name = ["gcn"]').replace("[1, 2]", "[2]")
+    text = text.replace("seed = [0, 1]", "seed = [0, 1, 4]")
+    path.write_text(text.replace("[train]", '[train]\nsplit = "seed"'))
+    config = sweep.load_config(path)
+    sweep.run(config, out=tmp_path / "out", progress=False)
+    df = sweep.report(config, out=tmp_path / "out").set_index("seed")
+    assert df["split"].astype(int).to_dict() == {0: 0, 1: 1, 4: 1}  # 4 mod 3 splits
+    model = deepgnn.build("gcn", 8, 3, 2, width=16, activation="tanh", seed=1)
+    direct = train_node(model, ds, split=1, epochs=3, patience=None, device="cpu", seed=1)
+    assert df.loc[1, "test"] == pytest.approx(direct.test)
+    path.write_text(text.replace("[train]", '[train]\nsplit = "seeds"'))
+    with pytest.raises(ValueError, match=r"split='seeds'; pass a split index .* split = \"seed\""):
+        sweep.load_config(path)
