@@ -224,7 +224,9 @@ class SweepConfig:
     Attributes:
         name: sweep name: study name and default output folder ``results/<name>``.
         data, model, init, train: the tables, every value a list (one entry for a fixed value).
-        init_options: ``{scheme: {option: value}}`` from the ``[init.<scheme>]`` tables.
+        init_options: ``{scheme: {option: value}}`` from the ``[init.<scheme>]`` tables; a
+            value that is itself a table, ``[init.<scheme>.<family>]``, holds options for
+            one model family that replace the scheme's own.
         seed: seeds (build, init and training of a cell all use its seed).
         record: what each cell records, a subset of :data:`RECORD`.
         max_retries: how often a cell that raised runs again.
@@ -286,6 +288,13 @@ class SweepConfig:
         data = cls._data(raw.get("data", {}))
         model, model_overrides = cls._model(raw.get("model", {}))
         init, init_options = cls._init(raw.get("init", {}))
+        for scheme, opts in init_options.items():
+            for family, sub in opts.items():
+                if isinstance(sub, dict) and family not in model["name"]:
+                    raise _ConfigError(
+                        f"[init.{scheme}.{family}] gives options for family {family!r}, which "
+                        f"[model] name does not list ({model['name']}); add it or drop the table"
+                    )
         train = cls._train(raw.get("train", {}))
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
         for s in seeds:
@@ -439,10 +448,19 @@ class SweepConfig:
                     f"({names}); add it to name or drop the table"
                 )
             accepted = _init_option_names(key)
-            if accepted is not None:
-                for opt in value:
-                    if opt not in accepted:
-                        raise _unknown_key(f"[init.{key}]", opt, sorted(accepted))
+            from deepgnn import models
+
+            for opt, v in value.items():
+                where = f"[init.{key}]"
+                subtable = v if isinstance(v, dict) else {opt: v}
+                if isinstance(v, dict):
+                    # [init.<scheme>.<family>]: options for one model family
+                    check_choice(f"[init.{key}.{opt}] (a model family)", opt, models.available())
+                    where = f"[init.{key}.{opt}]"
+                if accepted is not None:
+                    for o in subtable:
+                        if o not in accepted:
+                            raise _unknown_key(where, o, sorted(accepted))
             options[key] = dict(value)
         return {"name": names}, options
 
@@ -509,7 +527,7 @@ class SweepConfig:
                 seed=seed,
                 model=dict(model),
                 train=dict(zip(self.train, train_combo)),
-                init_options=dict(self.init_options.get(init, {})),
+                init_options=_scheme_options_for(self.init_options.get(init, {}), family),
                 root=self.data["root"][0],
             )
             settings = json.dumps(cell.columns(), sort_keys=True, default=str)
@@ -531,6 +549,14 @@ class SweepConfig:
         named.update({_RENAMED.get(k, k): v for k, v in self.train.items()})
         named["seed"] = list(self.seed)
         return {k: v for k, v in named.items() if len(v) > 1}
+
+
+def _scheme_options_for(options: dict[str, Any], family: str) -> dict[str, Any]:
+    """An ``[init.<scheme>]`` table's options for ``family``: the scheme's own, then those of
+    its ``[init.<scheme>.<family>]`` sub-table."""
+    merged = {k: v for k, v in options.items() if not isinstance(v, dict)}
+    merged.update(options.get(family, {}))
+    return merged
 
 
 def _family_axes(

@@ -522,3 +522,30 @@ def test_split_seed_pairs_each_seed_with_its_split(tmp_path, monkeypatch):
     path.write_text(text.replace("[train]", '[train]\nsplit = "seeds"'))
     with pytest.raises(ValueError, match=r"split='seeds'; pass a split index .* split = \"seed\""):
         sweep.load_config(path)
+
+
+def test_init_options_per_family(tmp_path):
+    pytest.importorskip("deepgnn.search", reason="deepgnn.search is not available")
+    path = _write(tmp_path, "spogfam", epochs=2)
+    text = path.read_text().replace(
+        "[train]",
+        '[init]\nname = "spoginit"\n\n[init.spoginit]\nn_trials = 3\n\n'
+        '[init.spoginit.resgcn]\nform = "divide_stable"\nweights = [1.0, 1.0, 1.0]\n\n[train]',
+    )
+    path.write_text(text)
+    config = sweep.load_config(path)
+    options = {c.family: c.init_options for c in config.cells()}
+    assert options == {
+        "gcn": {"n_trials": 3},
+        "resgcn": {"n_trials": 3, "form": "divide_stable", "weights": [1.0, 1.0, 1.0]},
+    }
+    for bad, match in (
+        ("[init.spoginit.gat]", r"\[init.spoginit.gat\] gives options for family 'gat'"),
+        ("[init.spoginit.resnet]", r"\[init.spoginit.resnet\] \(a model family\)"),
+    ):
+        path.write_text(text.replace("[init.spoginit.resgcn]", bad))
+        with pytest.raises(ValueError, match=match):
+            sweep.load_config(path)
+    path.write_text(text.replace('form = "divide_stable"', 'forms = "divide_stable"'))
+    with pytest.raises(ValueError, match=r"\[init.spoginit.resgcn\] has unknown key 'forms'"):
+        sweep.load_config(path)
