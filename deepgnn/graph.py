@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from deepgnn._spmm import ACTIVATIONS as SPMM_ACTIVATIONS
 from deepgnn._spmm import CSR, symmetric_spmm
 from deepgnn._typing import Device
 
@@ -289,20 +290,34 @@ class Graph:
             self._csr_cache[dtype] = csr
         return csr
 
-    def spmm(self, x: Tensor, *, bias: Tensor | None = None) -> Tensor:
-        r"""Return :math:`\hat A x` (plus ``bias`` on every row), differentiable twice.
+    def spmm(
+        self, x: Tensor, *, bias: Tensor | None = None, activation: str = "identity"
+    ) -> Tensor:
+        r"""Return :math:`\sigma(\hat A x + b)`, differentiable twice.
 
-        On CUDA with Triton importable this runs deepgnn's CSR kernel (bias fused into its
-        epilogue); elsewhere ``torch.sparse.mm``. The backward reuses the forward kernel,
-        since :math:`\hat A` is symmetric.
+        :math:`\sigma` is ``activation``: ``"identity"`` (the plain product), ``"tanh"`` or
+        ``"relu"``. On CUDA with Triton importable this runs deepgnn's CSR kernel, with the
+        bias and the activation applied in its epilogue; elsewhere ``torch.sparse.mm``, then
+        the activation in place. Either way the result equals ``torch.tanh(graph.spmm(x,
+        bias=b))`` (or ``relu``) up to float rounding, in one autograd node whose backward
+        takes :math:`\sigma'` from the saved output and reuses the forward kernel, since
+        :math:`\hat A` is symmetric.
 
         Args:
             x: dense floating tensor of shape ``(num_nodes,)`` or ``(num_nodes, d)`` on
                 :attr:`device`.
             bias: optional tensor of shape ``(d,)`` added to every row of :math:`\hat A x`.
+            activation: ``"identity"``, ``"tanh"`` or ``"relu"``.
 
         Returns:
             A tensor with the shape and dtype of ``x``.
+
+        Example:
+            >>> import torch
+            >>> g = Graph(torch.tensor([[0, 1], [1, 2]]))
+            >>> x, b = torch.randn(3, 4), torch.randn(4)
+            >>> torch.allclose(g.spmm(x, bias=b, activation="tanh"), torch.tanh(g.spmm(x, bias=b)))
+            True
         """
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -317,7 +332,13 @@ class Graph:
             raise ValueError(
                 f"x is on {x.device} but the graph on {self.device}; call graph.to(x.device)"
             )
-        d = 1 if x.dim() == 1 else x.shape[1]
+        if activation not in SPMM_ACTIVATIONS:
+            raise ValueError(
+                f"activation={activation!r} is not one of {list(SPMM_ACTIVATIONS)}; apply "
+                "other activations to the result of graph.spmm(x, bias=bias)"
+            )
+        vector = x.dim() == 1
+        d = 1 if vector else x.shape[1]
         if bias is not None:
             if not isinstance(bias, Tensor):
                 raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
@@ -326,9 +347,9 @@ class Graph:
                     f"bias must have shape ({d},) and live on {x.device}, got shape "
                     f"{tuple(bias.shape)} on {bias.device}"
                 )
-        x2 = x.reshape(self.num_nodes, d).contiguous()
-        out = symmetric_spmm(self._kernel_operand(x.dtype), x2, bias)
-        return out.reshape(x.shape)
+        x2 = (x.reshape(self.num_nodes, 1) if vector else x).contiguous()
+        out = symmetric_spmm(self._kernel_operand(x.dtype), x2, bias, activation)
+        return out.reshape(x.shape) if vector else out
 
     def coo(self) -> tuple[Tensor, Tensor]:
         r"""Return ``(row, col)`` of :math:`\hat A`'s nonzeros (self loops included), on :attr:`device`."""
