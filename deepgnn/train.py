@@ -348,8 +348,9 @@ class _GraphedSteps(_EagerSteps):
     ) -> None:
         super().__init__(model, ds, loss_fn, optimizer)
         dev = ds.x.device
-        train_idx = ds.train_mask.nonzero().flatten()
-        y_train = ds.y[train_idx]
+        # The graphs read these by address on every replay: keep them alive with the graphs.
+        self.train_idx = train_idx = ds.train_mask.nonzero().flatten()
+        self.y_train = y_train = ds.y[train_idx]
 
         def step() -> Tensor:
             loss = loss_fn(model(ds.graph, ds.x)[train_idx], y_train)
