@@ -228,7 +228,8 @@ def _triton_act_backward(
     Each of a few programs per SM walks a contiguous slab of rows and writes one row of
     partial column sums; one small ``sum`` adds them up. Defaults timed on an H100 (arxiv
     size, L2 flushed) for the column sum alone: 33 us at d=64 and 83 us at d=256, against 65
-    and 161 us for ``g.sum(0)``.
+    and 161 us for ``g.sum(0)``; with tanh's derivative, 62 us at d=64 and 204 us at d=256
+    (2.5 TB/s; a device-to-device copy runs at 2.95 TB/s there).
     """
     _, _, kernel = _kernels()
     n, d = g.shape
@@ -343,9 +344,10 @@ class _SymmetricSpMM(torch.autograd.Function):
             grad_x = _spmm(ctx.adj, g, None, "identity") if need_x else None
         else:
             if triton_enabled(grad):
-                # One pass for G' = G * act'(Y) and its column sums: the bias gradient of a
-                # (169343, 64) float32 G took 32 us this way on an H100 against 64 us for
-                # G.sum(0), and the activation's backward needs no pass of its own.
+                # One pass for G' = G * act'(Y) and its column sums, where separate ops take
+                # two or three (tanh's backward, then G'.sum(0)). Fused into the SpMM this way,
+                # tanh cut a depth-64 gcn step on an H100 from 36.1-36.6 ms to 34.1-34.3 ms
+                # (width 64) and from 184.5 to 175.4 ms (width 256).
                 g, grad_b = _triton_act_backward(grad, y, ctx.activation, need_b)
             else:
                 g = _act_grad(grad, y, ctx.activation)
