@@ -44,6 +44,7 @@ from torch import Tensor, nn
 import deepgnn
 from deepgnn._checks import check_choice, check_int
 from deepgnn.graph import Graph
+from deepgnn.models._base import ACTIVATIONS
 
 __all__ = [
     "ARXIV_SIZE",
@@ -107,9 +108,12 @@ class _TorchSparseGraph(Graph):
         out.__class__ = cls
         return out
 
-    def spmm(self, x: Tensor, *, bias: Tensor | None = None) -> Tensor:
+    def spmm(
+        self, x: Tensor, *, bias: Tensor | None = None, activation: str = "identity"
+    ) -> Tensor:
         out = torch.sparse.mm(self.adjacency(x.dtype), x)
-        return out if bias is None else out + bias
+        out = out if bias is None else out + bias
+        return out if activation == "identity" else ACTIVATIONS[activation](out)
 
 
 class _PyGNet(nn.Module):

@@ -131,9 +131,14 @@ def _train(args: argparse.Namespace) -> int:
         progress=True,
     )
     if graph_task:
+        if args.cuda_graph:
+            raise ValueError(
+                "--cuda-graph applies to node datasets only (molecule batches change shape "
+                "every step); drop --cuda-graph"
+            )
         result = train_graph(model, ds, batch_size=args.batch_size, **common)
     else:
-        result = train_node(model, ds, split=args.split, **common)
+        result = train_node(model, ds, split=args.split, cuda_graph=args.cuda_graph, **common)
     print(f"{args.family} depth {args.depth} on {ds.name}, init {args.init}, seed {args.seed}")
     for key, value in result.as_row().items():
         print(f"{key}: {value}")
@@ -302,6 +307,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--split", type=int, default=None)
     train.add_argument("--device", default=None)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="replay the training step as a CUDA graph (node datasets, CUDA only)",
+    )
     train.add_argument("--log-csv", default=None, help="write the per-epoch log here")
     train.set_defaults(func=_train)
 

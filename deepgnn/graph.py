@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from deepgnn._spmm import ACTIVATIONS as SPMM_ACTIVATIONS
 from deepgnn._spmm import CSR, symmetric_spmm
 from deepgnn._typing import Device
 
@@ -153,9 +154,14 @@ class Graph:
         self._scipy = adj
         self._degree = torch.from_numpy(deg)
         self.device = torch.device("cpu")
+        # Master copies stay on the CPU; a graph on a device holds only the arrays its calls
+        # asked for (the SpMM kernels need int32 ids and float32 values: 20.7 MB at arxiv size,
+        # where device copies of these int64/float64 masters would add 41 MB).
         self._crow = torch.from_numpy(adj.indptr.astype(np.int64))
         self._col = torch.from_numpy(adj.indices.astype(np.int64))
-        self._val = torch.from_numpy(adj.data)  # float64 master copy
+        self._val = torch.from_numpy(adj.data)  # float64
+        self._index_cache: tuple[Tensor, Tensor] | None = None
+        self._kernel_arrays: tuple[Tensor, Tensor, Tensor] | None = None
         self._adj_cache: dict[torch.dtype, Tensor] = {}
         self._csr_cache: dict[torch.dtype, CSR] = {}
         self._dgl_cache: Any = None
@@ -243,9 +249,10 @@ class Graph:
         if adj is None:
             with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
                 warnings.simplefilter("ignore", UserWarning)
+                crow, col = self._device_index()
                 adj = torch.sparse_csr_tensor(
-                    self._crow.to(self.device),
-                    self._col.to(self.device),
+                    crow,
+                    col,
                     self._val.to(device=self.device, dtype=dtype),
                     size=(self.num_nodes, self.num_nodes),
                     check_invariants=False,  # built sorted and in range by _build
@@ -262,47 +269,79 @@ class Graph:
             return self
         out = copy.copy(self)
         out.device = device
-        out._crow, out._col, out._val = (t.to(device) for t in (self._crow, self._col, self._val))
+        out._index_cache = None
+        out._kernel_arrays = None
         out._adj_cache = {}
         out._csr_cache = {}
         out._dgl_cache = None
         out._coo_cache = None
         return out
 
+    def _device_index(self) -> tuple[Tensor, Tensor]:
+        """``(crow, col)`` as int64 on :attr:`device` (the masters themselves on the CPU)."""
+        if self._index_cache is None:
+            self._index_cache = (self._crow.to(self.device), self._col.to(self.device))
+        return self._index_cache
+
     def _kernel_operand(self, dtype: torch.dtype) -> CSR:
-        """Â's arrays as the SpMM kernels take them (int32 ids when they fit), cached per dtype."""
+        """Â's arrays as the SpMM kernels take them (int32 ids when they fit), cached per dtype.
+
+        The ids and the float32 values are made once per device and shared by every dtype;
+        a dtype other than float32 adds only its values for the ``torch.sparse`` path.
+        """
         csr = self._csr_cache.get(dtype)
         if csr is None:
-            small = self._col.numel() < 2**31
-            crow = self._crow.to(torch.int32) if small else self._crow
-            col = self._col.to(torch.int32)
+            if self._kernel_arrays is None:
+                small = self._col.numel() < 2**31
+                crow = self._crow.to(torch.int32) if small else self._crow
+                self._kernel_arrays = (
+                    crow.to(self.device),
+                    self._col.to(torch.int32).to(self.device),
+                    self._val.to(device=self.device, dtype=torch.float32),
+                )
+            crow, col, val32 = self._kernel_arrays
+            values = val32 if dtype == torch.float32 else self._val.to(self.device, dtype)
             with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
                 warnings.simplefilter("ignore", UserWarning)
                 sparse = torch.sparse_csr_tensor(
                     crow,
                     col,
-                    self._val.to(dtype),
+                    values,
                     size=(self.num_nodes, self.num_nodes),
                     check_invariants=False,  # built sorted and in range by _build
                 )
-            csr = CSR(sparse, crow, col, self._val.to(torch.float32))
+            csr = CSR(sparse, crow, col, val32)
             self._csr_cache[dtype] = csr
         return csr
 
-    def spmm(self, x: Tensor, *, bias: Tensor | None = None) -> Tensor:
-        r"""Return :math:`\hat A x` (plus ``bias`` on every row), differentiable twice.
+    def spmm(
+        self, x: Tensor, *, bias: Tensor | None = None, activation: str = "identity"
+    ) -> Tensor:
+        r"""Return :math:`\sigma(\hat A x + b)`, differentiable twice.
 
-        On CUDA with Triton importable this runs deepgnn's CSR kernel (bias fused into its
-        epilogue); elsewhere ``torch.sparse.mm``. The backward reuses the forward kernel,
-        since :math:`\hat A` is symmetric.
+        :math:`\sigma` is ``activation``: ``"identity"`` (the plain product), ``"tanh"`` or
+        ``"relu"``. On CUDA with Triton importable this runs deepgnn's CSR kernel, with the
+        bias and the activation applied in its epilogue; elsewhere ``torch.sparse.mm``, then
+        the activation in place. Either way the result equals ``torch.tanh(graph.spmm(x,
+        bias=b))`` (or ``relu``) up to float rounding, in one autograd node whose backward
+        takes :math:`\sigma'` from the saved output and reuses the forward kernel, since
+        :math:`\hat A` is symmetric.
 
         Args:
             x: dense floating tensor of shape ``(num_nodes,)`` or ``(num_nodes, d)`` on
                 :attr:`device`.
             bias: optional tensor of shape ``(d,)`` added to every row of :math:`\hat A x`.
+            activation: ``"identity"``, ``"tanh"`` or ``"relu"``.
 
         Returns:
             A tensor with the shape and dtype of ``x``.
+
+        Example:
+            >>> import torch
+            >>> g = Graph(torch.tensor([[0, 1], [1, 2]]))
+            >>> x, b = torch.randn(3, 4), torch.randn(4)
+            >>> torch.allclose(g.spmm(x, bias=b, activation="tanh"), torch.tanh(g.spmm(x, bias=b)))
+            True
         """
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -317,7 +356,13 @@ class Graph:
             raise ValueError(
                 f"x is on {x.device} but the graph on {self.device}; call graph.to(x.device)"
             )
-        d = 1 if x.dim() == 1 else x.shape[1]
+        if activation not in SPMM_ACTIVATIONS:
+            raise ValueError(
+                f"activation={activation!r} is not one of {list(SPMM_ACTIVATIONS)}; apply "
+                "other activations to the result of graph.spmm(x, bias=bias)"
+            )
+        vector = x.dim() == 1
+        d = 1 if vector else x.shape[1]
         if bias is not None:
             if not isinstance(bias, Tensor):
                 raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
@@ -326,16 +371,17 @@ class Graph:
                     f"bias must have shape ({d},) and live on {x.device}, got shape "
                     f"{tuple(bias.shape)} on {bias.device}"
                 )
-        x2 = x.reshape(self.num_nodes, d).contiguous()
-        out = symmetric_spmm(self._kernel_operand(x.dtype), x2, bias)
-        return out.reshape(x.shape)
+        x2 = (x.reshape(self.num_nodes, 1) if vector else x).contiguous()
+        out = symmetric_spmm(self._kernel_operand(x.dtype), x2, bias, activation)
+        return out.reshape(x.shape) if vector else out
 
     def coo(self) -> tuple[Tensor, Tensor]:
         r"""Return ``(row, col)`` of :math:`\hat A`'s nonzeros (self loops included), on :attr:`device`."""
         if self._coo_cache is None:
-            counts = self._crow[1:] - self._crow[:-1]
+            crow, col = self._device_index()
+            counts = crow[1:] - crow[:-1]
             rows = torch.repeat_interleave(torch.arange(self.num_nodes, device=self.device), counts)
-            self._coo_cache = (rows, self._col)
+            self._coo_cache = (rows, col)
         return self._coo_cache
 
     def to_dgl(self) -> dgl.DGLGraph:
@@ -346,7 +392,7 @@ class Graph:
             dgl = import_dgl()
             rows, cols = self.coo()
             g = dgl.graph((cols, rows), num_nodes=self.num_nodes)  # message from column j to row i
-            g.edata["w"] = self._val.float()
+            g.edata["w"] = self._val.to(device=self.device, dtype=torch.float32)
             self._dgl_cache = g
         return self._dgl_cache
 

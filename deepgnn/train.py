@@ -139,7 +139,8 @@ class _Loop:
 
     def end_epoch(self, epoch: int, loss: float, scores: dict[str, float]) -> bool:
         """Record an epoch (``scores``: train/val/test); return True when early stopping says stop."""
-        row = dict(scores, epoch=epoch, loss=loss, lr=self.optimizer.param_groups[0]["lr"])
+        lr = float(self.optimizer.param_groups[0]["lr"])  # a tensor under cuda_graph=True
+        row = dict(scores, epoch=epoch, loss=loss, lr=lr)
         row["seconds"] = time.perf_counter() - self.start
         if self.scheduler is not None:
             if self.schedule == "plateau":
@@ -191,6 +192,7 @@ def train_node(
     device: Device | None = None,
     seed: int = 0,
     progress: bool = False,
+    cuda_graph: bool = False,
 ) -> TrainResult:
     r"""Train ``model`` full-batch on a node-classification ``dataset``; in place, returns the result.
 
@@ -217,6 +219,14 @@ def train_node(
         device: where to train; default CUDA when available, else CPU.
         seed: seeds the initialization and dropout; the global RNG state is restored after.
         progress: show a tqdm bar.
+        cuda_graph: capture the training step (forward, loss, backward, Adam) and the
+            evaluation forward once as CUDA graphs and replay them every epoch, which takes
+            the host out of the step: deep models on small graphs are otherwise bound by the
+            time Python and the launches take. Needs a CUDA device. The losses equal those of
+            the eager loop up to float rounding (Adam runs with ``capturable=True`` and a tensor
+            learning rate, so that schedules reach the captured step); dropout masks come from
+            the same seeded generator but in another order. The update of an epoch whose loss
+            is NaN/inf has already been applied when training stops.
 
     Returns:
         A :class:`TrainResult`; ``model`` holds the last epoch's parameters.
@@ -246,6 +256,13 @@ def train_node(
     if split is not None:
         dataset = dataset.split(split)
     dev = _resolve_device(device)
+    if not isinstance(cuda_graph, bool):
+        raise TypeError(f"cuda_graph must be True or False, got {cuda_graph!r}")
+    if cuda_graph and dev.type != "cuda":
+        raise ValueError(
+            f"cuda_graph=True needs a CUDA device, but training runs on {dev}; pass "
+            "device='cuda' or cuda_graph=False"
+        )
     ds = dataset.to(dev)
     model.to(dev)
     masks = {"train": ds.train_mask, "val": ds.val_mask, "test": ds.test_mask}
@@ -255,7 +272,18 @@ def train_node(
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         _apply_init(model, init, init_options, graph=ds.graph, x=ds.x)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        if cuda_graph:
+            # A tensor learning rate, so that schedules reach the captured update.
+            optimizer = torch.optim.Adam(
+                model.parameters(),
+                lr=torch.tensor(float(lr), device=dev),
+                weight_decay=weight_decay,
+                capturable=True,
+            )
+            steps: _EagerSteps = _GraphedSteps(model, ds, loss_fn, optimizer)
+        else:
+            optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+            steps = _EagerSteps(model, ds, loss_fn, optimizer)
         loop = _Loop(
             optimizer,
             schedule=schedule,
@@ -266,23 +294,117 @@ def train_node(
         )
         diverged = False
         for epoch in range(1, epochs + 1):
-            model.train()
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(ds.graph, ds.x)
-            loss = loss_fn(logits[ds.train_mask], ds.y[ds.train_mask])
-            if not torch.isfinite(loss):
+            loss = steps.train()
+            if not math.isfinite(loss):
                 diverged = True
-                log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss.item(), epoch)
+                log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss, epoch)
                 break
-            loss.backward()
-            optimizer.step()
-            model.eval()
-            with torch.no_grad():
-                logits = model(ds.graph, ds.x)
+            logits = steps.logits()
             scores = {k: ds.evaluate(logits, m) for k, m in masks.items()}
-            if loop.end_epoch(epoch, loss.item(), scores):
+            if loop.end_epoch(epoch, loss, scores):
                 break
     return loop.result(ds.metric, diverged)
+
+
+class _EagerSteps:
+    """An epoch of :func:`train_node`, op by op: a training step, then the evaluation logits."""
+
+    def __init__(
+        self,
+        model: GNN,
+        ds: Dataset,
+        loss_fn: Callable[[Tensor, Tensor], Tensor],
+        optimizer: torch.optim.Optimizer,
+    ) -> None:
+        self.model, self.ds, self.loss_fn, self.optimizer = model, ds, loss_fn, optimizer
+
+    def train(self) -> float:
+        """Forward and loss; when the loss is finite, backward and the Adam update. Returns the loss."""
+        ds = self.ds
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.model(ds.graph, ds.x)
+        loss = self.loss_fn(logits[ds.train_mask], ds.y[ds.train_mask])
+        value = loss.item()
+        if math.isfinite(value):
+            loss.backward()
+            self.optimizer.step()
+        return value
+
+    def logits(self) -> Tensor:
+        """The logits of every node in eval mode (no dropout, running norm statistics)."""
+        self.model.eval()
+        with torch.no_grad():
+            return self.model(self.ds.graph, self.ds.x)
+
+
+class _GraphedSteps(_EagerSteps):
+    """The same two calls, each replaying a CUDA graph captured once.
+
+    Capture needs warm-up steps on a side stream first (Triton compiles its kernels, cuBLAS
+    makes its handles, Adam makes its state); they train the model, so its parameters and
+    buffers, Adam's state and the RNG are put back before the step is captured, and the first
+    replay is the eager loop's first step. The loss indexes the training nodes by id, since a
+    boolean mask would make the host wait for the device in the middle of the capture.
+    """
+
+    def __init__(
+        self,
+        model: GNN,
+        ds: Dataset,
+        loss_fn: Callable[[Tensor, Tensor], Tensor],
+        optimizer: torch.optim.Optimizer,
+        warmup: int = 3,
+    ) -> None:
+        super().__init__(model, ds, loss_fn, optimizer)
+        dev = ds.x.device
+        # The graphs read these by address on every replay: keep them alive with the graphs.
+        self.train_idx = train_idx = ds.train_mask.nonzero().flatten()
+        self.y_train = y_train = ds.y[train_idx]
+
+        def step() -> Tensor:
+            loss = loss_fn(model(ds.graph, ds.x)[train_idx], y_train)
+            loss.backward()
+            optimizer.step()
+            return loss.detach()
+
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
+        rng = torch.cuda.get_rng_state(dev)
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                model.train()
+                optimizer.zero_grad(set_to_none=True)
+                step()
+                _EagerSteps.logits(self)
+        torch.cuda.current_stream(dev).wait_stream(side)
+        with torch.no_grad():
+            model.load_state_dict(saved)  # copies in place: the captured addresses stay
+            for state in optimizer.state.values():
+                for value in state.values():
+                    if isinstance(value, Tensor):
+                        value.zero_()
+        torch.cuda.set_rng_state(rng, dev)
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        self.train_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.train_graph):
+            self.static_loss = step()
+        self.eval_graph = torch.cuda.CUDAGraph()
+        model.eval()
+        with torch.no_grad(), torch.cuda.graph(self.eval_graph):
+            self.static_logits = model(ds.graph, ds.x)
+
+    def train(self) -> float:
+        self.model.train()
+        self.train_graph.replay()
+        return self.static_loss.item()
+
+    def logits(self) -> Tensor:
+        self.model.eval()
+        self.eval_graph.replay()
+        return self.static_logits
 
 
 def _multilabel_loss(logits: Tensor, target: Tensor) -> Tensor:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from deepgnn import bench
 
@@ -82,3 +83,14 @@ def test_write_results_merges_suites_and_reports_ratios(tmp_path):
     bench.write_results([rec("cpu-cora", "deepgnn", 5.0)], tmp_path, command="third")
     merged = json.loads((tmp_path / "benchmarks.json").read_text())
     assert [r["step_ms"] for r in merged if r["suite"] == "cpu-cora"] == [5.0]
+
+
+def test_torch_sparse_baseline_applies_the_activation_as_its_own_op():
+    g = bench.arxiv_sized_graph(num_nodes=60, num_edges=240, seed=2)
+    baseline = bench._TorchSparseGraph.wrap(g)
+    x, b = torch.randn(60, 5), torch.randn(5)
+    for activation in ("identity", "tanh", "relu"):
+        torch.testing.assert_close(
+            baseline.spmm(x, bias=b, activation=activation),
+            g.spmm(x, bias=b, activation=activation),
+        )

@@ -75,3 +75,9 @@ def test_search_prints_before_and_after_and_resumes_from_storage(tmp_path, capsy
     out = capsys.readouterr().out
     assert "8 model evaluations" in out
     assert list(pd.read_csv(trace)["evaluation"]) == list(range(8))
+
+
+def test_train_cuda_graph_flag_reaches_train_node(capsys):
+    # On the CPU the flag is refused by train_node itself, with its message.
+    assert main(["train", "--epochs", "1", "--device", "cpu", "--cuda-graph"]) == 2
+    assert "cuda_graph=True needs a CUDA device" in capsys.readouterr().err

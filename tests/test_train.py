@@ -113,6 +113,8 @@ def test_train_node_rejects_mismatched_model_and_bad_options(cora):
         train_node(model, cora, schedule="cosin")
     with pytest.raises(ValueError, match="lr=-1"):
         train_node(model, cora, lr=-1)
+    with pytest.raises(ValueError, match="cuda_graph=True needs a CUDA device"):
+        train_node(model, cora, device="cpu", cuda_graph=True)
     with pytest.raises(TypeError, match="node datasets go to train_node"):
         train_graph(model, cora)
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn._checks import check_choice, check_fraction, check_int
-from deepgnn.graph import Graph
+from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 
 __all__ = ["GNN", "LayerWeight", "PairNorm", "ACTIVATIONS", "NORMS"]
 
@@ -207,3 +207,19 @@ class GNN(nn.Module):
     def _hidden_block(self, h: Tensor, norm: nn.Module) -> Tensor:
         """norm -> activation -> dropout, the post-conv step of every hidden layer."""
         return F.dropout(self.act(norm(h)), p=self.dropout, training=self.training)
+
+    def _conv_block(self, conv: nn.Module, graph: Graph, h: Tensor, norm: nn.Module) -> Tensor:
+        """conv -> norm -> activation -> dropout, a hidden layer of the GCN families.
+
+        Without a norm the layer is ``act(Â h Wᵀ + b)`` exactly, and deepgnn's ``GCNConv``
+        hands tanh / relu to ``graph.spmm``, which applies it in its kernel's epilogue: the
+        same function in one autograd node, with no pass of its own over memory forward or
+        backward (tanh took 13% of a depth-64 step on an H100 as separate ops).
+        """
+        if self.norm is None and self.backend == "torch" and self.activation in SPMM_ACTIVATIONS:
+            h = conv(graph, h, activation=self.activation)
+        else:
+            h = self.act(norm(conv(graph, h)))
+        if self.dropout and self.training:
+            h = F.dropout(h, p=self.dropout)
+        return h

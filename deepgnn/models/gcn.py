@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._base import ACTIVATIONS, GNN, LayerWeight, make_norm
 
 __all__ = ["GCN", "GCNConv", "make_gcn_conv"]
 
@@ -34,12 +34,14 @@ class GCNConv(nn.Module):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, graph: Graph, x: Tensor) -> Tensor:
+    def forward(self, graph: Graph, x: Tensor, activation: str = "identity") -> Tensor:
+        """Return ``activation(Â x Wᵀ + b)``; ``activation`` is one of ``SPMM_ACTIVATIONS``."""
         out_dim, in_dim = self.weight.shape
         # Multiply by W on the narrower side of the product: fewer columns to propagate.
         if out_dim <= in_dim:
-            return graph.spmm(x @ self.weight.t(), bias=self.bias)
-        return F.linear(graph.spmm(x), self.weight, self.bias)
+            return graph.spmm(F.linear(x, self.weight), bias=self.bias, activation=activation)
+        out = F.linear(graph.spmm(x), self.weight, self.bias)
+        return out if activation == "identity" else ACTIVATIONS[activation](out)
 
     def layer_weight(self, prefix: str) -> LayerWeight:
         return LayerWeight(f"{prefix}.weight", self.weight, bias=self.bias)
@@ -109,9 +111,10 @@ class GCN(GNN):
     def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
         h = x
         for i, conv in enumerate(self.convs):
-            h = conv(graph, h)
             if i < self.depth - 1:
-                h = self._hidden_block(h, self.norms[i])
+                h = self._conv_block(conv, graph, h, self.norms[i])
+            else:
+                h = conv(graph, h)
             if states is not None:
                 states.append(h)
         return h

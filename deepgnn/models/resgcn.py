@@ -76,7 +76,7 @@ class ResGCN(GNN):
         if states is not None:
             states.append(h)
         for i, conv in enumerate(self.convs):
-            h = self._combine(i, h, self._hidden_block(conv(graph, h), self.norms[i]))
+            h = self._combine(i, h, self._conv_block(conv, graph, h, self.norms[i]))
             if states is not None:
                 states.append(h)
         out = self.out_proj(h)
