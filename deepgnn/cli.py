@@ -374,8 +374,8 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument("--base", default="xavier", help="init drawn before the search")
     srch.add_argument(
         "--method",
-        default="gradient",
-        help="gradient, tpe, cmaes, zeroth_order, zeroth_order_single",
+        default="gauss_newton",
+        help="gauss_newton, gradient, tpe, cmaes, zeroth_order, zeroth_order_single",
     )
     srch.add_argument("--trials", type=int, default=None, help="budget in model evaluations")
     srch.add_argument("--timeout", type=float, default=None, help="seconds")

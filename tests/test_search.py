@@ -82,6 +82,93 @@ def test_gradient_in_log_scales_matches_central_finite_differences(small, family
     assert float(g.abs().max()) > 1e-3  # the check is not vacuous
 
 
+@pytest.mark.parametrize("form", ["divide_old", "divide_stable"])
+def test_jacobian_of_residuals_matches_central_finite_differences(small, form):
+    graph, x, y = small
+    model = _model(depth=5, dtype=torch.float64)
+    problem = _Problem(
+        model,
+        graph,
+        x.double(),
+        y,
+        None,
+        layers="conv",
+        search_gates=True,
+        form=form,
+        weights=(1.0, 10.0, 1.0),
+        seed=0,
+        bounds=(0.01, 10.0),
+    )
+    s = 0.3 * torch.randn(5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    value, r, jac = problem.residuals(s, 0, jacobian=True)
+    assert value == pytest.approx(problem.evaluate(s, 0)[0])
+    h = 1e-6
+    fd = torch.zeros(3, 5, dtype=torch.float64)
+    for j in range(5):
+        e = torch.zeros(5, dtype=torch.float64)
+        e[j] = h
+        fd[:, j] = (problem.residuals(s + e, 0)[1] - problem.residuals(s - e, 0)[1]) / (2 * h)
+    assert torch.allclose(jac, fd, rtol=1e-5, atol=1e-7), (jac, fd)
+    assert bool((jac.abs().amax(dim=1) > 1e-3).all())  # every row takes part
+    assert problem.count == 1 + 1 + 2 * 5  # each call is one recorded evaluation
+
+
+def test_fsp_row_of_a_relu_gcn_is_exact_and_one_step_zeroes_its_residual(small):
+    # Bias-free ReLU GCN: ||h_l|| scales by e^{s_1 + ... + s_l}, so the FSP log-ratio
+    # log(||h_1|| / ||h_{L-1}||) = -(s_2 + ... + s_{L-1}) + const is linear in s.
+    from deepgnn.search import _gauss_newton_step
+
+    graph, x, y = small
+    model = _model(depth=6, activation="relu", dtype=torch.float64)
+    problem = _Problem(
+        model,
+        graph,
+        x.double(),
+        y,
+        None,
+        layers="conv",
+        search_gates=True,
+        form="divide_old",
+        weights=(1.0, 10.0, 1.0),
+        seed=0,
+        bounds=(0.01, 10.0),
+    )
+    _, r, jac = problem.residuals(torch.zeros(6, dtype=torch.float64), 0, jacobian=True)
+    expected = torch.tensor([0.0, -1, -1, -1, -1, 0], dtype=torch.float64)
+    assert torch.allclose(jac[0], expected, atol=1e-9)
+    assert abs(float(r[0])) > 0.1
+    d = _gauss_newton_step(jac, r, torch.tensor([1.0, 10.0, 1.0], dtype=torch.float64).sqrt())
+    _, r_new, _ = problem.residuals(d, 1)
+    assert float(r_new[0]) == pytest.approx(float(r[0] + jac[0] @ d), abs=1e-9)
+    assert abs(float(r_new[0])) < 0.01 * abs(float(r[0]))
+
+
+def test_gauss_newton_counts_each_evaluation_once_and_takes_few_jacobians(small, monkeypatch):
+    graph, x, y = small
+    calls = []
+    residuals = _Problem.residuals
+
+    def spy(self, s, index, *, jacobian=False):
+        calls.append(jacobian)
+        return residuals(self, s, index, jacobian=jacobian)
+
+    monkeypatch.setattr(_Problem, "residuals", spy)
+    res = search(_model(depth=8), graph, x, y, n_trials=30, patience=None, progress=False)
+    assert res.method == "gauss_newton"  # the default
+    assert res.evaluations == len(res.trace) == len(calls) == 30
+    assert calls[0] and sum(calls) < len(calls) / 2  # Jacobian first, plain trials between
+    assert res.trace["candidate"].all()
+    assert res.objective < 0.5 * res.trace["objective"].iloc[0]
+
+
+def test_gauss_newton_stops_when_the_objective_stalls(small):
+    graph, x, y = small
+    res = search(_model(depth=8), graph, x, y, n_trials=200, patience=5, progress=False)
+    best = res.trace["best"].to_numpy()
+    assert 6 <= len(best) < 200
+    assert best[-1] >= best[-6] * (1 - 1e-4)  # no relative gain of 1e-4 in the last 5
+
+
 # ------------------------------------------------------------------ every method
 @pytest.mark.parametrize("method", METHODS)
 def test_search_lowers_the_objective_on_a_small_graph(small, method):
@@ -162,7 +249,7 @@ def test_gated_family_searches_gates_but_not_rezero_alpha(small):
 
 
 # ----------------------------------------------------------------- reproducibility
-@pytest.mark.parametrize("method", ["tpe", "gradient", "zeroth_order"])
+@pytest.mark.parametrize("method", ["gauss_newton", "tpe", "gradient", "zeroth_order"])
 def test_random_data_search_is_reproducible_from_its_seed(small, method):
     graph = small[0]
 
