@@ -1542,7 +1542,11 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
     if ok.empty:
         return written
     extra = [c for c in config.axes() if c not in ("dataset", "family", "depth", "init", "seed")]
-    extra = [c for c in extra if c in ok]
+    # Settings that vary only between families (e.g. [model.gcn] activation) label the panel,
+    # not the line.
+    per_family = [c for c in extra if c in ok]
+    extra = [c for c in per_family if ok.groupby(["dataset", "family"])[c].nunique().max() > 1]
+    per_family = [c for c in per_family if c not in extra]
     ok["line"] = ok["init"].astype(str)
     for c in extra:
         ok["line"] += f", {c}=" + ok[c].astype(str)
@@ -1580,7 +1584,8 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
                         ax.set_yscale("log")
                     ax.set_xlabel("depth")
                     ax.set_ylabel(label)
-                    ax.set_title(f"{dataset}, {family}")
+                    fixed = ", ".join(f"{k}={fam[k].iloc[0]}" for k in per_family)
+                    ax.set_title(f"{dataset}, {family}" + (f" ({fixed})" if fixed else ""))
                     ax.grid(alpha=0.3)
             axes[0][-1].legend(fontsize="small")
             path = out / f"{dataset}_{name}_vs_depth.png"

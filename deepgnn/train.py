@@ -528,9 +528,7 @@ def train_graph(
         torch.manual_seed(seed)
         clf = GraphClassifier(model, dataset.num_tasks, pool=pool)
         first = dataset.batch(split["train"][:batch_size])
-        _apply_init(
-            model, init, init_options, graph=first.graph, x=clf.encoder(first.x).detach()
-        )
+        _apply_init(model, init, init_options, graph=first.graph, x=clf.encoder(first.x).detach())
         clf.to(dev)
         optimizer = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=weight_decay)
         loop = _Loop(

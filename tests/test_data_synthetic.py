@@ -64,3 +64,15 @@ def test_load_csbm_uses_documented_defaults():
 def test_csbm_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         csbm(**kwargs)
+
+
+def test_csbm_arxiv_has_ogbn_arxiv_size_and_homophily():
+    from deepgnn.data import load
+
+    ds = load("csbm-arxiv")
+    assert ds.name == "csbm-arxiv"
+    assert (ds.num_nodes, ds.num_features, ds.num_classes) == (169_343, 128, 40)
+    assert ds.graph.num_edges == 1_166_243
+    src, dst = ds.graph.edge_index
+    same = (ds.y[src] == ds.y[dst]).float().mean().item()
+    assert same == pytest.approx(0.655, abs=2e-3)

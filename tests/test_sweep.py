@@ -476,9 +476,10 @@ def test_family_table_overrides_model_settings_and_inits_follow_the_activation(t
     sweep.run(config, out=tmp_path / "out", progress=False)
     df = sweep.report(config, out=tmp_path / "out").set_index("cell")
     assert set(df["status"]) == {"ok"}
-    assert "## dataset=cora, family=gcn, activation=tanh" in (
-        tmp_path / "out" / "summary.md"
-    ).read_text()
+    assert (
+        "## dataset=cora, family=gcn, activation=tanh"
+        in (tmp_path / "out" / "summary.md").read_text()
+    )
     # The gcn cell's Kaiming used tanh's gain: the same model built and trained directly.
     cell = next(c for c in config.cells() if c.family == "gcn" and c.depth == 2 and c.seed == 1)
     ds = deepgnn.data.load("cora")
@@ -493,8 +494,8 @@ def test_family_table_overrides_model_settings_and_inits_follow_the_activation(t
     assert df.loc[cell.key, "val"] == pytest.approx(result.val)
 
     for bad, match in (
-        ('[model.gat]\nheads = 2\n\n[train]', r"\[model.gat\] overrides settings of family 'gat'"),
-        ('[model.gcn]\nalpha = 0.5\n\n[train]', r"\[model.gcn\] has unknown key 'alpha'"),
+        ("[model.gat]\nheads = 2\n\n[train]", r"\[model.gat\] overrides settings of family 'gat'"),
+        ("[model.gcn]\nalpha = 0.5\n\n[train]", r"\[model.gcn\] has unknown key 'alpha'"),
         ('[model.gcn]\nactivation = "swish"\n\n[train]', r"\[model.gcn\] activation"),
     ):
         path.write_text(_write(tmp_path, "fam2", epochs=2).read_text().replace("[train]", bad))

@@ -141,3 +141,15 @@ def test_molecule_classifier_learns_bbbp_subset(data_root):
     result = train_graph(model, ds, epochs=10, batch_size=32, patience=None, seed=0, pool="sum")
     assert result.log["train"].iloc[-1] > 0.7  # ROC-AUC on the training graphs
     assert 0.0 <= result.val <= 1.0 and 0.0 <= result.test <= 1.0
+
+
+def test_init_options_reach_the_named_scheme(cora):
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 3, width=64, seed=0)
+    train_node(
+        model, cora, init="kaiming", init_options={"nonlinearity": "tanh"}, epochs=1, lr=1e-6
+    )
+    w = model.layer_weights()[1].weight.detach()
+    # Kaiming fan_in with tanh's gain 5/3 (relu's would give sqrt 2 / 8 = 0.177)
+    assert float(w.std()) == pytest.approx(5 / 3 / 8, rel=0.05)
+    with pytest.raises(ValueError, match="init_options=.* need init to be a scheme name"):
+        train_node(model, cora, init=None, init_options={"nonlinearity": "tanh"}, epochs=1)
