@@ -287,14 +287,7 @@ class SweepConfig:
                 raise _ConfigError(f"{table} must be a table [{table}], got {raw[table]!r}")
         data = cls._data(raw.get("data", {}))
         model, model_overrides = cls._model(raw.get("model", {}))
-        init, init_options = cls._init(raw.get("init", {}))
-        for scheme, opts in init_options.items():
-            for family, sub in opts.items():
-                if isinstance(sub, dict) and family not in model["name"]:
-                    raise _ConfigError(
-                        f"[init.{scheme}.{family}] gives options for family {family!r}, which "
-                        f"[model] name does not list ({model['name']}); add it or drop the table"
-                    )
+        init, init_options = cls._init(raw.get("init", {}), model["name"])
         train = cls._train(raw.get("train", {}))
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
         for s in seeds:
@@ -422,7 +415,11 @@ class SweepConfig:
         return model, overrides
 
     @staticmethod
-    def _init(table: dict[str, Any]) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    def _init(
+        table: dict[str, Any], families: Sequence[str]
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+        from deepgnn import models
+
         known = _init_names()
         names = _as_axis("[init]", "name", table.get("name", "default"))
         choices = ["default", *(known or [])]
@@ -448,17 +445,20 @@ class SweepConfig:
                     f"({names}); add it to name or drop the table"
                 )
             accepted = _init_option_names(key)
-            from deepgnn import models
-
             for opt, v in value.items():
-                where = f"[init.{key}]"
-                subtable = v if isinstance(v, dict) else {opt: v}
                 if isinstance(v, dict):
                     # [init.<scheme>.<family>]: options for one model family
-                    check_choice(f"[init.{key}.{opt}] (a model family)", opt, models.available())
-                    where = f"[init.{key}.{opt}]"
+                    where, given = f"[init.{key}.{opt}]", list(v)
+                    check_choice(f"{where} (a model family)", opt, models.available())
+                    if opt not in families:
+                        raise _ConfigError(
+                            f"{where} gives options for family {opt!r}, which [model] name does "
+                            f"not list ({list(families)}); add it or drop the table"
+                        )
+                else:
+                    where, given = f"[init.{key}]", [opt]
                 if accepted is not None:
-                    for o in subtable:
+                    for o in given:
                         if o not in accepted:
                             raise _unknown_key(where, o, sorted(accepted))
             options[key] = dict(value)

@@ -46,6 +46,25 @@ def _model(family="gcn", depth=8, seed=0, activation="tanh", dtype=torch.float32
     return model.to(dtype)
 
 
+def _problem(
+    model, graph, x, y, *, form="divide_old", weights=(1.0, 10.0, 1.0), bounds=(0.01, 10.0)
+):
+    """The search's objective over every conv layer's log-scale and the gates, seed 0."""
+    return _Problem(
+        model,
+        graph,
+        x,
+        y,
+        None,
+        layers="conv",
+        search_gates=True,
+        form=form,
+        weights=weights,
+        seed=0,
+        bounds=bounds,
+    )
+
+
 # ------------------------------------------------------------------------- gradient
 @pytest.mark.parametrize(
     "family, form",
@@ -54,19 +73,7 @@ def _model(family="gcn", depth=8, seed=0, activation="tanh", dtype=torch.float32
 def test_gradient_in_log_scales_matches_central_finite_differences(small, family, form):
     graph, x, y = small
     model = _model(family, depth=5, dtype=torch.float64)
-    problem = _Problem(
-        model,
-        graph,
-        x.double(),
-        y,
-        None,
-        layers="conv",
-        search_gates=True,
-        form=form,
-        weights=(1.0, 10.0, 1.0),
-        seed=0,
-        bounds=(0.01, 10.0),
-    )
+    problem = _problem(model, graph, x.double(), y, form=form)
     if family == "gated_resgcn":
         assert problem.dim == 5 + 5 + 5  # convs, alpha, beta
     s = torch.randn(problem.dim, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
@@ -86,19 +93,7 @@ def test_gradient_in_log_scales_matches_central_finite_differences(small, family
 def test_jacobian_of_residuals_matches_central_finite_differences(small, form):
     graph, x, y = small
     model = _model(depth=5, dtype=torch.float64)
-    problem = _Problem(
-        model,
-        graph,
-        x.double(),
-        y,
-        None,
-        layers="conv",
-        search_gates=True,
-        form=form,
-        weights=(1.0, 10.0, 1.0),
-        seed=0,
-        bounds=(0.01, 10.0),
-    )
+    problem = _problem(model, graph, x.double(), y, form=form)
     s = 0.3 * torch.randn(5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     value, r, jac = problem.residuals(s, 0, jacobian=True)
     assert value == pytest.approx(problem.evaluate(s, 0)[0])
@@ -120,19 +115,7 @@ def test_fsp_row_of_a_relu_gcn_is_exact_and_one_step_zeroes_its_residual(small):
 
     graph, x, y = small
     model = _model(depth=6, activation="relu", dtype=torch.float64)
-    problem = _Problem(
-        model,
-        graph,
-        x.double(),
-        y,
-        None,
-        layers="conv",
-        search_gates=True,
-        form="divide_old",
-        weights=(1.0, 10.0, 1.0),
-        seed=0,
-        bounds=(0.01, 10.0),
-    )
+    problem = _problem(model, graph, x.double(), y)
     _, r, jac = problem.residuals(torch.zeros(6, dtype=torch.float64), 0, jacobian=True)
     expected = torch.tensor([0.0, -1, -1, -1, -1, 0], dtype=torch.float64)
     assert torch.allclose(jac[0], expected, atol=1e-9)
@@ -228,18 +211,8 @@ def test_gated_family_searches_gates_but_not_rezero_alpha(small):
     # its convolutions get zero gradients there, so the BSP ratio (and J) is NaN.
     rz = search(_model("rezero", depth=4), graph, x, y, n_trials=3, progress=False)
     assert math.isnan(rz.objective) and rz.gates == {"alpha": [1.0] * 4, "beta": [1.0] * 4}
-    names = _Problem(
-        _model("rezero", depth=4),
-        graph,
-        x,
-        y,
-        None,
-        layers="conv",
-        search_gates=True,
-        form="divide_old",
-        weights=(1, 1, 1),
-        seed=0,
-        bounds=(0.1, 10),
+    names = _problem(
+        _model("rezero", depth=4), graph, x, y, weights=(1, 1, 1), bounds=(0.1, 10)
     ).names
     assert len(names) == 8 and not any("alpha" in n for n in names)
     res = search(_model("resgcn", depth=4), graph, x, y, n_trials=5, progress=False)
@@ -264,19 +237,7 @@ def test_random_data_search_is_reproducible_from_its_seed(small, method):
 
 def test_random_data_is_fresh_per_evaluation(small):
     graph = small[0]
-    problem = _Problem(
-        _model(depth=4),
-        graph,
-        None,
-        None,
-        None,
-        layers="conv",
-        search_gates=True,
-        form="divide_old",
-        weights=(1, 1, 1),
-        seed=0,
-        bounds=(0.1, 10),
-    )
+    problem = _problem(_model(depth=4), graph, None, None, weights=(1, 1, 1), bounds=(0.1, 10))
     (x0, y0), (x1, _), (x0b, y0b) = problem.data(0), problem.data(1), problem.data(0)
     assert torch.equal(x0, x0b) and torch.equal(y0, y0b) and not torch.equal(x0, x1)
     assert abs(float(x0.std()) - 1.0) < 0.1  # X ~ N(0, 1)
