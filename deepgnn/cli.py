@@ -235,7 +235,7 @@ def _search(args: argparse.Namespace) -> int:
 
     print(
         f"{args.family} ({args.activation}) depth {args.depth} width {args.width} on {ds.name}, "
-        f"{args.base} weights, seed {args.seed}; method {args.method}, "
+        f"{args.base} weights, seed {args.seed}; method {args.method or 'the form default'}, "
         f"{'random' if args.random_data else 'real'} data, form {args.form}, weights {opts['weights']}"
     )
     summary("before")
@@ -256,7 +256,8 @@ def _search(args: argparse.Namespace) -> int:
     deepgnn.init.scale_(model, result.scales, gates=result.gates or None)
     summary("after")
     print(
-        f"{result.evaluations} model evaluations in {result.seconds:.1f} s; best objective "
+        f"{result.method}: {result.evaluations} model evaluations in {result.seconds:.1f} s; "
+        "best objective "
         f"{result.objective:.4g}; scales {min(result.scales):.3g}..{max(result.scales):.3g}"
     )
     if args.trace_csv:
@@ -374,8 +375,9 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument("--base", default="xavier", help="init drawn before the search")
     srch.add_argument(
         "--method",
-        default="gauss_newton",
-        help="gauss_newton, gradient, tpe, cmaes, zeroth_order, zeroth_order_single",
+        default=None,
+        help="gauss_newton, gradient, tpe, cmaes, zeroth_order, zeroth_order_single "
+        "(default: gauss_newton for --form divide_old, gradient for divide_stable)",
     )
     srch.add_argument("--trials", type=int, default=None, help="budget in model evaluations")
     srch.add_argument("--timeout", type=float, default=None, help="seconds")

@@ -504,7 +504,7 @@ def scale_(
     if gates is not None:
         if not isinstance(gates, Mapping):
             raise TypeError(f"gates must be a dict such as {{'alpha': 0.5}}, got {gates!r}")
-        if not model_gates:
+        if gates and not model_gates:
             raise ValueError(
                 f"gates were given but family {model.family!r} has none; "
                 "only gated_resgcn and rezero have alpha/beta"

@@ -205,6 +205,10 @@ def test_scale_multiplies_each_layer_and_checks_length(generator):
         init.scale_(model, [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="has none"):
         init.scale_(model, 1.0, gates={"alpha": 1.0})
+    # A SearchResult of a family without gates has gates={}: applying it must work.
+    init.scale_(model, 2.0, gates={})
+    for lw, old, c in zip(model.layer_weights(), before, scales):
+        torch.testing.assert_close(lw.weight.detach(), 2 * c * old)
 
 
 def test_init_dispatch_errors_name_the_fix():
