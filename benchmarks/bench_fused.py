@@ -38,7 +38,13 @@ import torch.nn.functional as F
 import deepgnn
 import deepgnn.models._base as models_base
 from deepgnn import _spmm
-from deepgnn.bench import ARXIV_SIZE, _TorchSparseGraph, arxiv_sized_graph, time_step
+from deepgnn.bench import (
+    ARXIV_SIZE,
+    _host_us,
+    _TorchSparseGraph,
+    arxiv_sized_graph,
+    time_step,
+)
 
 log = logging.getLogger("bench_fused")
 
@@ -52,11 +58,6 @@ def unfused() -> Iterator[None]:
         yield
     finally:
         models_base.SPMM_ACTIVATIONS = saved
-
-
-def sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def op_us(fn: Callable[[], object], dev: torch.device) -> float:
@@ -124,27 +125,16 @@ def host(dev: torch.device) -> dict:
     b = torch.randn(64, device=dev)
     csr = g._kernel_operand(torch.float32)
 
-    def per_call_us(fn, n=2000):
-        for _ in range(20):
-            fn()
-        sync(dev)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        t = (time.perf_counter() - t0) / n * 1e6
-        sync(dev)
-        return t
-
     res = {
-        "graph_spmm_us": per_call_us(lambda: g.spmm(x, bias=b)),
-        "graph_spmm_tanh_us": per_call_us(lambda: g.spmm(x, bias=b, activation="tanh")),
-        "kernel_spmm_us": per_call_us(lambda: _spmm._spmm(csr, x, b, "tanh")),
-        "torch_sparse_mm_us": per_call_us(lambda: torch.sparse.mm(csr.sparse, x)),
-        "torch_tanh_us": per_call_us(lambda: torch.tanh(x)),
+        "graph_spmm_us": _host_us(lambda: g.spmm(x, bias=b), dev),
+        "graph_spmm_tanh_us": _host_us(lambda: g.spmm(x, bias=b, activation="tanh"), dev),
+        "kernel_spmm_us": _host_us(lambda: _spmm._spmm(csr, x, b, "tanh"), dev),
+        "torch_sparse_mm_us": _host_us(lambda: torch.sparse.mm(csr.sparse, x), dev),
+        "torch_tanh_us": _host_us(lambda: torch.tanh(x), dev),
     }
     if dev.type == "cuda":
-        res["triton_act_backward_us"] = per_call_us(
-            lambda: _spmm._triton_act_backward(x, x, "tanh", True)
+        res["triton_act_backward_us"] = _host_us(
+            lambda: _spmm._triton_act_backward(x, x, "tanh", True), dev
         )
     for impl in ("fused", "unfused", "torch_sparse"):
         gg = _TorchSparseGraph.wrap(g) if impl == "torch_sparse" else g
@@ -158,7 +148,7 @@ def host(dev: torch.device) -> dict:
                 model(gg, x).sum().backward()
                 opt.step()
 
-            reps = [per_call_us(step, n=30) / 1e3 for _ in range(5)]
+            reps = [_host_us(step, dev, n=30) / 1e3 for _ in range(5)]
         res[f"{impl}_depth64_step_host_ms"] = statistics.median(reps)
         res[f"{impl}_depth64_step_host_ms_all"] = reps
     log.info("host %s", res)

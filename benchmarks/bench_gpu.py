@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 import deepgnn
 from deepgnn import _spmm
-from deepgnn.bench import ARXIV_SIZE, arxiv_sized_graph, run_gpu, write_results
+from deepgnn.bench import ARXIV_SIZE, _host_us, arxiv_sized_graph, run_gpu, write_results
 
 log = logging.getLogger("bench_gpu")
 
@@ -168,22 +168,11 @@ def overhead() -> dict:
     b = torch.randn(64, device=dev)
     csr = g._kernel_operand(torch.float32)
 
-    def per_call_us(fn, n=2000):
-        for _ in range(20):
-            fn()
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        t = (time.perf_counter() - t0) / n * 1e6
-        torch.cuda.synchronize()
-        return t
-
     res = {
-        "triton_spmm_launch_us": per_call_us(lambda: _spmm._triton_spmm(csr, x, b)),
-        "graph_spmm_us": per_call_us(lambda: g.spmm(x, bias=b)),
-        "torch_sparse_mm_us": per_call_us(lambda: torch.sparse.mm(csr.sparse, x)),
-        "torch_add_us": per_call_us(lambda: x + b),
+        "triton_spmm_launch_us": _host_us(lambda: _spmm._triton_spmm(csr, x, b), dev),
+        "graph_spmm_us": _host_us(lambda: g.spmm(x, bias=b), dev),
+        "torch_sparse_mm_us": _host_us(lambda: torch.sparse.mm(csr.sparse, x), dev),
+        "torch_add_us": _host_us(lambda: x + b, dev),
     }
     for impl in ("deepgnn", "torch_sparse"):
         from deepgnn.bench import _TorchSparseGraph
@@ -197,7 +186,7 @@ def overhead() -> dict:
             model(gg, x).sum().backward()
             opt.step()
 
-        res[f"{impl}_depth64_step_host_us"] = per_call_us(step, n=30)
+        res[f"{impl}_depth64_step_host_us"] = _host_us(step, dev, n=30)
     log.info("overhead %s", res)
     return res
 
@@ -239,6 +228,18 @@ def extras(graph: deepgnn.Graph, out: Path) -> dict:
         "spmm_d64_us_after": bench_us(lambda: _spmm._triton_spmm(csr2, x, None)),
     }
     log.info("rcm %s", res["rcm"])
+
+    def median_ms(fn) -> float:
+        """Median wall time of 5 calls of ``fn``, each between synchronizations, in ms."""
+        ts = []
+        for _ in range(5):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            ts.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(ts)
+
     # analyze at depth 64, width 64, when the signal module exists
     analyze = getattr(getattr(deepgnn, "signal", None), "analyze", None)
     n, f, c = ARXIV_SIZE["num_nodes"], ARXIV_SIZE["num_features"], ARXIV_SIZE["num_classes"]
@@ -248,14 +249,7 @@ def extras(graph: deepgnn.Graph, out: Path) -> dict:
     if analyze is not None:
         model = deepgnn.build("gcn", f, c, 64, width=64, activation="tanh", seed=0).to(dev)
         analyze(model, graph, xa, ya)
-        ts = []
-        for _ in range(5):
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            analyze(model, graph, xa, ya)
-            torch.cuda.synchronize()
-            ts.append((time.perf_counter() - t0) * 1e3)
-        res["analyze_depth64_width64_ms"] = statistics.median(ts)
+        res["analyze_depth64_width64_ms"] = median_ms(lambda: analyze(model, graph, xa, ya))
     else:
         res["analyze_depth64_width64_ms"] = "deepgnn.signal.analyze not present in this build"
     terms = getattr(getattr(deepgnn, "signal", None), "_signal_terms", None)
@@ -268,14 +262,7 @@ def extras(graph: deepgnn.Graph, out: Path) -> dict:
             return float(objective(terms(model, graph, xa, ya, all_gev=False)))
 
         evaluate()
-        ts = []
-        for _ in range(5):
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            evaluate()
-            torch.cuda.synchronize()
-            ts.append((time.perf_counter() - t0) * 1e3)
-        res["spoginit_objective_depth64_width64_ms"] = statistics.median(ts)
+        res["spoginit_objective_depth64_width64_ms"] = median_ms(evaluate)
     else:
         res["spoginit_objective_depth64_width64_ms"] = "no SPoGInit objective in this build"
     res["bf16_vs_fp32"] = bf16_curves(graph, xa, ya)

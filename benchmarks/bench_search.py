@@ -29,7 +29,7 @@ import torch
 
 import deepgnn
 from deepgnn.search import search
-from deepgnn.signal import analyze, write_atomic
+from deepgnn.signal import analyze, objective, write_atomic
 
 CASES = {
     "gcn16": ("gcn", "tanh", 16),
@@ -83,6 +83,22 @@ def _warm_up(model, ds) -> None:
     analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask)
 
 
+def _search(model, ds, family: str, method: str, n_trials: int | None, seed: int):
+    """The search on Cora's features, labels and training nodes with the family's settings."""
+    return search(
+        model,
+        ds.graph,
+        ds.x,
+        ds.y,
+        mask=ds.train_mask,
+        method=method,
+        n_trials=n_trials,
+        seed=seed,
+        progress=False,
+        **SETTINGS[family],
+    )
+
+
 def _runs(args: argparse.Namespace) -> None:
     ds = deepgnn.data.load("cora")
     runs = args.out / "search_cora_runs"
@@ -97,18 +113,7 @@ def _runs(args: argparse.Namespace) -> None:
                 _warm_up(model, ds)
                 with _cpu_clock() as marks:
                     start = time.process_time()
-                    res = search(
-                        model,
-                        ds.graph,
-                        ds.x,
-                        ds.y,
-                        mask=ds.train_mask,
-                        method=method,
-                        n_trials=args.trials.get(method),
-                        seed=seed,
-                        progress=False,
-                        **SETTINGS[family],
-                    )
+                    res = _search(model, ds, family, method, args.trials.get(method), seed)
                 df = res.trace.assign(case=case, method=method, seed=seed)
                 df["cpu_seconds"] = [m - start for m in marks]
                 write_atomic(path, df.to_csv(index=False))
@@ -135,18 +140,7 @@ def _depths(args: argparse.Namespace) -> None:
             start = time.perf_counter()
             evals = 0
             if init != "xavier":
-                res = search(
-                    model,
-                    ds.graph,
-                    ds.x,
-                    ds.y,
-                    mask=ds.train_mask,
-                    method=args.method,
-                    n_trials=args.depth_trials,
-                    seed=42,
-                    progress=False,
-                    **SETTINGS["gcn"],
-                )
+                res = _search(model, ds, "gcn", args.method, args.depth_trials, 42)
                 deepgnn.init.scale_(model, res.scales)
                 evals = res.evaluations
             summary = analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask).attrs["summary"]
@@ -157,11 +151,7 @@ def _depths(args: argparse.Namespace) -> None:
                     "fsp": summary["fsp"],
                     "bsp": summary["bsp"],
                     "gev": summary["gev"],
-                    "objective": (
-                        summary["fsp_divide_old"]
-                        + 10 * summary["bsp_divide_old"]
-                        + summary["gev_gap"]
-                    ),
+                    "objective": objective(summary, **SETTINGS["gcn"]),
                     "diverged": summary["diverged"],
                     "evaluations": evals,
                     "seconds": time.perf_counter() - start,

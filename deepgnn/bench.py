@@ -160,6 +160,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _host_us(fn: Callable[[], object], device: torch.device, n: int = 2000) -> float:
+    """Wall microseconds per call of ``fn`` over ``n`` calls in a row, after 20 untimed ones.
+
+    The device is synchronized before and after the ``n`` calls, not between them, so when
+    each call's device work is tiny this is the host's cost of issuing it.
+    """
+    for _ in range(20):
+        fn()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    t = (time.perf_counter() - t0) / n * 1e6
+    _sync(device)
+    return t
+
+
 def time_step(
     forward: Callable[[], Tensor],
     params: Sequence[nn.Parameter],

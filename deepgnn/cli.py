@@ -253,7 +253,7 @@ def _search(args: argparse.Namespace) -> int:
         seed=args.seed,
         **opts,
     )
-    deepgnn.init.scale_(model, result.scales, gates=result.gates or None)
+    deepgnn.init.scale_(model, result.scales, gates=result.gates)
     summary("after")
     print(
         f"{result.method}: {result.evaluations} model evaluations in {result.seconds:.1f} s; "

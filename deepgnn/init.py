@@ -586,7 +586,7 @@ def spoginit_(
         check_choice("base", base, _SCHEMES)
         init_(model, base, graph=graph, x=x, generator=generator)
     result = _search.search(model, graph, x, y, mask=mask, **search_options)  # type: ignore[arg-type]
-    return scale_(model, result.scales, gates=result.gates or None)
+    return scale_(model, result.scales, gates=result.gates)
 
 
 _SCHEMES: dict[str, Callable[..., GNN]] = {

@@ -56,11 +56,11 @@ logger = logging.getLogger(__name__)
 
 METHODS = ("gauss_newton", "gradient", "tpe", "cmaes", "zeroth_order", "zeroth_order_single")
 #: The method ``search(method=None)`` takes for each objective form. Gauss-Newton fits
-#: ``divide_old``, whose two ratios are smooth in the log-scales; on ``divide_stable``, whose
-#: max/min ratios switch layers as the scales move, it stalls. Cora, Xavier, 3 seeds
-#: (results/search_cora.md): Gauss-Newton ends at mean J = 4.38 / 7.12 on a gated ResGCN of
-#: depth 16 / 64 where Adam reaches 0.082 / 0.356 in 100 evaluations, and 0.48 on a ResGCN-64
-#: against Adam's 0.037.
+#: ``divide_old``, whose two ratios are smooth in the log-scales; on ``divide_stable`` it
+#: stalls, most likely because the max/min ratios switch layers as the scales move. Cora,
+#: Xavier, 3 seeds (results/search_cora.md): Gauss-Newton ends at mean J = 4.38 / 7.12 on a
+#: gated ResGCN of depth 16 / 64 where Adam reaches 0.082 / 0.356 in 100 evaluations, and
+#: 0.48 on a ResGCN-64 against Adam's 0.037.
 DEFAULT_METHOD = {"divide_old": "gauss_newton", "divide_stable": "gradient"}
 _LAYERS = ("conv", "all")
 _PROBES = ("last", "mean")
