@@ -278,6 +278,11 @@ def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # SIGKILL reaches the workers asynchronously: wait until they are gone (or zombies).
+    workers = [(int(t.user_attrs["pid"]), t.user_attrs.get("process")) for t in running]
+    deadline = time.time() + 30
+    while time.time() < deadline and any(sweep._process_alive(*w) for w in workers):
+        time.sleep(0.1)
     study = sweep.open_study(config, out=out)
     killed = [t.number for t in study.get_trials(states=(TrialState.RUNNING,))]
     assert killed, "the killed cells should be left RUNNING in the journal"
