@@ -30,7 +30,6 @@ import math
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,6 +42,7 @@ from torch import Tensor, nn
 
 import deepgnn
 from deepgnn._checks import check_choice, check_int
+from deepgnn._io import write_atomic
 from deepgnn.graph import Graph
 from deepgnn.models._base import ACTIVATIONS
 
@@ -449,7 +449,7 @@ def run_cpu(
     The two backends alternate ``rounds`` times, ``steps`` timed steps each, and the median
     over all their steps is reported, so a busy machine slows both alike.
     """
-    from deepgnn.models._dgl_import import import_dgl
+    from deepgnn._dgl import import_dgl
 
     import_dgl()
     dev = torch.device("cpu")
@@ -536,18 +536,6 @@ def run(*, suite: str = "auto", steps: int = 20) -> list[dict[str, Any]]:
     return records
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def write_results(
     records: Sequence[dict[str, Any]], out_dir: str | os.PathLike[str], *, command: str
 ) -> list[dict[str, Any]]:
@@ -566,12 +554,12 @@ def write_results(
     for r in records:
         r.setdefault("command", command)
     merged = [r for r in old if r["suite"] not in suites] + list(records)
-    _atomic_write(path, json.dumps(merged, indent=1) + "\n")
+    write_atomic(path, json.dumps(merged, indent=1) + "\n")
     extras_path = out / "benchmarks_extra.json"
     extras = json.loads(extras_path.read_text()) if extras_path.exists() else {}
     notes_path = out / "benchmarks_notes.md"
     notes = notes_path.read_text() if notes_path.exists() else ""
-    _atomic_write(out / "benchmarks.md", markdown_report(merged, extras, notes=notes))
+    write_atomic(out / "benchmarks.md", markdown_report(merged, extras, notes=notes))
     return merged
 
 

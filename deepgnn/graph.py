@@ -387,7 +387,7 @@ class Graph:
     def to_dgl(self) -> dgl.DGLGraph:
         r"""Return a ``dgl.DGLGraph`` with self loops and :math:`\hat A`'s values in ``edata["w"]``."""
         if self._dgl_cache is None:
-            from deepgnn.models._dgl_import import import_dgl
+            from deepgnn._dgl import import_dgl
 
             dgl = import_dgl()
             rows, cols = self.coo()

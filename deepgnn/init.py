@@ -41,6 +41,7 @@ __all__ = [
     "init_",
     "kaiming_",
     "lecun_",
+    "options",
     "orthogonal_",
     "scale_",
     "spoginit_",
@@ -622,12 +623,22 @@ def _search_options() -> set[str]:
     return _keyword_only(search) - {"mask"}
 
 
-def _scheme_options(name: str) -> set[str]:
-    """Every keyword option init scheme ``name`` accepts (``spoginit``: its own and the search's)."""
-    options = _keyword_only(_SCHEMES[name])
-    if name == "spoginit":
-        options |= _search_options()
-    return options
+def options(scheme: str) -> set[str]:
+    """Return every keyword option init scheme ``scheme`` accepts (``spoginit``: its own and the search's).
+
+    Example:
+        >>> sorted(options("xavier"))
+        ['bias', 'distribution', 'gain', 'generator']
+    """
+    check_choice("scheme", scheme, _SCHEMES)
+    return _accepted(scheme)
+
+
+def _accepted(scheme: str) -> set[str]:
+    names = _keyword_only(_SCHEMES[scheme])
+    if scheme == "spoginit":
+        names |= _search_options()
+    return names
 
 
 def init_(
@@ -658,7 +669,7 @@ def init_(
     check_choice("name", name, _SCHEMES)
     fn = _SCHEMES[name]
     params = inspect.signature(fn).parameters
-    accepted = _scheme_options(name)
+    accepted = _accepted(name)
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ValueError(

@@ -105,9 +105,8 @@ def _build_keys() -> dict[str, inspect.Parameter]:
 
 def _family_options() -> dict[str, set[str]]:
     from deepgnn import models
-    from deepgnn.models import _REGISTRY, _family_options
 
-    return {name: _family_options(_REGISTRY[name]) for name in models.available()}
+    return {name: set(models.options(name)) for name in models.available()}
 
 
 def _train_keys() -> dict[str, inspect.Parameter]:
@@ -137,7 +136,7 @@ def _init_option_names(name: str) -> set[str] | None:
         return None
     if name not in inits.available():
         return None
-    return inits._scheme_options(name) - {"generator"}
+    return inits.options(name) - {"generator"}
 
 
 class _ConfigError(ValueError):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 
 from deepgnn._checks import check_int
+from deepgnn._io import write_atomic
 from deepgnn.data._dataset import GraphDataset
 from deepgnn.data._files import find_in_root
 
@@ -207,18 +207,6 @@ def _cache_dir(cache_dir: str | Path | None) -> Path:
     return Path(base) / "deepgnn"
 
 
-def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def find_csv(root: Path, name: str) -> Path:
     """Return ``root/molecules/<file>`` or ``root/<file>`` for registry name ``name``."""
     file = _FILES[name][0]
@@ -285,7 +273,7 @@ def load_moleculenet(
         arrays = _parse(table["smiles"].tolist())
         if cache:
             try:
-                _write_atomic(file, arrays)
+                write_atomic(file, lambda f: np.savez(f, **arrays))
             except OSError as err:
                 log.warning("%s: could not write the cache %s (%s)", name, file, err)
     return _build(name, arrays, labels)

@@ -18,7 +18,7 @@ from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
 
-__all__ = ["build", "available", "register", "GNN", "LayerWeight", "PairNorm"]
+__all__ = ["build", "available", "options", "register", "GNN", "LayerWeight", "PairNorm"]
 
 _REGISTRY: dict[str, type[GNN]] = {}
 _COMMON = {"width", "activation", "dropout", "bias", "norm", "backend"}
@@ -63,9 +63,20 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _family_options(cls: type[GNN]) -> set[str]:
+def _family_options(cls: type[GNN]) -> dict[str, object]:
     params = inspect.signature(cls.__init__).parameters.values()
-    return {p.name for p in params if p.kind is p.KEYWORD_ONLY} - _COMMON
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _COMMON}
+
+
+def options(family: str) -> dict[str, object]:
+    """Return the options family ``family`` takes beyond :func:`build`'s own, with defaults.
+
+    Example:
+        >>> options("gat"), options("gcn")
+        ({'heads': 4}, {})
+    """
+    check_choice("family", family, _REGISTRY)
+    return _family_options(_REGISTRY[family])
 
 
 def build(
@@ -113,7 +124,7 @@ def build(
     """
     check_choice("name", name, _REGISTRY)
     cls = _REGISTRY[name]
-    accepted = _family_options(cls)
+    accepted = set(_family_options(cls))
     unknown = sorted(set(options) - accepted)
     if unknown:
         extra = f"its options are {sorted(accepted)}" if accepted else "it takes no family options"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from deepgnn._dgl import import_dgl
 from deepgnn.graph import Graph
 from deepgnn.models._base import LayerWeight
-from deepgnn.models._dgl_import import import_dgl
 
 __all__ = ["DGLGraphConv", "DGLGATConv"]
 
