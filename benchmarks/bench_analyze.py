@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import deepgnn
-from deepgnn.signal import write_atomic
+from deepgnn._io import write_atomic
 
 
 def _interleaved_seconds(fns: dict, repeats: int, warmup: int, sync) -> dict[str, list[float]]:

@@ -28,8 +28,9 @@ import pandas as pd
 import torch
 
 import deepgnn
+from deepgnn._io import write_atomic
 from deepgnn.search import search
-from deepgnn.signal import analyze, objective, write_atomic
+from deepgnn.signal import analyze, objective
 
 CASES = {
     "gcn16": ("gcn", "tanh", 16),

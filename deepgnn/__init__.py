@@ -6,10 +6,11 @@ propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or ma
 
 from __future__ import annotations
 
-from deepgnn import data, init, models, search, signal
+from deepgnn import data, experiment, init, models, search, signal
+from deepgnn.experiment import depth_table
 from deepgnn.graph import Graph
 from deepgnn.models import build
-from deepgnn.signal import analyze, depth_table
+from deepgnn.signal import analyze
 
 __all__ = [
     "Graph",
@@ -17,6 +18,7 @@ __all__ = [
     "build",
     "data",
     "depth_table",
+    "experiment",
     "init",
     "models",
     "search",

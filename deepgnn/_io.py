@@ -47,10 +47,12 @@ def write_atomic(
     return path
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG through :func:`write_atomic` (tight bounding box)."""
+def save_figure(
+    fig: Any, path: str | os.PathLike[str], *, dpi: int = 120, tight: bool = True
+) -> Path:
+    """Save a matplotlib figure as PNG through :func:`write_atomic` (``tight``: tight bounding box)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return write_atomic(path, buf.getvalue())
 
 

@@ -39,7 +39,7 @@ def _demo(args: argparse.Namespace) -> int:
         width=args.width,
         activation=args.activation,
     )
-    print(deepgnn.signal.format_depth_table(df))
+    print(deepgnn.experiment.format_depth_table(df))
     return 0
 
 
@@ -52,7 +52,8 @@ def _analyze(args: argparse.Namespace) -> int:
     import torch
 
     import deepgnn
-    from deepgnn.signal import format_depth_table, plot_depth_table, write_atomic
+    from deepgnn._io import write_atomic
+    from deepgnn.experiment import format_depth_table, plot_depth_table
 
     acts = args.activation
     if len(acts) == 1:
