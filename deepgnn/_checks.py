@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection
+from typing import Any
 
 
 def check_choice(arg: str, value: object, choices: Collection[str]) -> None:
@@ -30,3 +31,12 @@ def check_fraction(arg: str, value: object) -> float:
     if not 0.0 <= float(value) < 1.0:
         raise ValueError(f"{arg}={value} is outside [0, 1); pass e.g. {arg}=0.5")
     return float(value)
+
+
+def resolve_device(device: Any = None) -> Any:
+    """``torch.device(device)``; ``None``: CUDA when available, else the CPU."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

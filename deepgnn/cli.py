@@ -1,10 +1,16 @@
-"""Command line: ``deepgnn <command>``. Each command calls library functions; no logic lives here."""
+"""Command line: ``deepgnn <command>``. Each command calls library functions; no logic lives here.
+
+Flags are the library's keyword names with dashes (``--n-trials`` is ``n_trials``), and the
+model flags are declared once (:func:`_model_flags`) with :func:`deepgnn.build`'s defaults.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -22,6 +28,79 @@ def _strs(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 1,10,1, got {text!r}"
+        ) from None
+
+
+class _OldSpelling(argparse.Action):
+    """An old flag spelling: works for one more release and says which flag replaces it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, new: str, **kw: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        print(
+            f"deepgnn: {option} is the old spelling of {self.new}; it will stop working in the "
+            "next release",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _build_defaults() -> dict[str, Any]:
+    from deepgnn.models import build
+
+    params = inspect.signature(build).parameters.values()
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+def _model_flags(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """``--family`` and the options of :func:`deepgnn.build`, with build's defaults.
+
+    ``many``: ``--family`` and ``--activation`` take comma-separated lists (one activation, or
+    one per family).
+    """
+    d = _build_defaults()
+    if many:
+        parser.add_argument("--family", type=_strs, default=["gcn"], help="comma-separated")
+        parser.add_argument(
+            "--activation",
+            type=_strs,
+            default=[d["activation"]],
+            help="one activation, or one per family in the order of --family",
+        )
+    else:
+        parser.add_argument("--family", default="gcn", help="deepgnn.models.available()")
+        parser.add_argument("--activation", default=d["activation"])
+    parser.add_argument("--width", type=int, default=d["width"])
+    parser.add_argument("--dropout", type=float, default=d["dropout"])
+    parser.add_argument("--norm", default=d["norm"], help="layer, batch or pair")
+    parser.add_argument("--no-bias", action="store_true", help="build layers without biases")
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "width": args.width,
+        "dropout": args.dropout,
+        "norm": args.norm,
+        "bias": not args.no_bias,
+    }
+
+
+def _data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="cora")
+    parser.add_argument(
+        "--root", default=None, help="folder with the dataset files (or $DEEPGNN_DATA)"
+    )
+
+
+# ----------------------------------------------------------------------------- commands
 def _demo(args: argparse.Namespace) -> int:
     import deepgnn
 
@@ -71,10 +150,9 @@ def _analyze(args: argparse.Namespace) -> int:
             args.depths,
             args.inits,
             args.seeds,
-            width=args.width,
             activation=act,
-            bias=not args.no_bias,
             device=args.device,
+            **_model_options(args),
         )
         for family, act in zip(args.family, acts)
     ]
@@ -103,48 +181,36 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import deepgnn
-    from deepgnn.train import train_graph, train_node
+    from deepgnn.experiment import CellSpec, run_cell
 
-    ds = deepgnn.data.load(args.dataset, root=args.root)
-    graph_task = getattr(ds, "task", "node") == "graph"
-    in_dim = args.width if graph_task else ds.num_features
-    out_dim = args.width if graph_task else ds.num_classes
-    model = deepgnn.build(
-        args.family,
-        in_dim,
-        out_dim,
-        args.depth,
-        width=args.width,
-        activation=args.activation,
-        dropout=args.dropout,
-        norm=args.norm,
-        seed=args.seed,
-    )
-    common = dict(
+    train = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "patience": args.patience,
+    }
+    if args.split is not None:
+        train["split"] = args.split
+    if args.batch_size is not None:
+        train["batch_size"] = args.batch_size
+    if args.cuda_graph:
+        train["cuda_graph"] = True
+    spec = CellSpec(
+        dataset=args.dataset,
+        family=args.family,
+        depth=args.depth,
         init=args.init,
-        epochs=args.epochs,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        patience=args.patience,
-        device=args.device,
         seed=args.seed,
-        progress=True,
+        model={"activation": args.activation, **_model_options(args)},
+        train=train,
+        root=args.root,
     )
-    if graph_task:
-        if args.cuda_graph:
-            raise ValueError(
-                "--cuda-graph applies to node datasets only (molecule batches change shape "
-                "every step); drop --cuda-graph"
-            )
-        result = train_graph(model, ds, batch_size=args.batch_size, **common)
-    else:
-        result = train_node(model, ds, split=args.split, cuda_graph=args.cuda_graph, **common)
-    print(f"{args.family} depth {args.depth} on {ds.name}, init {args.init}, seed {args.seed}")
-    for key, value in result.as_row().items():
+    cell = run_cell(spec, device=args.device, progress=True)
+    print(f"{args.family} depth {args.depth} on {args.dataset}, init {args.init}, seed {args.seed}")
+    for key, value in cell.result.as_row().items():
         print(f"{key}: {value}")
     if args.log_csv:
-        result.log.to_csv(args.log_csv, index=False)
+        cell.result.log.to_csv(args.log_csv, index=False)
     return 0
 
 
@@ -214,16 +280,21 @@ def _search(args: argparse.Namespace) -> int:
         ds.num_features,
         ds.num_classes,
         args.depth,
-        width=args.width,
         activation=args.activation,
-        bias=not args.no_bias,
         seed=args.seed,
+        **_model_options(args),
     )
     deepgnn.init.init_(
         model, args.base, graph=ds.graph, x=ds.x, generator=torch.Generator().manual_seed(args.seed)
     )
     x, y = (None, None) if args.random_data else (ds.x, ds.y)
     opts = dict(form=args.form, weights=tuple(args.weights))
+    # Method settings only when given: each method takes its own (storage: tpe, cmaes).
+    settings = {
+        k: v
+        for k, v in (("storage", args.storage), ("study_name", args.study_name))
+        if v is not None
+    }
 
     def summary(title: str) -> None:
         s = deepgnn.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask).attrs["summary"]
@@ -247,12 +318,11 @@ def _search(args: argparse.Namespace) -> int:
         y,
         mask=ds.train_mask,
         method=args.method,
-        n_trials=args.trials,
+        n_trials=args.n_trials,
         timeout=args.timeout,
-        storage=args.storage,
-        study_name=args.study_name,
         seed=args.seed,
         **opts,
+        **settings,
     )
     deepgnn.init.scale_(model, result.scales, gates=result.gates)
     summary("after")
@@ -266,7 +336,10 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------- parser
 def _parser() -> argparse.ArgumentParser:
+    from deepgnn.train import options as train_options
+
     parser = argparse.ArgumentParser(
         prog="deepgnn", description="Depth studies of graph neural networks."
     )
@@ -277,8 +350,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dataset", default="cora")
     demo.add_argument("--depths", type=_ints, default=[2, 4, 8, 16, 32, 64])
     demo.add_argument("--inits", type=_strs, default=["conventional", "xavier", "virgo"])
-    demo.add_argument("--width", type=int, default=64)
-    demo.add_argument("--activation", default="tanh")
+    demo.add_argument("--width", type=int, default=_build_defaults()["width"])
+    demo.add_argument("--activation", default=_build_defaults()["activation"])
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_demo)
     bench = sub.add_parser("bench", help="time training steps: deepgnn vs torch.sparse, PyG, DGL")
@@ -287,25 +360,21 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="results")
     bench.set_defaults(func=_bench)
 
+    node = train_options("node")
     train = sub.add_parser(
         "train", help="train one model on one dataset (best-validation protocol)"
     )
-    train.add_argument("--dataset", default="cora")
-    train.add_argument(
-        "--root", default=None, help="folder with the dataset files (or $DEEPGNN_DATA)"
-    )
-    train.add_argument("--family", default="gcn")
+    _data_flags(train)
     train.add_argument("--depth", type=int, default=2)
-    train.add_argument("--width", type=int, default=64)
-    train.add_argument("--activation", default="relu")
-    train.add_argument("--dropout", type=float, default=0.5)
-    train.add_argument("--norm", default=None)
+    _model_flags(train)
     train.add_argument("--init", default=None, help="an init name (deepgnn.init.available())")
-    train.add_argument("--epochs", type=int, default=200)
-    train.add_argument("--lr", type=float, default=0.01)
-    train.add_argument("--weight-decay", type=float, default=5e-4)
-    train.add_argument("--patience", type=int, default=100)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--epochs", type=int, default=node["epochs"])
+    train.add_argument("--lr", type=float, default=node["lr"])
+    train.add_argument("--weight-decay", type=float, default=node["weight_decay"])
+    train.add_argument("--patience", type=int, default=node["patience"])
+    train.add_argument(
+        "--batch-size", type=int, default=None, help="graph datasets (train_graph's default: 32)"
+    )
     train.add_argument("--split", type=int, default=None)
     train.add_argument("--device", default=None)
     train.add_argument("--seed", type=int, default=0)
@@ -321,20 +390,11 @@ def _parser() -> argparse.ArgumentParser:
         "analyze",
         help="FSP, BSP and GEV across depths x inits: markdown table, and CSV + PNG + MD with --out",
     )
-    analyze.add_argument("--dataset", default="cora")
-    analyze.add_argument("--root", default=None, help="data folder (default: $DEEPGNN_DATA)")
-    analyze.add_argument("--family", type=_strs, default=["gcn"], help="comma-separated families")
-    analyze.add_argument(
-        "--activation",
-        type=_strs,
-        default=["tanh"],
-        help="one activation, or one per family in the order of --family",
-    )
+    _data_flags(analyze)
+    _model_flags(analyze, many=True)
     analyze.add_argument("--depths", type=_ints, default=[2, 4, 8, 16, 32, 64])
     analyze.add_argument("--inits", type=_strs, default=["conventional", "xavier", "virgo"])
     analyze.add_argument("--seeds", type=_ints, default=[0])
-    analyze.add_argument("--width", type=int, default=64)
-    analyze.add_argument("--no-bias", action="store_true", help="build layers without biases")
     analyze.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
     analyze.add_argument(
         "--out", default=None, help="path prefix: writes <out>.csv, <out>.png and <out>.md"
@@ -366,13 +426,9 @@ def _parser() -> argparse.ArgumentParser:
         "search",
         help="SPoGInit: search per-layer weight scales; prints FSP/BSP/GEV before and after",
     )
-    srch.add_argument("--dataset", default="cora")
-    srch.add_argument("--root", default=None, help="data folder (default: $DEEPGNN_DATA)")
-    srch.add_argument("--family", default="gcn")
+    _data_flags(srch)
     srch.add_argument("--depth", type=int, default=64)
-    srch.add_argument("--width", type=int, default=64)
-    srch.add_argument("--activation", default="tanh")
-    srch.add_argument("--no-bias", action="store_true", help="build layers without biases")
+    _model_flags(srch)
     srch.add_argument("--base", default="xavier", help="init drawn before the search")
     srch.add_argument(
         "--method",
@@ -380,16 +436,22 @@ def _parser() -> argparse.ArgumentParser:
         help="gauss_newton, gradient, tpe, cmaes, zeroth_order, zeroth_order_single "
         "(default: gauss_newton for --form divide_old, gradient for divide_stable)",
     )
-    srch.add_argument("--trials", type=int, default=None, help="budget in model evaluations")
+    srch.add_argument("--n-trials", type=int, default=None, help="budget in model evaluations")
+    srch.add_argument(
+        "--trials",
+        dest="n_trials",
+        type=int,
+        action=_OldSpelling,
+        new="--n-trials",
+        help=argparse.SUPPRESS,
+    )
     srch.add_argument("--timeout", type=float, default=None, help="seconds")
     srch.add_argument(
         "--storage", default=None, help="Optuna storage URL or journal file (tpe/cmaes; resumable)"
     )
-    srch.add_argument("--study-name", default="spoginit")
+    srch.add_argument("--study-name", default=None, help="the study's name in --storage")
     srch.add_argument("--form", default="divide_old", help="divide_old or divide_stable")
-    srch.add_argument(
-        "--weights", type=lambda t: [float(v) for v in t.split(",")], default=[1.0, 10.0, 1.0]
-    )
+    srch.add_argument("--weights", type=_floats, default=[1.0, 10.0, 1.0])
     srch.add_argument(
         "--random-data", action="store_true", help="search on random X ~ N(0,1) and labels"
     )

@@ -1,16 +1,21 @@
-r"""Experiments: the signal-propagation depth table and its markdown and plot.
+r"""Experiments: one cell of a study, and the signal-propagation depth table.
 
-:func:`depth_table` builds a model for every depth × initialization × seed, initializes it
-and measures it with :func:`deepgnn.signal.analyze`; :func:`format_depth_table` and
-:func:`plot_depth_table` present the result.
+A **cell** is one experiment: dataset → model → initialization → (signal analysis) → training
+→ one row. :func:`run_cell` is the only place that does it; the sweep runner
+(:mod:`deepgnn.sweep`) and the ``deepgnn train`` command call it, so a cell gives the same row
+wherever it runs. :func:`depth_table` builds, initializes and measures (no training) a model
+for every depth × initialization × seed; :func:`format_depth_table` and
+:func:`plot_depth_table` present it.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +23,261 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn import init
-from deepgnn._checks import check_choice, check_int
-from deepgnn._io import save_figure
+from deepgnn import data, init
+from deepgnn._checks import check_choice, check_int, resolve_device
+from deepgnn._io import save_figure, write_atomic
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
-from deepgnn.models import available, build
+from deepgnn.models import GNN, available, build
 from deepgnn.signal import analyze
+from deepgnn.train import TrainResult, train_graph, train_node
 
-__all__ = ["depth_table", "format_depth_table", "plot_depth_table"]
+__all__ = [
+    "MANAGED",
+    "RECORD",
+    "SPLIT_SEED",
+    "CellResult",
+    "CellSpec",
+    "build_model",
+    "clear_cache",
+    "depth_table",
+    "format_depth_table",
+    "plot_depth_table",
+    "run_cell",
+]
 
 logger = logging.getLogger(__name__)
+
+#: What a cell can record: ``final`` (the training result), ``signal_init`` /
+#: ``signal_final`` (the :func:`~deepgnn.signal.analyze` summary before / after training, as
+#: ``sp_init_*`` / ``sp_final_*`` columns; node datasets) and ``curves`` (the per-epoch log).
+RECORD = ("final", "signal_init", "signal_final", "curves")
+#: ``train={"split": SPLIT_SEED}``: the cell of seed ``s`` uses split ``s`` (mod the dataset's
+#: number of splits).
+SPLIT_SEED = "seed"
+#: Keywords of the trainers that :func:`run_cell` sets itself; a cell's train options never
+#: hold them.
+MANAGED = frozenset({"model", "dataset", "init", "init_options", "device", "seed", "progress"})
+
+
+# ---------------------------------------------------------------------------- a cell
+@dataclass(frozen=True)
+class CellSpec:
+    """One experiment: what :func:`run_cell` builds, initializes and trains.
+
+    Attributes:
+        dataset: a name from :func:`deepgnn.data.available`, read from ``root``.
+        family: a model family (:func:`deepgnn.models.available`).
+        depth: graph layers.
+        init: an init scheme (:func:`deepgnn.init.available`), or ``None`` to keep
+            :func:`~deepgnn.build`'s own initialization.
+        seed: seeds the model, the initialization and the training.
+        model: the other keyword options of :func:`~deepgnn.build` (``width``, ``activation``,
+            ``dropout``, family options, ...).
+        init_options: keyword options of the init scheme.
+        train: keyword options of :func:`~deepgnn.train.train_node` (or
+            :func:`~deepgnn.train.train_graph` for graph datasets); ``split`` may be
+            :data:`SPLIT_SEED`.
+        root: the data folder (``None``: ``$DEEPGNN_DATA``).
+    """
+
+    dataset: str
+    family: str
+    depth: int
+    init: str | None = None
+    seed: int = 0
+    model: Mapping[str, Any] = field(default_factory=dict)
+    init_options: Mapping[str, Any] = field(default_factory=dict)
+    train: Mapping[str, Any] = field(default_factory=dict)
+    root: str | None = None
+
+
+@dataclass
+class CellResult:
+    """What :func:`run_cell` produced.
+
+    Attributes:
+        row: the cell's row: ``split`` (when one was chosen), ``sp_init_*`` / ``sp_final_*``
+            signal columns (when recorded), the :class:`~deepgnn.train.TrainResult` fields,
+            ``status`` (``ok`` or ``diverged``) and ``device``.
+        result: the training result (with its per-epoch ``log``).
+        model: the trained model.
+    """
+
+    row: dict[str, Any]
+    result: TrainResult
+    model: GNN
+
+
+_DATASETS: dict[tuple[str, str | None, str], Any] = {}
+
+
+def _dataset(name: str, root: str | None, device: Any) -> Any:
+    """Load once per process and device."""
+    cpu = _DATASETS.get((name, root, "cpu"))
+    if cpu is None:
+        cpu = _DATASETS[(name, root, "cpu")] = data.load(name, root=root)
+    key = (name, root, str(device))
+    if key not in _DATASETS:
+        to = getattr(cpu, "to", None)
+        _DATASETS[key] = to(device) if to is not None and device.type != "cpu" else cpu
+    return _DATASETS[key]
+
+
+def clear_cache() -> None:
+    """Forget the datasets :func:`run_cell` keeps loaded (one copy per dataset and device)."""
+    _DATASETS.clear()
+
+
+def build_model(dataset: Any, family: str, depth: int, *, seed: int, **options: Any) -> GNN:
+    """Build ``family`` with the dimensions ``dataset`` needs, parameters drawn from ``seed``.
+
+    Node datasets: ``in_dim`` = features, ``out_dim`` = classes. Graph datasets: the model
+    maps atom embeddings of ``width`` to node embeddings of ``width`` (the encoder and head
+    belong to :class:`~deepgnn.train.GraphClassifier`).
+    """
+    if getattr(dataset, "task", "node") == "graph":
+        width = options.get("width", 64)
+        in_dim, out_dim = width, width
+    else:
+        in_dim, out_dim = dataset.num_features, dataset.num_classes
+    return build(family, in_dim, out_dim, depth, seed=seed, **options)
+
+
+def _signal_columns(prefix: str, model: GNN, ds: Dataset, seed: int) -> dict[str, Any]:
+    summary = analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=seed).attrs["summary"]
+    cols = {}
+    for k, v in summary.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, (bool, int, float)):
+            cols[f"sp_{prefix}_{k}"] = v
+    return cols
+
+
+def _init_options(spec: CellSpec, model: GNN) -> dict[str, Any]:
+    """The cell's init options; a scheme with a ``nonlinearity`` option left unset gets the
+    model's activation (Kaiming's gain for a tanh model is 5/3); SPoGInit's search is seeded
+    by the cell's seed and runs without a progress bar."""
+    options = dict(spec.init_options)
+    assert spec.init is not None
+    if "nonlinearity" in init.options(spec.init) and "nonlinearity" not in options:
+        options["nonlinearity"] = model.activation
+    if spec.init == "spoginit":
+        options.setdefault("seed", spec.seed)
+        options.setdefault("progress", False)
+    return options
+
+
+def _init_node_model(
+    spec: CellSpec, model: GNN, options: dict[str, Any], cpu: Dataset, ds: Dataset, dev: Any
+) -> None:
+    """Initialize a node-task model in place from the cell's seed.
+
+    Random draws happen on the CPU, so every device starts from the same weights. SPoGInit
+    draws its base on the CPU, then runs its search where the cell trains (the search is most
+    of its cost), on the dataset's features and the split's training labels.
+    """
+    assert spec.init is not None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        if spec.init != "spoginit":
+            init.init_(model, spec.init, graph=cpu.graph, x=cpu.x, **options)
+            return
+        base = options.pop("base", "xavier")
+        if base is not None:
+            init.init_(model, base)
+    model.to(dev)
+    init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
+
+
+def run_cell(
+    spec: CellSpec,
+    *,
+    device: Any = None,
+    record: Sequence[str] = ("final",),
+    curves: str | Path | None = None,
+    progress: bool = False,
+) -> CellResult:
+    """Run one cell: load the dataset, build the model, initialize, (analyze,) train; one row.
+
+    Node datasets: the model is built from the cell's seed, initialized on the CPU from that
+    seed (the same weights on any device; SPoGInit's search then runs on ``device``), measured
+    by :func:`~deepgnn.signal.analyze` when ``record`` asks for it, and trained with
+    :func:`~deepgnn.train.train_node` seeded by the cell's seed. Graph datasets go to
+    :func:`~deepgnn.train.train_graph`, which initializes the model inside (graph-dependent
+    inits see the atom encoder's embedding of the first training batch).
+
+    Args:
+        spec: the cell.
+        device: where to train (default: CUDA when available, else CPU).
+        record: a subset of :data:`RECORD`.
+        curves: with ``"curves"`` in ``record``, the CSV file the per-epoch log is written to.
+        progress: show a tqdm bar over the epochs.
+
+    Returns:
+        A :class:`CellResult`.
+
+    Raises:
+        ValueError: train options that do not apply to the dataset's task, or signal
+            recording asked for a graph dataset.
+    """
+    for r in record:
+        check_choice("record", r, RECORD)
+    dev = resolve_device(device)
+    cpu = _dataset(spec.dataset, spec.root, torch.device("cpu"))
+    graph_task = getattr(cpu, "task", "node") == "graph"
+    model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
+    train_kw = dict(spec.train)
+    trainer = train_graph if graph_task else train_node
+    accepted = set(inspect.signature(trainer).parameters)
+    extra = sorted(set(train_kw) - accepted)
+    if extra:
+        raise ValueError(
+            f"train options {extra} do not apply to {spec.dataset} ({trainer.__name__}); its "
+            f"options are {sorted(accepted - MANAGED)}"
+        )
+    init_options = _init_options(spec, model) if spec.init is not None else None
+    row: dict[str, Any] = {}
+    if graph_task:
+        if {"signal_init", "signal_final"} & set(record):
+            raise ValueError(
+                f"{spec.dataset} is a graph-classification dataset: signal recording applies to "
+                "node datasets only; drop 'signal_init'/'signal_final' from record"
+            )
+        result = train_graph(
+            model,
+            cpu,
+            init=spec.init,
+            init_options=init_options,
+            device=dev,
+            seed=spec.seed,
+            progress=progress,
+            **train_kw,
+        )
+    else:
+        ds = _dataset(spec.dataset, spec.root, dev)
+        split = train_kw.pop("split", None)
+        if split == SPLIT_SEED:
+            split = spec.seed % cpu.num_splits
+        if split is not None:
+            cpu, ds = cpu.split(split), ds.split(split)
+            row["split"] = split
+        if spec.init is not None:
+            assert init_options is not None
+            _init_node_model(spec, model, init_options, cpu, ds, dev)
+        model.to(dev)
+        if "signal_init" in record:
+            row.update(_signal_columns("init", model, ds, spec.seed))
+        result = train_node(model, ds, device=dev, seed=spec.seed, progress=progress, **train_kw)
+        if "signal_final" in record:
+            row.update(_signal_columns("final", model, ds, spec.seed))
+    if curves is not None and "curves" in record:
+        write_atomic(curves, result.log.to_csv(index=False))
+    row.update(result.as_row())
+    row["status"] = "diverged" if result.diverged else "ok"
+    row["device"] = str(dev)
+    return CellResult(row=row, result=result, model=model)
 
 
 # ----------------------------------------------------------------------- depth table

@@ -9,6 +9,7 @@ validation metric, report the test metric at that epoch (the protocol of OGB's e
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
 import time
@@ -21,12 +22,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepgnn._checks import check_choice, check_int
+from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._typing import Device
 from deepgnn.data import Dataset
 from deepgnn.models import GNN
 
-__all__ = ["TrainResult", "train_node", "train_graph", "GraphClassifier", "SCHEDULES"]
+__all__ = [
+    "SCHEDULES",
+    "GraphClassifier",
+    "TrainResult",
+    "check_options",
+    "options",
+    "train_graph",
+    "train_node",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +74,6 @@ class TrainResult:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "log"}
 
 
-def _resolve_device(device: Device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _apply_init(
     model: GNN, init: InitSpec, options: Mapping[str, Any] | None, **context: Any
 ) -> None:
@@ -101,17 +104,48 @@ def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> A
     return None
 
 
-def _check_common(
-    epochs: int, lr: float, weight_decay: float, patience: int | None, schedule: str
-) -> None:
-    check_int("epochs", epochs, minimum=1)
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr={lr!r}; pass a positive learning rate such as lr=0.01")
-    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise ValueError(f"weight_decay={weight_decay!r}; pass a value >= 0 such as 5e-4")
-    if patience is not None:
-        check_int("patience", patience, minimum=1)
-    check_choice("schedule", schedule, SCHEDULES)
+def check_options(**settings: Any) -> None:
+    """Raise the error :func:`train_node` / :func:`train_graph` would raise for these settings.
+
+    Checks the values of the given keywords among ``epochs``, ``lr``, ``weight_decay``,
+    ``patience``, ``schedule`` and ``batch_size``; other keywords are not looked at.
+
+    Example:
+        >>> check_options(lr=0.01, epochs=10)
+        >>> check_options(lr=-1)
+        Traceback (most recent call last):
+        ValueError: lr=-1; pass a positive learning rate such as lr=0.01
+    """
+    if "epochs" in settings:
+        check_int("epochs", settings["epochs"], minimum=1)
+    if "lr" in settings:
+        lr = settings["lr"]
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr={lr!r}; pass a positive learning rate such as lr=0.01")
+    if "weight_decay" in settings:
+        wd = settings["weight_decay"]
+        if not (isinstance(wd, (int, float)) and wd >= 0):
+            raise ValueError(f"weight_decay={wd!r}; pass a value >= 0 such as 5e-4")
+    if settings.get("patience") is not None:
+        check_int("patience", settings["patience"], minimum=1)
+    if "schedule" in settings:
+        check_choice("schedule", settings["schedule"], SCHEDULES)
+    if "batch_size" in settings:
+        check_int("batch_size", settings["batch_size"], minimum=1)
+
+
+def options(task: str = "node") -> dict[str, Any]:
+    """Return the keyword options of :func:`train_node` (``task="node"``) or :func:`train_graph`
+    (``"graph"``) with their defaults.
+
+    Example:
+        >>> options("node")["lr"], options("graph")["lr"]
+        (0.01, 0.001)
+    """
+    check_choice("task", task, ("node", "graph"))
+    fn = train_node if task == "node" else train_graph
+    params = inspect.signature(fn).parameters.values()
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
 
 
 class _Loop:
@@ -246,7 +280,9 @@ def train_node(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
             "graph-classification datasets go to train_graph"
         )
-    _check_common(epochs, lr, weight_decay, patience, schedule)
+    check_options(
+        epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience, schedule=schedule
+    )
     if model.in_dim != dataset.num_features or model.out_dim != dataset.num_classes:
         raise ValueError(
             f"model maps {model.in_dim} -> {model.out_dim} but {dataset.name} has "
@@ -255,7 +291,7 @@ def train_node(
         )
     if split is not None:
         dataset = dataset.split(split)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     if not isinstance(cuda_graph, bool):
         raise TypeError(f"cuda_graph must be True or False, got {cuda_graph!r}")
     if cuda_graph and dev.type != "cuda":
@@ -520,9 +556,11 @@ def train_graph(
             f"dataset must be a graph-classification deepgnn.data.GraphDataset, got "
             f"{type(dataset).__name__}; node datasets go to train_node"
         )
-    _check_common(epochs, lr, weight_decay, patience, schedule)
+    check_options(
+        epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience, schedule=schedule
+    )
     check_int("batch_size", batch_size, minimum=1)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     split = {k: v.cpu() for k, v in dataset.split_idx.items()}
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)

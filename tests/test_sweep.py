@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import deepgnn
-from deepgnn import sweep
+from deepgnn import experiment, sweep
 from deepgnn.train import train_node
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ record = ["final", "curves"]
 name = "cora"
 
 [model]
-name = ["gcn", "resgcn"]
+family = ["gcn", "resgcn"]
 depth = [1, 2]
 width = 16
 activation = "tanh"
@@ -116,8 +116,17 @@ def test_config_unknown_dataset_and_missing_table(tmp_path):
     with pytest.raises(ValueError, match=r"bad.toml: \[data\] name='coras'.*did you mean 'cora'"):
         sweep.load_config(path)
     path.write_text("[data]\nname='cora'\n")
-    with pytest.raises(ValueError, match=r"\[model\] needs name"):
+    with pytest.raises(ValueError, match=r"\[model\] needs family"):
         sweep.load_config(path)
+
+
+def test_model_name_is_the_old_spelling_of_family_and_warns(tmp_path):
+    new = sweep.load_config(_write(tmp_path, "fam"))
+    old_path = tmp_path / "old.toml"
+    old_path.write_text(_write(tmp_path, "fam").read_text().replace("family = [", "name = ["))
+    with pytest.warns(FutureWarning, match=r"\[model\] name is the old spelling of family"):
+        old = sweep.load_config(old_path)
+    assert [c.key for c in old.cells()] == [c.key for c in new.cells()]
 
 
 def test_cell_keys_are_stable_and_cover_every_setting(tmp_path):
@@ -158,13 +167,13 @@ def test_stale_claims_are_found_by_dead_process_or_old_heartbeat(tmp_path):
         )
 
     alive = claim(
-        host=host, pid=os.getpid(), process=sweep._process_token(os.getpid()), heartbeat=now
+        host=host, pid=os.getpid(), process=sweep.ledger.process_token(os.getpid()), heartbeat=now
     )
-    assert not sweep._is_stale(alive, config, host, now)
-    assert sweep._is_stale(claim(host=host, pid=dead.pid, heartbeat=now), config, host, now)
+    assert not sweep.ledger.is_stale(alive, config, host, now)
+    assert sweep.ledger.is_stale(claim(host=host, pid=dead.pid, heartbeat=now), config, host, now)
     remote = claim(host="elsewhere", pid=os.getpid(), heartbeat=now - 3)
-    assert not sweep._is_stale(remote, config, host, now)
-    assert sweep._is_stale(remote, config, host, now + config.grace_period)
+    assert not sweep.ledger.is_stale(remote, config, host, now)
+    assert sweep.ledger.is_stale(remote, config, host, now + config.grace_period)
 
 
 # ---------------------------------------------------------------------------- runner
@@ -281,7 +290,7 @@ def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path):
     # SIGKILL reaches the workers asynchronously: wait until they are gone (or zombies).
     workers = [(int(t.user_attrs["pid"]), t.user_attrs.get("process")) for t in running]
     deadline = time.time() + 30
-    while time.time() < deadline and any(sweep._process_alive(*w) for w in workers):
+    while time.time() < deadline and any(sweep.ledger.process_alive(*w) for w in workers):
         time.sleep(0.1)
     study = sweep.open_study(config, out=out)
     killed = [t.number for t in study.get_trials(states=(TrialState.RUNNING,))]
@@ -512,10 +521,10 @@ def test_split_seed_pairs_each_seed_with_its_split(tmp_path, monkeypatch):
     from deepgnn.data import csbm
 
     ds = csbm(num_nodes=300, avg_degree=6, num_classes=3, num_features=8, num_splits=3, seed=0)
-    monkeypatch.setitem(sweep._DATASETS, ("csbm", None, "cpu"), ds)
+    monkeypatch.setitem(experiment._DATASETS, ("csbm", None, "cpu"), ds)
     path = _write(tmp_path, "splits", epochs=3)
     text = path.read_text().replace('name = "cora"', 'name = "csbm"')
-    text = text.replace('name = ["gcn", "resgcn"]', 'name = ["gcn"]').replace("[1, 2]", "[2]")
+    text = text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]').replace("[1, 2]", "[2]")
     text = text.replace("seed = [0, 1]", "seed = [0, 1, 4]")
     path.write_text(text.replace("[train]", '[train]\nsplit = "seed"'))
     config = sweep.load_config(path)

@@ -1,0 +1,37 @@
+r"""Depth sweeps: a grid of cells from a TOML file, run by worker processes sharing an Optuna study.
+
+A sweep is a grid over datasets x model families x depths x ... x initializations x seeds. Each
+combination is a **cell**, run by :func:`deepgnn.experiment.run_cell`: build the model, apply
+the initialization, optionally record the signal-propagation summary
+(:func:`deepgnn.signal.analyze`) at initialization and after training, train it
+(:func:`deepgnn.train.train_node`, or :func:`~deepgnn.train.train_graph` for graph datasets)
+and record one row.
+
+- :mod:`deepgnn.sweep.config`: the TOML schema (:class:`SweepConfig`, :func:`load_config`),
+  validated on load;
+- :mod:`deepgnn.sweep.ledger`: the Optuna study the cells are claimed and recorded in, exactly
+  once, across processes and hosts (:func:`status`, :func:`open_study`);
+- :mod:`deepgnn.sweep.runner`: the worker processes (:func:`run`);
+- :mod:`deepgnn.sweep.report`: ``results.csv``, ``summary.md`` and plots (:func:`report`).
+
+Results and reports are written atomically (temporary file, fsync, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+from deepgnn.sweep.config import RECORD, Cell, SweepConfig, load_config
+from deepgnn.sweep.ledger import SweepStatus, open_study, status
+from deepgnn.sweep.report import report
+from deepgnn.sweep.runner import run
+
+__all__ = [
+    "RECORD",
+    "Cell",
+    "SweepConfig",
+    "SweepStatus",
+    "load_config",
+    "open_study",
+    "report",
+    "run",
+    "status",
+]

@@ -1,0 +1,591 @@
+"""Sweep configs: the TOML schema, validated on load, and the grid of cells it describes.
+
+A sweep file holds the keyword names of :func:`deepgnn.data.load` (``[data]``),
+:func:`deepgnn.build` (``[model]``), :func:`deepgnn.init.init_` (``[init]``, options per scheme
+in ``[init.<scheme>]``) and :func:`deepgnn.train.train_node` (``[train]``), verbatim; a list is
+an axis of the grid, a scalar is fixed. Keys and values are checked against those functions
+through their public ``options()`` (:func:`deepgnn.models.options`,
+:func:`deepgnn.init.options`, :func:`deepgnn.train.options`), so a config fails on load, naming
+the table, the key and the valid values, not one cell at a time at run time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+import itertools
+import json
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepgnn import data, experiment, init, models, train
+from deepgnn._checks import check_choice, check_int
+
+__all__ = ["RECORD", "Cell", "SweepConfig", "as_config", "load_config", "out_dir"]
+
+RECORD = experiment.RECORD
+_TOP_KEYS = (
+    "name",
+    "description",
+    "seed",
+    "record",
+    "max_retries",
+    "heartbeat_interval",
+    "grace_period",
+    "storage",
+    "data",
+    "model",
+    "init",
+    "train",
+)
+# Keys set by the runner itself, never by the file.
+_BUILD_MANAGED = {"name", "family", "in_dim", "out_dim", "depth", "seed"}
+_TRAIN_MANAGED = experiment.MANAGED
+# TOML has no null: the string "none" stands for None where the keyword accepts None.
+_NONE = "none"
+# [train] split = "seed": a cell of seed s uses split s (mod the dataset's number of splits).
+_SPLIT_SEED = experiment.SPLIT_SEED
+# Column names of the row that differ from the TOML key (a TrainResult field owns the name).
+_RENAMED = {"epochs": "max_epochs"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _build_keys() -> dict[str, Any]:
+    """:func:`deepgnn.build`'s common keyword options (the file may set them) and defaults."""
+    params = inspect.signature(models.build).parameters.values()
+    return {
+        p.name: p.default
+        for p in params
+        if p.kind is p.KEYWORD_ONLY and p.name not in _BUILD_MANAGED
+    }
+
+
+def _family_options() -> dict[str, set[str]]:
+    return {name: set(models.options(name)) for name in models.available()}
+
+
+def _train_keys() -> dict[str, Any]:
+    """The options of train_node, then those only train_graph takes, with their defaults."""
+    keys = {k: v for k, v in train.options("node").items() if k not in _TRAIN_MANAGED}
+    for k, v in train.options("graph").items():
+        if k not in _TRAIN_MANAGED:
+            keys.setdefault(k, v)
+    return keys
+
+
+def _init_option_names(name: str) -> set[str]:
+    """Keyword options of init scheme ``name`` a file may set (a cell owns the generator)."""
+    return init.options(name) - {"generator"}
+
+
+class _ConfigError(ValueError):
+    pass
+
+
+def _unknown_key(where: str, key: str, valid: Sequence[str]) -> _ConfigError:
+    near = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return _ConfigError(f"{where} has unknown key {key!r}; valid keys are {sorted(valid)}{hint}")
+
+
+def _as_axis(where: str, key: str, value: Any) -> list[Any]:
+    """A list is an axis of the grid, a scalar a one-value axis."""
+    if isinstance(value, dict):
+        raise _ConfigError(f"{where} {key} is a table; pass a value or a list of values")
+    values = list(value) if isinstance(value, list) else [value]
+    if not values:
+        raise _ConfigError(f"{where} {key} is an empty list; give at least one value")
+    seen: list[Any] = []
+    for v in values:
+        if isinstance(v, (dict, list)):
+            raise _ConfigError(f"{where} {key} holds {v!r}; grid values must be scalars")
+        if v in seen:
+            raise _ConfigError(f"{where} {key} lists {v!r} twice; give each value once")
+        seen.append(v)
+    return values
+
+
+def _none(value: Any) -> Any:
+    return None if value == _NONE else value
+
+
+@dataclass
+class Cell:
+    """One combination of the grid: the sweep's unit of work.
+
+    Attributes:
+        key: deterministic id, ``<dataset>-<family>-d<depth>-<init>-s<seed>-<hash>``; the hash
+            covers every setting (fixed ones too), so changing e.g. ``epochs`` makes new cells.
+        dataset, family, depth, init, seed: the main axes (``init="default"`` keeps ``build``'s
+            own initialization).
+        model: the other keyword arguments of :func:`deepgnn.build` (family options included
+            only for the families that take them).
+        train: keyword arguments of :func:`~deepgnn.train.train_node` / ``train_graph``.
+        init_options: keyword options passed to :func:`deepgnn.init.init_`.
+        root: the data folder (not part of the key: it differs between machines).
+    """
+
+    key: str
+    dataset: str
+    family: str
+    depth: int
+    init: str
+    seed: int
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    init_options: dict[str, Any] = field(default_factory=dict)
+    root: str | None = None
+
+    def spec(self) -> experiment.CellSpec:
+        """The experiment :func:`deepgnn.experiment.run_cell` runs for this cell (TOML's
+        ``"none"`` read as ``None``)."""
+        return experiment.CellSpec(
+            dataset=self.dataset,
+            family=self.family,
+            depth=self.depth,
+            init=None if self.init == "default" else self.init,
+            seed=self.seed,
+            model={k: _none(v) for k, v in self.model.items()},
+            init_options=dict(self.init_options),
+            train={k: _none(v) for k, v in self.train.items()},
+            root=self.root,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        """The settings as row columns (``epochs`` appears as ``max_epochs``)."""
+        cols: dict[str, Any] = {"cell": self.key, "dataset": self.dataset, "family": self.family}
+        cols["depth"] = self.depth
+        cols.update(self.model)
+        cols["init"] = self.init
+        if self.init_options:
+            cols["init_options"] = json.dumps(self.init_options, sort_keys=True)
+        cols.update({_RENAMED.get(k, k): v for k, v in self.train.items()})
+        cols["seed"] = self.seed
+        return cols
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: what :func:`run`, :func:`status` and :func:`report` take.
+
+    Built by :func:`load_config` (or :meth:`from_dict`). The tables hold the keyword names of
+    :func:`deepgnn.data.load` (``[data]``), :func:`deepgnn.build` (``[model]``),
+    :func:`deepgnn.init.init_` (``[init]``, with ``[init.<scheme>]`` option tables) and
+    :func:`deepgnn.train.train_node` (``[train]``), verbatim; a list is an axis of the grid,
+    a scalar is fixed.
+
+    Attributes:
+        name: sweep name: study name and default output folder ``results/<name>``.
+        data, model, init, train: the tables, every value a list (one entry for a fixed value);
+            ``model["family"]`` lists the families.
+        init_options: ``{scheme: {option: value}}`` from the ``[init.<scheme>]`` tables; a
+            value that is itself a table, ``[init.<scheme>.<family>]``, holds options for
+            one model family that replace the scheme's own.
+        seed: seeds (build, init and training of a cell all use its seed).
+        record: what each cell records, a subset of :data:`RECORD`.
+        max_retries: how often a cell that raised runs again.
+        heartbeat_interval: seconds between a running cell's heartbeats.
+        grace_period: a running cell whose heartbeat is older than this is lost.
+        storage: default storage (journal file path or RDB URL); ``None`` = journal file
+            ``<out>/sweep.journal``.
+        description: free text.
+        source: the TOML file it came from, if any.
+        model_overrides: ``{family: {key: values}}`` from the ``[model.<family>]`` tables:
+            settings that replace ``[model]``'s for that family (e.g. its activation).
+    """
+
+    name: str
+    data: dict[str, list[Any]]
+    model: dict[str, list[Any]]
+    init: dict[str, list[Any]]
+    train: dict[str, list[Any]]
+    init_options: dict[str, dict[str, Any]]
+    seed: tuple[int, ...]
+    record: tuple[str, ...] = ("final",)
+    max_retries: int = 2
+    heartbeat_interval: float = 30.0
+    grace_period: float = 120.0
+    storage: str | None = None
+    description: str = ""
+    source: str | None = None
+    model_overrides: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(
+        cls, raw: Mapping[str, Any], *, name: str | None = None, source: str | None = None
+    ) -> SweepConfig:
+        """Validate a parsed TOML document; errors name the key and the valid values."""
+        where = source or "sweep config"
+        try:
+            return cls._from_dict(dict(raw), name=name, source=source)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        except TypeError as err:
+            raise TypeError(f"{where}: {err}") from None
+
+    @classmethod
+    def _from_dict(
+        cls, raw: dict[str, Any], *, name: str | None, source: str | None
+    ) -> SweepConfig:
+        for key in raw:
+            if key not in _TOP_KEYS:
+                raise _unknown_key("the top level", key, _TOP_KEYS)
+        name = raw.get("name", name)
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise _ConfigError(
+                f"name={name!r}; pass a name of letters, digits, '_', '-' or '.' such as "
+                'name = "depth_cora" (it names the study and the results folder)'
+            )
+        for table in ("data", "model", "init", "train"):
+            if table in raw and not isinstance(raw[table], dict):
+                raise _ConfigError(f"{table} must be a table [{table}], got {raw[table]!r}")
+        data_table = cls._data(raw.get("data", {}))
+        model, model_overrides = cls._model(raw.get("model", {}), where=source or "sweep config")
+        init_table, init_options = cls._init(raw.get("init", {}), model["family"])
+        train_table = cls._train(raw.get("train", {}))
+        seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
+        for s in seeds:
+            check_int("seed", s, minimum=0)
+        record = raw.get("record", ["final"])
+        record = [record] if isinstance(record, str) else record
+        if not isinstance(record, list):
+            raise _ConfigError(f"record={record!r}; pass a list such as record = ['final']")
+        for r in record:
+            check_choice("record", r, RECORD)
+        max_retries = check_int("max_retries", raw.get("max_retries", 2), minimum=0)
+        interval = _positive("heartbeat_interval", raw.get("heartbeat_interval", 30.0))
+        grace = _positive("grace_period", raw.get("grace_period", max(4 * interval, 10.0)))
+        if grace <= interval:
+            raise _ConfigError(
+                f"grace_period={grace} must exceed heartbeat_interval={interval}; "
+                f"pass e.g. grace_period = {4 * interval:g}"
+            )
+        storage = raw.get("storage")
+        if storage is not None and not isinstance(storage, str):
+            raise _ConfigError(f"storage={storage!r}; pass a journal file path or an RDB URL")
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            raise _ConfigError(f"description must be a string, got {description!r}")
+        return cls(
+            name=name,
+            data=data_table,
+            model=model,
+            model_overrides=model_overrides,
+            init=init_table,
+            train=train_table,
+            init_options=init_options,
+            seed=tuple(seeds),
+            record=tuple(dict.fromkeys(["final", *record])),
+            max_retries=max_retries,
+            heartbeat_interval=float(interval),
+            grace_period=float(grace),
+            storage=storage,
+            description=description,
+            source=source,
+        )
+
+    @staticmethod
+    def _data(table: dict[str, Any]) -> dict[str, list[Any]]:
+        for key in table:
+            if key not in ("name", "root"):
+                raise _unknown_key("[data]", key, ("name", "root"))
+        if "name" not in table:
+            raise _ConfigError('[data] needs name, e.g. name = ["cora"]')
+        names = _as_axis("[data]", "name", table["name"])
+        for n in names:
+            check_choice("[data] name", n, data.available())
+        root = table.get("root")
+        if root is not None and not isinstance(root, str):
+            raise _ConfigError(f"[data] root={root!r}; pass a folder path as a string")
+        return {"name": names, "root": [root]}
+
+    @staticmethod
+    def _model(
+        table: dict[str, Any], *, where: str
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, list[Any]]]]:
+        table = dict(table)
+        key = "family"
+        if "name" in table:
+            if "family" in table:
+                raise _ConfigError("[model] has both family and name; keep family")
+            warnings.warn(
+                f"{where}: [model] name is the old spelling of family; write family = [...] "
+                "(name will stop working in the next release)",
+                FutureWarning,
+                stacklevel=4,
+            )
+            key = "name"
+            table["family"] = table.pop("name")
+        options = _family_options()
+        valid = ["family", "depth", *_build_keys(), *sorted(set().union(*options.values()))]
+        subtables = {k: table.pop(k) for k in list(table) if isinstance(table[k], dict)}
+        for k in table:
+            if k not in valid:
+                raise _unknown_key("[model]", k, valid)
+        for k in ("family", "depth"):
+            if k not in table:
+                raise _ConfigError(f'[model] needs {k}, e.g. family = ["gcn"], depth = [2, 4]')
+        model = {k: _as_axis("[model]", k, v) for k, v in table.items()}
+        families = model["family"]
+        for n in families:
+            check_choice(f"[model] {key}", n, models.available())
+        overrides: dict[str, dict[str, list[Any]]] = {}
+        for family, sub in subtables.items():
+            if family not in families:
+                raise _ConfigError(
+                    f"[model.{family}] overrides settings of family {family!r}, which [model] "
+                    f"{key} does not list ({families}); add it to {key} or drop the table"
+                )
+            family_valid = [*_build_keys(), *sorted(options[family])]
+            for k in sub:
+                if k not in family_valid:
+                    raise _unknown_key(f"[model.{family}]", k, family_valid)
+            overrides[family] = {k: _as_axis(f"[model.{family}]", k, v) for k, v in sub.items()}
+            for w in overrides[family].get("width", []):
+                check_int(f"[model.{family}] width", w, minimum=1)
+        for d in model["depth"]:
+            check_int("[model] depth", d, minimum=1)
+        for w in model.get("width", []):
+            check_int("[model] width", w, minimum=1)
+        for k in set(model) - {"family", "depth", *_build_keys()}:
+            if not [f for f in families if k in options[f]]:
+                holders = sorted(f for f, o in options.items() if k in o)
+                raise _ConfigError(
+                    f"[model] {k} is an option of {holders}, but {key} lists {families}; "
+                    f"add one of {holders} to {key} or drop {k}"
+                )
+        # Dry-build every combination of the other keys: build's own checks name the key.
+        for family in families:
+            others = {
+                k: v for k, v in _family_axes(model, overrides, family).items() if k != "width"
+            }
+            place = f"[model.{family}]" if family in overrides else "[model]"
+            for combo in itertools.product(*others.values()):
+                kw = {k: _none(v) for k, v in zip(others, combo)}
+                try:
+                    models.build(family, 3, 2, 1, width=2, **kw)
+                except (ValueError, TypeError) as err:
+                    raise _ConfigError(f"{place} {err}") from None
+        return model, overrides
+
+    @staticmethod
+    def _init(
+        table: dict[str, Any], families: Sequence[str]
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+        names = _as_axis("[init]", "name", table.get("name", "default"))
+        for n in names:
+            check_choice("[init] name", n, ["default", *init.available()])
+        options: dict[str, dict[str, Any]] = {}
+        for key, value in table.items():
+            if key == "name":
+                continue
+            if not isinstance(value, dict):
+                raise _ConfigError(
+                    f"[init] has key {key!r}; [init] takes name = [...] and one option table "
+                    '[init.<scheme>] per scheme, e.g. [init.xavier] distribution = "normal"'
+                )
+            if key not in names:
+                raise _ConfigError(
+                    f"[init.{key}] gives options for {key!r}, which [init] name does not list "
+                    f"({names}); add it to name or drop the table"
+                )
+            accepted = _init_option_names(key)
+            for opt, v in value.items():
+                if isinstance(v, dict):
+                    # [init.<scheme>.<family>]: options for one model family
+                    where, given = f"[init.{key}.{opt}]", list(v)
+                    check_choice(f"{where} (a model family)", opt, models.available())
+                    if opt not in families:
+                        raise _ConfigError(
+                            f"{where} gives options for family {opt!r}, which [model] family "
+                            f"does not list ({list(families)}); add it or drop the table"
+                        )
+                else:
+                    where, given = f"[init.{key}]", [opt]
+                for o in given:
+                    if o not in accepted:
+                        raise _unknown_key(where, o, sorted(accepted))
+            options[key] = dict(value)
+        return {"name": names}, options
+
+    @staticmethod
+    def _train(table: dict[str, Any]) -> dict[str, list[Any]]:
+        valid = _train_keys()
+        for key in table:
+            if key not in valid:
+                hint = " (seed is a top-level key)" if key == "seed" else ""
+                raise _unknown_key(f"[train]{hint}", key, list(valid))
+        axes = {k: _as_axis("[train]", k, v) for k, v in table.items()}
+        for v in axes.get("split", []):
+            if v == _SPLIT_SEED:
+                continue
+            if isinstance(v, str) and v != _NONE:
+                raise _ConfigError(
+                    f"[train] split={v!r}; pass a split index such as split = 0, a list of "
+                    f'them, or split = "{_SPLIT_SEED}" (a cell of seed s uses split s)'
+                )
+            if _none(v) is not None:
+                check_int("[train] split", v, minimum=0)
+        checked = [k for k in axes if k != "split"]
+        for combo in itertools.product(*(axes[k] for k in checked)):
+            try:
+                train.check_options(**{k: _none(v) for k, v in zip(checked, combo)})
+            except (ValueError, TypeError) as err:
+                raise _ConfigError(f"[train] {err}") from None
+        for v in axes.get("pool", []):
+            check_choice("[train] pool", v, ("mean", "sum"))
+        return axes
+
+    def cells(self) -> list[Cell]:
+        """The grid, in a deterministic order (duplicates, e.g. a family option on a family
+        that does not take it, appear once)."""
+        family_axes = {
+            f: _family_axes(self.model, self.model_overrides, f) for f in self.model["family"]
+        }
+        grid = [
+            (family, dict(zip(family_axes[family], combo)))
+            for family in self.model["family"]
+            for combo in itertools.product(*family_axes[family].values())
+        ]
+        cells: dict[str, Cell] = {}
+        for dataset, (family, model), depth, scheme, train_combo, seed in (
+            (d, fm, dep, i, t, s)
+            for d in self.data["name"]
+            for fm in grid
+            for dep in self.model["depth"]
+            for i in self.init["name"]
+            for t in itertools.product(*self.train.values())
+            for s in self.seed
+        ):
+            cell = Cell(
+                key="",
+                dataset=dataset,
+                family=family,
+                depth=depth,
+                init=scheme,
+                seed=seed,
+                model=dict(model),
+                train=dict(zip(self.train, train_combo)),
+                init_options=_scheme_options_for(self.init_options.get(scheme, {}), family),
+                root=self.data["root"][0],
+            )
+            settings = json.dumps(cell.columns(), sort_keys=True, default=str)
+            digest = hashlib.sha1(settings.encode()).hexdigest()[:8]
+            cell.key = re.sub(
+                r"[^A-Za-z0-9_.=-]", "_", f"{dataset}-{family}-d{depth}-{scheme}-s{seed}-{digest}"
+            )
+            cells.setdefault(cell.key, cell)
+        return list(cells.values())
+
+    def axes(self) -> dict[str, list[Any]]:
+        """Row column -> grid values, for every setting that takes more than one value."""
+        named = {"dataset": self.data["name"], "family": self.model["family"]}
+        named.update({k: list(v) for k, v in self.model.items() if k != "family"})
+        for sub in self.model_overrides.values():
+            for k, v in sub.items():
+                named[k] = list(dict.fromkeys([*named.get(k, []), *v]))
+        named["init"] = self.init["name"]
+        named.update({_RENAMED.get(k, k): v for k, v in self.train.items()})
+        named["seed"] = list(self.seed)
+        return {k: v for k, v in named.items() if len(v) > 1}
+
+
+def _scheme_options_for(options: dict[str, Any], family: str) -> dict[str, Any]:
+    """An ``[init.<scheme>]`` table's options for ``family``: the scheme's own, then those of
+    its ``[init.<scheme>.<family>]`` sub-table."""
+    merged = {k: v for k, v in options.items() if not isinstance(v, dict)}
+    merged.update(options.get(family, {}))
+    return merged
+
+
+def _family_axes(
+    model: dict[str, list[Any]], overrides: dict[str, dict[str, list[Any]]], family: str
+) -> dict[str, list[Any]]:
+    """The ``[model]`` axes other than family and depth that apply to ``family``, with its
+    ``[model.<family>]`` overrides."""
+    options = _family_options()[family]
+    build_keys = set(_build_keys())
+    axes = {
+        k: v
+        for k, v in model.items()
+        if k not in ("family", "depth") and (k in build_keys or k in options)
+    }
+    axes.update(overrides.get(family, {}))
+    return axes
+
+
+def _positive(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise _ConfigError(f"{key}={value!r}; pass a positive number of seconds")
+    return float(value)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    with open(path, "rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: not valid TOML: {err}") from None
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep TOML file.
+
+    Unknown keys and bad values raise ``ValueError`` naming the table, the key and the valid
+    values. ``name`` defaults to the file name without ``.toml``.
+
+    Args:
+        path: the ``.toml`` file.
+
+    Returns:
+        A :class:`SweepConfig`.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.toml"
+        >>> _ = path.write_text('''
+        ... seed = [0, 1, 2]
+        ... [data]
+        ... name = "cora"
+        ... [model]
+        ... family = ["gcn", "resgcn"]
+        ... depth = [2, 4]
+        ... activation = "tanh"
+        ... ''')
+        >>> config = load_config(path)
+        >>> config.name, len(config.cells()), config.cells()[0].key  # doctest: +ELLIPSIS
+        ('tiny', 12, 'cora-gcn-d2-default-s0-...')
+        >>> _ = path.write_text('[data]\\nname = "cora"\\n[model]\\nfamily = "gcn"\\ndepth = 2\\nwidht = 8\\n')
+        >>> load_config(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: ...tiny.toml: [model] has unknown key 'widht'; valid keys are [...]; did you mean 'width'?
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
+    return SweepConfig.from_dict(_read_toml(path), name=path.stem, source=str(path))
+
+
+def as_config(config: SweepConfig | str | Path) -> SweepConfig:
+    """``config`` itself, or the :class:`SweepConfig` loaded from that TOML path."""
+    if isinstance(config, SweepConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return load_config(config)
+    raise TypeError(
+        f"config must be a SweepConfig or the path of a sweep TOML file, got {type(config).__name__}"
+    )
+
+
+def out_dir(config: SweepConfig, out: str | Path | None) -> Path:
+    """The sweep's output folder: ``out``, or ``results/<name>``."""
+    return Path(out) if out is not None else Path("results") / config.name

@@ -1,0 +1,495 @@
+"""The sweep's ledger: an Optuna study whose trials are claims of cells.
+
+This module is the only one that talks to the sweep's Optuna storage. A journal file under the
+output folder (one host, many processes) or any Optuna RDB URL (many hosts) holds a study with
+a ``GridSampler`` over the cell index. Optuna alone does not run a grid exactly once (its
+``GridSampler`` docs: concurrent workers may evaluate a grid point twice; a killed process
+leaves its trial ``RUNNING`` forever), so the ledger adds, on top of the study:
+
+- **claims**: a worker claims cell ``k`` by enqueueing a trial whose user attribute
+  ``cell_key`` is ``k`` (written atomically with the trial) and asking for it; of all live
+  claims of ``k`` (waiting, running or complete), the lowest trial number runs and the others
+  are pruned as duplicates. The journal orders every write, so on journal storage two workers
+  never both run a cell;
+- **heartbeats**: a running claim refreshes its ``heartbeat`` attribute every
+  ``heartbeat_interval`` seconds; a claim whose heartbeat is older than ``grace_period``, or
+  whose worker process is gone (same host), is failed as *lost*, and its cell runs again;
+- **retries**: a cell that raised is recorded as failed with its error text and runs again up
+  to ``max_retries`` times;
+- **one row per cell**: :meth:`Ledger.rows` keeps one row per cell key (the first completed
+  claim), so even the rare RDB race (two claims committed within milliseconds) is recorded once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepgnn._io import optuna_storage
+from deepgnn.sweep.config import Cell, SweepConfig, as_config, out_dir
+
+__all__ = [
+    "CellState",
+    "Ledger",
+    "SweepStatus",
+    "cell_states",
+    "finally_failed",
+    "is_stale",
+    "open_study",
+    "process_alive",
+    "process_token",
+    "status",
+]
+
+log = logging.getLogger(__name__)
+
+
+def storage_for(config: SweepConfig, storage: str | None, out: Path) -> Any:
+    """The Optuna storage of a sweep: ``storage``, else ``config.storage``, else the journal
+    file ``<out>/sweep.journal``."""
+    url = storage if storage is not None else config.storage
+    if url is None:
+        out.mkdir(parents=True, exist_ok=True)
+        url = str(out / "sweep.journal")
+    if not isinstance(url, str):
+        raise TypeError(f"storage must be a string, got {type(url).__name__}")
+    return optuna_storage(url)
+
+
+def _grid_sampler(n_cells: int) -> Any:
+    import optuna
+
+    class CellGridSampler(optuna.samplers.GridSampler):
+        """``GridSampler`` over the cell index whose ``after_trial`` does not stop the study.
+
+        ``GridSampler.after_trial`` calls ``study.stop()``, which raises outside
+        ``study.optimize`` (the runner uses ask/tell), and reads a ``grid_id`` that enqueued
+        trials do not have. The runner decides itself when the grid is done.
+        """
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return CellGridSampler({"cell": list(range(n_cells))}, seed=0)
+
+
+def open_study(
+    config: SweepConfig | str | Path,
+    *,
+    storage: str | None = None,
+    out: str | Path | None = None,
+) -> Any:
+    """Open (create if needed) the sweep's Optuna study.
+
+    One trial is one claim of a cell: user attributes ``cell_key``, ``worker``, ``host``,
+    ``pid``, ``heartbeat``, and, when finished, ``row`` (the recorded row) or ``error``.
+
+    Args:
+        config: a :class:`SweepConfig` or the path of its TOML file.
+        storage: journal file path or Optuna RDB URL (default: ``config.storage``, else the
+            journal file ``<out>/sweep.journal``).
+        out: the output folder (default ``results/<name>``).
+
+    Returns:
+        An ``optuna.Study`` with a ``GridSampler`` over the cell index.
+    """
+    import optuna
+
+    config = as_config(config)
+    return optuna.create_study(
+        study_name=config.name,
+        storage=storage_for(config, storage, out_dir(config, out)),
+        sampler=_grid_sampler(len(config.cells())),
+        direction="maximize",
+        load_if_exists=True,
+    )
+
+
+def process_token(pid: int) -> str | None:
+    """``pid:starttime`` on Linux (immune to pid reuse), else ``None``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return f"{pid}:{fields[19]}"
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(pid: int, token: str | None) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # A SIGKILLed child stays a zombie until its parent reaps it.
+        return fields[0] not in ("Z", "X") and (token is None or token == f"{pid}:{fields[19]}")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def last_beat(trial: Any) -> float:
+    beat = trial.user_attrs.get("heartbeat")
+    if beat is not None:
+        return float(beat)
+    start = trial.datetime_start
+    return start.timestamp() if start is not None else time.time()
+
+
+def is_stale(trial: Any, config: SweepConfig, host: str, now: float) -> bool:
+    """A running claim whose worker is gone (same host) or whose heartbeat is too old."""
+    attrs = trial.user_attrs
+    if attrs.get("host") == host and "pid" in attrs:
+        if not process_alive(int(attrs["pid"]), attrs.get("process")):
+            return True
+    return now - last_beat(trial) > config.grace_period
+
+
+@dataclass
+class CellState:
+    complete: list[Any] = field(default_factory=list)
+    live: list[Any] = field(default_factory=list)  # waiting or running with a heartbeat
+    stale: list[Any] = field(default_factory=list)
+    errors: list[Any] = field(default_factory=list)  # failed with an error
+    lost: int = 0  # failed because the worker went away
+
+
+def cell_states(trials: Sequence[Any], keys: set[str], config: SweepConfig) -> dict[str, CellState]:
+    from optuna.trial import TrialState
+
+    host, now = socket.gethostname(), time.time()
+    states = {k: CellState() for k in keys}
+    for t in trials:
+        s = states.get(t.user_attrs.get("cell_key"))
+        if s is None:
+            continue
+        if t.state == TrialState.COMPLETE:
+            s.complete.append(t)
+        elif t.state == TrialState.WAITING:
+            s.live.append(t)
+        elif t.state == TrialState.RUNNING:
+            (s.stale if is_stale(t, config, host, now) else s.live).append(t)
+        elif t.state == TrialState.FAIL:
+            if "error" in t.user_attrs:
+                s.errors.append(t)
+            else:
+                s.lost += 1
+    return states
+
+
+def finally_failed(s: CellState, config: SweepConfig) -> bool:
+    return not s.complete and len(s.errors) > config.max_retries
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """Where a sweep stands, counted in cells.
+
+    Attributes:
+        total: cells in the grid.
+        done: cells with a recorded result (``ok`` or ``diverged``).
+        running: cells a live worker is computing.
+        failed: cells that raised ``1 + max_retries`` times (recorded as failed).
+        left: cells still to run (never started, lost, or failed with retries left).
+        eta_seconds: estimated seconds to finish (mean cell time x (left + running) / workers
+            running, at least one); ``None`` before any cell is done.
+    """
+
+    total: int
+    done: int
+    running: int
+    failed: int
+    left: int
+    eta_seconds: float | None
+
+    @property
+    def finished(self) -> bool:
+        """No cell is left or running."""
+        return self.left == 0 and self.running == 0
+
+    def __str__(self) -> str:
+        eta = "" if self.eta_seconds is None or self.finished else f"; ETA {_hms(self.eta_seconds)}"
+        return (
+            f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed, "
+            f"{self.left} left{eta}"
+        )
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def summarize(config: SweepConfig, trials: Sequence[Any], cells: Sequence[Cell]) -> SweepStatus:
+    states = cell_states(trials, {c.key for c in cells}, config)
+    done = sum(bool(s.complete) for s in states.values())
+    failed = sum(finally_failed(s, config) for s in states.values())
+    running = sum(
+        bool(s.live) and not s.complete and not finally_failed(s, config) for s in states.values()
+    )
+    left = len(cells) - done - failed - running
+    secs = [
+        float(t.user_attrs["row"]["wall_seconds"])
+        for s in states.values()
+        for t in s.complete[:1]
+        if "wall_seconds" in t.user_attrs.get("row", {})
+    ]
+    eta = None
+    if secs:
+        eta = sum(secs) / len(secs) * (left + running) / max(running, 1)
+    return SweepStatus(len(cells), done, running, failed, left, eta)
+
+
+class Heartbeat:
+    """Refresh a trial's ``heartbeat`` user attribute from a daemon thread."""
+
+    def __init__(self, trial: Any, interval: float) -> None:
+        self._trial, self._interval = trial, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._trial.set_user_attr("heartbeat", time.time())
+            except Exception as err:  # the claim was failed by another worker
+                log.warning("heartbeat of trial %d stopped: %s", self._trial.number, err)
+                return
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Claim:
+    """A cell this worker holds: run it, then :meth:`Ledger.record` its row."""
+
+    trial: Any
+    cell: Cell
+    attempt: int
+
+
+class Ledger:
+    """A sweep's study seen as cells: their states, claims, heartbeats and recorded rows.
+
+    Args:
+        config: the sweep.
+        storage: journal file path or Optuna RDB URL (see :func:`open_study`).
+        out: the output folder.
+    """
+
+    def __init__(
+        self, config: SweepConfig, *, storage: str | None = None, out: str | Path | None = None
+    ) -> None:
+        self.config = config
+        self.cells = config.cells()
+        self.by_key = {c.key: c for c in self.cells}
+        self.index = {c.key: i for i, c in enumerate(self.cells)}
+        self.study = open_study(config, storage=storage, out=out)
+        self.finished = 0  # cells with a final row, as of the last next_claim
+
+    def trials(self) -> list[Any]:
+        return self.study.get_trials(deepcopy=False)
+
+    def states(self, trials: Sequence[Any] | None = None) -> dict[str, CellState]:
+        """Every cell's :class:`CellState`."""
+        trials = self.trials() if trials is None else trials
+        return cell_states(trials, set(self.by_key), self.config)
+
+    def status(self) -> SweepStatus:
+        return summarize(self.config, self.trials(), self.cells)
+
+    # ------------------------------------------------------------------- claiming
+    def next_claim(self, rng: random.Random, *, poll: float) -> Claim | None:
+        """Claim a cell for this process; ``None`` when every cell is finished.
+
+        Fails stale claims first (their cells run again), waits while only other live
+        workers hold the remaining cells (one of them may die), and prunes a claim another
+        worker holds a lower-numbered trial of.
+        """
+        from optuna.trial import TrialState
+
+        host, pid = socket.gethostname(), os.getpid()
+        while True:
+            trials = self.trials()
+            states = self.states(trials)
+            stale = [t for s in states.values() for t in s.stale]
+            if stale:
+                self._reap(stale)
+                continue
+            self.finished = sum(
+                bool(s.complete) or finally_failed(s, self.config) for s in states.values()
+            )
+            waiting = any(t.state == TrialState.WAITING for t in trials)
+            todo = [
+                k
+                for k, s in states.items()
+                if not s.complete and not s.live and not finally_failed(s, self.config)
+            ]
+            if not todo and not waiting:
+                if any(s.live for s in states.values()):
+                    time.sleep(poll)  # another worker may die: its cell would come back
+                    continue
+                return None
+            if not waiting:
+                key = rng.choice(todo)
+                self.study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
+            trial = self.study.ask()
+            key = trial.user_attrs.get("cell_key")
+            if key not in self.by_key:
+                self.study.tell(trial, state=TrialState.PRUNED)
+                continue
+            trial.suggest_int("cell", 0, len(self.cells) - 1)
+            for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
+                trial.set_user_attr(name, value)
+            trial.set_user_attr("process", process_token(pid))
+            trial.set_user_attr("heartbeat", time.time())
+            if not self._owns(trial, key):
+                trial.set_user_attr("duplicate", True)
+                self.study.tell(trial, state=TrialState.PRUNED)
+                continue
+            return Claim(trial, self.by_key[key], self._attempt(key))
+
+    def _reap(self, stale: Sequence[Any]) -> None:
+        from optuna.trial import TrialState
+
+        for t in stale:
+            log.warning(
+                "cell %s: worker %s is gone (last heartbeat %.0f s ago); the cell will run again",
+                t.user_attrs.get("cell_key"),
+                t.user_attrs.get("worker", "?"),
+                time.time() - last_beat(t),
+            )
+            self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+
+    def _owns(self, trial: Any, key: str) -> bool:
+        """Whether ``trial`` is the lowest-numbered live claim of ``key`` (so it runs)."""
+        from optuna.trial import TrialState
+
+        trials = self.trials()
+        state = cell_states(trials, {key}, self.config)[key]
+        if state.complete or finally_failed(state, self.config):
+            return False
+        live = [t.number for t in state.live] + [trial.number]
+        return min(live) == trial.number and trial.number in {
+            t.number for t in trials if t.state == TrialState.RUNNING
+        }
+
+    def _attempt(self, key: str) -> int:
+        from optuna.trial import TrialState
+
+        return 1 + sum(
+            1
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if t.user_attrs.get("cell_key") == key and "error" in t.user_attrs
+        )
+
+    @contextmanager
+    def running(self, claim: Claim) -> Iterator[None]:
+        """Heartbeats while the block runs; an interruption (Ctrl-C, SIGTERM) frees the cell
+        for the next run at once."""
+        from optuna.trial import TrialState
+
+        try:
+            with Heartbeat(claim.trial, self.config.heartbeat_interval):
+                yield
+        except BaseException:
+            self.study.tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
+
+    def record(self, claim: Claim, row: dict[str, Any], error: str | None) -> None:
+        """Store a claim's row: failed with ``error``, or complete (a duplicate is pruned)."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        trial, key = claim.trial, claim.cell.key
+        try:
+            trial.set_user_attr("row", _jsonable(row))
+            if error is not None:
+                trial.set_user_attr("error", error)
+                self.study.tell(trial, state=TrialState.FAIL)
+                return
+            if any(
+                t.user_attrs.get("cell_key") == key
+                for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            ):
+                trial.set_user_attr("duplicate", True)
+                self.study.tell(trial, state=TrialState.PRUNED)
+                return
+            test = row.get("test")
+            finite = isinstance(test, float) and math.isfinite(test)
+            self.study.tell(trial, test if finite else float("-inf"))
+        except UpdateFinishedTrialError:
+            log.warning(
+                "cell %s: another worker took it over after a missed heartbeat; result dropped",
+                key,
+            )
+
+    # -------------------------------------------------------------------- reading
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per finished cell, in grid order: the first completed claim's, or the last
+        error of a cell that failed ``1 + max_retries`` times."""
+        states = self.states()
+        rows = []
+        for cell in self.cells:
+            s = states[cell.key]
+            if s.complete:
+                rows.append(min(s.complete, key=lambda t: t.number).user_attrs["row"])
+            elif finally_failed(s, self.config):
+                rows.append(max(s.errors, key=lambda t: t.number).user_attrs["row"])
+        return rows
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        out[k] = v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+    return out
+
+
+def status(
+    config: SweepConfig | str | Path,
+    *,
+    storage: str | None = None,
+    out: str | Path | None = None,
+) -> SweepStatus:
+    """Count the sweep's cells that are done, running, failed and left, with an ETA.
+
+    Reads the study (creating an empty one if the sweep never ran) and changes no trial. A
+    claim whose worker is gone counts as left.
+
+    Args:
+        config: a :class:`SweepConfig` or the path of its TOML file.
+        storage: as in :func:`deepgnn.sweep.run`.
+        out: as in :func:`deepgnn.sweep.run`.
+
+    Returns:
+        A :class:`SweepStatus`; ``str()`` of it reads ``"3/12 done, 2 running, 0 failed, 7 left;
+        ETA 1m05s"``.
+    """
+    return Ledger(as_config(config), storage=storage, out=out).status()
