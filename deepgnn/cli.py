@@ -28,6 +28,17 @@ def _strs(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _patience(text: str) -> int | str:
+    if text == "none":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of epochs or none, got {text!r}"
+        ) from None
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v]
@@ -183,16 +194,11 @@ def _analyze(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from deepgnn.experiment import CellSpec, run_cell
 
-    train = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "weight_decay": args.weight_decay,
-        "patience": args.patience,
-    }
-    if args.split is not None:
-        train["split"] = args.split
-    if args.batch_size is not None:
-        train["batch_size"] = args.batch_size
+    # Only what was given: the rest comes from the protocol (or train_graph's defaults).
+    given = ("protocol", "epochs", "lr", "weight_decay", "patience", "split", "batch_size")
+    train: dict[str, Any] = {k: getattr(args, k) for k in given if getattr(args, k) is not None}
+    if train.get("patience") == "none":
+        train["patience"] = None
     if args.cuda_graph:
         train["cuda_graph"] = True
     spec = CellSpec(
@@ -338,7 +344,7 @@ def _search(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------- parser
 def _parser() -> argparse.ArgumentParser:
-    from deepgnn.train import options as train_options
+    from deepgnn.train import protocols
 
     parser = argparse.ArgumentParser(
         prog="deepgnn", description="Depth studies of graph neural networks."
@@ -360,7 +366,6 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="results")
     bench.set_defaults(func=_bench)
 
-    node = train_options("node")
     train = sub.add_parser(
         "train", help="train one model on one dataset (best-validation protocol)"
     )
@@ -368,10 +373,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--depth", type=int, default=2)
     _model_flags(train)
     train.add_argument("--init", default=None, help="an init name (deepgnn.init.available())")
-    train.add_argument("--epochs", type=int, default=node["epochs"])
-    train.add_argument("--lr", type=float, default=node["lr"])
-    train.add_argument("--weight-decay", type=float, default=node["weight_decay"])
-    train.add_argument("--patience", type=int, default=node["patience"])
+    train.add_argument(
+        "--protocol",
+        default=None,
+        help=f"training preset, one of {protocols.available()} (default kipf); the flags "
+        "below override it",
+    )
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--lr", type=float, default=None)
+    train.add_argument("--weight-decay", type=float, default=None)
+    train.add_argument("--patience", type=_patience, default=None, help="epochs, or none")
     train.add_argument(
         "--batch-size", type=int, default=None, help="graph datasets (train_graph's default: 32)"
     )

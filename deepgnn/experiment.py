@@ -77,7 +77,8 @@ class CellSpec:
         init_options: keyword options of the init scheme.
         train: keyword options of :func:`~deepgnn.train.train_node` (or
             :func:`~deepgnn.train.train_graph` for graph datasets); ``split`` may be
-            :data:`SPLIT_SEED`.
+            :data:`SPLIT_SEED`. With a ``protocol``, a ``dropout`` in ``model`` still wins
+            over the protocol's.
         root: the data folder (``None``: ``$DEEPGNN_DATA``).
     """
 
@@ -229,6 +230,9 @@ def run_cell(
     graph_task = getattr(cpu, "task", "node") == "graph"
     model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
     train_kw = dict(spec.train)
+    if "dropout" in spec.model and train_kw.get("protocol") is not None:
+        # An explicit model dropout overrides the protocol's (train_node would set its own).
+        train_kw.setdefault("dropout", spec.model["dropout"])
     trainer = train_graph if graph_task else train_node
     accepted = set(inspect.signature(trainer).parameters)
     extra = sorted(set(train_kw) - accepted)

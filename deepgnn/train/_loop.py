@@ -1,0 +1,341 @@
+"""What both trainers share: settings from a protocol, the epoch loop's bookkeeping, the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from deepgnn._checks import check_choice, check_int
+from deepgnn.models import GNN
+from deepgnn.train.protocols import Protocol, available, get
+
+__all__ = [
+    "PROTOCOL",
+    "SCHEDULES",
+    "UNTRAINED_FRACTION",
+    "InitSpec",
+    "Loop",
+    "Settings",
+    "TrainResult",
+    "apply_init",
+    "check_options",
+    "is_untrained",
+    "majority_share",
+    "resolve",
+]
+
+log = logging.getLogger("deepgnn.train")
+
+SCHEDULES = ("constant", "cosine", "plateau")
+#: ``patience="protocol"`` (the default): the protocol's patience.
+PROTOCOL = "protocol"
+#: A run is *untrained* when its best training metric stays less than this fraction of the way
+#: from chance to a perfect fit (see :func:`is_untrained`).
+UNTRAINED_FRACTION = 0.2
+InitSpec = str | Callable[[GNN], Any] | None
+
+
+def is_untrained(best_train: float, chance: float) -> bool:
+    r"""Whether a run's best training metric stayed near chance.
+
+    .. math:: \text{untrained} \iff m_\text{train} < c + 0.2\,(1 - c)
+
+    with :math:`m_\text{train}` the best training metric over the run and :math:`c` the
+    chance level of the task (the share of the training split's most common class for
+    accuracy, 0.5 for ROC-AUC). A model that never got a fifth of the way from chance to a
+    perfect fit says nothing about its initialization. NaN (no finished epoch) is untrained.
+
+    Example:
+        >>> is_untrained(0.23, 1 / 7), is_untrained(0.95, 1 / 7), is_untrained(0.58, 0.5)
+        (True, False, True)
+    """
+    if not math.isfinite(best_train):
+        return True
+    return best_train < chance + UNTRAINED_FRACTION * (1.0 - chance)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced.
+
+    Attributes:
+        metric: ``"accuracy"`` or ``"rocauc"``.
+        test: test metric at the epoch of best validation (``nan`` if the run diverged first).
+        val: best validation metric.
+        train: training metric at that epoch.
+        best_epoch: epoch of best validation (1-based; 0 = none).
+        epochs: epochs run (early stopping may end before ``epochs``).
+        diverged: the loss became NaN/inf; training stopped there.
+        seconds: wall time of the training loop.
+        best_train: the best training metric over the run.
+        chance: the training metric a constant prediction scores (the share of the training
+            split's most common class for accuracy, 0.5 for ROC-AUC).
+        untrained: ``best_train`` stayed near ``chance`` (:func:`is_untrained`): the model
+            never fit its training set, and its test metric says nothing about its
+            initialization.
+        protocol: the name of the protocol the settings came from.
+        log: one row per epoch: ``epoch, loss, train, val, test, lr, seconds``.
+    """
+
+    metric: str
+    test: float
+    val: float
+    train: float
+    best_epoch: int
+    epochs: int
+    diverged: bool
+    seconds: float
+    best_train: float = math.nan
+    chance: float = math.nan
+    untrained: bool = False
+    protocol: str = "kipf"
+    log: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def as_row(self) -> dict[str, Any]:
+        """The scalar fields as a dict (one row of a results table)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "log"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A run's resolved settings: the protocol's, with the caller's explicit values on top."""
+
+    protocol: str
+    epochs: int
+    lr: float
+    weight_decay: float
+    patience: int | None
+    betas: tuple[float, float]
+    dropout: float | None
+
+
+def resolve(
+    model: GNN,
+    protocol: str | Protocol | None,
+    *,
+    epochs: int | None,
+    lr: float | None,
+    weight_decay: float | None,
+    patience: int | str | None,
+    betas: tuple[float, float] | None,
+    dropout: float | None,
+    schedule: str,
+) -> Settings:
+    """The protocol for the model's depth, overridden by every setting the caller gave."""
+    p = get("kipf" if protocol is None else protocol, model.depth)
+    settings = Settings(
+        protocol=p.name,
+        epochs=p.epochs if epochs is None else epochs,
+        lr=p.lr if lr is None else lr,
+        weight_decay=p.weight_decay if weight_decay is None else weight_decay,
+        patience=p.patience if patience == PROTOCOL else patience,  # type: ignore[arg-type]
+        betas=p.betas if betas is None else tuple(betas),  # type: ignore[arg-type]
+        dropout=p.dropout if dropout is None else dropout,
+    )
+    check_options(
+        epochs=settings.epochs,
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        patience=settings.patience,
+        schedule=schedule,
+        betas=settings.betas,
+        dropout=settings.dropout,
+    )
+    return settings
+
+
+def check_options(**settings: Any) -> None:
+    """Raise the error :func:`~deepgnn.train.train_node` / ``train_graph`` would raise for these.
+
+    Checks the values of the given keywords among ``epochs``, ``lr``, ``weight_decay``,
+    ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout`` and ``protocol``;
+    other keywords are not looked at.
+
+    Example:
+        >>> check_options(lr=0.01, epochs=10)
+        >>> check_options(lr=-1)
+        Traceback (most recent call last):
+        ValueError: lr=-1; pass a positive learning rate such as lr=0.01
+    """
+    if settings.get("epochs") is not None:
+        check_int("epochs", settings["epochs"], minimum=1)
+    if settings.get("lr") is not None:
+        lr = settings["lr"]
+        if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and 0 < lr < math.inf):
+            raise ValueError(f"lr={lr!r}; pass a positive learning rate such as lr=0.01")
+    if settings.get("weight_decay") is not None:
+        wd = settings["weight_decay"]
+        if isinstance(wd, bool) or not (isinstance(wd, (int, float)) and 0 <= wd < math.inf):
+            raise ValueError(f"weight_decay={wd!r}; pass a value >= 0 such as 5e-4")
+    patience = settings.get("patience")
+    if patience is not None and patience != PROTOCOL:
+        check_int("patience", patience, minimum=1)
+    if "schedule" in settings:
+        check_choice("schedule", settings["schedule"], SCHEDULES)
+    if settings.get("batch_size") is not None:
+        check_int("batch_size", settings["batch_size"], minimum=1)
+    betas = settings.get("betas")
+    if betas is not None:
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
+        ):
+            raise ValueError(f"betas={betas!r}; pass two numbers in [0, 1) such as (0.9, 0.999)")
+    dropout = settings.get("dropout")
+    if dropout is not None and not (
+        isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1
+    ):
+        raise ValueError(f"dropout={dropout!r} is outside [0, 1); pass e.g. dropout=0.5")
+    if settings.get("protocol") is not None and not isinstance(settings["protocol"], Protocol):
+        check_choice("protocol", settings["protocol"], available())
+
+
+def apply_init(
+    model: GNN, init: InitSpec, options: Mapping[str, Any] | None, **context: Any
+) -> None:
+    if options is not None and not isinstance(init, str):
+        raise ValueError(
+            f"init_options={dict(options)!r} need init to be a scheme name such as 'kaiming', "
+            f"got init={init!r}; drop init_options or name the scheme"
+        )
+    if init is None:
+        return
+    if callable(init):
+        init(model)
+        return
+    if not isinstance(init, str):
+        raise TypeError(f"init must be an init name, a callable or None, got {type(init).__name__}")
+    from deepgnn import init as inits
+
+    inits.init_(model, init, **context, **dict(options or {}))
+
+
+def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=0.5, patience=20
+        )
+    return None
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def majority_share(y: Tensor) -> float:
+    """The share of the most common label in ``y`` (integer labels, ``-1`` = unlabelled)."""
+    y = y[y >= 0]
+    if y.numel() == 0:
+        return math.nan
+    return float(torch.bincount(y.detach().cpu()).max()) / y.numel()
+
+
+class Loop:
+    """Per-epoch bookkeeping shared by both trainers: schedule, best validation, log, progress.
+
+    Args:
+        on_epoch: called with each epoch's log row; an exception it raises ends training and
+            reaches the caller (a tuner's pruner raises ``optuna.TrialPruned`` there).
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        settings: Settings,
+        schedule: str,
+        progress: bool,
+        desc: str,
+        on_epoch: Callable[[dict[str, float]], Any] | None = None,
+    ) -> None:
+        self.optimizer = optimizer
+        self.settings = settings
+        self.schedule = schedule
+        self.scheduler = _schedule(optimizer, schedule, settings.epochs)
+        self.patience = settings.patience
+        self.best = (-math.inf, math.nan, math.nan, 0)  # val, test, train, epoch
+        self.best_train = -math.inf
+        self.rows: list[dict[str, float]] = []
+        self.since_best = 0
+        self.bar = _progress(settings.epochs, progress, desc)
+        self.on_epoch = on_epoch
+        self.start = time.perf_counter()
+
+    def end_epoch(self, epoch: int, loss: float, scores: dict[str, float]) -> bool:
+        """Record an epoch (``scores``: train/val/test); return True when early stopping says stop."""
+        lr = float(self.optimizer.param_groups[0]["lr"])  # a tensor under cuda_graph=True
+        row = dict(scores, epoch=epoch, loss=loss, lr=lr)
+        row["seconds"] = time.perf_counter() - self.start
+        if self.scheduler is not None:
+            if self.schedule == "plateau":
+                self.scheduler.step(row["val"])
+            else:
+                self.scheduler.step()
+        self.rows.append(row)
+        if row["val"] > self.best[0]:
+            self.best = (row["val"], row["test"], row["train"], epoch)
+            self.since_best = 0
+        else:
+            self.since_best += 1
+        if math.isfinite(row["train"]):
+            self.best_train = max(self.best_train, row["train"])
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}", val=f"{row['val']:.3f}")
+        if self.on_epoch is not None:
+            self.on_epoch(row)
+        return self.patience is not None and self.since_best >= self.patience
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def result(self, metric: str, diverged: bool, *, chance: float, name: str) -> TrainResult:
+        self.close()
+        val, test, train, epoch = self.best
+        best_train = self.best_train if math.isfinite(self.best_train) else math.nan
+        untrained = is_untrained(best_train, chance)
+        if untrained and not diverged:
+            warnings.warn(
+                f"{name}: the run ended untrained: best training {metric} {best_train:.3f} "
+                f"against chance {chance:.3f} (less than {UNTRAINED_FRACTION:.0%} of the way to "
+                "1); its test metric says nothing about the initialization. Try a learning rate "
+                "made for the depth (train_node's protocol='spoginit-paper', or tune it)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return TrainResult(
+            metric=metric,
+            test=test,
+            val=val if epoch else math.nan,
+            train=train,
+            best_epoch=epoch,
+            epochs=len(self.rows),
+            diverged=diverged,
+            seconds=time.perf_counter() - self.start,
+            best_train=best_train,
+            chance=chance,
+            untrained=untrained,
+            protocol=self.settings.protocol,
+            log=pd.DataFrame(
+                self.rows, columns=["epoch", "loss", "train", "val", "test", "lr", "seconds"]
+            ),
+        )
