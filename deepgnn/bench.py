@@ -44,7 +44,7 @@ import deepgnn
 from deepgnn._checks import check_choice, check_int
 from deepgnn._io import write_atomic
 from deepgnn.graph import Graph
-from deepgnn.models._base import ACTIVATIONS
+from deepgnn.models import ACTIVATIONS
 
 __all__ = [
     "ARXIV_SIZE",

@@ -5,6 +5,8 @@ import torch
 
 import deepgnn
 from deepgnn import models
+from deepgnn.models.gat import GAT
+from deepgnn.models.gcn import GCN, GCNConv
 
 BACKENDS = ["torch", pytest.param("dgl", marks=pytest.mark.dgl)]
 
@@ -174,3 +176,56 @@ def test_forward_rejects_features_of_wrong_shape(cora):
         model(cora.graph, cora.x[:, :100])
     with pytest.raises(TypeError, match="graph must be a deepgnn.Graph"):
         model(cora.graph.edge_index, cora.x)
+
+
+def test_family_class_rejects_unknown_option_naming_the_accepted_ones():
+    with pytest.raises(
+        ValueError,
+        match=r"family 'gat' does not take \['head'\]; its options are \['heads'\]; "
+        r"did you mean 'heads'",
+    ):
+        GAT(5, 3, depth=2, width=8, head=2)
+    with pytest.raises(ValueError, match=r"'gcn' does not take \['widht'\].*did you mean 'width'"):
+        GCN(5, 3, depth=2, widht=8)
+
+
+def test_family_options_are_attributes_with_defaults_and_in_the_repr():
+    assert GAT(5, 3, depth=2, width=8).heads == models.options("gat")["heads"] == 4
+    model = GAT(5, 3, depth=2, width=8, heads=2)
+    assert model.heads == 2 and "heads=2" in repr(model)
+
+
+def test_family_option_named_like_a_common_keyword_is_rejected():
+    with pytest.raises(TypeError, match=r"family_options names \['width'\], which GNN already"):
+
+        class Clash(models.GNN):
+            family_options = {"width": 3}
+
+
+def test_registered_family_declaring_only_its_conv_matches_gcn(monkeypatch, small_edges):
+    monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
+
+    @models.register("plain_gcn")
+    class PlainGCN(models.GNN):
+        family = "plain_gcn"
+        family_options = {"scale": 1.0}
+
+        def _make_conv(self, in_dim, out_dim, *, last):
+            return GCNConv(in_dim, out_dim, self.bias)
+
+    assert models.options("plain_gcn") == {"scale": 1.0}
+    g, x = deepgnn.Graph(small_edges), torch.randn(5, 3)
+    mine = models.build("plain_gcn", 3, 2, 4, width=6, activation="relu", seed=0, scale=0.5)
+    ref = models.build("gcn", 3, 2, 4, width=6, activation="relu", seed=0)
+    assert mine.scale == 0.5
+    assert [w.name for w in mine.layer_weights()] == [w.name for w in ref.layer_weights()]
+    states, expected = mine.hidden_states(g, x), ref.hidden_states(g, x)
+    assert len(states) == len(mine.layer_weights()) + 1
+    assert all(torch.equal(s, e) for s, e in zip(states, expected, strict=True))
+    with pytest.raises(ValueError, match=r"does not take \['heads'\]; its options are \['scale'\]"):
+        models.build("plain_gcn", 3, 2, 2, heads=4)
+
+
+def test_family_without_layers_says_which_hook_to_define():
+    with pytest.raises(NotImplementedError, match=r"must define _make_conv\(in_dim, out_dim"):
+        models.GNN(5, 3, 2)

@@ -1,27 +1,36 @@
 """Model families at any depth: ``build(name, in_dim, out_dim, depth, ...)``.
 
-Every model is a :class:`~deepgnn.models._base.GNN`: called ``model(graph, x)``, it returns
-logits, and it exposes ``hidden_states(graph, x)`` and ``layer_weights()`` the same way
-for every family and backend.
+Every model is a :class:`GNN`: called ``model(graph, x)``, it returns logits, and it
+exposes ``hidden_states(graph, x)`` and ``layer_weights()`` the same way for every family
+and backend. A new family subclasses :class:`GNN` (its docstring lists the hooks) and
+joins :func:`build` through :func:`register`.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 import torch
 
 from deepgnn._checks import check_choice
-from deepgnn.models._base import GNN, LayerWeight, PairNorm
+from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, PairNorm
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
 
-__all__ = ["build", "available", "options", "register", "GNN", "LayerWeight", "PairNorm"]
+__all__ = [
+    "build",
+    "available",
+    "options",
+    "register",
+    "GNN",
+    "LayerWeight",
+    "PairNorm",
+    "ACTIVATIONS",
+    "NORMS",
+]
 
 _REGISTRY: dict[str, type[GNN]] = {}
-_COMMON = {"width", "activation", "dropout", "bias", "norm", "backend"}
 
 
 def register(name: str) -> Callable[[type[GNN]], type[GNN]]:
@@ -63,20 +72,17 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _family_options(cls: type[GNN]) -> dict[str, object]:
-    params = inspect.signature(cls.__init__).parameters.values()
-    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _COMMON}
-
-
 def options(family: str) -> dict[str, object]:
     """Return the options family ``family`` takes beyond :func:`build`'s own, with defaults.
+
+    They are the family's ``family_options`` table, which ``GNN.__init__`` checks.
 
     Example:
         >>> options("gat"), options("gcn")
         ({'heads': 4}, {})
     """
     check_choice("family", family, _REGISTRY)
-    return _family_options(_REGISTRY[family])
+    return dict(_REGISTRY[family].family_options)
 
 
 def build(
@@ -124,11 +130,7 @@ def build(
     """
     check_choice("name", name, _REGISTRY)
     cls = _REGISTRY[name]
-    accepted = set(_family_options(cls))
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        extra = f"its options are {sorted(accepted)}" if accepted else "it takes no family options"
-        raise ValueError(f"family {name!r} does not take {unknown}; {extra}")
+    # the family's constructor checks ``options`` against its family_options table
     kwargs = dict(
         width=width,
         activation=activation,

@@ -6,9 +6,11 @@ The analyzer, the init functions and the search see a model only through :class:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +19,7 @@ from torch import Tensor, nn
 from deepgnn._checks import check_choice, check_fraction, check_int
 from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 
-__all__ = ["GNN", "LayerWeight", "PairNorm", "ACTIVATIONS", "NORMS"]
+__all__ = ["GNN", "LayerWeight", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
@@ -88,6 +90,7 @@ class PairNorm(nn.Module):
 
 
 def make_norm(norm: str | None, width: int) -> nn.Module:
+    """Return the norm module ``norm`` (one of :data:`NORMS`, or ``None``: identity) of ``width``."""
     if norm is None:
         return nn.Identity()
     if norm == "layer":
@@ -98,16 +101,75 @@ def make_norm(norm: str | None, width: int) -> nn.Module:
 
 
 class GNN(nn.Module):
-    """Base class of deepgnn models: ``model(graph, x)`` returns logits (no softmax).
+    r"""Base class of deepgnn models: ``model(graph, x)`` returns logits (no softmax).
 
-    Subclasses implement :meth:`_propagate`, which appends to ``states`` (when given)
-    the input and the output of every weighted layer, and :meth:`layer_weights`.
+    ``GNN.__init__`` checks the common keywords (``width``, ``activation``, ``dropout``,
+    ``bias``, ``norm``, ``backend``) and the family's own options, then builds the layers;
+    :meth:`_propagate` is the one depth loop of every family, after PyG's ``BasicGNN``:
+
+    .. math::
+        h^{(0)} = \mathrm{encode}(x) \text{ (or } x\text{)}, \quad
+        h^{(i+1)} = \mathrm{combine}_i(h^{(i)}, \mathrm{hidden}_i(h^{(i)})), \quad
+        \mathrm{logits} = \mathrm{output}(h^{(H)})
+
+    for :math:`i = 0, \dots, H - 1`, :math:`H` = ``len(self.norms)`` (a norm follows each
+    hidden layer, ``nn.Identity`` when ``norm=None``). A family
+    declares its name, its options and its layers through these hooks:
+
+    - ``family`` (registry name) and ``family_options``: the options beyond the common
+      keywords, with defaults (``GAT``: ``{"heads": 4}``). Each is set as an attribute
+      before :meth:`_check_options` (default: nothing to check) validates them.
+    - :meth:`_init_layers`: create the parameters, in the order they are drawn. The
+      default builds ``convs`` (``in_dim -> width -> ... -> out_dim``, one
+      :meth:`_make_conv` each) and ``depth - 1`` ``norms``; most families only define
+      :meth:`_make_conv`.
+    - :meth:`_encode`: an input layer before the graph layers (``ResGCN``'s ``in_proj``),
+      or ``None`` (the default) when there is none.
+    - :meth:`_hidden`: hidden layer ``i``; the default is ``convs[i]`` then ``norms[i]``,
+      activation and dropout (fused into the SpMM where it can be, :meth:`_conv_block`).
+    - :meth:`_combine`: how layer ``i``'s output meets its input (default: replaces it;
+      the residual families add it).
+    - :meth:`_output`: the output layer (default ``convs[-1]``; ``GAT`` averages its heads,
+      ``ResGCN`` applies ``out_proj``).
+    - :meth:`layer_weights`: the default lists ``convs`` through their ``layer_weight``.
+
     ``len(model.hidden_states(g, x)) == len(model.layer_weights()) + 1`` always:
     ``h_0 = x``, ``h_k`` is the output of the layer that owns weight ``k`` (after its
     norm, activation, dropout and residual), and the last state is the logits.
+
+    Shapes:
+        ``graph`` with ``num_nodes`` nodes, ``x`` ``(num_nodes, in_dim)`` ->
+        logits ``(num_nodes, out_dim)``.
+
+    Example:
+        >>> import torch, deepgnn
+        >>> from deepgnn.models.gcn import GCNConv
+        >>> class PlainGCN(GNN):
+        ...     family = "plain_gcn"
+        ...     family_options = {"scale": 1.0}
+        ...
+        ...     def _make_conv(self, in_dim, out_dim, *, last):
+        ...         return GCNConv(in_dim, out_dim, self.bias)
+        >>> model = PlainGCN(5, 3, depth=3, width=8, scale=0.5)
+        >>> g = deepgnn.Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
+        >>> len(model.hidden_states(g, torch.randn(4, 5))), len(model.layer_weights()), model.scale
+        (4, 3, 0.5)
     """
 
-    family: str = ""
+    family: ClassVar[str] = ""
+    family_options: ClassVar[Mapping[str, object]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the keywords, the attributes GNN.__init__ sets and the methods: an option may not shadow one
+        taken = set(inspect.signature(GNN.__init__).parameters) | set(dir(GNN))
+        taken |= {"act", "convs", "norms", "training"}
+        clash = sorted(set(cls.family_options) & taken)
+        if clash:
+            raise TypeError(
+                f"{cls.__name__}.family_options names {clash}, which GNN already uses; "
+                "rename the option"
+            )
 
     def __init__(
         self,
@@ -121,8 +183,10 @@ class GNN(nn.Module):
         bias: bool = True,
         norm: str | None = None,
         backend: str = "torch",
+        **options: object,
     ) -> None:
         super().__init__()
+        self._check_unknown_options(options)
         self.in_dim = check_int("in_dim", in_dim, minimum=1)
         self.out_dim = check_int("out_dim", out_dim, minimum=1)
         self.depth = check_int("depth", depth, minimum=1)
@@ -139,6 +203,10 @@ class GNN(nn.Module):
         self.norm = norm
         check_choice("backend", backend, BACKENDS)
         self.backend = backend
+        for name, default in self.family_options.items():
+            setattr(self, name, options.get(name, default))
+        self._check_options()
+        self._init_layers()
 
     # -------------------------------------------------------------- public interface
     def forward(self, graph: Any, x: Tensor) -> Tensor:
@@ -160,7 +228,7 @@ class GNN(nn.Module):
 
     def layer_weights(self) -> list[LayerWeight]:
         """Return the weight matrix of every layer, input to output, in ``(out, in)`` view."""
-        raise NotImplementedError
+        return [conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)]
 
     def gates(self) -> dict[str, nn.Parameter]:
         """Return the per-layer residual gates (``alpha``, ``beta``) of gated families, else ``{}``."""
@@ -173,14 +241,85 @@ class GNN(nn.Module):
                 module.reset_parameters()
 
     def extra_repr(self) -> str:
+        extras = "".join(f", {name}={getattr(self, name)!r}" for name in self.family_options)
         return (
             f"family={self.family!r}, depth={self.depth}, width={self.width}, "
             f"activation={self.activation!r}, norm={self.norm!r}, backend={self.backend!r}"
+            f"{extras}"
         )
 
     # ------------------------------------------------------------------- internals
     def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
-        raise NotImplementedError
+        """The depth loop: encode, the hidden layers and their combine, output.
+
+        Appends to ``states`` (when given) the output of every weighted layer.
+        """
+
+        def keep(h: Tensor) -> Tensor:
+            if states is not None:
+                states.append(h)
+            return h
+
+        encoded = self._encode(x)
+        h = x if encoded is None else keep(encoded)
+        for i in range(len(self.norms)):
+            h = keep(self._combine(i, h, self._hidden(i, graph, h)))
+        return keep(self._output(graph, h))
+
+    # ---------------------------------------------------------------- family hooks
+    def _check_options(self) -> None:
+        """Validate the family options (already set as attributes); raise naming the fix."""
+
+    def _init_layers(self) -> None:
+        """Create the layers, in the order their parameters are drawn from the RNG.
+
+        Default: ``convs``, ``depth`` graph layers ``in_dim -> width -> ... -> out_dim``
+        from :meth:`_make_conv`, then ``norms``, one after each of the ``depth - 1``
+        hidden layers.
+        """
+        dims = [self.in_dim] + [self.width] * (self.depth - 1) + [self.out_dim]
+        last = self.depth - 1
+        self.convs = nn.ModuleList(
+            self._make_conv(dims[i], dims[i + 1], last=i == last) for i in range(self.depth)
+        )
+        self.norms = nn.ModuleList(make_norm(self.norm, self.width) for _ in range(last))
+
+    def _make_conv(self, in_dim: int, out_dim: int, *, last: bool) -> nn.Module:
+        """Return one graph layer (``forward(graph, x)``, ``layer_weight(prefix)``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define _make_conv(in_dim, out_dim, *, last) "
+            "or override _init_layers"
+        )
+
+    def _encode(self, x: Tensor) -> Tensor | None:
+        """Return the input layer's output, or ``None`` when the family has no input layer."""
+        return None
+
+    def _hidden(self, i: int, graph: Graph, h: Tensor) -> Tensor:
+        """Return hidden layer ``i``'s output: ``convs[i]``, ``norms[i]``, activation, dropout."""
+        return self._conv_block(self.convs[i], graph, h, self.norms[i])
+
+    def _combine(self, i: int, h: Tensor, out: Tensor) -> Tensor:
+        """Return the state after hidden layer ``i`` from its input ``h`` and output ``out``."""
+        return out
+
+    def _output(self, graph: Graph, h: Tensor) -> Tensor:
+        """Return the logits from the last hidden state (default: the last graph layer)."""
+        return self.convs[-1](graph, h)
+
+    # ------------------------------------------------------------------- internals
+    def _check_unknown_options(self, options: Mapping[str, object]) -> None:
+        unknown = sorted(set(options) - set(self.family_options))
+        if not unknown:
+            return
+        accepted = sorted(self.family_options)
+        extra = f"its options are {accepted}" if accepted else "it takes no family options"
+        params = inspect.signature(GNN.__init__).parameters.values()
+        keywords = [p.name for p in params if p.kind is p.KEYWORD_ONLY] + accepted
+        near = difflib.get_close_matches(unknown[0], keywords, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        name = self.family or type(self).__name__
+        raise ValueError(f"family {name!r} does not take {unknown}; {extra}{hint}")
 
     def _check_inputs(self, graph: Any, x: Tensor) -> Graph:
         if not isinstance(graph, Graph):

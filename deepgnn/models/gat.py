@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._base import GNN, LayerWeight
 
 __all__ = ["GAT", "GATConv", "make_gat_conv"]
 
@@ -93,61 +93,27 @@ class GAT(GNN):
     """
 
     family = "gat"
+    family_options = {"heads": 4}
 
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        depth: int,
-        *,
-        width: int = 64,
-        activation: str = "tanh",
-        dropout: float = 0.0,
-        bias: bool = True,
-        norm: str | None = None,
-        backend: str = "torch",
-        heads: int = 4,
-    ) -> None:
-        super().__init__(
-            in_dim,
-            out_dim,
-            depth,
-            width=width,
-            activation=activation,
-            dropout=dropout,
-            bias=bias,
-            norm=norm,
-            backend=backend,
-        )
+    def _check_options(self) -> None:
+        heads = self.heads
         if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
             raise ValueError(f"heads={heads!r}; pass a positive int such as heads=4")
-        if width % heads:
+        if self.width % heads:
+            width = self.width
             raise ValueError(
                 f"width={width} is not divisible by heads={heads}; pass a width that is a "
                 f"multiple of heads, e.g. width={heads * max(1, round(width / heads))}"
             )
-        self.heads = heads
-        dims = [in_dim] + [width] * (depth - 1)
-        self.convs = nn.ModuleList(
-            make_gat_conv(backend, dims[i], width // heads, heads, bias) for i in range(depth - 1)
-        )
-        self.convs.append(make_gat_conv(backend, dims[-1], out_dim, heads, bias))
-        self.norms = nn.ModuleList(make_norm(norm, width) for _ in range(depth - 1))
 
-    def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
-        h = x
-        for i, conv in enumerate(self.convs):
-            h = conv(graph, h)
-            if i < self.depth - 1:
-                h = self._hidden_block(h.flatten(1), self.norms[i])
-            else:
-                h = h.mean(dim=1)
-            if states is not None:
-                states.append(h)
-        return h
+    def _make_conv(self, in_dim: int, out_dim: int, *, last: bool) -> nn.Module:
+        # hidden layers concatenate heads of width // heads features; the last one averages
+        # heads of out_dim logits
+        head_dim = out_dim if last else out_dim // self.heads
+        return make_gat_conv(self.backend, in_dim, head_dim, self.heads, self.bias)
 
-    def layer_weights(self) -> list[LayerWeight]:
-        return [conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)]
+    def _hidden(self, i: int, graph: Graph, h: Tensor) -> Tensor:
+        return self._hidden_block(self.convs[i](graph, h).flatten(1), self.norms[i])
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, heads={self.heads}"
+    def _output(self, graph: Graph, h: Tensor) -> Tensor:
+        return self.convs[-1](graph, h).mean(dim=1)

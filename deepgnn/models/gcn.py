@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
-from deepgnn.models._base import ACTIVATIONS, GNN, LayerWeight, make_norm
+from deepgnn.models._base import ACTIVATIONS, GNN, LayerWeight
 
 __all__ = ["GCN", "GCNConv", "make_gcn_conv"]
 
@@ -78,46 +78,5 @@ class GCN(GNN):
 
     family = "gcn"
 
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        depth: int,
-        *,
-        width: int = 64,
-        activation: str = "tanh",
-        dropout: float = 0.0,
-        bias: bool = True,
-        norm: str | None = None,
-        backend: str = "torch",
-    ) -> None:
-        super().__init__(
-            in_dim,
-            out_dim,
-            depth,
-            width=width,
-            activation=activation,
-            dropout=dropout,
-            bias=bias,
-            norm=norm,
-            backend=backend,
-        )
-        dims = [in_dim] + [width] * (depth - 1) + [out_dim]
-        self.convs = nn.ModuleList(
-            make_gcn_conv(backend, dims[i], dims[i + 1], bias) for i in range(depth)
-        )
-        self.norms = nn.ModuleList(make_norm(norm, width) for _ in range(depth - 1))
-
-    def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
-        h = x
-        for i, conv in enumerate(self.convs):
-            if i < self.depth - 1:
-                h = self._conv_block(conv, graph, h, self.norms[i])
-            else:
-                h = conv(graph, h)
-            if states is not None:
-                states.append(h)
-        return h
-
-    def layer_weights(self) -> list[LayerWeight]:
-        return [conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)]
+    def _make_conv(self, in_dim: int, out_dim: int, *, last: bool) -> nn.Module:
+        return make_gcn_conv(self.backend, in_dim, out_dim, self.bias)

@@ -35,54 +35,23 @@ class ResGCN(GNN):
 
     family = "resgcn"
 
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        depth: int,
-        *,
-        width: int = 64,
-        activation: str = "tanh",
-        dropout: float = 0.0,
-        bias: bool = True,
-        norm: str | None = None,
-        backend: str = "torch",
-    ) -> None:
-        super().__init__(
-            in_dim,
-            out_dim,
-            depth,
-            width=width,
-            activation=activation,
-            dropout=dropout,
-            bias=bias,
-            norm=norm,
-            backend=backend,
+    def _init_layers(self) -> None:
+        width, bias = self.width, self.bias
+        self.in_proj = nn.Linear(self.in_dim, width, bias=bias)
+        self.convs = nn.ModuleList(
+            make_gcn_conv(self.backend, width, width, bias) for _ in range(self.depth)
         )
-        self.in_proj = nn.Linear(in_dim, width, bias=bias)
-        self.convs = nn.ModuleList(make_gcn_conv(backend, width, width, bias) for _ in range(depth))
-        self.norms = nn.ModuleList(make_norm(norm, width) for _ in range(depth))
-        self.out_proj = nn.Linear(width, out_dim, bias=bias)
-        self._add_gates(depth)
+        self.norms = nn.ModuleList(make_norm(self.norm, width) for _ in range(self.depth))
+        self.out_proj = nn.Linear(width, self.out_dim, bias=bias)
 
-    def _add_gates(self, depth: int) -> None:
-        """Hook for the gated families: register per-layer residual gates."""
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.in_proj(x)
 
-    def _combine(self, i: int, h: Tensor, branch: Tensor) -> Tensor:
-        return h + branch
+    def _combine(self, i: int, h: Tensor, out: Tensor) -> Tensor:
+        return h + out
 
-    def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
-        h = self.in_proj(x)
-        if states is not None:
-            states.append(h)
-        for i, conv in enumerate(self.convs):
-            h = self._combine(i, h, self._conv_block(conv, graph, h, self.norms[i]))
-            if states is not None:
-                states.append(h)
-        out = self.out_proj(h)
-        if states is not None:
-            states.append(out)
-        return out
+    def _output(self, graph: Graph, h: Tensor) -> Tensor:
+        return self.out_proj(h)
 
     def layer_weights(self) -> list[LayerWeight]:
         return [
@@ -106,9 +75,10 @@ class GatedResGCN(ResGCN):
     family = "gated_resgcn"
     _alpha_init = 1.0
 
-    def _add_gates(self, depth: int) -> None:
-        self.alpha = nn.Parameter(torch.full((depth,), self._alpha_init))
-        self.beta = nn.Parameter(torch.ones(depth))
+    def _init_layers(self) -> None:
+        super()._init_layers()
+        self.alpha = nn.Parameter(torch.full((self.depth,), self._alpha_init))
+        self.beta = nn.Parameter(torch.ones(self.depth))
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -116,8 +86,8 @@ class GatedResGCN(ResGCN):
             self.alpha.fill_(self._alpha_init)
             self.beta.fill_(1.0)
 
-    def _combine(self, i: int, h: Tensor, branch: Tensor) -> Tensor:
-        return self.beta[i] * h + self.alpha[i] * branch
+    def _combine(self, i: int, h: Tensor, out: Tensor) -> Tensor:
+        return self.beta[i] * h + self.alpha[i] * out
 
     def gates(self) -> dict[str, nn.Parameter]:
         return {"alpha": self.alpha, "beta": self.beta}
