@@ -136,7 +136,7 @@ def test_norms_run_and_pairnorm_centers_and_rescales(cora, norm):
 
 
 def test_build_unknown_family_lists_choices():
-    with pytest.raises(ValueError, match=r"name='gnc' is not one of .*did you mean 'gcn'"):
+    with pytest.raises(ValueError, match=r"family='gnc' is not one of .*did you mean 'gcn'"):
         models.build("gnc", 5, 3, 2)
 
 

@@ -153,3 +153,93 @@ def test_init_options_reach_the_named_scheme(cora):
     assert float(w.std()) == pytest.approx(5 / 3 / 8, rel=0.05)
     with pytest.raises(ValueError, match="init_options=.* need init to be a scheme name"):
         train_node(model, cora, init=None, init_options={"nonlinearity": "tanh"}, epochs=1)
+
+
+# ------------------------------------------------------------------ protocols, trainability
+def test_deep_tanh_gcn_is_untrained_under_kipf_and_trains_under_the_authors_protocol(cora):
+    # At lr 0.01 / dropout 0.5 a depth-32 tanh GCN never leaves chance on Cora; at the
+    # authors' depth-32 setting (lr 5e-4, no dropout, betas (0.9, 0.9995)) it fits the
+    # training set within a few dozen epochs (epoch 34 to 0.9 with seed 0, this CPU).
+    def run(protocol, **kw):
+        model = deepgnn.build(
+            "gcn", cora.num_features, cora.num_classes, 32, dropout=0.5, activation="tanh", seed=0
+        )
+        return train_node(model, cora, init="xavier", protocol=protocol, seed=0, **kw)
+
+    with pytest.warns(RuntimeWarning, match="ended untrained"):
+        kipf = run("kipf")
+    assert kipf.untrained and kipf.protocol == "kipf"
+    assert kipf.chance == pytest.approx(1 / 7) and kipf.best_train < 0.32
+    paper = run("spoginit-paper", epochs=80)
+    assert not paper.untrained and paper.protocol == "spoginit-paper"
+    assert paper.best_train >= 0.9
+    assert paper.log["lr"].iloc[0] == pytest.approx(5e-4)
+
+
+def test_protocols_follow_the_authors_schedule_and_interpolate_between_depths():
+    from deepgnn.train import protocols
+
+    # script/arxiv_GCN.sh: layer_list (4 8 16 32 64), lr_list, dropout_list
+    for depth, lr, dropout in zip(
+        (4, 8, 16, 32, 64), (5e-3, 5e-3, 5e-4, 5e-4, 5e-5), (0.5, 0.5, 0.0, 0.0, 0.0)
+    ):
+        p = protocols.get("spoginit-paper", depth)
+        assert (p.lr, p.dropout, p.weight_decay, p.epochs, p.patience) == (
+            lr,
+            dropout,
+            0.0,
+            1000,
+            None,
+        )
+        assert p.betas == (0.9, 0.9995)
+    assert protocols.get("spoginit-paper", 2).lr == 5e-3
+    assert protocols.get("spoginit-paper", 256).lr == 5e-5
+    mid = protocols.get("spoginit-paper", 24).lr  # between 16 and 32: both 5e-4
+    assert mid == pytest.approx(5e-4)
+    assert 5e-5 < protocols.get("spoginit-paper", 48).lr < 5e-4
+    residual = protocols.get("spoginit-paper-residual", 64)
+    assert (residual.lr, residual.dropout, residual.epochs) == (5e-3, 0.5, 1000)
+    with pytest.raises(ValueError, match="protocol='spoginit' is not one of"):
+        protocols.get("spoginit", 4)
+
+
+def test_explicit_settings_override_the_protocol_and_the_model_keeps_its_dropout(cora):
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, dropout=0.3, seed=0)
+    result = train_node(
+        model, cora, protocol="spoginit-paper", epochs=3, lr=0.02, patience=None, seed=0
+    )
+    assert result.epochs == 3 and result.log["lr"].eq(0.02).all()
+    assert model.dropout == 0.3  # the protocol's 0.5 only while training
+    with pytest.raises(ValueError, match="betas="):
+        train_node(model, cora, epochs=1, betas=(0.9, 1.5))
+    with pytest.raises(ValueError, match="protocol='kipff' is not one of"):
+        train_node(model, cora, protocol="kipff")
+
+
+def test_chance_is_the_majority_share_of_the_training_labels(data_root):
+    from deepgnn.train import is_untrained
+
+    ds = deepgnn.data.load("actor", root=data_root).split(0)
+    model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, seed=0)
+    result = train_node(model, ds, epochs=2, seed=0)
+    y = ds.y[ds.train_mask]
+    assert result.chance == pytest.approx(float(torch.bincount(y).max()) / len(y))
+    assert result.best_train == pytest.approx(result.log["train"].max())
+    assert result.untrained == is_untrained(result.best_train, result.chance)
+    mines = deepgnn.data.load("minesweeper", root=data_root)
+    model = deepgnn.build("gcn", mines.num_features, mines.num_classes, 2, seed=0)
+    assert train_node(model, mines, epochs=1, seed=0).chance == 0.5  # ROC-AUC
+
+
+def test_on_epoch_sees_every_epoch_and_can_stop_training(cora):
+    seen = []
+
+    def stop_at_three(row):
+        seen.append(row["epoch"])
+        if row["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_node(model, cora, epochs=10, seed=0, on_epoch=stop_at_three)
+    assert seen == [1, 2, 3]

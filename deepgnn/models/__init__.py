@@ -86,7 +86,7 @@ def options(family: str) -> dict[str, object]:
 
 
 def build(
-    name: str,
+    family: str,
     in_dim: int,
     out_dim: int,
     depth: int,
@@ -100,10 +100,11 @@ def build(
     seed: int | None = None,
     **options: object,
 ) -> GNN:
-    """Build a model of family ``name`` with ``depth`` graph layers.
+    """Build a model of ``family`` with ``depth`` graph layers.
 
     Args:
-        name: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``, ``gat``).
+        family: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``,
+            ``gat``).
         in_dim: input feature dimension.
         out_dim: number of outputs (classes).
         depth: number of graph layers, >= 1.
@@ -128,8 +129,8 @@ def build(
         >>> model.depth, len(model.layer_weights())
         (64, 64)
     """
-    check_choice("name", name, _REGISTRY)
-    cls = _REGISTRY[name]
+    check_choice("family", family, _REGISTRY)
+    cls = _REGISTRY[family]
     # the family's constructor checks ``options`` against its family_options table
     kwargs = dict(
         width=width,
