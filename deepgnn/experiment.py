@@ -41,6 +41,7 @@ __all__ = [
     "build_model",
     "clear_cache",
     "depth_table",
+    "device_name",
     "format_depth_table",
     "plot_depth_table",
     "run_cell",
@@ -123,6 +124,16 @@ def _dataset(name: str, root: str | None, device: Any) -> Any:
         to = getattr(cpu, "to", None)
         _DATASETS[key] = to(device) if to is not None and device.type != "cpu" else cpu
     return _DATASETS[key]
+
+
+def device_name(device: Any) -> str:
+    """The hardware behind ``device``: the GPU's name (``NVIDIA H200``), else the CPU's."""
+    import platform
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"CPU {platform.machine()} ({torch.get_num_threads()} threads)"
 
 
 def clear_cache() -> None:
@@ -281,6 +292,7 @@ def run_cell(
     row.update(result.as_row())
     row["status"] = "diverged" if result.diverged else "ok"
     row["device"] = str(dev)
+    row["device_name"] = device_name(dev)
     return CellResult(row=row, result=result, model=model)
 
 

@@ -1,4 +1,10 @@
-"""Sweep reports: ``results.csv``, ``summary.md`` and plots from the ledger's recorded rows."""
+"""Sweep reports: ``results.csv``, ``summary.md`` and plots from the ledger's recorded rows.
+
+A depth result counts only if the model trained. Each row carries its best training metric,
+the task's chance level and ``untrained`` (:func:`deepgnn.train.is_untrained`); the summary and
+the plots leave untrained seeds out of every mean and mark them, and the training metric
+stands beside the test metric.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,41 @@ from typing import Any
 from deepgnn._io import save_figure, write_atomic
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Ledger
+from deepgnn.train import UNTRAINED_FRACTION, is_untrained
 
 __all__ = ["report"]
 
 log = logging.getLogger(__name__)
+
+_MAIN_AXES = ("dataset", "family", "depth", "init", "seed")
+
+
+def _numeric(df: Any, column: str) -> Any:
+    import pandas as pd
+
+    if column not in df:
+        return pd.Series(math.nan, index=df.index)
+    return pd.to_numeric(df[column], errors="coerce")
+
+
+def _with_trainability(df: Any) -> Any:
+    """``untrained`` for every row that trained; rows recorded before the column existed get it
+    from ``best_train`` and ``chance`` when those are there, else stay unknown (``NaN``)."""
+    df = df.copy()
+    flags = df["untrained"].astype(object) if "untrained" in df else None
+    if flags is None:
+        flags = df["status"].map(lambda _: None).astype(object)
+    if {"best_train", "chance"} <= set(df):
+        best, chance = _numeric(df, "best_train"), _numeric(df, "chance")
+        for i in df.index[flags.isna() & best.notna()]:
+            flags[i] = is_untrained(float(best[i]), float(chance[i]))
+    flags[df["status"] == "failed"] = None
+    df["untrained"] = flags
+    return df
+
+
+def _untrained(df: Any) -> Any:
+    return df["untrained"].map(lambda v: v is True or v == 1 or v == "True")
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -22,9 +59,50 @@ def _fmt(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f}" if n < 2 or not math.isfinite(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
-    import pandas as pd
+def _test_cell(sub: Any) -> tuple[str, float]:
+    """The summary entry of one depth × init: trained seeds only, untrained ones counted."""
+    ran = sub[sub["status"] != "failed"]
+    bad = _untrained(ran)
+    trained = _numeric(ran[~bad], "test").dropna()
+    n_bad = int(bad.sum())
+    if len(trained):
+        mean = float(trained.mean())
+        text = _fmt(mean, float(trained.std()) if len(trained) > 1 else math.nan, len(trained))
+    elif n_bad:
+        mean = math.nan
+        text = f"untrained ({_fmt(float(_numeric(ran, 'test').mean()), math.nan, 1)})"
+    else:
+        mean, text = math.nan, "—"
+    notes = [f"{n_bad} untrained"] if n_bad and len(trained) else []
+    notes += [
+        f"{int((sub['status'] == k).sum())} {k}"
+        for k in ("diverged", "failed")
+        if (sub["status"] == k).any()
+    ]
+    return text + (f" ({', '.join(notes)})" if notes else ""), mean
 
+
+def _table(part: Any, inits: list[str], entry: Any) -> list[str]:
+    lines = ["| depth | " + " | ".join(inits) + " |", "|---:|" + "---:|" * len(inits)]
+    for depth in sorted(part["depth"].unique()):
+        cells = [entry(part[(part["depth"] == depth) & (part["init"] == i)]) for i in inits]
+        finite = [m for _, m in cells if math.isfinite(m)]
+        best = max(finite) if finite else None
+        texts = [f"**{t}**" if best is not None and m == best else t for t, m in cells]
+        lines.append(f"| {depth} | " + " | ".join(texts) + " |")
+    return lines
+
+
+def _train_cell(sub: Any) -> tuple[str, float]:
+    ran = sub[sub["status"] != "failed"]
+    column = "best_train" if "best_train" in ran and ran["best_train"].notna().any() else "train"
+    vals = _numeric(ran, column).dropna()
+    if not len(vals):
+        return "—", math.nan
+    return _fmt(float(vals.mean()), float(vals.std()) if len(vals) > 1 else math.nan, 2), math.nan
+
+
+def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
     metric = (
         str(df["metric"].dropna().iloc[0])
         if "metric" in df and df["metric"].notna().any()
@@ -34,70 +112,75 @@ def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
     if config.description:
         lines += [config.description, ""]
     counts = df["status"].value_counts().to_dict()
+    n_bad = int(_untrained(df).sum())
+    known = bool(df["untrained"].notna().any())
     lines.append(
         f"{len(df)} of {n_cells} cells recorded ("
         + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "diverged", "failed"))
-        + f"). Entries: test {metric} at the epoch of best validation, mean ± std over seeds; "
-        "best per depth in **bold**."
+        + (f"; {n_bad} untrained" if known else "; trainability not recorded")
+        + f"). Entries: test {metric} at the epoch of best validation, mean ± std over the seeds "
+        "that trained; best per depth in **bold**. A seed is *untrained* when its best "
+        f"training {metric} over the run stayed less than {UNTRAINED_FRACTION:.0%} of the way "
+        "from chance to 1 (chance: the share of the training split's most common class, 0.5 "
+        "for ROC-AUC); untrained seeds are left out of the means and counted, and a cell whose "
+        "seeds all stayed untrained reads `untrained (its mean test value)`: it says nothing "
+        "about its initialization."
     )
     lines.append("")
-    axes = config.axes()
     group_cols = ["dataset", "family"] + [
-        c for c in axes if c not in ("dataset", "family", "depth", "init", "seed") and c in df
+        c for c in config.axes() if c not in _MAIN_AXES and c in df
     ]
-    ok = df[df["status"] != "failed"]
     for group, part in df.groupby(group_cols, dropna=False, sort=False):
         group = group if isinstance(group, tuple) else (group,)
         title = ", ".join(f"{c}={v}" for c, v in zip(group_cols, group))
-        lines += [f"## {title}", ""]
         inits = list(dict.fromkeys(part["init"]))
-        lines.append("| depth | " + " | ".join(inits) + " |")
-        lines.append("|---:|" + "---:|" * len(inits))
-        okp = ok.loc[ok.index.intersection(part.index)]
-        for depth in sorted(part["depth"].unique()):
-            stats = {}
-            for init in inits:
-                sel = okp[(okp["depth"] == depth) & (okp["init"] == init)]
-                vals = pd.to_numeric(sel["test"], errors="coerce").dropna()
-                stats[init] = (
-                    float(vals.mean()) if len(vals) else math.nan,
-                    float(vals.std()) if len(vals) > 1 else math.nan,
-                    len(vals),
-                )
-            finite = [m for m, _, _ in stats.values() if math.isfinite(m)]
-            best = max(finite) if finite else None
-            cells = []
-            for init in inits:
-                mean, std, n = stats[init]
-                text = _fmt(mean, std, n)
-                if best is not None and mean == best:
-                    text = f"**{text}**"
-                sub = part[(part["depth"] == depth) & (part["init"] == init)]
-                notes = [
-                    f"{int((sub['status'] == k).sum())} {k}"
-                    for k in ("diverged", "failed")
-                    if (sub["status"] == k).any()
-                ]
-                cells.append(text + (f" ({', '.join(notes)})" if notes else ""))
-            lines.append(f"| {depth} | " + " | ".join(cells) + " |")
+        lines += [f"## {title}", "", f"Test {metric}:", ""]
+        lines += _table(part, inits, _test_cell)
+        lines += ["", f"Training {metric} (best over the run, every seed):", ""]
+        lines += _table(part, inits, _train_cell)
+        tuned = [c for c in ("tuned_lr", "tuned_dropout", "tuned_weight_decay") if c in part]
+        if tuned and part[tuned].notna().any().any():
+            lines += ["", "Tuned settings (per depth × init):", ""]
+            lines += _tuned_table(part, inits, tuned)
         lines.append("")
     versions = df.iloc[0]
+    devices = _device_names(df)
     lines.append(
         f"torch {versions.get('torch_version', '?')}, deepgnn {versions.get('deepgnn_version', '?')}; "
-        f"devices: {', '.join(sorted(map(str, df['device'].dropna().unique())))}."
+        f"devices: {devices}."
     )
     return "\n".join(lines) + "\n"
 
 
+def _tuned_table(part: Any, inits: list[str], tuned: list[str]) -> list[str]:
+    lines = ["| depth | " + " | ".join(inits) + " |", "|---:|" + "---:|" * len(inits)]
+    for depth in sorted(part["depth"].unique()):
+        cells = []
+        for i in inits:
+            sub = part[(part["depth"] == depth) & (part["init"] == i)]
+            first = sub[tuned].dropna(how="all")
+            if first.empty:
+                cells.append("—")
+                continue
+            row = first.iloc[0]
+            cells.append(", ".join(f"{c.removeprefix('tuned_')} {row[c]:.3g}" for c in tuned))
+        lines.append(f"| {depth} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _device_names(df: Any) -> str:
+    column = "device_name" if "device_name" in df and df["device_name"].notna().any() else "device"
+    return ", ".join(sorted(map(str, df[column].dropna().unique())))
+
+
 def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
-    import pandas as pd
     from matplotlib.figure import Figure
 
     written = []
     ok = df[df["status"] != "failed"].copy()
     if ok.empty:
         return written
-    extra = [c for c in config.axes() if c not in ("dataset", "family", "depth", "init", "seed")]
+    extra = [c for c in config.axes() if c not in _MAIN_AXES]
     # Settings that vary only between families (e.g. [model.gcn] activation) label the panel,
     # not the line.
     per_family = [c for c in extra if c in ok]
@@ -106,33 +189,29 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
     ok["line"] = ok["init"].astype(str)
     for c in extra:
         ok["line"] += f", {c}=" + ok[c].astype(str)
+    ok["_bad"] = _untrained(ok)
     signals = sorted(c for c in ok if c.startswith("sp_") and _plottable(c))
+    footer = f"{_device_names(ok)}; torch {ok.iloc[0].get('torch_version', '?')}"
     for dataset, part in ok.groupby("dataset", sort=False):
         families = list(dict.fromkeys(part["family"]))
         log_x = part["depth"].max() >= 8 * part["depth"].min()
-        panels = [("test", f"test {part['metric'].iloc[0]}", False)]
+        metric = part["metric"].iloc[0] if "metric" in part else "metric"
+        panels = [("test", f"test {metric}", False), ("train", f"training {metric}", False)]
         panels += [(c, c, c.split("_")[-1] in ("fsp", "bsp")) for c in signals]
-        for name, columns in (("test", panels[:1]), ("signal", panels[1:])):
+        for name, columns in (("test", panels[:2]), ("signal", panels[2:])):
             if not columns:
                 continue
-            fig = Figure(figsize=(4.2 * len(families), 3.2 * len(columns)))
+            fig = Figure(figsize=(4.2 * len(families), 3.2 * len(columns) + 0.6))
             axes = fig.subplots(len(columns), len(families), squeeze=False, sharey="row")
             depths = sorted(part["depth"].unique())
             for r, (col, label, log_y) in enumerate(columns):
                 for c, family in enumerate(families):
                     ax = axes[r][c]
                     fam = part[part["family"] == family]
-                    for line, sub in fam.groupby("line", sort=False):
-                        vals = pd.to_numeric(sub[col], errors="coerce")
-                        g = vals.groupby(sub["depth"]).agg(["mean", "std"]).sort_index()
-                        ax.errorbar(
-                            g.index,
-                            g["mean"],
-                            yerr=g["std"].fillna(0),
-                            marker="o",
-                            capsize=2,
-                            label=line,
-                        )
+                    for k, (line, sub) in enumerate(fam.groupby("line", sort=False)):
+                        _plot_line(ax, sub, col, line, color=f"C{k % 10}")
+                    if col == "train" and "chance" in fam and fam["chance"].notna().any():
+                        ax.axhline(float(_numeric(fam, "chance").mean()), color="0.5", ls=":", lw=1)
                     if log_x:
                         ax.set_xscale("log", base=2)
                     ax.set_xticks(depths, [str(d) for d in depths])
@@ -144,10 +223,54 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
                     ax.set_title(f"{dataset}, {family}" + (f" ({fixed})" if fixed else ""))
                     ax.grid(alpha=0.3)
             axes[0][-1].legend(fontsize="small")
+            note = footer
+            if name == "test":
+                note = (
+                    "test: mean ± std over the seeds that trained; hollow markers: seeds that "
+                    "stayed untrained. training: best over the run, every seed; dotted: chance. "
+                    + footer
+                )
+            fig.text(0.01, 0.005, note, fontsize=7, color="0.3", ha="left", va="bottom")
+            fig.tight_layout(rect=(0, 0.03, 1, 1))
             path = out / f"{dataset}_{name}_vs_depth.png"
             save_figure(fig, path)
             written.append(path)
     return written
+
+
+def _plot_line(ax: Any, sub: Any, col: str, label: str, *, color: str) -> None:
+    if col == "train":
+        column = "best_train" if "best_train" in sub and sub["best_train"].notna().any() else col
+        vals = _numeric(sub, column)
+        g = vals.groupby(sub["depth"]).agg(["mean", "std"]).sort_index()
+        ax.errorbar(
+            g.index,
+            g["mean"],
+            yerr=g["std"].fillna(0),
+            marker="o",
+            capsize=2,
+            color=color,
+            label=label,
+        )
+        return
+    trained = sub if col != "test" else sub[~sub["_bad"]]
+    vals = _numeric(trained, col)
+    g = vals.groupby(trained["depth"]).agg(["mean", "std"]).sort_index()
+    ax.errorbar(
+        g.index,
+        g["mean"],
+        yerr=g["std"].fillna(0),
+        marker="o",
+        capsize=2,
+        color=color,
+        label=label,
+    )
+    if col == "test":
+        bad = sub[sub["_bad"]]
+        if len(bad):
+            ax.scatter(
+                bad["depth"], _numeric(bad, "test"), facecolors="none", edgecolors=color, s=22
+            )
 
 
 def _plottable(column: str) -> bool:
@@ -163,19 +286,25 @@ def report(
     """Write ``results.csv``, ``summary.md`` and plots for the sweep's recorded cells.
 
     - ``results.csv``: one row per cell (a cell is one seed): its settings, the
-      :class:`~deepgnn.train.TrainResult` fields, ``sp_init_*`` / ``sp_final_*`` signal
-      summary columns when recorded, ``status`` (``ok``, ``diverged``, ``failed``), ``error``,
-      ``attempt``, ``trial``, ``worker``, ``host``, ``device``, ``wall_seconds`` and the torch,
-      deepgnn and Optuna versions. Cells not finished yet are left out.
-    - ``summary.md``: test metric mean ± std over seeds per dataset x family (x any other
-      axis) with depth rows and init columns, best per depth in bold.
-    - ``<dataset>_test_vs_depth.png`` (one line per init, one panel per family) and, when
-      signals were recorded, ``<dataset>_signal_vs_depth.png``.
+      :class:`~deepgnn.train.TrainResult` fields (``test``, ``val``, ``train``, ``best_train``,
+      ``chance``, ``untrained``, ...), ``sp_init_*`` / ``sp_final_*`` signal summary columns
+      when recorded, ``tuned_*`` settings of tuned sweeps, ``status`` (``ok``, ``diverged``,
+      ``failed``), ``error``, ``attempt``, ``trial``, ``worker``, ``host``, ``device``,
+      ``device_name``, ``wall_seconds`` and the torch, deepgnn and Optuna versions. Cells not
+      finished yet are left out.
+    - ``summary.md``: per dataset x family (x any other axis), the test metric mean ± std over
+      the seeds that trained and the training metric, depth rows and init columns, best per
+      depth in bold, untrained seeds counted.
+    - ``<dataset>_test_vs_depth.png`` (test and training metric, one line per init, one panel
+      per family; untrained seeds hollow) and, when signals were recorded,
+      ``<dataset>_signal_vs_depth.png``.
+
+    Logs a warning counting the untrained cells.
 
     Args:
         config: a :class:`SweepConfig` or the path of its TOML file.
-        storage: as in :func:`run`.
-        out: as in :func:`run`; the files are written there.
+        storage: as in :func:`deepgnn.sweep.run`.
+        out: as in :func:`deepgnn.sweep.run`; the files are written there.
 
     Returns:
         The results as a ``pandas.DataFrame`` (the rows of ``results.csv``).
@@ -190,6 +319,16 @@ def report(
     if df.empty:
         log.warning("sweep %s has no recorded cell yet; nothing to report", config.name)
         return df
+    df = _with_trainability(df)
+    n_bad = int(_untrained(df).sum())
+    if n_bad:
+        log.warning(
+            "sweep %s: %d of %d recorded cells stayed untrained (best training metric near "
+            "chance); summary.md leaves them out of the means and marks them",
+            config.name,
+            n_bad,
+            len(df),
+        )
     write_atomic(folder / "results.csv", df.to_csv(index=False))
     write_atomic(folder / "summary.md", _summary_md(config, df, n_cells))
     _plots(config, df, folder)
