@@ -63,20 +63,20 @@ def _cpu_clock():
     The trace's ``seconds`` is wall time, which other jobs on a shared machine stretch; the
     runs are single-threaded, so CPU time is the time the search itself took.
     """
-    from deepgnn.search import _Problem
+    from deepgnn.search._problem import Problem
 
     marks: list[float] = []
-    record = _Problem.record
+    record = Problem.record
 
     def timed(self, *a, **kw):
         marks.append(time.process_time())
         return record(self, *a, **kw)
 
-    _Problem.record = timed
+    Problem.record = timed
     try:
         yield marks
     finally:
-        _Problem.record = record
+        Problem.record = record
 
 
 def _warm_up(model, ds) -> None:
@@ -168,14 +168,14 @@ def _timing(args: argparse.Namespace) -> None:
     (Gauss-Newton's), interleaved so all see one load."""
     import statistics
 
-    from deepgnn.search import _Problem
+    from deepgnn.search._problem import Problem
 
     ds = deepgnn.data.load("cora")
     rows = []
     for case in args.cases:
         family, act, depth = CASES[case]
         model = _model(family, act, depth, ds, 0).eval()
-        problem = _Problem(
+        problem = Problem(
             model,
             ds.graph,
             ds.x,

@@ -6,7 +6,7 @@ propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or ma
 
 from __future__ import annotations
 
-from deepgnn import data, experiment, init, models, search, signal
+from deepgnn import data, experiment, init, models, objective, search, signal
 from deepgnn.experiment import depth_table
 from deepgnn.graph import Graph
 from deepgnn.models import build
@@ -21,6 +21,7 @@ __all__ = [
     "experiment",
     "init",
     "models",
+    "objective",
     "search",
     "signal",
     "__version__",

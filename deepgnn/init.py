@@ -31,7 +31,7 @@ from torch import Tensor
 
 from deepgnn._checks import check_choice
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight
+from deepgnn.models import GNN, LayerWeight
 
 __all__ = [
     "available",
@@ -557,9 +557,12 @@ def spoginit_(
         base: the init drawn first (one of :func:`available`), ``None`` to scale the
             weights the model holds.
         generator: random generator of the base init.
-        **search_options: keyword options of :func:`deepgnn.search.search` (``method``,
-            ``n_trials``, ``storage``, ``seed``, ``form``, ``weights``, ...); an unknown one
-            raises, listing the accepted ones.
+        **search_options: keyword options of :func:`deepgnn.search.search`: its common ones
+            (``method``, ``n_trials``, ``seed``, ``form``, ``weights``, ...) and the chosen
+            method's settings (``patience``, ``lr``, ``storage``, ...; see
+            :func:`deepgnn.search.method_options`). They are checked before the base init is
+            drawn: an unknown one, or a setting the method does not take, raises, listing the
+            accepted ones.
 
     Note:
         For the search's trace and scales, call :func:`deepgnn.search.search` and then
@@ -583,6 +586,7 @@ def spoginit_(
         raise ValueError(
             f"spoginit_ does not take {unknown}; its search options are {sorted(accepted)}"
         )
+    _search.check_options(**search_options)
     if base is not None:
         check_choice("base", base, _SCHEMES)
         init_(model, base, graph=graph, x=x, generator=generator)
@@ -617,14 +621,20 @@ def _keyword_only(fn: Callable[..., object]) -> set[str]:
 
 
 def _search_options() -> set[str]:
-    """The options ``spoginit_`` forwards to :func:`deepgnn.search.search`."""
-    from deepgnn.search import search
+    """The options ``spoginit_`` forwards to :func:`deepgnn.search.search`: its common keywords
+    and every method's settings (which of them a call may pass depends on its method)."""
+    from deepgnn.search import METHODS, method_options, search
 
-    return _keyword_only(search) - {"mask"}
+    settings = {name for method in METHODS for name in method_options(method)}
+    return (_keyword_only(search) - {"mask"}) | settings
 
 
 def options(scheme: str) -> set[str]:
-    """Return every keyword option init scheme ``scheme`` accepts (``spoginit``: its own and the search's).
+    """Return every keyword option init scheme ``scheme`` accepts.
+
+    ``spoginit``: its own, :func:`deepgnn.search.search`'s common keywords and the settings of
+    every search method (:func:`deepgnn.search.method_options`); a call may pass the settings
+    of its method only.
 
     Example:
         >>> sorted(options("xavier"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import torch
 
 import deepgnn
 from deepgnn import init
-from deepgnn.search import METHODS, _Problem, search
+from deepgnn.search import METHODS, check_options, method_options, search
+from deepgnn.search._problem import Problem
 from deepgnn.signal import analyze, objective
 
 
@@ -50,7 +52,7 @@ def _problem(
     model, graph, x, y, *, form="divide_old", weights=(1.0, 10.0, 1.0), bounds=(0.01, 10.0)
 ):
     """The search's objective over every conv layer's log-scale and the gates, seed 0."""
-    return _Problem(
+    return Problem(
         model,
         graph,
         x,
@@ -111,7 +113,7 @@ def test_jacobian_of_residuals_matches_central_finite_differences(small, form):
 def test_fsp_row_of_a_relu_gcn_is_exact_and_one_step_zeroes_its_residual(small):
     # Bias-free ReLU GCN: ||h_l|| scales by e^{s_1 + ... + s_l}, so the FSP log-ratio
     # log(||h_1|| / ||h_{L-1}||) = -(s_2 + ... + s_{L-1}) + const is linear in s.
-    from deepgnn.search import _gauss_newton_step
+    from deepgnn.search._gauss_newton import gauss_newton_step
 
     graph, x, y = small
     model = _model(depth=6, activation="relu", dtype=torch.float64)
@@ -120,7 +122,7 @@ def test_fsp_row_of_a_relu_gcn_is_exact_and_one_step_zeroes_its_residual(small):
     expected = torch.tensor([0.0, -1, -1, -1, -1, 0], dtype=torch.float64)
     assert torch.allclose(jac[0], expected, atol=1e-9)
     assert abs(float(r[0])) > 0.1
-    d = _gauss_newton_step(jac, r, torch.tensor([1.0, 10.0, 1.0], dtype=torch.float64).sqrt())
+    d = gauss_newton_step(jac, r, torch.tensor([1.0, 10.0, 1.0], dtype=torch.float64).sqrt())
     _, r_new, _ = problem.residuals(d, 1)
     assert float(r_new[0]) == pytest.approx(float(r[0] + jac[0] @ d), abs=1e-9)
     assert abs(float(r_new[0])) < 0.01 * abs(float(r[0]))
@@ -129,13 +131,13 @@ def test_fsp_row_of_a_relu_gcn_is_exact_and_one_step_zeroes_its_residual(small):
 def test_gauss_newton_counts_each_evaluation_once_and_takes_few_jacobians(small, monkeypatch):
     graph, x, y = small
     calls = []
-    residuals = _Problem.residuals
+    residuals = Problem.residuals
 
     def spy(self, s, index, *, jacobian=False):
         calls.append(jacobian)
         return residuals(self, s, index, jacobian=jacobian)
 
-    monkeypatch.setattr(_Problem, "residuals", spy)
+    monkeypatch.setattr(Problem, "residuals", spy)
     res = search(_model(depth=8), graph, x, y, n_trials=30, patience=None, progress=False)
     assert res.method == "gauss_newton"  # the default
     assert res.evaluations == len(res.trace) == len(calls) == 30
@@ -395,7 +397,7 @@ def test_search_errors_name_the_argument_and_the_fix(small):
         search(model, graph, x, y, method="adam")
     with pytest.raises(ValueError, match="bounds="):
         search(model, graph, x, y, bounds=(2.0, 10.0))
-    with pytest.raises(ValueError, match="storage= is for the Optuna methods"):
+    with pytest.raises(ValueError, match="method 'gradient' does not take 'storage'"):
         search(model, graph, x, y, method="gradient", storage="x.log")
     with pytest.raises(ValueError, match="spoginit_ does not take \\['trials'\\]"):
         init.spoginit_(model, graph, x, y, trials=3)
@@ -410,3 +412,90 @@ def test_nan_objective_is_pruned_not_raised(small):
     states = {t.state.name for t in res.study.trials}
     assert states == {"PRUNED"} and math.isnan(res.objective)
     assert res.scales == [1.0] * 6
+
+
+# ------------------------------------------------------------------ method settings
+def test_method_options_list_each_methods_settings_with_their_defaults():
+    # The published settings: the authors' zeroth-order lr 0.05, decay 0.7 every 20 steps,
+    # delta 1e-5, patience 10 (spoginit.py); ours for the other methods.
+    assert {m: method_options(m) for m in METHODS} == {
+        "gauss_newton": {"patience": 10},
+        "gradient": {"lr": 0.1, "patience": None},
+        "tpe": {"storage": None, "study_name": "spoginit"},
+        "cmaes": {"storage": None, "study_name": "spoginit", "sigma0": 0.25},
+        "zeroth_order": {
+            "lr": 0.05,
+            "decay": 0.7,
+            "probes": "last",
+            "delta": 1e-5,
+            "patience": 10,
+        },
+        "zeroth_order_single": {"lr": 0.05, "decay": 0.7, "probes": "last", "delta": 1e-5},
+    }
+    with pytest.raises(ValueError, match="method='adam' is not one of"):
+        method_options("adam")
+
+
+def test_search_docstring_lists_every_setting_with_its_default():
+    for method in METHODS:
+        for name, default in method_options(method).items():
+            assert f"``{name}={default!r}``" in search.__doc__, (method, name)
+
+
+@pytest.mark.parametrize(
+    "method, setting, accepted",
+    [
+        ("gradient", "storage", ["lr", "patience"]),
+        ("gauss_newton", "lr", ["patience"]),
+        ("zeroth_order_single", "patience", ["decay", "delta", "lr", "probes"]),
+        ("tpe", "sigma0", ["storage", "study_name"]),
+    ],
+)
+def test_a_setting_the_method_does_not_take_raises_naming_the_accepted_ones(
+    small, method, setting, accepted
+):
+    graph, x, y = small
+    message = f"method '{method}' does not take '{setting}'; its settings are {accepted}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        search(_model(depth=4), graph, x, y, method=method, progress=False, **{setting: 1})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_options(method=method, **{setting: 1})
+
+
+def test_settings_follow_the_forms_default_method_and_unknown_names_get_a_hint(small):
+    graph, x, y = small
+    with pytest.raises(ValueError, match="method 'gradient' does not take 'storage'"):
+        search(_model(depth=4), graph, x, y, form="divide_stable", storage="spog.log")
+    with pytest.raises(ValueError, match="'trials'.*did you mean 'n_trials'"):
+        search(_model(depth=4), graph, x, y, trials=5)
+
+
+def test_setting_values_are_checked_and_patience_none_never_stops_early(small):
+    graph, x, y = small
+    with pytest.raises(ValueError, match="patience=-1 is too small"):
+        search(_model(depth=4), graph, x, y, method="gradient", patience=-1)  # no sentinel
+    with pytest.raises(ValueError, match="lr=0 must be a positive"):
+        check_options(method="zeroth_order", lr=0)
+    with pytest.raises(ValueError, match="probes='all' is not one of"):
+        check_options(method="zeroth_order_single", probes="all")
+    with pytest.raises(ValueError, match="study_name must be a non-empty string"):
+        check_options(method="tpe", study_name="")
+    # A patience of 3 stops Adam early on this graph; None runs the whole budget.
+    kw = dict(method="gradient", n_trials=60, progress=False)
+    stopped = search(_model(depth=8), graph, x, y, patience=3, **kw)
+    full = search(_model(depth=8), graph, x, y, patience=None, **kw)
+    assert stopped.evaluations < 60 == full.evaluations
+
+
+def test_spoginit_checks_the_settings_against_its_method_before_drawing_the_base(small):
+    graph, x, y = small
+    model = _model(depth=4)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="method 'gradient' does not take 'storage'"):
+        init.spoginit_(model, graph, x, y, method="gradient", storage="spog.log")
+    with pytest.raises(ValueError, match="method 'gauss_newton' does not take 'lr'"):
+        init.init_(model, "spoginit", graph=graph, x=x, lr=0.1)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    # init.options lists spoginit_'s own keywords, search's and every method's settings
+    settings = {name for m in METHODS for name in method_options(m)}
+    assert settings | {"method", "n_trials", "form", "weights", "base"} <= init.options("spoginit")

@@ -1,0 +1,402 @@
+r"""SPoGInit: search per-layer weight scales that balance signal propagation.
+
+The objective of Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for
+Deep Graph Neural Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790),
+
+.. math:: J(s) = w_1\, \mathrm{FSP} + w_2\, \mathrm{BSP} + w_3\, (\mathrm{GEV}(X) - \mathrm{GEV}(h_L))^2
+
+(:func:`deepgnn.objective.objective` gives the forms), is minimized over per-layer log-scales
+:math:`s_l`, the weights being :math:`W_l = e^{s_l} W_l^0` for the model's weights
+:math:`W_l^0` at call time. Six methods share one evaluation routine, so they are
+compared at equal numbers of model evaluations (one evaluation = one forward and one
+backward pass of the model):
+
+- ``"gauss_newton"`` (default for ``form="divide_old"``): trust-region Gauss-Newton on the
+  objective's three residuals (log FSP ratio, log BSP ratio, GEV gap), their Jacobian by
+  autograd at the start and when the steps stop paying, Broyden's secant updates from plain
+  evaluations in between;
+- ``"tpe"`` / ``"cmaes"``: an Optuna study over the bounded log-scales (resumable from any
+  Optuna storage);
+- ``"gradient"`` (default for ``form="divide_stable"``): Adam on the log-scales. :math:`J`
+  is differentiable in :math:`s`: FSP and GEV
+  through the forward pass, BSP through a double backward, and
+  :math:`\partial J/\partial s_l = \langle \partial J/\partial W_l, W_l\rangle`;
+- ``"zeroth_order"`` / ``"zeroth_order_single"``: the authors' sign-descent procedures
+  (``zeroincrease_initialization`` and ``zerosingle_initialization`` in their
+  ``spoginit.py``), the baseline.
+
+Every method has its own settings (a step size, a patience, a storage, ...), listed with
+their defaults by :func:`method_options`; :func:`search` takes them as keywords beside the
+options common to all methods and checks them against the chosen method.
+:func:`search` leaves the model as it found it; :func:`deepgnn.init.spoginit_` applies the
+best scales.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from deepgnn._checks import check_choice, check_int
+from deepgnn.graph import Graph
+from deepgnn.models import GNN
+from deepgnn.objective import FORMS, check_operands
+from deepgnn.search._gauss_newton import GaussNewton
+from deepgnn.search._gradient import Gradient
+from deepgnn.search._optuna import TPE, CmaEs, from_study
+from deepgnn.search._problem import Problem, check_bounds, positive
+from deepgnn.search._zeroth_order import ZerothOrder, ZerothOrderSingle
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "SearchResult",
+    "check_options",
+    "method_options",
+    "search",
+]
+
+logger = logging.getLogger(__name__)
+
+# Each method's settings, declared once: a frozen dataclass per method whose fields are the
+# settings with their defaults (checked in its __post_init__), whose ``budget`` is the
+# evaluations n_trials=None gives, and whose ``run`` is the optimizer.
+_SETTINGS: dict[str, type[Any]] = {
+    "gauss_newton": GaussNewton,
+    "gradient": Gradient,
+    "tpe": TPE,
+    "cmaes": CmaEs,
+    "zeroth_order": ZerothOrder,
+    "zeroth_order_single": ZerothOrderSingle,
+}
+METHODS = tuple(_SETTINGS)
+#: The method ``search(method=None)`` takes for each objective form. Gauss-Newton fits
+#: ``divide_old``, whose two ratios are smooth in the log-scales; on ``divide_stable`` it
+#: stalls, most likely because the max/min ratios switch layers as the scales move. Cora,
+#: Xavier, 3 seeds (results/search_cora.md): Gauss-Newton ends at mean J = 4.38 / 7.12 on a
+#: gated ResGCN of depth 16 / 64 where Adam reaches 0.082 / 0.356 in 100 evaluations, and
+#: 0.48 on a ResGCN-64 against Adam's 0.037.
+DEFAULT_METHOD = {"divide_old": "gauss_newton", "divide_stable": "gradient"}
+_LAYERS = ("conv", "all")
+
+
+@dataclass
+class SearchResult:
+    """What a SPoGInit search found.
+
+    Attributes:
+        method: the optimizer (one of :data:`METHODS`).
+        scales: one multiplicative scale per entry of ``model.layer_weights()`` (1.0 for the
+            layers not searched); ``deepgnn.init.scale_(model, scales, gates=gates)`` applies
+            them to the weights the search started from.
+        gates: ``{"alpha": [...], "beta": [...]}`` scales of the residual gates of
+            ``gated_resgcn`` / ``rezero`` (empty for other families).
+        objective: the best objective :math:`J` found (NaN when no evaluation was finite).
+        terms: the unweighted terms at the best point: ``fsp_term``, ``bsp_term``,
+            ``gev_term``.
+        trace: one row per model evaluation: ``evaluation`` (0, 1, ...), ``objective``,
+            ``fsp_term``, ``bsp_term``, ``gev_term``, ``seconds`` (wall time since the search
+            began, continued across resumed runs), ``candidate`` (False for the
+            zeroth-order method's finite-difference probes) and ``best`` (best candidate so
+            far).
+        evaluations: the number of model evaluations (forward + backward; the gradient
+            method's double backward counts as part of its one evaluation).
+        seconds: wall time of this call.
+        study: the :class:`optuna.study.Study` for ``tpe`` / ``cmaes``, else ``None``.
+        log_scales: the best point :math:`s` itself, one entry per searched weight, then
+            per searched gate entry.
+    """
+
+    method: str
+    scales: list[float]
+    gates: dict[str, list[float]]
+    objective: float
+    terms: dict[str, float]
+    trace: pd.DataFrame
+    evaluations: int
+    seconds: float
+    study: Any = None
+    log_scales: list[float] = field(default_factory=list)
+
+
+def method_options(method: str) -> dict[str, object]:
+    """Return the settings search method ``method`` takes beyond :func:`search`'s own keywords, with their defaults.
+
+    Example:
+        >>> method_options("gradient")
+        {'lr': 0.1, 'patience': None}
+        >>> method_options("cmaes")
+        {'storage': None, 'study_name': 'spoginit', 'sigma0': 0.25}
+    """
+    check_choice("method", method, _SETTINGS)
+    return {f.name: f.default for f in dataclasses.fields(_SETTINGS[method])}
+
+
+def _settings(method: str | None, form: str, settings: dict[str, object]) -> tuple[str, Any]:
+    """The method (``None``: the form's default) and its settings object, ``settings`` checked."""
+    check_choice("form", form, FORMS)
+    if method is None:
+        method = DEFAULT_METHOD[form]
+    check_choice("method", method, METHODS)
+    accepted = method_options(method)
+    wrong = sorted(set(settings) - set(accepted))
+    if wrong:
+        params = inspect.signature(search).parameters.values()
+        common = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        everyone = sorted({name for m in METHODS for name in method_options(m)})
+        hints = []
+        for name in wrong:
+            owners = [m for m in METHODS if name in method_options(m)]
+            near = difflib.get_close_matches(name, [*common, *everyone], n=1)
+            if owners:
+                hints.append(f"{name!r} is a setting of {owners}")
+            elif near:
+                hints.append(f"did you mean {near[0]!r}?")
+        raise ValueError(
+            f"method {method!r} does not take {', '.join(map(repr, wrong))}; its settings are "
+            f"{sorted(accepted)}" + (f" ({'; '.join(hints)})" if hints else "")
+        )
+    return method, _SETTINGS[method](**settings)
+
+
+def check_options(**options: object) -> None:
+    """Check keyword options of :func:`search` as it does, without running a search.
+
+    The names must be keywords of :func:`search` or settings of the chosen method
+    (``method=None``: the form's default, :data:`DEFAULT_METHOD`), and the settings' values
+    must be valid; the common keywords' values are checked by :func:`search` itself.
+
+    Raises:
+        ValueError: a setting the method does not take (the message names the method and
+            the settings it accepts), or a bad value.
+        TypeError: a setting of the wrong type.
+
+    Example:
+        >>> check_options(method="gradient", n_trials=50, lr=0.05)
+        >>> check_options(method="gradient", storage="spog.log")
+        Traceback (most recent call last):
+        ...
+        ValueError: method 'gradient' does not take 'storage'; its settings are ['lr', 'patience'] ('storage' is a setting of ['tpe', 'cmaes'])
+    """
+    bound = inspect.signature(search).bind(None, None, **options)
+    bound.apply_defaults()
+    args = bound.arguments
+    _settings(args["method"], args["form"], dict(args["settings"]))
+
+
+def search(
+    model: GNN,
+    graph: Graph,
+    x: Tensor | None = None,
+    y: Tensor | None = None,
+    *,
+    mask: Tensor | None = None,
+    method: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    form: str = "divide_old",
+    weights: Sequence[float] = (1.0, 10.0, 1.0),
+    bounds: tuple[float, float] = (0.01, 10.0),
+    layers: str = "conv",
+    search_gates: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    **settings: object,
+) -> SearchResult:
+    r"""Search per-layer weight scales minimizing the SPoGInit objective; the model is left unchanged.
+
+    Minimizes over log-scales :math:`s \in [\log b_\text{lo}, \log b_\text{hi}]^d`, with
+    :math:`W_l = e^{s_l} W_l^0` (and gates :math:`\alpha_l = e^{s}\alpha_l^0`,
+    :math:`\beta_l = e^{s}\beta_l^0` for ``gated_resgcn`` / ``rezero``),
+
+    .. math:: J(s) = w_1\,\mathrm{FSP}_\text{form} + w_2\,\mathrm{BSP}_\text{form}
+        + w_3\,(\mathrm{GEV}(X) - \mathrm{GEV}(h_L))^2
+
+    computed by :func:`deepgnn.objective.objective` on one forward and one backward pass
+    (model in eval mode). Every candidate is the base weights times its scales, never a
+    compounded product. Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving
+    Initialization for Deep Graph Neural Networks: A Signal Propagation Perspective",
+    TMLR 2025 (arXiv 2506.16790), Sec. 5; the defaults ``form="divide_old"``,
+    ``weights=(1, 10, 1)`` are the authors' GCN notebook's (their ResGCN notebook uses
+    ``"divide_stable"``, ``(1, 1, 1)``).
+
+    Methods (all start from :math:`s = 0`, the weights as given; ``method=None`` takes
+    ``"gauss_newton"`` for ``form="divide_old"`` and ``"gradient"`` for ``"divide_stable"``,
+    see :data:`DEFAULT_METHOD`), each with its settings and their defaults
+    (:func:`method_options`) and its budget when ``n_trials=None``:
+
+    - ``"gauss_newton"`` (``patience=10``; budget 100): writes
+      :math:`J = w_1 (e^{r_0} - 1)^2 + w_2 (e^{r_1} - 1)^2
+      + w_3 r_2^2` with :math:`r_0, r_1` the logarithms of the FSP and BSP ratios and
+      :math:`r_2 = \mathrm{GEV}(X) - \mathrm{GEV}(h_L)`, and steps by the damped
+      minimum-norm Gauss-Newton step :math:`d = -A^\top (A A^\top + \lambda I)^{-1} b`
+      (:math:`A = \sqrt{w}\,\partial r/\partial s`, :math:`b = \sqrt{w}\, r`,
+      :math:`\lambda = 10^{-3} \max \operatorname{diag} A A^\top`), cut to a trust radius
+      that doubles after good steps and halves after rejected ones; a step is kept only
+      when it lowers :math:`J`. The Jacobian (3 backward passes, the BSP row through a
+      double backward; one evaluation) is measured at the start and after two rejected
+      steps in a row; each step in between is a plain evaluation that updates it by
+      Broyden's rule. Stops after ``patience`` evaluations without a relative improvement
+      of 1e-4. With random data, each Jacobian evaluation draws fresh X / labels and the
+      steps that use it share that draw.
+    - ``"gradient"`` (``lr=0.1``, ``patience=None``; budget 200): Adam on
+      :math:`\log J(s)` with step ``lr``, projected on the bounds;
+      :math:`\partial J/\partial s_l = \langle \partial J / \partial W_l, W_l\rangle` by
+      a double backward. With a ``patience``, stops after that many evaluations without a
+      new best. A NaN/inf evaluation sends it back to the best point with half the learning
+      rate.
+    - ``"tpe"`` (``storage=None``, ``study_name='spoginit'``; budget 200) / ``"cmaes"``
+      (the same and ``sigma0=0.25``): an Optuna study (seeded ``TPESampler``, or
+      ``CmaEsSampler`` started at :math:`s = 0` with step ``sigma0`` in log-scale units);
+      the first trial evaluates :math:`s = 0`; a NaN/inf objective prunes the trial.
+      ``storage``: an Optuna storage URL (``"sqlite:///spog.db"``), a journal file path
+      (``"spog.log"``, an Optuna ``JournalFileBackend``), or a storage object; ``None``
+      keeps the study in memory. With a ``storage`` the study persists; calling again with
+      the same ``storage`` and ``study_name`` resumes it and runs until the study holds
+      ``n_trials`` finished trials.
+    - ``"zeroth_order"`` (``lr=0.05``, ``decay=0.7``, ``probes='last'``, ``delta=1e-05``,
+      ``patience=10``; budget 400, the authors' 100 steps): the authors'
+      ``zeroincrease_initialization``: linear scales :math:`c = 1`, then per step one
+      evaluation at :math:`c` and 3 random directions :math:`z \sim N(0, I)` evaluated at
+      :math:`c + \delta z`; step :math:`c \leftarrow c - \text{lr}\,\operatorname{sign}(\hat
+      g)`; lr ×``decay`` every 20 steps; stop after ``patience`` steps without
+      improvement; return the best step. As published, :math:`\hat g` is the last
+      direction's estimate :math:`(J(c+\delta z) - J(c)) / (3\delta z)`
+      (``probes="last"``); ``probes="mean"`` sums the three.
+    - ``"zeroth_order_single"`` (``lr=0.05``, ``decay=0.7``, ``probes='last'``,
+      ``delta=1e-05``; budget 300): ``zerosingle_initialization``: the same with one shared
+      direction for all layers, 2 probes a step, and no patience.
+
+    ``patience=None`` never stops early. With ``x=None`` the features are fresh
+    :math:`X \sim N(0, 1)` for every evaluation, with ``y=None`` fresh uniform random labels,
+    drawn from a generator seeded by ``seed`` and the evaluation's index, so a search is
+    reproducible from its seed (the zeroth-order methods share one draw between a step's
+    evaluation and its probes).
+
+    Args:
+        model: any deepgnn model; its weights at call time are the base :math:`W^0`.
+        graph: the graph.
+        x: node features ``(num_nodes, in_dim)``, or ``None`` for random ones.
+        y: integer labels ``(num_nodes,)``, or ``None`` for random ones.
+        mask: bool ``(num_nodes,)`` selecting the loss nodes (``None``: all labelled).
+        method: one of :data:`METHODS`, or ``None`` for the form's default
+            (:data:`DEFAULT_METHOD`).
+        n_trials: budget in model evaluations (Optuna: total trials in the study);
+            ``None``: the method's default budget (above).
+        timeout: stop after this many seconds.
+        form: ``"divide_old"`` or ``"divide_stable"`` (see
+            :func:`deepgnn.objective.objective`).
+        weights: ``(w1, w2, w3)``.
+        bounds: ``(low, high)`` bounds of every scale factor, ``low <= 1 <= high``.
+        layers: ``"conv"`` searches the graph convolutions only, as the authors
+            (``find_parameters(model.convs)``); ``"all"`` adds the linear projections of the
+            residual families.
+        search_gates: also search the scales of ``alpha`` / ``beta`` (gated families);
+            gates that start at 0 (ReZero's ``alpha``) are not searched. Note that a ReZero
+            model at :math:`\alpha = 0` gives its convolutions zero gradients, so the BSP
+            ratio and :math:`J` are NaN there: draw nonzero ``alpha`` first.
+        seed: seeds the sampler, the directions and the random data.
+        progress: show a tqdm bar with the best objective.
+        **settings: the method's own settings (above; :func:`method_options`); one the
+            method does not take raises, naming the settings it accepts, and an absent one
+            takes the method's default.
+
+    Returns:
+        A :class:`SearchResult`.
+
+    Raises:
+        ValueError: bad options, a setting the method does not take, or a model without
+            convolutions with ``layers="conv"``.
+        ImportError: ``cmaes`` method without the ``cmaes`` package.
+
+    Example:
+        >>> import deepgnn
+        >>> ds = deepgnn.data.load("cora")
+        >>> m = deepgnn.build("gcn", ds.num_features, ds.num_classes, depth=6, width=16, seed=0)
+        >>> res = search(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, n_trials=5, progress=False)
+        >>> res.evaluations, len(res.trace), bool(res.objective <= res.trace["objective"].iloc[0])
+        (5, 5, True)
+        >>> res = search(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, method="gradient",
+        ...              n_trials=5, lr=0.05, patience=None, progress=False)
+        >>> res.method, res.evaluations
+        ('gradient', 5)
+    """
+    method, options = _settings(method, form, settings)
+    check_choice("layers", layers, _LAYERS)
+    if len(weights) != 3:
+        raise ValueError(f"weights must be (w1, w2, w3), got {tuple(weights)}")
+    bounds = check_bounds(bounds)
+    seed = check_int("seed", seed, minimum=0)
+    n = options.budget if n_trials is None else check_int("n_trials", n_trials, minimum=1)
+    if timeout is not None:
+        timeout = positive("timeout", timeout)
+    if x is None:
+        if not isinstance(graph, Graph):
+            raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")
+        probe_x = torch.zeros(graph.num_nodes, getattr(model, "in_dim", 1), device=graph.device)
+        model, graph, _ = check_operands(model, graph, probe_x, y, mask)
+    else:
+        model, graph, x = check_operands(model, graph, x, y, mask)
+
+    problem = Problem(
+        model,
+        graph,
+        x,
+        y,
+        mask,
+        layers=layers,
+        search_gates=search_gates,
+        form=form,
+        weights=weights,
+        seed=seed,
+        bounds=bounds,
+    )
+    was_training = model.training
+    model.eval()
+    start = time.perf_counter()
+    try:
+        study = options.run(problem, n_trials=n, timeout=timeout, progress=progress)
+    finally:
+        problem.restore_()
+        model.train(was_training)
+
+    if study is not None:
+        trace, best_s, best_value, best_terms = from_study(study, problem)
+    else:
+        trace = problem.trace()
+        best_s, best_value, best_terms = problem.best_s, problem.best_value, problem.best_terms
+    if not math.isfinite(best_value):
+        logger.warning("spoginit %s: no finite objective; returning the weights as given", method)
+        best_value, best_terms = float("nan"), {}
+    scales, gates = problem.scales(best_s)
+    result = SearchResult(
+        method=method,
+        scales=scales,
+        gates=gates,
+        objective=best_value,
+        terms=best_terms,
+        trace=trace,
+        evaluations=len(trace),
+        seconds=time.perf_counter() - start,
+        study=study,
+        log_scales=[float(v) for v in best_s],
+    )
+    logger.info(
+        "spoginit %s: best objective %.4g after %d evaluations (%.1f s)",
+        method,
+        best_value,
+        result.evaluations,
+        result.seconds,
+    )
+    return result
