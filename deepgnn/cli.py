@@ -15,13 +15,22 @@ from typing import Any
 __all__ = ["main"]
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated ints such as 2,4,8, got {text!r}"
-        ) from None
+def _numbers(kind: type, example: str) -> Any:
+    """An argparse type: comma-separated values of ``kind`` (``2,4,8``)."""
+
+    def parse(text: str) -> list[Any]:
+        try:
+            return [kind(v) for v in text.split(",") if v]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__}s such as {example}, got {text!r}"
+            ) from None
+
+    return parse
+
+
+_ints = _numbers(int, "2,4,8")
+_floats = _numbers(float, "1,10,1")
 
 
 def _strs(text: str) -> list[str]:
@@ -36,15 +45,6 @@ def _patience(text: str) -> int | str:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a number of epochs or none, got {text!r}"
-        ) from None
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as 1,10,1, got {text!r}"
         ) from None
 
 
@@ -277,8 +277,8 @@ def _search(args: argparse.Namespace) -> int:
     import torch
 
     import deepgnn
+    from deepgnn.objective import objective
     from deepgnn.search import search
-    from deepgnn.signal import objective
 
     ds = deepgnn.data.load(args.dataset, root=args.root)
     model = deepgnn.build(

@@ -564,3 +564,15 @@ def test_init_options_per_family(tmp_path):
     path.write_text(text.replace('form = "divide_stable"', 'forms = "divide_stable"'))
     with pytest.raises(ValueError, match=r"\[init.spoginit.resgcn\] has unknown key 'forms'"):
         sweep.load_config(path)
+
+
+def test_spoginit_settings_are_checked_against_the_method_on_load(tmp_path):
+    path = _write(tmp_path, "spogbad", epochs=2)
+    text = path.read_text().replace(
+        "[train]",
+        '[init]\nname = "spoginit"\n\n[init.spoginit]\nmethod = "gradient"\nstorage = "x.log"\n\n'
+        "[train]",
+    )
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"\[init.spoginit\] \(family 'gcn'\).*does not take"):
+        sweep.load_config(path)

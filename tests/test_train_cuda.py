@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 import deepgnn
-from deepgnn.train import _GraphedSteps, train_node
+from deepgnn.train import train_node
+from deepgnn.train._node import _EagerSteps, _GraphedSteps
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -62,7 +63,7 @@ def test_cuda_graph_draws_new_dropout_masks_every_replay(cora):
     model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, dropout=0.5, seed=0).cuda()
     # lr 0: the parameters stay put, so different losses can only come from the masks.
     opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(0.0, device="cuda"), capturable=True)
-    steps = _GraphedSteps(model, ds, F.cross_entropy, opt)
+    steps = _GraphedSteps(_EagerSteps(model, ds, F.cross_entropy, opt))
     losses = [steps.train() for _ in range(4)]
     assert len(set(losses)) == 4
     first = steps.logits().clone()

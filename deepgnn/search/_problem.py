@@ -149,17 +149,21 @@ class Problem:
             parts.append(prod.sum().reshape(1) if p.dim() > 1 else prod.flatten())
         return torch.cat(parts).cpu()
 
+    def _terms(self, s: Tensor, index: int, *, create_graph: bool) -> tuple[dict, Tensor]:
+        """Set the weights to ``s`` and measure: the signal terms and the objective."""
+        self.set_(s)
+        x, y = self.data(index)
+        terms = signal_terms(
+            self.model, self.graph, x, y, self.mask, create_graph=create_graph, all_gev=False
+        )
+        return terms, objective(terms, form=self.form, weights=self.weights)
+
     def evaluate(
         self, s: Tensor, index: int, *, candidate: bool = True, grad: bool = False
     ) -> tuple[float, Tensor | None]:
         """Objective at ``s`` (one model evaluation, recorded); with ``grad``, also dJ/ds."""
-        self.set_(s)
-        x, y = self.data(index)
         with torch.enable_grad():
-            terms = signal_terms(
-                self.model, self.graph, x, y, self.mask, create_graph=grad, all_gev=False
-            )
-            value_t = objective(terms, form=self.form, weights=self.weights)
+            terms, value_t = self._terms(s, index, create_graph=grad)
             g = None
             if grad:
                 # Differentiate log J: J reaches 1e20 on exploding models (ResGCN-64), and
@@ -179,13 +183,8 @@ class Problem:
         three backward passes through the graph of the first one (the BSP row through the
         double backward), all part of this one evaluation.
         """
-        self.set_(s)
-        x, y = self.data(index)
         with torch.enable_grad():
-            terms = signal_terms(
-                self.model, self.graph, x, y, self.mask, create_graph=jacobian, all_gev=False
-            )
-            value_t = objective(terms, form=self.form, weights=self.weights)
+            terms, value_t = self._terms(s, index, create_graph=jacobian)
             rs = residuals(terms, self.form)
             jac = None
             if jacobian:

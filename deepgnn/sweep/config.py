@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepgnn import data, experiment, init, models, train
+from deepgnn import data, experiment, init, models, search, train
 from deepgnn._checks import check_choice, check_int
 
 __all__ = ["RECORD", "Cell", "SweepConfig", "as_config", "load_config", "out_dir"]
@@ -411,6 +411,19 @@ class SweepConfig:
                     if o not in accepted:
                         raise _unknown_key(where, o, sorted(accepted))
             options[key] = dict(value)
+        if "spoginit" in options:
+            own = {
+                p.name
+                for p in inspect.signature(init.spoginit_).parameters.values()
+                if p.kind is p.KEYWORD_ONLY
+            }
+            for family in families:
+                merged = _scheme_options_for(options["spoginit"], family)
+                where = "[init.spoginit" + (f".{family}]" if family in options["spoginit"] else "]")
+                try:
+                    search.check_options(**{k: _none(v) for k, v in merged.items() if k not in own})
+                except (ValueError, TypeError) as err:
+                    raise _ConfigError(f"{where} (family {family!r}): {err}") from None
         return {"name": names}, options
 
     @staticmethod

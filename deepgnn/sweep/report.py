@@ -239,23 +239,12 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
 
 
 def _plot_line(ax: Any, sub: Any, col: str, label: str, *, color: str) -> None:
-    if col == "train":
-        column = "best_train" if "best_train" in sub and sub["best_train"].notna().any() else col
-        vals = _numeric(sub, column)
-        g = vals.groupby(sub["depth"]).agg(["mean", "std"]).sort_index()
-        ax.errorbar(
-            g.index,
-            g["mean"],
-            yerr=g["std"].fillna(0),
-            marker="o",
-            capsize=2,
-            color=color,
-            label=label,
-        )
-        return
-    trained = sub if col != "test" else sub[~sub["_bad"]]
-    vals = _numeric(trained, col)
-    g = vals.groupby(trained["depth"]).agg(["mean", "std"]).sort_index()
+    """One init's line: the mean ± std over seeds per depth (the test metric over the seeds that
+    trained, with the untrained ones as hollow markers; the training metric over every seed)."""
+    if col == "train" and "best_train" in sub and sub["best_train"].notna().any():
+        col = "best_train"
+    shown = sub[~sub["_bad"]] if col == "test" else sub
+    g = _numeric(shown, col).groupby(shown["depth"]).agg(["mean", "std"]).sort_index()
     ax.errorbar(
         g.index,
         g["mean"],
@@ -265,12 +254,9 @@ def _plot_line(ax: Any, sub: Any, col: str, label: str, *, color: str) -> None:
         color=color,
         label=label,
     )
-    if col == "test":
-        bad = sub[sub["_bad"]]
-        if len(bad):
-            ax.scatter(
-                bad["depth"], _numeric(bad, "test"), facecolors="none", edgecolors=color, s=22
-            )
+    bad = sub[sub["_bad"]] if col == "test" else sub.iloc[:0]
+    if len(bad):
+        ax.scatter(bad["depth"], _numeric(bad, "test"), facecolors="none", edgecolors=color, s=22)
 
 
 def _plottable(column: str) -> bool:

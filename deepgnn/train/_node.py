@@ -167,7 +167,7 @@ def train_node(
                     capturable=True,
                     **adam,
                 )
-                steps: _EagerSteps = _GraphedSteps(model, ds, loss_fn, optimizer)
+                steps: _EagerSteps = _GraphedSteps(_EagerSteps(model, ds, loss_fn, optimizer))
             else:
                 optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, **adam)
                 steps = _EagerSteps(model, ds, loss_fn, optimizer)
@@ -242,14 +242,8 @@ class _GraphedSteps(_EagerSteps):
     boolean mask would make the host wait for the device in the middle of the capture.
     """
 
-    def __init__(
-        self,
-        model: GNN,
-        ds: Dataset,
-        loss_fn: Callable[[Tensor, Tensor], Tensor],
-        optimizer: torch.optim.Optimizer,
-        warmup: int = 3,
-    ) -> None:
+    def __init__(self, eager: _EagerSteps, warmup: int = 3) -> None:
+        model, ds, loss_fn, optimizer = eager.model, eager.ds, eager.loss_fn, eager.optimizer
         super().__init__(model, ds, loss_fn, optimizer)
         dev = ds.x.device
         # The graphs read these by address on every replay: keep them alive with the graphs.
