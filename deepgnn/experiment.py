@@ -58,7 +58,9 @@ RECORD = ("final", "signal_init", "signal_final", "curves")
 SPLIT_SEED = "seed"
 #: Keywords of the trainers that :func:`run_cell` sets itself; a cell's train options never
 #: hold them.
-MANAGED = frozenset({"model", "dataset", "init", "init_options", "device", "seed", "progress"})
+MANAGED = frozenset(
+    {"model", "dataset", "init", "init_options", "device", "seed", "progress", "on_epoch"}
+)
 
 
 # ---------------------------------------------------------------------------- a cell
@@ -210,6 +212,7 @@ def run_cell(
     record: Sequence[str] = ("final",),
     curves: str | Path | None = None,
     progress: bool = False,
+    on_epoch: Any = None,
 ) -> CellResult:
     """Run one cell: load the dataset, build the model, initialize, (analyze,) train; one row.
 
@@ -226,6 +229,7 @@ def run_cell(
         record: a subset of :data:`RECORD`.
         curves: with ``"curves"`` in ``record``, the CSV file the per-epoch log is written to.
         progress: show a tqdm bar over the epochs.
+        on_epoch: passed to the trainer (called with every epoch's log row).
 
     Returns:
         A :class:`CellResult`.
@@ -268,6 +272,7 @@ def run_cell(
             device=dev,
             seed=spec.seed,
             progress=progress,
+            on_epoch=on_epoch,
             **train_kw,
         )
     else:
@@ -284,7 +289,9 @@ def run_cell(
         model.to(dev)
         if "signal_init" in record:
             row.update(_signal_columns("init", model, ds, spec.seed))
-        result = train_node(model, ds, device=dev, seed=spec.seed, progress=progress, **train_kw)
+        result = train_node(
+            model, ds, device=dev, seed=spec.seed, progress=progress, on_epoch=on_epoch, **train_kw
+        )
         if "signal_final" in record:
             row.update(_signal_columns("final", model, ds, spec.seed))
     if curves is not None and "curves" in record:

@@ -576,3 +576,94 @@ def test_spoginit_settings_are_checked_against_the_method_on_load(tmp_path):
     path.write_text(text)
     with pytest.raises(ValueError, match=r"\[init.spoginit\] \(family 'gcn'\).*does not take"):
         sweep.load_config(path)
+
+
+# ------------------------------------------------------------------------------- tuning
+TUNE = """
+[tune]
+n_trials = 3
+lr = [1e-3, 5e-2]
+dropout = [0.0, 0.5]
+epochs = {epochs}
+"""
+
+
+def _tuning_trials(config, out) -> dict[str, Counter]:
+    import optuna
+
+    storage = sweep.ledger.storage_for(config, None, Path(out))
+    counts = {}
+    for summary in optuna.get_all_study_summaries(storage):
+        if summary.study_name.startswith(f"{config.name}.tune."):
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            counts[summary.study_name] = Counter(t.state.name for t in study.trials)
+    return counts
+
+
+def test_tuned_sweep_tunes_each_group_then_trains_its_cells_with_the_best_setting(tmp_path):
+    path = _write(tmp_path, "tuned", epochs=6, extra=TUNE.format(epochs=6))
+    text = path.read_text().replace("seed = [0, 1]", "seed = [0]").replace("[1, 2]", "[2]")
+    path.write_text(text)
+    config = sweep.load_config(path)
+    units = config.units()
+    assert [type(u).__name__ for u in units] == ["TuneUnit", "TuneUnit", "Cell", "Cell"]
+    assert {c.tune_key for c in config.cells()} == {u.key for u in units[:2]}
+    state = sweep.run(config, out=tmp_path / "out", progress=False)
+    assert state.finished and state.done == 4
+    counts = _tuning_trials(config, tmp_path / "out")
+    assert len(counts) == 2
+    assert all(c["COMPLETE"] + c["PRUNED"] == 3 and not c["RUNNING"] for c in counts.values())
+    df = sweep.report(config, out=tmp_path / "out")
+    assert len(df) == 2 and df["tuned_lr"].between(1e-3, 5e-2).all()
+    assert df["tuned_dropout"].between(0.0, 0.5).all()
+    # the cell trained with its group's best setting: a direct run gives its numbers
+    row = df.iloc[0]
+    model = deepgnn.build(row["family"], 1433, 7, 2, width=16, activation="tanh", seed=0)
+    direct = train_node(
+        model,
+        deepgnn.data.load("cora"),
+        epochs=6,
+        patience=None,
+        lr=row["tuned_lr"],
+        dropout=row["tuned_dropout"],
+        device="cpu",
+        seed=0,
+    )
+    assert row["test"] == pytest.approx(direct.test)
+    assert "Tuned settings" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_tuned_sweep_resumes_after_sigkill_mid_tuning_with_every_trial_once(tmp_path):
+    from optuna.trial import TrialState
+
+    path = _write(tmp_path, "tunekill", epochs=60, retries=0, extra=TUNE.format(epochs=60))
+    text = path.read_text().replace("seed = [0, 1]", "seed = [0]").replace("[1, 2]", "[4]")
+    path.write_text(text)
+    config, out = sweep.load_config(path), tmp_path / "out"
+    args = [str(path), "--out", str(out), "--workers", "1", "--no-progress"]
+    proc = _cli("run", *args, start_new_session=True)
+    deadline = time.time() + 120
+    running = False
+    while time.time() < deadline and not running and proc.poll() is None:
+        time.sleep(0.2)
+        if (out / "sweep.journal").exists():
+            running = any(c["RUNNING"] for c in _tuning_trials(config, out).values())
+    assert running, proc.communicate()[0]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _tuning_trials(config, out)
+    assert sum(c["RUNNING"] for c in before.values()) == 1  # the killed trial
+
+    rerun = _cli("run", *args)
+    log_text = rerun.communicate(timeout=300)[0]
+    assert rerun.returncode == 0, log_text
+    after = _tuning_trials(config, out)
+    assert len(after) == 2
+    for counts in after.values():
+        assert counts["COMPLETE"] + counts["PRUNED"] == 3 and not counts["RUNNING"]
+    assert sum(c["FAIL"] for c in after.values()) == 1  # the killed trial, failed, not counted
+    assert _complete_per_cell(config, out) == Counter({u.key: 1 for u in config.units()})
+    study = sweep.open_study(config, out=out)
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    df = sweep.report(config, out=out)
+    assert len(df) == 2 and df["cell"].is_unique and df["tuned_lr"].notna().all()

@@ -25,8 +25,9 @@ from typing import Any
 
 from deepgnn import data, experiment, init, models, search, train
 from deepgnn._checks import check_choice, check_int
+from deepgnn.sweep.tune import TuneSpace, group_units, unit_key
 
-__all__ = ["RECORD", "Cell", "SweepConfig", "as_config", "load_config", "out_dir"]
+__all__ = ["RECORD", "Cell", "SweepConfig", "as_config", "load_config", "out_dir", "scheme_of"]
 
 RECORD = experiment.RECORD
 _TOP_KEYS = (
@@ -42,6 +43,7 @@ _TOP_KEYS = (
     "model",
     "init",
     "train",
+    "tune",
 )
 # Keys set by the runner itself, never by the file.
 _BUILD_MANAGED = {"name", "family", "in_dim", "out_dim", "depth", "seed"}
@@ -114,6 +116,12 @@ def _none(value: Any) -> Any:
     return None if value == _NONE else value
 
 
+def scheme_of(name: str) -> str:
+    """The init scheme of an ``[init] name`` entry: ``"spoginit@zeroth_order"`` is a variant of
+    ``"spoginit"`` with its own option table ``[init."spoginit@zeroth_order"]``."""
+    return name.partition("@")[0]
+
+
 @dataclass
 class Cell:
     """One combination of the grid: the sweep's unit of work.
@@ -122,7 +130,8 @@ class Cell:
         key: deterministic id, ``<dataset>-<family>-d<depth>-<init>-s<seed>-<hash>``; the hash
             covers every setting (fixed ones too), so changing e.g. ``epochs`` makes new cells.
         dataset, family, depth, init, seed: the main axes (``init="default"`` keeps ``build``'s
-            own initialization).
+            own initialization; ``"<scheme>@<label>"`` is a variant of a scheme with its own
+            options, e.g. ``"spoginit@zeroth_order"``).
         model: the other keyword arguments of :func:`deepgnn.build` (family options included
             only for the families that take them).
         train: keyword arguments of :func:`~deepgnn.train.train_node` / ``train_graph``.
@@ -140,6 +149,7 @@ class Cell:
     train: dict[str, Any] = field(default_factory=dict)
     init_options: dict[str, Any] = field(default_factory=dict)
     root: str | None = None
+    tune_key: str | None = None
 
     def spec(self) -> experiment.CellSpec:
         """The experiment :func:`deepgnn.experiment.run_cell` runs for this cell (TOML's
@@ -148,7 +158,7 @@ class Cell:
             dataset=self.dataset,
             family=self.family,
             depth=self.depth,
-            init=None if self.init == "default" else self.init,
+            init=None if self.init == "default" else scheme_of(self.init),
             seed=self.seed,
             model={k: _none(v) for k, v in self.model.items()},
             init_options=dict(self.init_options),
@@ -214,6 +224,7 @@ class SweepConfig:
     description: str = ""
     source: str | None = None
     model_overrides: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    tune: TuneSpace | None = None
 
     @classmethod
     def from_dict(
@@ -248,6 +259,9 @@ class SweepConfig:
         model, model_overrides = cls._model(raw.get("model", {}), where=source or "sweep config")
         init_table, init_options = cls._init(raw.get("init", {}), model["family"])
         train_table = cls._train(raw.get("train", {}))
+        if "tune" in raw and not isinstance(raw["tune"], dict):
+            raise _ConfigError(f"tune must be a table [tune], got {raw['tune']!r}")
+        tune = TuneSpace.from_table(raw["tune"]) if "tune" in raw else None
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
         for s in seeds:
             check_int("seed", s, minimum=0)
@@ -276,6 +290,7 @@ class SweepConfig:
             data=data_table,
             model=model,
             model_overrides=model_overrides,
+            tune=tune,
             init=init_table,
             train=train_table,
             init_options=init_options,
@@ -379,7 +394,13 @@ class SweepConfig:
     ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
         names = _as_axis("[init]", "name", table.get("name", "default"))
         for n in names:
-            check_choice("[init] name", n, ["default", *init.available()])
+            scheme, _, label = n.partition("@")
+            check_choice("[init] name", scheme, ["default", *init.available()])
+            if "@" in n and not (label and _NAME_RE.match(label)):
+                raise _ConfigError(
+                    f"[init] name={n!r}; a variant is <scheme>@<label> with a label of letters, "
+                    'digits, "_", "-" or ".", e.g. "spoginit@zeroth_order"'
+                )
         options: dict[str, dict[str, Any]] = {}
         for key, value in table.items():
             if key == "name":
@@ -394,7 +415,7 @@ class SweepConfig:
                     f"[init.{key}] gives options for {key!r}, which [init] name does not list "
                     f"({names}); add it to name or drop the table"
                 )
-            accepted = _init_option_names(key)
+            accepted = _init_option_names(scheme_of(key))
             for opt, v in value.items():
                 if isinstance(v, dict):
                     # [init.<scheme>.<family>]: options for one model family
@@ -411,15 +432,16 @@ class SweepConfig:
                     if o not in accepted:
                         raise _unknown_key(where, o, sorted(accepted))
             options[key] = dict(value)
-        if "spoginit" in options:
-            own = {
-                p.name
-                for p in inspect.signature(init.spoginit_).parameters.values()
-                if p.kind is p.KEYWORD_ONLY
-            }
+        own = {
+            p.name
+            for p in inspect.signature(init.spoginit_).parameters.values()
+            if p.kind is p.KEYWORD_ONLY
+        }
+        for key in [n for n in names if scheme_of(n) == "spoginit"]:
+            table_of = options.get(key, {})
             for family in families:
-                merged = _scheme_options_for(options["spoginit"], family)
-                where = "[init.spoginit" + (f".{family}]" if family in options["spoginit"] else "]")
+                merged = _scheme_options_for(table_of, family)
+                where = f"[init.{key}" + (f".{family}]" if family in table_of else "]")
                 try:
                     search.check_options(**{k: _none(v) for k, v in merged.items() if k not in own})
                 except (ValueError, TypeError) as err:
@@ -487,13 +509,27 @@ class SweepConfig:
                 init_options=_scheme_options_for(self.init_options.get(scheme, {}), family),
                 root=self.data["root"][0],
             )
-            settings = json.dumps(cell.columns(), sort_keys=True, default=str)
+            hashed: dict[str, Any] = cell.columns()
+            if self.tune is not None:  # a tuned cell is another experiment than an untuned one
+                hashed["tune"] = self.tune.__dict__
+            settings = json.dumps(hashed, sort_keys=True, default=str)
             digest = hashlib.sha1(settings.encode()).hexdigest()[:8]
             cell.key = re.sub(
                 r"[^A-Za-z0-9_.=-]", "_", f"{dataset}-{family}-d{depth}-{scheme}-s{seed}-{digest}"
             )
+            if self.tune is not None:
+                cell.tune_key = unit_key(cell, self.tune)
             cells.setdefault(cell.key, cell)
         return list(cells.values())
+
+    def units(self) -> list[Any]:
+        """The ledger's units of work: with ``[tune]``, one :class:`~deepgnn.sweep.tune.TuneUnit`
+        per group of cells that differ only in their seed (first), then the cells, whose
+        ``tune_key`` names their group; without, the cells."""
+        cells = self.cells()
+        if self.tune is None:
+            return list(cells)
+        return [*group_units(cells), *cells]
 
     def axes(self) -> dict[str, list[Any]]:
         """Row column -> grid values, for every setting that takes more than one value."""

@@ -103,13 +103,17 @@ def open_study(
     Returns:
         An ``optuna.Study`` with a ``GridSampler`` over the cell index.
     """
+    config = as_config(config)
+    return _create(config, storage_for(config, storage, out_dir(config, out)), len(config.units()))
+
+
+def _create(config: SweepConfig, storage: Any, n_units: int) -> Any:
     import optuna
 
-    config = as_config(config)
     return optuna.create_study(
         study_name=config.name,
-        storage=storage_for(config, storage, out_dir(config, out)),
-        sampler=_grid_sampler(len(config.cells())),
+        storage=storage,
+        sampler=_grid_sampler(n_units),
         direction="maximize",
         load_if_exists=True,
     )
@@ -285,10 +289,11 @@ class Heartbeat:
 
 @dataclass
 class Claim:
-    """A cell this worker holds: run it, then :meth:`Ledger.record` its row."""
+    """A unit this worker holds (a :class:`Cell`, or a tuning unit): run it, then
+    :meth:`Ledger.record` its row."""
 
     trial: Any
-    cell: Cell
+    cell: Any
     attempt: int
 
 
@@ -305,11 +310,13 @@ class Ledger:
         self, config: SweepConfig, *, storage: str | None = None, out: str | Path | None = None
     ) -> None:
         self.config = config
-        self.cells = config.cells()
-        self.by_key = {c.key: c for c in self.cells}
-        self.index = {c.key: i for i, c in enumerate(self.cells)}
-        self.study = open_study(config, storage=storage, out=out)
-        self.finished = 0  # cells with a final row, as of the last next_claim
+        self.units = config.units()  # tuning units (if any), then the cells
+        self.cells = [u for u in self.units if isinstance(u, Cell)]
+        self.by_key = {u.key: u for u in self.units}
+        self.index = {u.key: i for i, u in enumerate(self.units)}
+        self.storage = storage_for(config, storage, out_dir(config, out))
+        self.study = _create(config, self.storage, len(self.units))
+        self.finished = 0  # units with a final row, as of the last next_claim
 
     def trials(self) -> list[Any]:
         return self.study.get_trials(deepcopy=False)
@@ -320,7 +327,40 @@ class Ledger:
         return cell_states(trials, set(self.by_key), self.config)
 
     def status(self) -> SweepStatus:
-        return summarize(self.config, self.trials(), self.cells)
+        return summarize(self.config, self.trials(), self.units)
+
+    def tuned(self, key: str) -> dict[str, Any]:
+        """The best settings a finished tuning unit found (``{"lr": ..., ...}``)."""
+        complete = self.states()[key].complete
+        if not complete:
+            raise RuntimeError(f"tuning unit {key} has not finished")
+        row = min(complete, key=lambda t: t.number).user_attrs["row"]
+        return {k.removeprefix("tuned_"): v for k, v in row.items() if k.startswith("tuned_")}
+
+    def tuning_study(self, unit: Any) -> Any:
+        """The Optuna study of a tuning unit's trials, in the sweep's storage (created if
+        needed): a TPE sampler seeded by ``[tune] seed`` and, unless ``pruner = "none"``, a
+        median pruner on the validation curve (no pruning in the first 4 trials or the first
+        tenth of the epochs)."""
+        import optuna
+
+        space = self.config.tune
+        assert space is not None
+        epochs = int(unit.cells[0].spec().train.get("epochs") or space.epochs or 0)
+        epochs = space.epochs or epochs
+        pruner: optuna.pruners.BasePruner = (
+            optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=epochs // 10)
+            if space.pruner == "median"
+            else optuna.pruners.NopPruner()
+        )
+        return optuna.create_study(
+            study_name=f"{self.config.name}.tune.{unit.key}",
+            storage=self.storage,
+            sampler=optuna.samplers.TPESampler(seed=space.seed),
+            pruner=pruner,
+            direction="maximize",
+            load_if_exists=True,
+        )
 
     # ------------------------------------------------------------------- claiming
     def next_claim(self, rng: random.Random, *, poll: float) -> Claim | None:
@@ -347,7 +387,10 @@ class Ledger:
             todo = [
                 k
                 for k, s in states.items()
-                if not s.complete and not s.live and not finally_failed(s, self.config)
+                if not s.complete
+                and not s.live
+                and not finally_failed(s, self.config)
+                and self._ready(k, states)
             ]
             if not todo and not waiting:
                 if any(s.live for s in states.values()):
@@ -362,7 +405,7 @@ class Ledger:
             if key not in self.by_key:
                 self.study.tell(trial, state=TrialState.PRUNED)
                 continue
-            trial.suggest_int("cell", 0, len(self.cells) - 1)
+            trial.suggest_int("cell", 0, len(self.units) - 1)
             for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
                 trial.set_user_attr(name, value)
             trial.set_user_attr("process", process_token(pid))
@@ -372,6 +415,11 @@ class Ledger:
                 self.study.tell(trial, state=TrialState.PRUNED)
                 continue
             return Claim(trial, self.by_key[key], self._attempt(key))
+
+    def _ready(self, key: str, states: dict[str, CellState]) -> bool:
+        """A cell of a tuned group runs once its group's tuning has finished."""
+        tune_key = getattr(self.by_key[key], "tune_key", None)
+        return tune_key is None or bool(states[tune_key].complete)
 
     def _reap(self, stale: Sequence[Any]) -> None:
         from optuna.trial import TrialState

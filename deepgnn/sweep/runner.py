@@ -17,6 +17,7 @@ import signal as _signal
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from deepgnn import experiment
 from deepgnn._checks import check_int
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, open_study, status
+from deepgnn.sweep.tune import TuneUnit, run_unit
 
 __all__ = ["run"]
 
@@ -50,7 +52,7 @@ def _work(
         from tqdm.auto import tqdm
 
         desc = f"{config.name} [{device or 'auto'}]"
-        bar = tqdm(total=len(ledger.cells), position=position, desc=desc, unit="cell")
+        bar = tqdm(total=len(ledger.units), position=position, desc=desc, unit="cell")
     ran = 0
     try:
         while True:
@@ -78,22 +80,37 @@ def _run_claim(
     versions: dict[str, str],
     worker: str,
 ) -> None:
-    cell, config = claim.cell, ledger.config
-    base = {**cell.columns(), "attempt": claim.attempt, "trial": claim.trial.number}
+    unit, config = claim.cell, ledger.config
+    base = {**unit.columns(), "attempt": claim.attempt, "trial": claim.trial.number}
     base.update(worker=worker, host=socket.gethostname())
     base.update({f"{k}_version": v for k, v in versions.items()})
     start = time.perf_counter()
     with ledger.running(claim):
         try:
-            row = experiment.run_cell(
-                cell.spec(),
-                device=device,
-                record=config.record,
-                curves=out / "curves" / f"{cell.key}.csv",
-            ).row
+            if isinstance(unit, TuneUnit):
+                assert config.tune is not None
+                row = run_unit(
+                    unit,
+                    config.tune,
+                    ledger.tuning_study(unit),
+                    device=device,
+                    run_cell=experiment.run_cell,
+                )
+            else:
+                spec = unit.spec()
+                tuned = ledger.tuned(unit.tune_key) if unit.tune_key else {}
+                if tuned:
+                    spec = replace(spec, train={**spec.train, **tuned})
+                row = experiment.run_cell(
+                    spec,
+                    device=device,
+                    record=config.record,
+                    curves=out / "curves" / f"{unit.key}.csv",
+                ).row
+                row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None
         except Exception as err:
-            log.warning("cell %s failed (attempt %d)", cell.key, claim.attempt, exc_info=True)
+            log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             error = f"{type(err).__name__}: {err}"[:4000]
             row = {"status": "failed", "device": str(device or "auto")}
             _free_cuda()
