@@ -199,6 +199,8 @@ def test_protocols_follow_the_authors_schedule_and_interpolate_between_depths():
     assert 5e-5 < protocols.get("spoginit-paper", 48).lr < 5e-4
     residual = protocols.get("spoginit-paper-residual", 64)
     assert (residual.lr, residual.dropout, residual.epochs) == (5e-3, 0.5, 1000)
+    # script/arxiv_ResGCN_gatResGCN.sh: the residual families have their own protocol
+    assert protocols.get("spoginit-paper", 64, family="resgcn") == residual
     with pytest.raises(ValueError, match="protocol='spoginit' is not one of"):
         protocols.get("spoginit", 4)
 

@@ -132,7 +132,7 @@ def resolve(
     schedule: str,
 ) -> Settings:
     """The protocol for the model's depth, overridden by every setting the caller gave."""
-    p = get("kipf" if protocol is None else protocol, model.depth)
+    p = get("kipf" if protocol is None else protocol, model.depth, family=model.family)
     settings = Settings(
         protocol=p.name,
         epochs=p.epochs if epochs is None else epochs,

@@ -23,7 +23,9 @@ Presets (:func:`available`):
 - ``"spoginit-paper-residual"``: the same code's ResGCN / gated ResGCN protocol
   (``script/arxiv_ResGCN_gatResGCN.sh``): lr 5e-3 (``Arxiv_run.py``'s default), dropout 0.5
   at every depth, no weight decay, betas (0.9, 0.9995), 1000 epochs, no early stopping. The
-  authors' residual models use ReLU (``--activation ReLU``): build them so.
+  authors' residual models use ReLU (``--activation ReLU``): build them so. Asked for
+  ``"spoginit-paper"``, a residual family (``resgcn``, ``gated_resgcn``, ``rezero``) gets this
+  one, as the authors ran theirs.
 
 Example:
     >>> p = get("spoginit-paper", depth=32)
@@ -43,7 +45,7 @@ from dataclasses import dataclass
 
 from deepgnn._checks import check_choice, check_int
 
-__all__ = ["Protocol", "available", "get"]
+__all__ = ["RESIDUAL_FAMILIES", "Protocol", "available", "get"]
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,18 @@ def _step_dropout(depth: int) -> float:
     return _GCN_DROPOUT[max(i, 0)]
 
 
-def get(name: str | Protocol, depth: int) -> Protocol:
+#: Families trained with the authors' residual protocol when "spoginit-paper" is asked for.
+RESIDUAL_FAMILIES = ("resgcn", "gated_resgcn", "rezero")
+
+
+def get(name: str | Protocol, depth: int, *, family: str | None = None) -> Protocol:
     """Return the preset ``name`` resolved for a model of ``depth`` graph layers.
 
     Args:
         name: one of :func:`available`, or a :class:`Protocol` (returned as it is).
         depth: the model's depth (the number of graph layers).
+        family: the model's family; ``"spoginit-paper"`` on a residual family resolves to
+            ``"spoginit-paper-residual"``.
 
     Raises:
         ValueError: unknown name (the message lists the presets) or a depth < 1.
@@ -111,6 +119,8 @@ def get(name: str | Protocol, depth: int) -> Protocol:
     depth = check_int("depth", depth, minimum=1)
     if name == "kipf":
         return Protocol("kipf", lr=0.01, weight_decay=5e-4, epochs=200, patience=100)
+    if name == "spoginit-paper" and family in RESIDUAL_FAMILIES:
+        name = "spoginit-paper-residual"
     if name == "spoginit-paper":
         return Protocol(
             name,
@@ -122,7 +132,13 @@ def get(name: str | Protocol, depth: int) -> Protocol:
             dropout=_step_dropout(depth),
         )
     return Protocol(
-        name, lr=5e-3, weight_decay=0.0, epochs=1000, patience=None, betas=_PAPER_BETAS, dropout=0.5
+        "spoginit-paper-residual",
+        lr=5e-3,
+        weight_decay=0.0,
+        epochs=1000,
+        patience=None,
+        betas=_PAPER_BETAS,
+        dropout=0.5,
     )
 
 
