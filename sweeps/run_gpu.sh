@@ -20,6 +20,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     export PYTHONPATH="$PWD/.site:$PWD"
 fi
 export DEEPGNN_DATA=${DEEPGNN_DATA:-$PWD/.gpudata} PYTHONUNBUFFERED=1
+# One thread per worker: the workers share the cores, and their CPU work is small and serial.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 nvidia-cuda-mps-control -d 2>/dev/null || true
 names=()
 for spec in "$@"; do
