@@ -24,14 +24,28 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice
+from deepgnn._draw import (
+    BIAS,
+    LAYERS,
+    MODES,
+    activation_gain,
+    apply_,
+    check_common,
+    check_graph,
+    check_model,
+    finish_,
+    reset_gates_,
+)
+from deepgnn._graph_schemes import ginit_, ginit_variances, virgo_, virgo_variances
 from deepgnn.graph import Graph
-from deepgnn.models import GNN, LayerWeight
+from deepgnn.models import GNN
 
 __all__ = [
     "available",
@@ -50,69 +64,7 @@ __all__ = [
     "xavier_",
 ]
 
-_DISTRIBUTIONS = ("uniform", "normal")
-_BIAS = ("zeros", "keep")
-_MODES = ("fan_in", "fan_out")
-
-
-# --------------------------------------------------------------------------- helpers
-def _check_model(model: object) -> GNN:
-    if not isinstance(model, GNN):
-        raise TypeError(
-            f"model must be a deepgnn.models.GNN, got {type(model).__name__}; "
-            "build one with deepgnn.build(...)"
-        )
-    return model
-
-
-def _gain(nonlinearity: str, negative_slope: float | None = None) -> float:
-    choices = ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
-    check_choice("nonlinearity", nonlinearity, choices)
-    if nonlinearity == "identity":
-        return 1.0
-    return torch.nn.init.calculate_gain(nonlinearity, negative_slope)  # type: ignore[arg-type]
-
-
-def _draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator | None) -> None:
-    """Fill ``w`` with mean-zero samples of standard deviation ``std``."""
-    if distribution == "uniform":
-        bound = math.sqrt(3.0) * std
-        w.uniform_(-bound, bound, generator=generator)
-    else:
-        w.normal_(0.0, std, generator=generator)
-
-
-def _finish_(lw: LayerWeight, bias: str) -> None:
-    if lw.bias is not None and bias == "zeros":
-        lw.bias.zero_()
-
-
-def _reset_gates_(model: GNN) -> None:
-    gates = model.gates()
-    if gates:
-        # Authors' code: gatResGCN starts alpha = beta = 1, RezeroGCN alpha = 0, beta = 1.
-        gates["alpha"].fill_(0.0 if model.family == "rezero" else 1.0)
-        gates["beta"].fill_(1.0)
-
-
-def _apply_(
-    model: GNN,
-    stds: Sequence[float],
-    distribution: str,
-    bias: str,
-    generator: torch.Generator | None,
-) -> GNN:
-    with torch.no_grad():
-        for lw, std in zip(model.layer_weights(), stds):
-            _draw_(lw.weight, std, distribution, generator)
-            _finish_(lw, bias)
-        _reset_gates_(model)
-    return model
-
-
-def _check_common(distribution: str, bias: str) -> None:
-    check_choice("distribution", distribution, _DISTRIBUTIONS)
-    check_choice("bias", bias, _BIAS)
+_DATA = ("real", "random")
 
 
 # --------------------------------------------------------------------------- schemes
@@ -142,16 +94,16 @@ def conventional_(
         >>> bool(m.layer_weights()[0].weight.abs().max() <= 0.1)
         True
     """
-    model = _check_model(model)
-    check_choice("bias", bias, (*_BIAS, "uniform"))
+    model = check_model(model)
+    check_choice("bias", bias, (*BIAS, "uniform"))
     with torch.no_grad():
         for lw in model.layer_weights():
             bound = 1.0 / math.sqrt(lw.fan_in)
             lw.weight.uniform_(-bound, bound, generator=generator)
             if lw.bias is not None and bias == "uniform":
                 lw.bias.uniform_(-bound, bound, generator=generator)
-            _finish_(lw, "keep" if bias == "uniform" else bias)
-        _reset_gates_(model)
+            finish_(lw, "keep" if bias == "uniform" else bias)
+        reset_gates_(model)
     return model
 
 
@@ -160,10 +112,11 @@ def xavier_(
     *,
     distribution: str = "uniform",
     gain: float = 1.0,
+    layers: str = "all",
     bias: str = "zeros",
     generator: torch.Generator | None = None,
 ) -> GNN:
-    r"""Glorot/Xavier initialization of every weight. In place; returns ``model``.
+    r"""Glorot/Xavier initialization of every weight (or of the convolutions'). In place; returns ``model``.
 
     .. math:: \operatorname{Var} W_{ij} = \frac{2\, g^2}{n_\text{in} + n_\text{out}}
 
@@ -175,13 +128,28 @@ def xavier_(
         model: any deepgnn model.
         distribution: ``"uniform"`` or ``"normal"``.
         gain: multiplies the standard deviation.
-        bias: ``"zeros"`` or ``"keep"``.
+        layers: ``"all"`` re-draws every layer weight; ``"conv"`` only the graph
+            convolutions' (``kind == "conv"``), leaving the residual families' input and
+            output projections (weights and biases) as they are: the SPoGInit authors'
+            "glorot" ResGCN / gatResGCN, whose ``reset_parameters`` gives the convolutions
+            ``xavier_uniform_`` and zero biases and the projections ``nn.Linear``'s default
+            (``models/model.py``, ``models/GCN_layer.py`` of GitHub YChen-zzz/Code-for-SPoGInit).
+            The same for ``gcn`` and ``gat``, whose layers are all convolutions.
+        bias: ``"zeros"`` or ``"keep"``, for the re-drawn layers.
         generator: random generator; ``None`` uses the global one.
+
+    Example:
+        >>> import deepgnn
+        >>> m = deepgnn.build("resgcn", 8, 3, depth=2, width=4, seed=0)
+        >>> w_in = m.layer_weights()[0].weight.clone()
+        >>> bool((xavier_(m, layers="conv").layer_weights()[0].weight == w_in).all())
+        True
     """
-    model = _check_model(model)
-    _check_common(distribution, bias)
+    model = check_model(model)
+    check_common(distribution, bias)
+    check_choice("layers", layers, LAYERS)
     stds = [gain * math.sqrt(2.0 / (lw.fan_in + lw.fan_out)) for lw in model.layer_weights()]
-    return _apply_(model, stds, distribution, bias, generator)
+    return apply_(model, stds, distribution, bias, generator, layers)
 
 
 def kaiming_(
@@ -212,14 +180,14 @@ def kaiming_(
         bias: ``"zeros"`` or ``"keep"``.
         generator: random generator; ``None`` uses the global one.
     """
-    model = _check_model(model)
-    _check_common(distribution, bias)
-    check_choice("mode", mode, _MODES)
-    g = _gain(nonlinearity, negative_slope)
+    model = check_model(model)
+    check_common(distribution, bias)
+    check_choice("mode", mode, MODES)
+    g = activation_gain(nonlinearity, negative_slope)
     stds = [
         g / math.sqrt(lw.fan_in if mode == "fan_in" else lw.fan_out) for lw in model.layer_weights()
     ]
-    return _apply_(model, stds, distribution, bias, generator)
+    return apply_(model, stds, distribution, bias, generator)
 
 
 def lecun_(
@@ -244,10 +212,10 @@ def lecun_(
     """
     # The SPoGInit authors' `Lecun` divides by weight.size(0), i.e. fan_out for (out, in)
     # weights; we follow LeCun et al. (1998) and use fan_in.
-    model = _check_model(model)
-    _check_common(distribution, bias)
+    model = check_model(model)
+    check_common(distribution, bias)
     stds = [1.0 / math.sqrt(lw.fan_in) for lw in model.layer_weights()]
-    return _apply_(model, stds, distribution, bias, generator)
+    return apply_(model, stds, distribution, bias, generator)
 
 
 def orthogonal_(
@@ -269,192 +237,14 @@ def orthogonal_(
         bias: ``"zeros"`` or ``"keep"``.
         generator: random generator; ``None`` uses the global one.
     """
-    model = _check_model(model)
-    check_choice("bias", bias, _BIAS)
+    model = check_model(model)
+    check_choice("bias", bias, BIAS)
     with torch.no_grad():
         for lw in model.layer_weights():
             torch.nn.init.orthogonal_(lw.weight, gain=gain, generator=generator)
-            _finish_(lw, bias)
-        _reset_gates_(model)
+            finish_(lw, bias)
+        reset_gates_(model)
     return model
-
-
-# ------------------------------------------------------------------ graph-aware schemes
-def _propagated_sq_norms(graph: Graph, v: Tensor, steps: int) -> list[float]:
-    """``[‖v‖², ‖Âv‖², ..., ‖Â^steps v‖²]`` in float64."""
-    out = [float(v.pow(2).sum())]
-    for _ in range(steps):
-        v = graph.spmm(v)
-        out.append(float(v.pow(2).sum()))
-    return out
-
-
-def _check_graph(graph: object) -> Graph:
-    if not isinstance(graph, Graph):
-        raise TypeError(
-            f"graph must be a deepgnn.Graph, got {type(graph).__name__}; "
-            "build one with deepgnn.Graph(edge_index) or Graph.from_dgl(g)"
-        )
-    return graph
-
-
-def virgo_variances(
-    model: GNN, graph: Graph, x: Tensor, *, nonlinearity: str = "relu"
-) -> list[float]:
-    r"""Return the per-layer weight variances of the Virgo scheme (see :func:`virgo_`).
-
-    Args:
-        model: any deepgnn model.
-        graph: the graph whose :math:`\hat A` the model propagates on.
-        x: node features, shape ``(num_nodes, in_dim)``.
-        nonlinearity: sets :math:`g^2` (2 for ``relu``, the authors' value).
-
-    Returns:
-        One variance per entry of ``model.layer_weights()``.
-    """
-    model = _check_model(model)
-    graph = _check_graph(graph)
-    if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != graph.num_nodes:
-        raise ValueError(
-            f"x must be a tensor of shape (num_nodes={graph.num_nodes}, in_dim), "
-            f"got {getattr(x, 'shape', type(x).__name__)}"
-        )
-    g2 = _gain(nonlinearity) ** 2
-    lws = model.layer_weights()
-    is_conv = [lw.kind == "conv" for lw in lws]
-    n_conv = sum(is_conv)
-    classes = lws[-1].fan_out
-    if classes < 2:
-        raise ValueError(
-            f"virgo's last-layer variance N/((C-1)·‖Â1‖²) needs C >= 2 outputs, got {classes}"
-        )
-    xbar = x.detach().to(device=graph.device, dtype=torch.float64).mean(dim=1)
-    fwd_sq = _propagated_sq_norms(graph, xbar, n_conv)
-    if fwd_sq[0] == 0.0:
-        raise ValueError(
-            "x has a zero per-node feature mean on every node, so virgo's forward ratio "
-            "‖Âˡx̄‖²/‖Âˡ⁺¹x̄‖² is undefined; use kaiming_ or ginit_ instead"
-        )
-    ones = torch.ones(graph.num_nodes, dtype=torch.float64, device=graph.device)
-    bwd_sq = _propagated_sq_norms(graph, ones, n_conv)
-
-    variances = []
-    seen = 0  # convolutions up to and including layer k
-    for k, lw in enumerate(lws):
-        seen += is_conv[k]
-        after = n_conv - seen  # convolutions strictly after layer k
-        if k == 0 or not is_conv[k]:
-            fwd = g2 / lw.fan_in
-        else:
-            fwd = g2 / lw.fan_in * fwd_sq[seen - 1] / fwd_sq[seen]
-        if k == len(lws) - 1:
-            ones_sq = bwd_sq[1] if is_conv[k] else bwd_sq[0]  # ‖Â1‖², or ‖1‖² = N
-            bwd = graph.num_nodes / ((classes - 1) * ones_sq)
-        elif is_conv[k]:
-            bwd = g2 / lw.fan_out * bwd_sq[after] / bwd_sq[after + 1]
-        else:
-            bwd = g2 / lw.fan_out
-        variances.append(2.0 / (1.0 / fwd + 1.0 / bwd))
-    return variances
-
-
-def virgo_(
-    model: GNN,
-    graph: Graph,
-    x: Tensor,
-    *,
-    nonlinearity: str = "relu",
-    bias: str = "zeros",
-    generator: torch.Generator | None = None,
-) -> GNN:
-    r"""Virgo: uniform weights whose variance balances forward and backward propagation. In place; returns ``model``.
-
-    Layer :math:`l` gets :math:`U(\pm\sqrt{3\sigma_l^2})` with :math:`\sigma_l^2` the harmonic
-    mean of a forward and a backward variance (:math:`P = \hat A`, :math:`\bar x` the per-node
-    mean of the features, :math:`m` the layer's fan, :math:`C` the classes, :math:`L` the
-    number of layers, :math:`g^2 = 2` for ReLU):
-
-    .. math::
-        \sigma_{f,0}^2 = \frac{g^2}{m_\text{in}}, \quad
-        \sigma_{f,l}^2 = \frac{g^2}{m_\text{in}} \frac{\|P^{l}\bar x\|^2}{\|P^{l+1}\bar x\|^2},
-        \quad
-        \sigma_{b,L-1}^2 = \frac{N}{(C-1)\,\|P\mathbf 1\|^2}, \quad
-        \sigma_{b,l}^2 = \frac{g^2}{m_\text{out}}
-            \frac{\|P^{L-1-l}\mathbf 1\|^2}{\|P^{L-l}\mathbf 1\|^2}, \quad
-        \sigma_l^2 = \frac{2}{1/\sigma_{f,l}^2 + 1/\sigma_{b,l}^2}
-
-    Li, Song, Song, Wipf, "On the Initialization of Graph Neural Networks", ICML 2023
-    (PMLR 202:19911-19931, arXiv 2312.02622), as computed by the authors' code
-    (LspongebobJH/virgo_icml2023, ``utils.py``: ``gen_c2_for``, ``gen_c2_back``,
-    harmonic ``gen_c2``). For ``gcn`` this is exactly their rule. For families with
-    linear projections (``resgcn``, ``gated_resgcn``, ``rezero``) the powers of :math:`P`
-    count only the convolutions, and a projection has no graph factor (ratio 1). For
-    ``gat``, :math:`\hat A` stands in for the attention matrix (uniform attention at init).
-
-    Args:
-        model: any deepgnn model with at least 2 outputs.
-        graph: the graph the model propagates on.
-        x: node features, shape ``(num_nodes, in_dim)``.
-        nonlinearity: sets :math:`g^2` (``"relu"``: 2, the authors' value).
-        bias: ``"zeros"`` or ``"keep"``.
-        generator: random generator; ``None`` uses the global one.
-
-    Raises:
-        ValueError: ``x`` has zero per-node means everywhere, or the model has one output.
-    """
-    variances = virgo_variances(model, graph, x, nonlinearity=nonlinearity)
-    check_choice("bias", bias, _BIAS)
-    return _apply_(model, [math.sqrt(v) for v in variances], "uniform", bias, generator)
-
-
-def ginit_variances(model: GNN, graph: Graph, *, nonlinearity: str = "relu") -> list[float]:
-    r"""Return the per-layer weight variances of :func:`ginit_`."""
-    model = _check_model(model)
-    graph = _check_graph(graph)
-    g2 = _gain(nonlinearity) ** 2
-    s = float((graph.to_scipy().data ** 2).sum()) / graph.num_nodes
-    return [g2 / (lw.fan_in * (s if lw.kind == "conv" else 1.0)) for lw in model.layer_weights()]
-
-
-def ginit_(
-    model: GNN,
-    graph: Graph,
-    *,
-    nonlinearity: str = "relu",
-    distribution: str = "normal",
-    bias: str = "zeros",
-    generator: torch.Generator | None = None,
-) -> GNN:
-    r"""G-Init: Kaiming initialization generalized through the propagation matrix. In place; returns ``model``.
-
-    A convolution :math:`H' = \hat A H W^\top` with i.i.d. zero-mean entries of :math:`H`
-    multiplies the per-entry second moment by :math:`n_\text{in}\operatorname{Var}W \cdot
-    s`, with :math:`s` the mean over nodes of :math:`\sum_j \hat A_{ij}^2`, i.e. the mean
-    squared singular value of :math:`\hat A`. Keeping it constant through the activation
-    (gain :math:`g`) gives
-
-    .. math:: \operatorname{Var} W_{ij} = \frac{g^2}{n_\text{in}\, s}, \qquad
-        s = \frac{\|\hat A\|_F^2}{N} = \frac1N \sum_k \sigma_k(\hat A)^2
-
-    for graph convolutions and plain Kaiming (:math:`s = 1`) for linear projections.
-    After Kelesis, Fotakis, Paliouras, "Reducing Oversmoothing through Informed Weight
-    Initialization in Graph Neural Networks", arXiv 2410.23830, 2024 (G-Init, Kaiming
-    generalized to GCNs). Note: the paper's own closed form could not be consulted when
-    this was written; the rule above is the Kaiming fan-in argument carried through
-    :math:`\hat A` under the independence assumption stated, which is the paper's stated idea.
-    With no edges :math:`\hat A = I`, :math:`s = 1` and this is exactly Kaiming.
-
-    Args:
-        model: any deepgnn model.
-        graph: the graph the model propagates on.
-        nonlinearity: sets the gain :math:`g` (``"relu"``: :math:`\sqrt2`).
-        distribution: ``"normal"`` or ``"uniform"``.
-        bias: ``"zeros"`` or ``"keep"``.
-        generator: random generator; ``None`` uses the global one.
-    """
-    variances = ginit_variances(model, graph, nonlinearity=nonlinearity)
-    _check_common(distribution, bias)
-    return _apply_(model, [math.sqrt(v) for v in variances], distribution, bias, generator)
 
 
 # ---------------------------------------------------------------------- scaling, dispatch
@@ -498,7 +288,7 @@ def scale_(
         >>> bool((scale_(m, [1.0, 2.0, 1.0]).layer_weights()[1].weight == 2 * w0).all())
         True
     """
-    model = _check_model(model)
+    model = check_model(model)
     lws = model.layer_weights()
     factors = _as_scales("scales", scales, len(lws))
     model_gates = model.gates()
@@ -536,16 +326,23 @@ def spoginit_(
     *,
     mask: Tensor | None = None,
     base: str | None = "xavier",
+    base_layers: str = "all",
+    data: str = "real",
     generator: torch.Generator | None = None,
     **search_options: object,
 ) -> GNN:
     r"""SPoGInit: draw a base init, then scale each layer to balance signal propagation. In place; returns ``model``.
 
     Minimizes :math:`J = w_1\,\mathrm{FSP} + w_2\,\mathrm{BSP} + w_3\,(\mathrm{GEV}(X) -
-    \mathrm{GEV}(h_L))^2` over per-layer scales :math:`W_l \leftarrow c_l W_l` with
+    \mathrm{GEV}(h))^2` over per-layer scales :math:`W_l \leftarrow c_l W_l` with
     :func:`deepgnn.search.search`, then applies the best scales with :func:`scale_`.
-    Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for Deep Graph
-    Neural Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790).
+    Without ``form`` / ``weights`` / ``state`` the objective is the authors' for the model's
+    family (:func:`deepgnn.search.objective_defaults`): ``gcn`` / ``gat``: ``divide_old``,
+    weights (1, 10, 1), on the hidden states and the logits, searched by Gauss-Newton;
+    ``resgcn`` / ``gated_resgcn`` / ``rezero``: ``divide_stable``, weights (1, 1, 1), on the
+    hidden states, searched by Adam. Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving
+    Initialization for Deep Graph Neural Networks: A Signal Propagation Perspective",
+    TMLR 2025 (arXiv 2506.16790).
 
     Args:
         model: any deepgnn model.
@@ -556,10 +353,17 @@ def spoginit_(
         mask: bool ``(num_nodes,)`` selecting the loss nodes (e.g. ``ds.train_mask``).
         base: the init drawn first (one of :func:`available`), ``None`` to scale the
             weights the model holds.
+        base_layers: the layers the base re-draws, for a base that takes ``layers``
+            (``xavier``): ``"all"``, or ``"conv"`` for the authors' residual "glorot"
+            (projections left as built; see :func:`xavier_`).
+        data: ``"real"`` searches on ``x`` and ``y``; ``"random"`` on fresh
+            :math:`X \sim N(0, 1)` and uniform random labels for every evaluation (``x``
+            still feeds a base that needs it, the loss stays on ``mask``), as the authors'
+            ogbn-arxiv GCN search (``generate_data=True`` in ``Arxiv_run.py``).
         generator: random generator of the base init.
         **search_options: keyword options of :func:`deepgnn.search.search`: its common ones
-            (``method``, ``n_trials``, ``seed``, ``form``, ``weights``, ...) and the chosen
-            method's settings (``patience``, ``lr``, ``storage``, ...; see
+            (``method``, ``n_trials``, ``seed``, ``form``, ``weights``, ``state``, ...) and
+            the chosen method's settings (``patience``, ``lr``, ``storage``, ...; see
             :func:`deepgnn.search.method_options`). They are checked before the base init is
             drawn: an unknown one, or a setting the method does not take, raises, listing the
             accepted ones.
@@ -575,21 +379,42 @@ def spoginit_(
         >>> spoginit_(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, n_trials=5,
         ...           progress=False) is m
         True
+        >>> spoginit_(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, data="random",
+        ...           n_trials=5, progress=False) is m
+        True
     """
     from deepgnn import search as _search
 
-    model = _check_model(model)
-    graph = _check_graph(graph)
+    model = check_model(model)
+    graph = check_graph(graph)
     accepted = _search_options()
     unknown = sorted(set(search_options) - accepted)
     if unknown:
         raise ValueError(
             f"spoginit_ does not take {unknown}; its search options are {sorted(accepted)}"
         )
-    _search.check_options(**search_options)
+    check_choice("data", data, _DATA)
+    check_choice("base_layers", base_layers, LAYERS)
+    _search.check_options(family=model.family, **search_options)
     if base is not None:
         check_choice("base", base, _SCHEMES)
-        init_(model, base, graph=graph, x=x, generator=generator)
+        base_options: dict[str, object] = {"generator": generator}
+        if "layers" in _keyword_only(_SCHEMES[base]):
+            base_options["layers"] = base_layers
+        elif base_layers != "all":
+            raise ValueError(
+                f"base_layers={base_layers!r} needs a base that takes layers, such as "
+                f"'xavier'; base={base!r} re-draws every layer: pass base_layers='all'"
+            )
+        init_(model, base, graph=graph, x=x, **base_options)
+    elif base_layers != "all":
+        warnings.warn(
+            f"base_layers={base_layers!r} has no effect with base=None (no base is drawn); "
+            "draw the base with xavier_(model, layers=...) or pass base='xavier'",
+            stacklevel=2,
+        )
+    if data == "random":
+        x, y = None, None
     result = _search.search(model, graph, x, y, mask=mask, **search_options)  # type: ignore[arg-type]
     return scale_(model, result.scales, gates=result.gates)
 
@@ -638,7 +463,7 @@ def options(scheme: str) -> set[str]:
 
     Example:
         >>> sorted(options("xavier"))
-        ['bias', 'distribution', 'gain', 'generator']
+        ['bias', 'distribution', 'gain', 'generator', 'layers']
     """
     check_choice("scheme", scheme, _SCHEMES)
     return _accepted(scheme)

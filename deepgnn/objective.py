@@ -3,10 +3,13 @@ r"""The SPoGInit objective: signal-propagation terms as tensors, their residuals
 Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for Deep Graph Neural
 Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790), Sec. 5, minimize
 
-.. math:: J = w_1\, \mathrm{FSP} + w_2\, \mathrm{BSP} + w_3\, (\mathrm{GEV}(X) - \mathrm{GEV}(h_L))^2
+.. math:: J = w_1\, \mathrm{FSP} + w_2\, \mathrm{BSP} + w_3\, (\mathrm{GEV}(X) - \mathrm{GEV}(h))^2
 
-over per-layer weight scales. This module computes it from one forward and one backward pass
-of a model, as tensors that stay differentiable in the model's parameters on demand:
+over per-layer weight scales, with FSP and :math:`h` read from the graph layers' hidden states
+(``state="hidden"``, the authors' training code, ending at :math:`h_{L-1}`) or from those and
+the logits (``state="logits"``, their Cora notebook, ending at :math:`h_L`): see
+:data:`STATES`. This module computes it from one forward and one backward pass of a model, as
+tensors that stay differentiable in the model's parameters on demand:
 
 - :func:`signal_terms`: every measured quantity (norms of the states, gradient norms of the
   layer weights, GEVs, the FSP/BSP terms of each form and their log-ratios);
@@ -14,6 +17,7 @@ of a model, as tensors that stay differentiable in the model's parameters on dem
   :func:`deepgnn.signal.analyze`'s summary);
 - :func:`residuals`: the three residuals whose squares make :math:`J` (a Gauss-Newton step
   needs them);
+- :func:`term_keys`: which of the terms a form and a state read;
 - :func:`check_operands`: the operand checks every public entry point shares.
 
 :mod:`deepgnn.signal` reports these terms as tables; :mod:`deepgnn.search` minimizes
@@ -34,9 +38,24 @@ from deepgnn._checks import check_choice
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
 
-__all__ = ["FORMS", "check_operands", "gev_tensor", "objective", "residuals", "signal_terms"]
+__all__ = [
+    "FORMS",
+    "STATES",
+    "check_operands",
+    "gev_tensor",
+    "objective",
+    "residuals",
+    "signal_terms",
+    "term_keys",
+]
 
 FORMS = ("divide_stable", "divide_old")
+#: Which states the objective's FSP forms and its GEV term read (see :func:`signal_terms`):
+#: ``"hidden"``, the graph layers' hidden states up to :math:`h_{L-1}`, as the authors'
+#: training code (``print_all_x`` of their ``models/model.py``, read by ``generate_metrics``
+#: of ``spoginit.py``); ``"logits"``, the same states and the logits :math:`h_L`, as their
+#: Cora notebook (``print_all_x`` of ``MyGCN`` in ``SP_GCN_github.ipynb`` appends the logits).
+STATES = ("hidden", "logits")
 
 
 def gev_tensor(h: Tensor, graph: Graph) -> Tensor:
@@ -174,18 +193,27 @@ def signal_terms(
 
     The loss is :math:`\ell = \mathrm{NLL}(\mathrm{softmax}(h_K))` on the ``mask`` nodes for
     the states :math:`h_0 = X, \dots, h_K` of ``model.hidden_states``; the gradients are
-    those of the layer weights :math:`W_l` of ``model.layer_weights()``. With
-    :math:`n_l = \|h_l\|/\sqrt{d_l}` over the interior states :math:`h_1 \dots h_{K-1}` and
-    :math:`g_l = \|\partial \ell / \partial W_l\|` over the convolutions:
+    those of the layer weights :math:`W_l` of ``model.layer_weights()``. The search forms
+    read the states of the graph layers :math:`S = (s_1, \dots, s_m)`: the outputs of the
+    convolutions that are not the output layer (a GCN's :math:`h_1 \dots h_{L-1}`; a
+    residual family's block outputs, without its input projection's), as the authors'
+    ``print_all_x`` (``models/model.py``); with ``_logits`` in a key's name, :math:`S` ends
+    with the logits :math:`h_K`, as their Cora notebook's ``print_all_x``
+    (``SP_GCN_github.ipynb``). With :math:`n = \|s\|/\sqrt{d_s}` and
+    :math:`g_l = \|\partial \ell / \partial W_l\|` over the convolutions
+    (``find_parameters(model.convs)``):
 
     .. math::
-        \mathrm{FSP}_\text{divide\_stable} = \Bigl(\frac{\max_l n_l}{\min_l n_l} - 1\Bigr)^2,
-        \qquad \mathrm{FSP}_\text{divide\_old} = \Bigl(\frac{\|h_1\|}{\|h_{K-1}\|} - 1\Bigr)^2
+        \mathrm{FSP}_\text{divide\_stable} = \Bigl(\frac{\max_S n}{\min_S n} - 1\Bigr)^2,
+        \qquad \mathrm{FSP}_\text{divide\_old} = \Bigl(\frac{\|s_1\|}{\|s_m\|} - 1\Bigr)^2
 
-    and the same for BSP with :math:`g_l` (``divide_old``: :math:`g_2 / g_{L-1}`), as the
-    authors' ``print_all_x`` and ``find_parameters(model.convs)`` (Wang et al., TMLR 2025,
-    arXiv 2506.16790, Sec. 5). Norms are taken in float64, so a float32 state with entries
-    near 1e20 has a finite norm. The model runs in the mode it is in.
+    and the same for BSP with :math:`g_l` (``divide_old``: :math:`g_2 / g_{L-1}`), as
+    ``forward_metric_*`` and ``bakcward_metric_*`` of the authors' ``spoginit.py``
+    (Wang et al., TMLR 2025, arXiv 2506.16790, Sec. 5). Their GEV term reads the last
+    entry of the same list (``generate_metrics``: ``output_diversity(forward_norm[-1])``):
+    ``gev_gap_hidden`` for :math:`s_m` of the hidden states, ``gev_gap`` for the logits.
+    Norms are taken in float64, so a float32 state with entries near 1e20 has a finite
+    norm. The model runs in the mode it is in.
 
     Args:
         model: any deepgnn model.
@@ -197,23 +225,27 @@ def signal_terms(
         generator: the random labels' generator.
         create_graph: keep the graph of every term, so that they are differentiable in the
             model's parameters (BSP through a double backward).
-        all_gev: GEV of every state; ``False`` measures only the input's and the logits'.
+        all_gev: GEV of every state; ``False`` measures only the input's, the last hidden
+            state's and the logits'.
 
     Returns:
         A dict of tensors: ``loss``, ``norms`` :math:`\|h_l\|` and ``widths`` (per state),
-        ``grad_norms`` (per layer weight; 0 for an unused one), ``gevs``, ``fsp``
-        :math:`\|h_K\|/\|X\|`, ``bsp`` (first layer's gradient norm), ``gev``,
+        ``grad_norms`` (per layer weight; 0 for an unused one), ``gevs`` (per state, or
+        input and logits without ``all_gev``), ``fsp`` :math:`\|h_K\|/\|X\|`, ``bsp``
+        (first layer's gradient norm), ``gev`` (logits), ``gev_hidden`` (:math:`s_m`),
         ``gev_input``, ``gev_gap`` :math:`(\mathrm{GEV}(X) - \mathrm{GEV}(h_K))^2`,
-        ``fsp_<form>`` and ``bsp_<form>`` for each form of :data:`FORMS`, and their ratios'
-        logarithms ``fsp_log_<form>``, ``bsp_log_<form>``. A term is NaN when the model is
-        too shallow for it (no interior state, fewer than two convolutions).
+        ``gev_gap_hidden`` :math:`(\mathrm{GEV}(X) - \mathrm{GEV}(s_m))^2`, ``fsp_<form>``
+        and ``fsp_<form>_logits`` and ``bsp_<form>`` for each form of :data:`FORMS`, and
+        their ratios' logarithms ``fsp_log_<form>``, ``fsp_log_<form>_logits``,
+        ``bsp_log_<form>``. A term is NaN when the model is too shallow for it (no hidden
+        state, fewer than two convolutions).
 
     Example:
         >>> import deepgnn
         >>> ds = deepgnn.data.load("cora")
         >>> m = deepgnn.build("gcn", ds.num_features, ds.num_classes, depth=4, seed=0)
         >>> terms = signal_terms(m, ds.graph, ds.x, ds.y, ds.train_mask)
-        >>> len(terms["norms"]), len(terms["grad_norms"]), terms["gev_gap"].dim()
+        >>> len(terms["norms"]), len(terms["grad_norms"]), terms["gev_gap_hidden"].dim()
         (5, 4, 0)
     """
     states = model.hidden_states(graph, x)
@@ -243,22 +275,22 @@ def signal_terms(
     norm_list = [_norm64(s) for s in states]
     norms = torch.stack(norm_list)
     widths = [s.shape[1] for s in states]
+    last = len(states) - 1
+    # The graph layers' hidden states: state k is the output of layer weight k - 1.
+    hidden = [k for k in range(1, last) if lws[k - 1].kind == "conv"]
+    nan = norms.new_tensor(float("nan"))
     if all_gev:
         gevs = torch.stack([gev_tensor(s, graph) for s in states])
+        gev_hidden = gevs[hidden[-1]] if hidden else nan
     else:
         gevs = torch.stack([gev_tensor(states[0], graph), gev_tensor(logits, graph)])
+        gev_hidden = gev_tensor(states[hidden[-1]], graph) if hidden else nan
+    gev_in, gev_out = gevs[0], gevs[-1]
 
-    # Search forms over the interior states h_1..h_{K-1} (no input, no logits) and over the
-    # convolutions' gradients, as the authors' print_all_x and find_parameters(model.convs).
     # Built from the unstacked scalars, so that a search's backward visits only the graphs
     # of the entries a term uses (see _max_over_min).
-    interior = [norm_list[k] / math.sqrt(widths[k]) for k in range(1, len(states) - 1)]
     conv_grads = [grad_list[i] for i, lw in enumerate(lws) if lw.kind == "conv"]
-    gev_in, gev_out = gevs[0], gevs[-1]
-    nan = norms.new_tensor(float("nan"))
-    fsp_stable = _max_over_min(interior, nan)
     bsp_stable = _max_over_min(conv_grads, nan)
-    fsp_old = norm_list[1] / norm_list[-2] if len(states) > 2 else nan
     bsp_old = conv_grads[1] / conv_grads[-2] if len(conv_grads) >= 2 else nan
     terms: dict[str, Any] = {
         "loss": loss if create_graph else loss.detach(),
@@ -269,26 +301,53 @@ def signal_terms(
         "fsp": norms[-1] / norms[0],
         "bsp": grad_norms[0],
         "gev": gev_out,
+        "gev_hidden": gev_hidden,
         "gev_input": gev_in,
         "gev_gap": (gev_in - gev_out) ** 2,
-        "fsp_divide_stable": (fsp_stable - 1.0) ** 2,
+        "gev_gap_hidden": (gev_in - gev_hidden) ** 2,
         "bsp_divide_stable": (bsp_stable - 1.0) ** 2,
-        "fsp_divide_old": (fsp_old - 1.0) ** 2,
         "bsp_divide_old": (bsp_old - 1.0) ** 2,
-        # The same ratios as logarithms: a term is (e^r - 1)^2 of its r (see residuals).
-        "fsp_log_divide_stable": torch.log(fsp_stable),
+        # The ratios as logarithms: a term is (e^r - 1)^2 of its r (see residuals).
         "bsp_log_divide_stable": torch.log(bsp_stable),
-        "fsp_log_divide_old": torch.log(fsp_old),
         "bsp_log_divide_old": torch.log(bsp_old),
     }
+    for suffix, idx in (("", hidden), ("_logits", [*hidden, last])):
+        per_width = [norm_list[k] / math.sqrt(widths[k]) for k in idx]
+        fsp_stable = _max_over_min(per_width, nan)
+        fsp_old = norm_list[idx[0]] / norm_list[idx[-1]] if idx else nan
+        terms[f"fsp_divide_stable{suffix}"] = (fsp_stable - 1.0) ** 2
+        terms[f"fsp_divide_old{suffix}"] = (fsp_old - 1.0) ** 2
+        terms[f"fsp_log_divide_stable{suffix}"] = torch.log(fsp_stable)
+        terms[f"fsp_log_divide_old{suffix}"] = torch.log(fsp_old)
     return terms
 
 
-def residuals(terms: dict[str, Any], form: str) -> list[Tensor]:
+def term_keys(form: str, state: str = "hidden") -> tuple[str, str, str]:
+    """The keys of :func:`signal_terms` that hold the FSP, BSP and GEV terms of ``form`` at ``state``.
+
+    ``state="hidden"`` reads ``fsp_<form>`` and ``gev_gap_hidden``; ``"logits"`` reads
+    ``fsp_<form>_logits`` and ``gev_gap`` (the names of :func:`deepgnn.signal.analyze`'s
+    summary, where ``gev`` is the logits' GEV). BSP does not depend on the state.
+
+    Example:
+        >>> term_keys("divide_old")
+        ('fsp_divide_old', 'bsp_divide_old', 'gev_gap_hidden')
+        >>> term_keys("divide_stable", "logits")
+        ('fsp_divide_stable_logits', 'bsp_divide_stable', 'gev_gap')
+    """
+    check_choice("form", form, FORMS)
+    check_choice("state", state, STATES)
+    if state == "logits":
+        return f"fsp_{form}_logits", f"bsp_{form}", "gev_gap"
+    return f"fsp_{form}", f"bsp_{form}", "gev_gap_hidden"
+
+
+def residuals(terms: dict[str, Any], form: str, state: str = "hidden") -> list[Tensor]:
     r"""The objective's three residuals :math:`r`, float64 scalars.
 
     :math:`r_0, r_1` are the logarithms of the FSP and BSP ratios of ``form`` and
-    :math:`r_2 = \mathrm{GEV}(X) - \mathrm{GEV}(h_L)`, so that
+    :math:`r_2 = \mathrm{GEV}(X) - \mathrm{GEV}(s)`, :math:`s` the last state the objective
+    reads at ``state`` (:func:`term_keys`), so that
 
     .. math:: J = w_1 (e^{r_0} - 1)^2 + w_2 (e^{r_1} - 1)^2 + w_3 r_2^2
 
@@ -301,6 +360,7 @@ def residuals(terms: dict[str, Any], form: str) -> list[Tensor]:
     Args:
         terms: the tensors of :func:`signal_terms`.
         form: ``"divide_stable"`` or ``"divide_old"``.
+        state: ``"hidden"`` or ``"logits"`` (:data:`STATES`).
 
     Returns:
         ``[r0, r1, r2]``, differentiable when the terms are.
@@ -314,9 +374,11 @@ def residuals(terms: dict[str, Any], form: str) -> list[Tensor]:
         >>> math.isclose(math.expm1(r0) ** 2, float(terms["fsp_divide_old"]), rel_tol=1e-9)
         True
     """
-    check_choice("form", form, FORMS)
-    gev_gap = (terms["gev_input"] - terms["gev"]).to(torch.float64)
-    return [terms[f"fsp_log_{form}"].to(torch.float64), terms[f"bsp_log_{form}"], gev_gap]
+    fsp_key, _, _ = term_keys(form, state)
+    gev = terms["gev_hidden"] if state == "hidden" else terms["gev"]
+    gev_gap = (terms["gev_input"] - gev).to(torch.float64)
+    fsp_log = terms[fsp_key.replace("fsp_", "fsp_log_", 1)].to(torch.float64)
+    return [fsp_log, terms[f"bsp_log_{form}"], gev_gap]
 
 
 def objective(
@@ -324,37 +386,41 @@ def objective(
     *,
     form: str = "divide_stable",
     weights: Sequence[float] = (1.0, 1.0, 1.0),
+    state: str = "hidden",
 ) -> Any:
     r"""The SPoGInit objective from signal-propagation terms (a tensor in, a tensor out).
 
     .. math:: J = w_1\, \mathrm{FSP}_\text{form} + w_2\, \mathrm{BSP}_\text{form}
-        + w_3\, (\mathrm{GEV}(X) - \mathrm{GEV}(h_L))^2
+        + w_3\, (\mathrm{GEV}(X) - \mathrm{GEV}(s_m))^2
 
-    ``divide_stable``: :math:`\mathrm{FSP} = (\max_l n_l / \min_l n_l - 1)^2` over the
-    interior states, :math:`n_l = \|h_l\|/\sqrt{d_l}`, and
-    :math:`\mathrm{BSP} = (\max_l g_l / \min_l g_l - 1)^2` over the convolutions' gradient
-    norms. ``divide_old``: :math:`(\|h_1\|/\|h_{K-1}\| - 1)^2` and
-    :math:`(g_2 / g_{L-1} - 1)^2`. Wang et al., TMLR 2025 (arXiv 2506.16790), Sec. 5 and the
-    authors' ``spoginit.py``; the authors weight BSP by :math:`w_2 = 10` for GCN.
+    over the graph layers' states :math:`s_1 \dots s_m` (:func:`signal_terms`), which end
+    at the last hidden state :math:`h_{L-1}` (``state="hidden"``, the authors' training
+    code: ``print_all_x`` of ``models/model.py``) or at the logits (``state="logits"``,
+    their Cora notebook). ``divide_stable``: :math:`\mathrm{FSP} = (\max n / \min n - 1)^2`
+    over :math:`n = \|s\|/\sqrt{d_s}`, and :math:`\mathrm{BSP} = (\max_l g_l / \min_l g_l -
+    1)^2` over the convolutions' gradient norms. ``divide_old``: :math:`(\|s_1\|/\|s_m\| -
+    1)^2` and :math:`(g_2 / g_{L-1} - 1)^2`. Wang et al., TMLR 2025 (arXiv 2506.16790),
+    Sec. 5 and the authors' ``spoginit.py`` (``generate_metrics``); they weight BSP by
+    :math:`w_2 = 10` for GCN (``SP_GCN_github.ipynb``, ``Arxiv_run.py``).
 
     Args:
         terms: the summary of :func:`deepgnn.signal.analyze` (``df.attrs["summary"]``) or the
-            tensors of :func:`signal_terms`, holding ``fsp_<form>``, ``bsp_<form>`` and
-            ``gev_gap``.
+            tensors of :func:`signal_terms`, holding the keys :func:`term_keys` names.
         form: ``"divide_stable"`` or ``"divide_old"``.
         weights: ``(w1, w2, w3)``.
+        state: ``"hidden"`` or ``"logits"`` (:data:`STATES`).
 
     Returns:
         ``J``, of the type of the terms (float or tensor); NaN for models too shallow for
-        the form (no interior state, fewer than two convolutions).
+        the form (no hidden state, fewer than two convolutions).
 
     Example:
-        >>> objective({"fsp_divide_stable": 0.5, "bsp_divide_stable": 1.0, "gev_gap": 0.25},
-        ...           weights=(1, 10, 4))
+        >>> objective({"fsp_divide_stable": 0.5, "bsp_divide_stable": 1.0,
+        ...            "gev_gap_hidden": 0.25}, weights=(1, 10, 4))
         11.5
     """
-    check_choice("form", form, FORMS)
+    fsp_key, bsp_key, gev_key = term_keys(form, state)
     if len(weights) != 3:
         raise ValueError(f"weights must be (w1, w2, w3), got {tuple(weights)}")
     w1, w2, w3 = (float(w) for w in weights)
-    return w1 * terms[f"fsp_{form}"] + w2 * terms[f"bsp_{form}"] + w3 * terms["gev_gap"]
+    return w1 * terms[fsp_key] + w2 * terms[bsp_key] + w3 * terms[gev_key]

@@ -107,11 +107,16 @@ def analyze(
     :math:`\mathrm{GEV}(h_l)` (see :func:`gev`), ``finite``.
 
     ``df.attrs["summary"]``: ``fsp`` :math:`=\|h_L\|/\|X\|`, ``bsp`` (first layer's gradient
-    norm), ``gev``, ``gev_input``, ``gev_gap`` :math:`=(\mathrm{GEV}(X)-\mathrm{GEV}(h_L))^2`,
-    ``fsp_divide_stable``, ``bsp_divide_stable``, ``fsp_divide_old``, ``bsp_divide_old``,
-    ``objective`` (``divide_stable``, weights 1, 1, 1), ``objective_divide_old``, ``loss``
-    and ``diverged`` (True when any state, gradient or the loss is NaN/inf; the values are
-    then reported as they are, no exception). See :func:`objective`.
+    norm), ``gev`` (of the logits :math:`h_L`), ``gev_hidden`` (of the last hidden state of a
+    graph layer, :math:`h_{L-1}` for a GCN), ``gev_input``, ``gev_gap``
+    :math:`=(\mathrm{GEV}(X)-\mathrm{GEV}(h_L))^2`, ``gev_gap_hidden`` (the same with
+    ``gev_hidden``), the search forms' terms ``fsp_divide_stable``, ``bsp_divide_stable``,
+    ``fsp_divide_old``, ``bsp_divide_old`` (over the hidden states) and
+    ``fsp_divide_stable_logits``, ``fsp_divide_old_logits`` (over the hidden states and the
+    logits; see :func:`deepgnn.objective.signal_terms`), ``objective`` (``divide_stable``,
+    weights 1, 1, 1, ``state="hidden"``), ``objective_divide_old`` (the same with
+    ``divide_old``), ``loss`` and ``diverged`` (True when any state, gradient or the loss is
+    NaN/inf; the values are then reported as they are, no exception). See :func:`objective`.
 
     Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for Deep Graph
     Neural Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790).
@@ -175,12 +180,16 @@ def analyze(
         "fsp",
         "bsp",
         "gev",
+        "gev_hidden",
         "gev_input",
         "gev_gap",
+        "gev_gap_hidden",
         "fsp_divide_stable",
         "bsp_divide_stable",
         "fsp_divide_old",
         "bsp_divide_old",
+        "fsp_divide_stable_logits",
+        "fsp_divide_old_logits",
         "loss",
     )
     summary: dict[str, Any] = {k: float(terms[k]) for k in keys}

@@ -223,3 +223,39 @@ def test_init_dispatch_errors_name_the_fix():
         init.xavier_(model, distribution="gauss")
     with pytest.raises(TypeError, match="deepgnn.models.GNN"):
         init.xavier_(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("family", ["resgcn", "gated_resgcn"])
+def test_xavier_conv_layers_redraws_only_the_convolutions_as_the_authors_residual_glorot(
+    family, generator
+):
+    # The authors' ResGCN "glorot": xavier_uniform_ and zero bias on each GCNConv, the
+    # projections at nn.Linear's default (models/model.py, models/GCN_layer.py).
+    model = deepgnn.build(family, 100, 7, depth=3, width=64, seed=0)
+    with torch.no_grad():
+        model.gates().get("alpha", torch.zeros(0)).fill_(0.3)
+        for lw in model.layer_weights():
+            lw.bias.fill_(0.5)
+    before = {lw.name: (lw.weight.clone(), lw.bias.clone()) for lw in model.layer_weights()}
+    assert init.xavier_(model, layers="conv", generator=generator) is model
+    for lw in model.layer_weights():
+        weight, bias = before[lw.name]
+        if lw.kind == "conv":
+            assert not torch.equal(lw.weight, weight)
+            assert float(lw.bias.detach().abs().max()) == 0.0
+        else:  # the projections keep their weights and biases
+            assert torch.equal(lw.weight, weight) and torch.equal(lw.bias, bias)
+    assert _ks(_hidden(model), "uniform", math.sqrt(2.0 / 128)) > 1e-3
+    if family == "gated_resgcn":
+        assert model.gates()["alpha"].tolist() == [1.0] * 3  # gates reset as with "all"
+    with pytest.raises(ValueError, match="layers='convs'"):
+        init.xavier_(model, layers="convs")
+
+
+def test_xavier_conv_layers_is_xavier_for_a_gcn(generator):
+    a = deepgnn.build("gcn", 20, 3, depth=3, width=16)
+    b = deepgnn.build("gcn", 20, 3, depth=3, width=16)
+    init.xavier_(a, generator=torch.Generator().manual_seed(5))
+    init.xavier_(b, layers="conv", generator=torch.Generator().manual_seed(5))
+    for la, lb in zip(a.layer_weights(), b.layer_weights()):
+        assert torch.equal(la.weight, lb.weight)

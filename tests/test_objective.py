@@ -23,17 +23,49 @@ def test_signal_reexports_the_objective_module_s_objective():
         assert not name.startswith("_") and hasattr(objective, name)
 
 
+@pytest.mark.parametrize("state", objective.STATES)
 @pytest.mark.parametrize("form", objective.FORMS)
-def test_residuals_give_the_objective_of_their_form(generator, form):
+def test_residuals_give_the_objective_of_their_form(generator, form, state):
     g = _graph()
     x = torch.randn(g.num_nodes, 5, generator=generator)
     model = deepgnn.build("gcn", 5, 3, depth=5, width=8, seed=1)
     terms = objective.signal_terms(model, g, x, generator=generator)
-    r0, r1, r2 = (float(r) for r in objective.residuals(terms, form))
+    r0, r1, r2 = (float(r) for r in objective.residuals(terms, form, state))
     w = (1.0, 10.0, 3.0)
     expected = w[0] * math.expm1(r0) ** 2 + w[1] * math.expm1(r1) ** 2 + w[2] * r2**2
-    assert float(objective.objective(terms, form=form, weights=w)) == pytest.approx(expected)
+    j = objective.objective(terms, form=form, weights=w, state=state)
+    assert float(j) == pytest.approx(expected)
     assert min(abs(r0), abs(r1), abs(r2)) > 1e-3  # every term takes part
+
+
+@pytest.mark.parametrize("family", ["gcn", "resgcn"])
+def test_the_forms_read_the_graph_layers_states_as_the_authors_print_all_x(generator, family):
+    # The authors' print_all_x (models/model.py) lists the outputs of the graph layers: a
+    # GCN's h_1..h_{L-1}, a ResGCN's block outputs (not its input projection's); their Cora
+    # notebook's MyGCN appends the logits. FSP divide_old is the first over the last, GEV
+    # reads the last (spoginit.py, generate_metrics).
+    g = _graph()
+    x = torch.randn(g.num_nodes, 5, generator=generator)
+    model = deepgnn.build(family, 5, 3, depth=4, width=8, seed=1)
+    model.eval()
+    states = [h.detach().double() for h in model.hidden_states(g, x)]
+    hidden = states[1:-1] if family == "gcn" else states[2:-1]
+    assert len(hidden) == (3 if family == "gcn" else 4)
+    terms = objective.signal_terms(model, g, x, generator=generator)
+    for suffix, listed in (("", hidden), ("_logits", [*hidden, states[-1]])):
+        first, last = listed[0].norm(), listed[-1].norm()
+        assert float(terms[f"fsp_divide_old{suffix}"]) == pytest.approx(
+            float((first / last - 1) ** 2), rel=1e-9
+        )
+        n = torch.stack([h.norm() / math.sqrt(h.shape[1]) for h in listed])
+        assert float(terms[f"fsp_divide_stable{suffix}"]) == pytest.approx(
+            float((n.max() / n.min() - 1) ** 2), rel=1e-9
+        )
+    assert float(terms["gev_hidden"]) == pytest.approx(signal.gev(hidden[-1].float(), g))
+    assert float(terms["gev"]) == pytest.approx(signal.gev(states[-1].float(), g))
+    j = objective.objective(terms, form="divide_old")  # state="hidden": the training code's
+    expected = terms["fsp_divide_old"] + terms["bsp_divide_old"] + terms["gev_gap_hidden"]
+    assert float(j) == pytest.approx(float(expected))
 
 
 def test_signal_terms_match_analyze_and_are_differentiable_on_demand(generator):
@@ -67,3 +99,5 @@ def test_check_operands_names_the_fix():
         objective.check_operands(model, g, x, None, mask)
     with pytest.raises(ValueError, match="form='old'"):
         objective.residuals({}, "old")
+    with pytest.raises(ValueError, match="did you mean 'logits'"):
+        objective.objective({}, form="divide_old", state="logit")

@@ -102,8 +102,17 @@ def test_summary_forms_follow_their_definitions(generator):
     assert s["bsp_divide_old"] == pytest.approx((gr[1] / gr[-2] - 1) ** 2, rel=1e-6)
     assert s["gev"] == pytest.approx(signal.gev(model(g, x).detach(), g), rel=1e-6)
     assert s["gev_input"] == pytest.approx(signal.gev(x, g))
+    states = model.hidden_states(g, x)
+    assert s["gev_hidden"] == pytest.approx(signal.gev(states[-2].detach(), g), rel=1e-6)
+    # state="logits": the same lists with the logits appended (the authors' Cora notebook)
+    n_logits = df["norm_per_sqrt_width"].to_numpy()[1:]
+    expected = (n_logits.max() / n_logits.min() - 1) ** 2
+    assert s["fsp_divide_stable_logits"] == pytest.approx(expected, rel=1e-6)
+    assert s["fsp_divide_old_logits"] == pytest.approx((norms[1] / norms[-1] - 1) ** 2, rel=1e-6)
+    assert s["gev_gap"] == pytest.approx((s["gev_input"] - s["gev"]) ** 2)
+    assert s["gev_gap_hidden"] == pytest.approx((s["gev_input"] - s["gev_hidden"]) ** 2)
     assert s["objective"] == pytest.approx(
-        s["fsp_divide_stable"] + s["bsp_divide_stable"] + (s["gev_input"] - s["gev"]) ** 2
+        s["fsp_divide_stable"] + s["bsp_divide_stable"] + (s["gev_input"] - s["gev_hidden"]) ** 2
     )
     # random labels are drawn from the seed: same seed, same table
     again = deepgnn.analyze(model, g, x, seed=3)

@@ -51,7 +51,7 @@ from torch import Tensor
 from deepgnn._checks import check_choice, check_int
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
-from deepgnn.objective import FORMS, check_operands
+from deepgnn.objective import FORMS, STATES, check_operands
 from deepgnn.search._gauss_newton import GaussNewton
 from deepgnn.search._gradient import Gradient
 from deepgnn.search._optuna import TPE, CmaEs, from_study
@@ -59,11 +59,15 @@ from deepgnn.search._problem import Problem, check_bounds, positive
 from deepgnn.search._zeroth_order import ZerothOrder, ZerothOrderSingle
 
 __all__ = [
+    "DEFAULT_FORM",
     "DEFAULT_METHOD",
+    "DEFAULT_STATE",
+    "DEFAULT_WEIGHTS",
     "METHODS",
     "SearchResult",
     "check_options",
     "method_options",
+    "objective_defaults",
     "search",
 ]
 
@@ -88,7 +92,50 @@ METHODS = tuple(_SETTINGS)
 #: gated ResGCN of depth 16 / 64 where Adam reaches 0.082 / 0.356 in 100 evaluations, and
 #: 0.48 on a ResGCN-64 against Adam's 0.037.
 DEFAULT_METHOD = {"divide_old": "gauss_newton", "divide_stable": "gradient"}
-_LAYERS = ("conv", "all")
+#: The objective form ``search(form=None)`` takes for each model family: the authors'. GCN:
+#: ``divide_old`` (their Cora notebook ``SP_GCN_github.ipynb`` and ``Arxiv_run.py``, which
+#: builds ``SpogInit(..., "divide_old")`` for GCN); the residual families: ``divide_stable``
+#: (``SP_ResGCN_github.ipynb``; ``Arxiv_run.py`` for ResGCN and gatResGCN). GAT, for which the
+#: authors publish no search, and families added with :func:`deepgnn.models.register` take
+#: the GCN setting.
+DEFAULT_FORM = {
+    "gcn": "divide_old",
+    "gat": "divide_old",
+    "resgcn": "divide_stable",
+    "gated_resgcn": "divide_stable",
+    "rezero": "divide_stable",
+}
+#: The weights ``(w1, w2, w3)`` ``search(weights=None)`` takes for each model family: the
+#: authors' ``w2=10`` for GCN (``zeroincrease_initialization(..., w2=10)`` in
+#: ``SP_GCN_github.ipynb`` and ``Arxiv_run.py``), their defaults ``w1 = w2 = w3 = 1`` for the
+#: residual families (``zerosingle_initialization`` in ``SP_ResGCN_github.ipynb`` and
+#: ``Arxiv_run.py``); others as GCN (see :data:`DEFAULT_FORM`).
+DEFAULT_WEIGHTS = {
+    "gcn": (1.0, 10.0, 1.0),
+    "gat": (1.0, 10.0, 1.0),
+    "resgcn": (1.0, 1.0, 1.0),
+    "gated_resgcn": (1.0, 1.0, 1.0),
+    "rezero": (1.0, 1.0, 1.0),
+}
+#: The states ``search(state=None)`` reads for each model family
+#: (:data:`deepgnn.objective.STATES`). The residual families: ``"hidden"``, as all the authors'
+#: residual searches (their ``models/model.py`` ``print_all_x``, used by
+#: ``SP_ResGCN_github.ipynb`` and ``Arxiv_run.py``). GCN and GAT: ``"logits"``, as their Cora
+#: notebook (``SP_GCN_github.ipynb``), whose numbers these defaults are held to; their
+#: training code's ``"hidden"`` list leaves the output layer out of the objective (scaling it
+#: by 0.5 to 2 changes J by under 0.5% while FSP and BSP change 4x: tanh GCN-64 of Cora,
+#: Xavier seed 42), so the FSP and BSP a search ends at are whatever the base left there. On
+#: that model (Xavier seeds 0, 1, 2, 42, Gauss-Newton, real data) ``"hidden"`` ends at BSP
+#: 0.18-0.90, FSP 0.070-0.104, GEV 7.0e-4-1.7e-3; ``"logits"`` at BSP 0.63-1.67, FSP
+#: 0.14-0.19 and a higher GEV on every seed, 1.9e-3-2.7e-3 (README, "SPoGInit search").
+DEFAULT_STATE = {
+    "gcn": "logits",
+    "gat": "logits",
+    "resgcn": "hidden",
+    "gated_resgcn": "hidden",
+    "rezero": "hidden",
+}
+_LAYERS = ("conv", "all", "none")
 
 
 @dataclass
@@ -143,6 +190,30 @@ def method_options(method: str) -> dict[str, object]:
     return {f.name: f.default for f in dataclasses.fields(_SETTINGS[method])}
 
 
+def objective_defaults(family: str) -> dict[str, Any]:
+    """Return the objective :func:`search` takes for model family ``family`` when ``form`` / ``weights`` / ``state`` are not given.
+
+    ``{"form": ..., "weights": ..., "state": ..., "method": ...}``: the family's entries of
+    :data:`DEFAULT_FORM`, :data:`DEFAULT_WEIGHTS` and :data:`DEFAULT_STATE`, and the method
+    ``method=None`` takes for that form (:data:`DEFAULT_METHOD`). A family missing from the
+    tables (one added with :func:`deepgnn.models.register`) takes the GCN setting.
+
+    Example:
+        >>> objective_defaults("gcn")
+        {'form': 'divide_old', 'weights': (1.0, 10.0, 1.0), 'state': 'logits', 'method': 'gauss_newton'}
+        >>> objective_defaults("resgcn")
+        {'form': 'divide_stable', 'weights': (1.0, 1.0, 1.0), 'state': 'hidden', 'method': 'gradient'}
+    """
+    key = family if family in DEFAULT_FORM else "gcn"
+    form = DEFAULT_FORM[key]
+    return {
+        "form": form,
+        "weights": DEFAULT_WEIGHTS[key],
+        "state": DEFAULT_STATE[key],
+        "method": DEFAULT_METHOD[form],
+    }
+
+
 def _settings(method: str | None, form: str, settings: dict[str, object]) -> tuple[str, Any]:
     """The method (``None``: the form's default) and its settings object, ``settings`` checked."""
     check_choice("form", form, FORMS)
@@ -170,12 +241,18 @@ def _settings(method: str | None, form: str, settings: dict[str, object]) -> tup
     return method, _SETTINGS[method](**settings)
 
 
-def check_options(**options: object) -> None:
+def check_options(*, family: str | None = None, **options: object) -> None:
     """Check keyword options of :func:`search` as it does, without running a search.
 
     The names must be keywords of :func:`search` or settings of the chosen method
     (``method=None``: the form's default, :data:`DEFAULT_METHOD`), and the settings' values
-    must be valid; the common keywords' values are checked by :func:`search` itself.
+    must be valid; the common keywords' values are checked by :func:`search` itself. Without
+    a ``form``, the form is the family's (:data:`DEFAULT_FORM`); with neither ``form`` nor
+    ``family``, the settings must suit the default method of every family's form.
+
+    Args:
+        family: the model family the options are for (``None``: any).
+        **options: keyword options of :func:`search`.
 
     Raises:
         ValueError: a setting the method does not take (the message names the method and
@@ -184,6 +261,7 @@ def check_options(**options: object) -> None:
 
     Example:
         >>> check_options(method="gradient", n_trials=50, lr=0.05)
+        >>> check_options(family="resgcn", lr=0.05)
         >>> check_options(method="gradient", storage="spog.log")
         Traceback (most recent call last):
         ...
@@ -192,7 +270,34 @@ def check_options(**options: object) -> None:
     bound = inspect.signature(search).bind(None, None, **options)
     bound.apply_defaults()
     args = bound.arguments
-    _settings(args["method"], args["form"], dict(args["settings"]))
+    if args["form"] is not None:
+        forms = [args["form"]]
+    elif family is not None:
+        forms = [objective_defaults(family)["form"]]
+    else:
+        forms = sorted(set(DEFAULT_FORM.values()))
+    for form in forms:
+        _settings(args["method"], form, dict(args["settings"]))
+
+
+def _gate_names(model: GNN, search_gates: object) -> tuple[str, ...]:
+    """The gates ``search_gates`` selects (``True``: all the model has; ``False``: none)."""
+    have = tuple(model.gates())
+    if isinstance(search_gates, bool):
+        return have if search_gates else ()
+    if isinstance(search_gates, str) or not isinstance(search_gates, Sequence):
+        raise TypeError(
+            f"search_gates must be True, False or a list of gate names such as ['alpha'], "
+            f"got {search_gates!r}"
+        )
+    for name in search_gates:
+        if not have:
+            raise ValueError(
+                f"search_gates={list(search_gates)!r} but family {model.family!r} has no gates; "
+                "only gated_resgcn and rezero have alpha/beta"
+            )
+        check_choice("search_gates entry", name, have)
+    return tuple(dict.fromkeys(search_gates))
 
 
 def search(
@@ -205,11 +310,12 @@ def search(
     method: str | None = None,
     n_trials: int | None = None,
     timeout: float | None = None,
-    form: str = "divide_old",
-    weights: Sequence[float] = (1.0, 10.0, 1.0),
+    form: str | None = None,
+    weights: Sequence[float] | None = None,
+    state: str | None = None,
     bounds: tuple[float, float] = (0.01, 10.0),
     layers: str = "conv",
-    search_gates: bool = True,
+    search_gates: bool | Sequence[str] = True,
     seed: int = 0,
     progress: bool = True,
     **settings: object,
@@ -221,15 +327,34 @@ def search(
     :math:`\beta_l = e^{s}\beta_l^0` for ``gated_resgcn`` / ``rezero``),
 
     .. math:: J(s) = w_1\,\mathrm{FSP}_\text{form} + w_2\,\mathrm{BSP}_\text{form}
-        + w_3\,(\mathrm{GEV}(X) - \mathrm{GEV}(h_L))^2
+        + w_3\,(\mathrm{GEV}(X) - \mathrm{GEV}(s_m))^2
 
     computed by :func:`deepgnn.objective.objective` on one forward and one backward pass
-    (model in eval mode). Every candidate is the base weights times its scales, never a
-    compounded product. Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving
-    Initialization for Deep Graph Neural Networks: A Signal Propagation Perspective",
-    TMLR 2025 (arXiv 2506.16790), Sec. 5; the defaults ``form="divide_old"``,
-    ``weights=(1, 10, 1)`` are the authors' GCN notebook's (their ResGCN notebook uses
-    ``"divide_stable"``, ``(1, 1, 1)``).
+    (model in eval mode) over the states ``state`` names, :math:`s_m` the last of them.
+    Every candidate is the base weights times its scales, never a compounded product.
+    Wang, Chen, Zhang, Sun, Ding, "Exploring and Improving Initialization for Deep Graph
+    Neural Networks: A Signal Propagation Perspective", TMLR 2025 (arXiv 2506.16790), Sec. 5.
+    ``form``, ``weights`` and ``state`` left at ``None`` are the model family's
+    (:func:`objective_defaults`): ``gcn`` / ``gat``: ``"divide_old"``, ``(1, 10, 1)``,
+    ``"logits"`` (the authors' Cora notebook ``SP_GCN_github.ipynb``); ``resgcn`` /
+    ``gated_resgcn`` / ``rezero``: ``"divide_stable"``, ``(1, 1, 1)``, ``"hidden"`` (their
+    ``SP_ResGCN_github.ipynb`` and ``Arxiv_run.py``). A value given wins.
+
+    The authors' searches, as they ran them (``Arxiv_run.py``; ``x=None, y=None`` is their
+    ``generate_data=True``):
+
+    - GCN, ogbn-arxiv: ``method="zeroth_order", form="divide_old", weights=(1, 10, 1),
+      state="hidden", lr=0.05, patience=20, n_trials=160`` (40 steps) on ``x=None, y=None``;
+      Cora notebook: ``state="logits", lr=0.05, patience=10, n_trials=400`` on the real data.
+    - ResGCN: ``method="zeroth_order_single", form="divide_stable", weights=(1, 1, 1),
+      state="hidden", lr=0.2, decay=1.0`` on the real data (100 steps: ``n_trials=300``).
+    - gated ResGCN (their ``zerosingle_initialization_gate``, which scales the gates
+      :math:`\alpha_l` instead of the convolutions' weights, keeping :math:`\beta_l = 1`):
+      the same with ``layers="none", search_gates=["alpha"]``. Its decay test
+      ``i+1%20==0`` never holds, so it never decays; ``decay=1.0`` is that.
+
+    Their scales are unbounded (lr 0.2 takes a scale from 1 to 0 in five steps, and on
+    below); deepgnn keeps every scale within ``bounds``.
 
     Methods (all start from :math:`s = 0`, the weights as given; ``method=None`` takes
     ``"gauss_newton"`` for ``form="divide_old"`` and ``"gradient"`` for ``"divide_stable"``,
@@ -296,16 +421,22 @@ def search(
             ``None``: the method's default budget (above).
         timeout: stop after this many seconds.
         form: ``"divide_old"`` or ``"divide_stable"`` (see
-            :func:`deepgnn.objective.objective`).
-        weights: ``(w1, w2, w3)``.
+            :func:`deepgnn.objective.objective`); ``None``: the family's
+            (:data:`DEFAULT_FORM`).
+        weights: ``(w1, w2, w3)``; ``None``: the family's (:data:`DEFAULT_WEIGHTS`).
+        state: the states the FSP forms and the GEV term read: ``"hidden"`` (the graph
+            layers' hidden states, the authors' training code) or ``"logits"`` (the same
+            and the logits, their Cora notebook); ``None``: the family's
+            (:data:`DEFAULT_STATE`). See :func:`deepgnn.objective.signal_terms`.
         bounds: ``(low, high)`` bounds of every scale factor, ``low <= 1 <= high``.
         layers: ``"conv"`` searches the graph convolutions only, as the authors
             (``find_parameters(model.convs)``); ``"all"`` adds the linear projections of the
-            residual families.
-        search_gates: also search the scales of ``alpha`` / ``beta`` (gated families);
-            gates that start at 0 (ReZero's ``alpha``) are not searched. Note that a ReZero
-            model at :math:`\alpha = 0` gives its convolutions zero gradients, so the BSP
-            ratio and :math:`J` are NaN there: draw nonzero ``alpha`` first.
+            residual families; ``"none"`` searches no layer weight, only the gates.
+        search_gates: ``True`` also searches the scales of the gates (``alpha`` / ``beta`` of
+            the gated families), ``False`` none of them, a list such as ``["alpha"]`` those
+            named; gates that start at 0 (ReZero's ``alpha``) are not searched. Note that a
+            ReZero model at :math:`\alpha = 0` gives its convolutions zero gradients, so the
+            BSP ratio and :math:`J` are NaN there: draw nonzero ``alpha`` first.
         seed: seeds the sampler, the directions and the random data.
         progress: show a tqdm bar with the best objective.
         **settings: the method's own settings (above; :func:`method_options`); one the
@@ -316,8 +447,8 @@ def search(
         A :class:`SearchResult`.
 
     Raises:
-        ValueError: bad options, a setting the method does not take, or a model without
-            convolutions with ``layers="conv"``.
+        ValueError: bad options, a setting the method does not take, a model without
+            convolutions with ``layers="conv"``, or nothing to search.
         ImportError: ``cmaes`` method without the ``cmaes`` package.
 
     Example:
@@ -332,7 +463,13 @@ def search(
         >>> res.method, res.evaluations
         ('gradient', 5)
     """
+    family = getattr(model, "family", "")
+    defaults = objective_defaults(family)
+    form = defaults["form"] if form is None else form
+    weights = defaults["weights"] if weights is None else weights
+    state = defaults["state"] if state is None else state
     method, options = _settings(method, form, settings)
+    check_choice("state", state, STATES)
     check_choice("layers", layers, _LAYERS)
     if len(weights) != 3:
         raise ValueError(f"weights must be (w1, w2, w3), got {tuple(weights)}")
@@ -356,9 +493,10 @@ def search(
         y,
         mask,
         layers=layers,
-        search_gates=search_gates,
+        gates=_gate_names(model, search_gates),
         form=form,
         weights=weights,
+        state=state,
         seed=seed,
         bounds=bounds,
     )

@@ -19,7 +19,7 @@ from torch import Tensor
 from deepgnn._checks import check_int
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
-from deepgnn.objective import objective, residuals, signal_terms
+from deepgnn.objective import objective, residuals, signal_terms, term_keys
 
 TRACE_COLUMNS = [
     "evaluation",
@@ -45,18 +45,24 @@ class Problem:
         mask: Tensor | None,
         *,
         layers: str,
-        search_gates: bool,
+        gates: Sequence[str],
         form: str,
         weights: Sequence[float],
+        state: str,
         seed: int,
         bounds: tuple[float, float],
     ) -> None:
         self.model, self.graph, self.x, self.y, self.mask = model, graph, x, y, mask
         self.form, self.weights, self.seed = form, tuple(float(w) for w in weights), seed
+        self.state, self.keys = state, term_keys(form, state)
         self.lo, self.hi = math.log(bounds[0]), math.log(bounds[1])
         lws = model.layer_weights()
-        self.layer_index = [i for i, lw in enumerate(lws) if layers == "all" or lw.kind == "conv"]
-        if not self.layer_index:
+        self.layer_index = [
+            i
+            for i, lw in enumerate(lws)
+            if layers == "all" or (layers == "conv" and lw.kind == "conv")
+        ]
+        if not self.layer_index and layers == "conv":
             raise ValueError(
                 f"family {model.family!r} has no convolution weights to search; pass layers='all'"
             )
@@ -65,12 +71,16 @@ class Problem:
         self.num_layers = len(lws)
         # Gates that start at 0 (ReZero's alpha) stay 0 under any scale: not searched.
         self.gate_params: dict[str, torch.nn.Parameter] = {}
-        if search_gates:
-            for name, p in model.gates().items():
-                if bool((p.detach() != 0).any()):
-                    self.gate_params[name] = p
-                    self.names += [f"log_scale.{name}.{k}" for k in range(p.numel())]
+        for name, p in model.gates().items():
+            if name in gates and bool((p.detach() != 0).any()):
+                self.gate_params[name] = p
+                self.names += [f"log_scale.{name}.{k}" for k in range(p.numel())]
         self.dim = len(self.names)
+        if self.dim == 0:
+            raise ValueError(
+                f"layers={layers!r} and search_gates={list(gates)!r} leave nothing to search "
+                f"in family {model.family!r} (gates at 0 stay 0); pass layers='conv'"
+            )
         self.base = [p.detach().clone() for p in self.params]
         self.gate_base = {k: p.detach().clone() for k, p in self.gate_params.items()}
         self.count = 0
@@ -156,7 +166,7 @@ class Problem:
         terms = signal_terms(
             self.model, self.graph, x, y, self.mask, create_graph=create_graph, all_gev=False
         )
-        return terms, objective(terms, form=self.form, weights=self.weights)
+        return terms, objective(terms, form=self.form, weights=self.weights, state=self.state)
 
     def evaluate(
         self, s: Tensor, index: int, *, candidate: bool = True, grad: bool = False
@@ -185,7 +195,7 @@ class Problem:
         """
         with torch.enable_grad():
             terms, value_t = self._terms(s, index, create_graph=jacobian)
-            rs = residuals(terms, self.form)
+            rs = residuals(terms, self.form, self.state)
             jac = None
             if jacobian:
                 jac = torch.stack([self._grad_s(r, retain_graph=k < 2) for k, r in enumerate(rs)])
@@ -196,10 +206,11 @@ class Problem:
     def _finish(self, s: Tensor, value_t: Tensor, terms: dict[str, Any], candidate: bool) -> float:
         """Record one evaluation and keep the best candidate."""
         value = float(value_t.detach())
+        fsp_key, bsp_key, gev_key = self.keys
         row_terms = {
-            "fsp_term": float(terms[f"fsp_{self.form}"].detach()),
-            "bsp_term": float(terms[f"bsp_{self.form}"].detach()),
-            "gev_term": float(terms["gev_gap"].detach()),
+            "fsp_term": float(terms[fsp_key].detach()),
+            "bsp_term": float(terms[bsp_key].detach()),
+            "gev_term": float(terms[gev_key].detach()),
         }
         self.record(value, row_terms, candidate=candidate)
         if candidate and math.isfinite(value) and value < self.best_value:

@@ -1,0 +1,105 @@
+"""What the init schemes share: argument checks and the in-place drawing of layer weights.
+
+Internal to :mod:`deepgnn.init` and its scheme modules; the public names live there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from deepgnn._checks import check_choice
+from deepgnn.graph import Graph
+from deepgnn.models import GNN, LayerWeight
+
+__all__ = [
+    "BIAS",
+    "DISTRIBUTIONS",
+    "LAYERS",
+    "MODES",
+    "activation_gain",
+    "apply_",
+    "check_common",
+    "check_graph",
+    "check_model",
+    "draw_",
+    "finish_",
+    "reset_gates_",
+]
+
+DISTRIBUTIONS = ("uniform", "normal")
+BIAS = ("zeros", "keep")
+MODES = ("fan_in", "fan_out")
+LAYERS = ("all", "conv")
+
+
+def _type_error(arg: str, value: object, spelled: str, fix: str) -> TypeError:
+    return TypeError(f"{arg} must be a {spelled}, got {type(value).__name__}; {fix}")
+
+
+def check_model(model: object) -> GNN:
+    if not isinstance(model, GNN):
+        raise _type_error("model", model, "deepgnn.models.GNN", "build one with deepgnn.build(...)")
+    return model
+
+
+def activation_gain(nonlinearity: str, negative_slope: float | None = None) -> float:
+    choices = ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+    check_choice("nonlinearity", nonlinearity, choices)
+    if nonlinearity == "identity":
+        return 1.0
+    return torch.nn.init.calculate_gain(nonlinearity, negative_slope)  # type: ignore[arg-type]
+
+
+def draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator | None) -> None:
+    """Fill ``w`` with mean-zero samples of standard deviation ``std``."""
+    if distribution == "uniform":
+        bound = math.sqrt(3.0) * std
+        w.uniform_(-bound, bound, generator=generator)
+    else:
+        w.normal_(0.0, std, generator=generator)
+
+
+def finish_(lw: LayerWeight, bias: str) -> None:
+    if lw.bias is not None and bias == "zeros":
+        lw.bias.zero_()
+
+
+def reset_gates_(model: GNN) -> None:
+    gates = model.gates()
+    if gates:
+        # Authors' code: gatResGCN starts alpha = beta = 1, RezeroGCN alpha = 0, beta = 1.
+        gates["alpha"].fill_(0.0 if model.family == "rezero" else 1.0)
+        gates["beta"].fill_(1.0)
+
+
+def apply_(
+    model: GNN,
+    stds: Sequence[float],
+    distribution: str,
+    bias: str,
+    generator: torch.Generator | None,
+    layers: str = "all",
+) -> GNN:
+    with torch.no_grad():
+        for lw, std in zip(model.layer_weights(), stds):
+            if layers == "all" or lw.kind == "conv":
+                draw_(lw.weight, std, distribution, generator)
+                finish_(lw, bias)
+        reset_gates_(model)
+    return model
+
+
+def check_common(distribution: str, bias: str) -> None:
+    check_choice("distribution", distribution, DISTRIBUTIONS)
+    check_choice("bias", bias, BIAS)
+
+
+def check_graph(graph: object) -> Graph:
+    if not isinstance(graph, Graph):
+        fix = "build one with deepgnn.Graph(edge_index) or Graph.from_dgl(g)"
+        raise _type_error("graph", graph, "deepgnn.Graph", fix)
+    return graph
