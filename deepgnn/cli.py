@@ -278,7 +278,7 @@ def _search(args: argparse.Namespace) -> int:
 
     import deepgnn
     from deepgnn.objective import objective
-    from deepgnn.search import search
+    from deepgnn.search import objective_defaults, search
 
     ds = deepgnn.data.load(args.dataset, root=args.root)
     model = deepgnn.build(
@@ -294,7 +294,10 @@ def _search(args: argparse.Namespace) -> int:
         model, args.base, graph=ds.graph, x=ds.x, generator=torch.Generator().manual_seed(args.seed)
     )
     x, y = (None, None) if args.random_data else (ds.x, ds.y)
-    opts = dict(form=args.form, weights=tuple(args.weights))
+    # The family's objective (deepgnn.search.objective_defaults), with the flags given on top.
+    opts = {k: v for k, v in objective_defaults(args.family).items() if k != "method"}
+    given = {"form": args.form, "weights": args.weights, "state": args.state}
+    opts.update({k: tuple(v) if k == "weights" else v for k, v in given.items() if v is not None})
     # Method settings only when given: each method takes its own (storage: tpe, cmaes).
     settings = {
         k: v
@@ -314,7 +317,8 @@ def _search(args: argparse.Namespace) -> int:
     print(
         f"{args.family} ({args.activation}) depth {args.depth} width {args.width} on {ds.name}, "
         f"{args.base} weights, seed {args.seed}; method {args.method or 'the form default'}, "
-        f"{'random' if args.random_data else 'real'} data, form {args.form}, weights {opts['weights']}"
+        f"{'random' if args.random_data else 'real'} data, form {opts['form']}, weights "
+        f"{opts['weights']}, state {opts['state']}"
     )
     summary("before")
     result = search(
@@ -461,8 +465,13 @@ def _parser() -> argparse.ArgumentParser:
         "--storage", default=None, help="Optuna storage URL or journal file (tpe/cmaes; resumable)"
     )
     srch.add_argument("--study-name", default=None, help="the study's name in --storage")
-    srch.add_argument("--form", default="divide_old", help="divide_old or divide_stable")
-    srch.add_argument("--weights", type=_floats, default=[1.0, 10.0, 1.0])
+    srch.add_argument(
+        "--form", default=None, help="divide_old or divide_stable (default: the family's)"
+    )
+    srch.add_argument("--weights", type=_floats, default=None, help="w1,w2,w3 (the family's)")
+    srch.add_argument(
+        "--state", default=None, help="hidden or logits: the state GEV reads (the family's)"
+    )
     srch.add_argument(
         "--random-data", action="store_true", help="search on random X ~ N(0,1) and labels"
     )

@@ -199,8 +199,10 @@ def _init_node_model(
             init.init_(model, spec.init, graph=cpu.graph, x=cpu.x, **options)
             return
         base = options.pop("base", "xavier")
+        layers = options.pop("base_layers", "all")
         if base is not None:
-            init.init_(model, base)
+            base_options = {"layers": layers} if "layers" in init.options(base) else {}
+            init.init_(model, base, **base_options)
     model.to(dev)
     init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
 

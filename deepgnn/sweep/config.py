@@ -443,7 +443,10 @@ class SweepConfig:
                 merged = _scheme_options_for(table_of, family)
                 where = f"[init.{key}" + (f".{family}]" if family in table_of else "]")
                 try:
-                    search.check_options(**{k: _none(v) for k, v in merged.items() if k not in own})
+                    search.check_options(
+                        family=family,
+                        **{k: _none(v) for k, v in merged.items() if k not in own},
+                    )
                 except (ValueError, TypeError) as err:
                     raise _ConfigError(f"{where} (family {family!r}): {err}") from None
         return {"name": names}, options
