@@ -33,6 +33,19 @@ def check_fraction(arg: str, value: object) -> float:
     return float(value)
 
 
+def check_pair(arg: str, value: object, *, example: str) -> tuple[float, float]:
+    """Return ``value`` as two floats, or raise ``TypeError`` naming ``arg`` and an example."""
+    if (
+        isinstance(value, (str, bytes))
+        or not hasattr(value, "__len__")
+        or len(value) != 2  # type: ignore[arg-type]
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)  # type: ignore[union-attr]
+    ):
+        raise TypeError(f"{arg} must be two numbers such as {example}, got {value!r}")
+    low, high = value  # type: ignore[misc]
+    return float(low), float(high)
+
+
 def resolve_device(device: Any = None) -> Any:
     """``torch.device(device)``; ``None``: CUDA when available, else the CPU."""
     import torch

@@ -667,3 +667,37 @@ def test_tuned_sweep_resumes_after_sigkill_mid_tuning_with_every_trial_once(tmp_
     assert not study.get_trials(states=(TrialState.RUNNING,))
     df = sweep.report(config, out=out)
     assert len(df) == 2 and df["cell"].is_unique and df["tuned_lr"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("tune", "match"),
+    [
+        ("[tune]\nn_trials = 3\n", r"\[tune\] names no setting to tune"),
+        ("[tune]\nlr = [0.1, 0.01]\n", r"\[tune\] lr=\[0.1, 0.01\] needs 0 < low < high"),
+        ("[tune]\nlr = 0.01\n", r"\[tune\] lr must be two numbers"),
+        ("[tune]\ndropout = [0.0, 1.5]\n", r"dropout=\[0.0, 1.5\] must lie in \[0, 1\)"),
+        ("[tune]\nlr = [1e-4, 1e-1]\nprune = 'median'\n", r"\[tune\] has unknown key 'prune'"),
+    ],
+)
+def test_tune_table_errors_name_the_key(tmp_path, tune, match):
+    path = _write(tmp_path, "badtune", extra=tune)
+    with pytest.raises(ValueError, match=match):
+        sweep.load_config(path)
+
+
+def test_init_variants_run_one_scheme_with_two_option_tables(tmp_path):
+    path = _write(tmp_path, "variants", epochs=2)
+    text = path.read_text().replace(
+        "[train]",
+        '[init]\nname = ["xavier", "xavier@normal"]\n\n[init."xavier@normal"]\n'
+        'distribution = "normal"\n\n[train]',
+    )
+    path.write_text(text)
+    config = sweep.load_config(path)
+    by_init = {c.init: c for c in config.cells() if c.family == "gcn" and c.seed == 0}
+    assert by_init["xavier@normal"].spec().init == "xavier"
+    assert by_init["xavier@normal"].init_options == {"distribution": "normal"}
+    assert by_init["xavier"].init_options == {}
+    path.write_text(text.replace('"xavier@normal"]', '"xavier@"]'))
+    with pytest.raises(ValueError, match="a variant is <scheme>@<label>"):
+        sweep.load_config(path)

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn._checks import check_int
+from deepgnn._checks import check_int, check_pair
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
 from deepgnn.objective import objective, residuals, signal_terms, term_keys
@@ -277,15 +277,7 @@ def check_patience(patience: object) -> int | None:
 
 def check_bounds(bounds: object) -> tuple[float, float]:
     """``(low, high)`` scale bounds as floats, ``0 < low <= 1 <= high < inf``."""
-    if (
-        not isinstance(bounds, Sequence)
-        or len(bounds) != 2
-        or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-    ):
-        raise TypeError(
-            f"bounds must be (low, high) scale factors such as (0.01, 10), got {bounds!r}"
-        )
-    lo, hi = float(bounds[0]), float(bounds[1])
+    lo, hi = check_pair("bounds", bounds, example="(low, high) scale factors (0.01, 10)")
     if not (0 < lo <= 1 <= hi < math.inf):
         raise ValueError(
             f"bounds={bounds!r} must satisfy 0 < low <= 1 <= high (1 = the weights as given); "

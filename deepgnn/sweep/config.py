@@ -500,18 +500,11 @@ class SweepConfig:
             for t in itertools.product(*self.train.values())
             for s in self.seed
         ):
-            cell = Cell(
-                key="",
-                dataset=dataset,
-                family=family,
-                depth=depth,
-                init=scheme,
-                seed=seed,
-                model=dict(model),
-                train=dict(zip(self.train, train_combo)),
-                init_options=_scheme_options_for(self.init_options.get(scheme, {}), family),
-                root=self.data["root"][0],
-            )
+            train = dict(zip(self.train, train_combo))
+            options = _scheme_options_for(self.init_options.get(scheme, {}), family)
+            # key, dataset, family, depth, init, seed, model, train, init_options, root
+            cell = Cell("", dataset, family, depth, scheme, seed, dict(model), train, options)
+            cell.root = self.data["root"][0]
             hashed: dict[str, Any] = cell.columns()
             if self.tune is not None:  # a tuned cell is another experiment than an untuned one
                 hashed["tune"] = self.tune.__dict__

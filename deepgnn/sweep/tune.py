@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from deepgnn._checks import check_choice, check_int
+from deepgnn._checks import check_choice, check_int, check_pair
 
 __all__ = ["PRUNERS", "TuneSpace", "TuneUnit", "group_units", "run_unit", "unit_key"]
 
@@ -77,15 +77,10 @@ class TuneSpace:
             if key not in table:
                 continue
             value = table[key]
-            if (
-                not isinstance(value, list)
-                or len(value) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            ):
-                raise ValueError(
-                    f"[tune] {key}={value!r}; pass bounds [low, high], e.g. [1e-4, 1e-1]"
-                )
-            low, high = float(value[0]), float(value[1])
+            try:
+                low, high = check_pair(f"[tune] {key}", value, example="[1e-4, 1e-1]")
+            except TypeError as err:
+                raise ValueError(str(err)) from None
             if not (low < high and math.isfinite(high)) or (kind == "log" and low <= 0):
                 need = "0 < low < high" if kind == "log" else "low < high"
                 raise ValueError(f"[tune] {key}={value!r} needs {need}")
