@@ -1,10 +1,14 @@
 """deepgnn: depth studies of graph neural networks.
 
 Build GCN / ResGCN / GAT models at any depth, initialize them, measure signal
-propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or matplotlib.
+propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or matplotlib;
+``deepgnn.sweep`` is imported on first use.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from deepgnn import data, experiment, init, models, objective, search, signal
 from deepgnn.experiment import depth_table
@@ -24,6 +28,21 @@ __all__ = [
     "objective",
     "search",
     "signal",
+    "sweep",
     "__version__",
 ]
 __version__ = "0.1.0"
+
+_LAZY = ("sweep",)
+
+
+def __getattr__(name: str) -> Any:
+    # deepgnn.sweep on first access (PEP 562): `import deepgnn; deepgnn.sweep.run(...)` works,
+    # and `import deepgnn` stays as light as it was.
+    if name in _LAZY:
+        return importlib.import_module(f"deepgnn.{name}")
+    raise AttributeError(f"module 'deepgnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -249,9 +249,12 @@ def _sweep(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 devices=args.devices,
                 progress=not args.no_progress,
+                retry_failed=args.retry_failed,
                 **where,
             )
-        except RuntimeError as err:
+        except (RuntimeError, OSError) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
             print(f"deepgnn sweep run: {err}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
@@ -260,6 +263,14 @@ def _sweep(args: argparse.Namespace) -> int:
             )
             return 130
         print(state)
+        if state.failed:
+            print(
+                f"deepgnn sweep run: {state.failed} cells failed on every try (their errors are "
+                "in the error column of deepgnn sweep report); fix the cause and rerun with "
+                "--retry-failed",
+                file=sys.stderr,
+            )
+            return 1
         if not state.finished:
             print("cells are left: rerun the same command to finish the sweep", file=sys.stderr)
             return 1
@@ -269,7 +280,10 @@ def _sweep(args: argparse.Namespace) -> int:
         return 0
     df = sweep.report(args.config, **where)
     out = args.out or f"results/{sweep.load_config(args.config).name}"
-    print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md and plots")
+    if df.empty:
+        print(f"no cell is recorded yet: nothing written to {out}")
+    else:
+        print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md and plots")
     return 0
 
 
@@ -435,6 +449,11 @@ def _parser() -> argparse.ArgumentParser:
                 "--devices", type=_strs, default=None, help="e.g. cuda:0,cuda:1 (one worker each)"
             )
             a.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+            a.add_argument(
+                "--retry-failed",
+                action="store_true",
+                help="run the cells that failed on every try again, with fresh retries",
+            )
     sweep.set_defaults(func=_sweep)
 
     srch = sub.add_parser(

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
+import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -12,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -234,9 +239,11 @@ def test_report_writes_one_row_per_cell_a_bold_summary_and_plots(two_workers):
     assert not list(out.glob(".*.tmp"))
 
 
-def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path):
-    # Cora ships one split: split=3 raises inside the cell (bad data), split=0 trains.
-    path = _write(tmp_path, "failing", epochs=3, retries=1, extra="split = [0, 3]")
+def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    # texas is read from files, and there are none: its cells raise (bad data), cora's train.
+    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+    path = _write(tmp_path, "failing", epochs=3, retries=1)
+    path.write_text(path.read_text().replace('name = "cora"', 'name = ["cora", "texas"]'))
     config = sweep.load_config(path)
     state = sweep.run(config, out=tmp_path / "out", progress=False)
     assert (state.total, state.done, state.failed, state.left) == (16, 8, 8, 0)
@@ -247,10 +254,9 @@ def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path)
     assert len(errors) == 8 and set(errors.values()) == {2}  # first try + max_retries=1
     df = sweep.report(config, out=tmp_path / "out")
     failed = df[df["status"] == "failed"]
-    assert (
-        len(df) == 16 and set(failed["split"]) == {3} and set(df[df.status == "ok"]["split"]) == {0}
-    )
-    assert failed["error"].str.contains("split index=3 is out of range").all()
+    assert len(df) == 16 and set(failed["dataset"]) == {"texas"}
+    assert set(df[df.status == "ok"]["dataset"]) == {"cora"}
+    assert failed["error"].str.contains("dataset 'texas' is read from local files").all()
     assert (failed["attempt"] == 2).all()
     assert "(2 failed)" in (tmp_path / "out" / "summary.md").read_text()
 
@@ -701,3 +707,301 @@ def test_init_variants_run_one_scheme_with_two_option_tables(tmp_path):
     path.write_text(text.replace('"xavier@normal"]', '"xavier@"]'))
     with pytest.raises(ValueError, match="a variant is <scheme>@<label>"):
         sweep.load_config(path)
+
+
+# ------------------------------------------- journal damage, read-only readers, retries, checks
+def _copy_sweep(two_workers, tmp_path: Path):
+    config, out, _ = two_workers
+    copy = tmp_path / "out"
+    copy.mkdir()
+    shutil.copy(out / "sweep.journal", copy / "sweep.journal")
+    return config, copy, copy / "sweep.journal"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cut_last_line(text: bytes) -> bytes:
+    lines = text.splitlines(keepends=True)
+    return b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2]
+
+
+@pytest.mark.parametrize(
+    ("damage", "done"),
+    [
+        (_cut_last_line, 7),  # the last line completes the last cell: that cell runs again
+        (lambda text: text + b"\0" * 4096, 8),
+        (lambda text: text + b'{"op_code":6,"trial_id":3,\xff garbage\n', 8),
+    ],
+    ids=["torn", "nul", "garbage"],
+)
+def test_journal_with_a_damaged_last_line_resumes_with_every_completed_cell(
+    two_workers, tmp_path, caplog, damage, done
+):
+    config, out, journal = _copy_sweep(two_workers, tmp_path)
+    damaged = damage(journal.read_bytes())
+    journal.write_bytes(damaged)
+    before = sweep.status(config, out=out)
+    assert (before.done, before.failed, before.left) == (done, 0, 8 - done)
+    assert journal.read_bytes() == damaged  # a reader skips the tail and leaves the file
+    assert f"{journal}: skipping" in caplog.text
+    caplog.clear()
+    state = sweep.run(config, out=out, progress=False)
+    assert state.finished and state.done == 8
+    assert _complete_per_cell(config, out) == Counter({c.key: 1 for c in config.cells()})
+    assert f"{journal}: dropped" in caplog.text
+    backups = list(out.glob("sweep.journal.bak-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == damaged
+    assert f"kept as {backups[0]}" in caplog.text
+
+
+def test_journal_with_a_corrupt_middle_line_names_the_file_the_line_and_the_fix(
+    two_workers, tmp_path
+):
+    config, out, journal = _copy_sweep(two_workers, tmp_path)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4][:20] + b"\n"
+    journal.write_bytes(b"".join(lines))
+    fix = rf"{journal}: line 5 is not a journal entry.*keep its first 4 lines \(head -n 4"
+    with pytest.raises(ValueError, match=fix):
+        sweep.status(config, out=out)
+    with pytest.raises(ValueError, match=fix):
+        sweep.run(config, out=out, progress=False)
+
+
+def _tmpfs(folder: Path, size: str) -> bool:
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    cmd = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("full", ["tmpfs", "file_size_limit"])
+def test_full_disk_stops_the_run_naming_the_file_and_keeps_the_record_readable(tmp_path, full):
+    import resource
+
+    path = _write(tmp_path, "full", epochs=3, retries=0)
+    # A claim cut off by the full disk before it recorded its pid waits out the grace period.
+    text = path.read_text().replace("heartbeat_interval = 1\ngrace_period = 5", "")
+    text = text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]')
+    path.write_text("heartbeat_interval = 0.25\ngrace_period = 1\n" + text)
+    config, disk = sweep.load_config(path), tmp_path / "disk"
+    out = disk / "out"
+    preexec = None
+    if full == "tmpfs":
+        if not _tmpfs(disk, "12k"):
+            pytest.skip("mounting a tmpfs needs root; file_size_limit covers the rest")
+        match = r"disk full writing \S+(sweep\.journal|\.csv); free space and rerun the same"
+    else:
+        disk.mkdir()
+        # A full disk for files above 5 kB: the journal grows past it in the second cell.
+        preexec = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (5000, 5000))  # noqa: E731
+        match = r"file size limit reached writing \S+sweep\.journal; .* rerun the same command"
+    try:
+        proc = _cli("run", str(path), "--out", str(out), "--no-progress", preexec_fn=preexec)
+        text = proc.communicate(timeout=120)[0]
+        assert proc.returncode == 1 and re.search(match, text), text
+        journal = out / "sweep.journal"
+        assert journal.read_bytes().endswith(b"\n")
+        for line in journal.read_bytes().splitlines():  # whole entries only
+            assert "op_code" in json.loads(line)
+        before = sweep.status(config, out=out)
+        assert before.done >= 1 and not before.finished
+        if full == "tmpfs":
+            subprocess.run(["mount", "-o", "remount,size=8m", str(disk)], check=True)
+        state = sweep.run(config, out=out, progress=False)
+        assert state.finished and state.done == 4
+        assert _complete_per_cell(config, out) == Counter({c.key: 1 for c in config.cells()})
+    finally:
+        if full == "tmpfs":
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_status_and_report_never_write_the_journal(two_workers, tmp_path):
+    config, out, journal = _copy_sweep(two_workers, tmp_path)
+    committed = sorted(ROOT.glob("results/*/sweep.journal"))
+    assert committed, "the repository ships the rerun's journals"
+    pairs = [(config, journal)] + [
+        (ROOT / "sweeps" / f"{j.parent.name}.toml", j) for j in committed
+    ]
+    for cfg, file in pairs:
+        before, listing = _digest(file), sorted(os.listdir(file.parent))
+        state = sweep.status(cfg, storage=str(file))
+        assert state.started and state.done > 0
+        assert _digest(file) == before and sorted(os.listdir(file.parent)) == listing
+    smallest = min(committed, key=lambda j: j.stat().st_size)
+    for cfg, file in (
+        (config, journal),
+        (ROOT / "sweeps" / f"{smallest.parent.name}.toml", smallest),
+    ):
+        before = _digest(file)
+        df = sweep.report(cfg, storage=str(file), out=tmp_path / "report" / file.parent.name)
+        assert len(df) > 0 and _digest(file) == before
+
+
+def test_status_and_report_of_a_sweep_that_never_ran_create_nothing(tmp_path, capsys):
+    from deepgnn.cli import main
+
+    path, out = _write(tmp_path, "never"), tmp_path / "elsewhere"
+    state = sweep.status(path, out=out)
+    assert (state.started, state.done, state.left) == (False, 0, 8)
+    assert f"never ran (nothing recorded in {out / 'sweep.journal'})" in str(state)
+    where = rf"{out / 'sweep.journal'} does not exist; run the sweep first"
+    with pytest.raises(ValueError, match=where):
+        sweep.report(path, out=out)
+    assert main(["sweep", "report", str(path), "--out", str(out)]) == 2
+    assert re.search(where, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def _fake_texas(root: Path) -> None:
+    """A small stand-in for texas.npz in the benchmark's format (10 splits)."""
+    g = np.random.default_rng(0)
+    n = 60
+    split = g.permutation(np.tile(np.arange(3), n // 3))
+    masks = {k: np.stack([split == i] * 10) for i, k in enumerate(("train", "val", "test"))}
+    np.savez(
+        root / "texas.npz",
+        node_features=g.normal(size=(n, 8)).astype(np.float32),
+        node_labels=g.integers(0, 5, n),
+        edges=g.integers(0, n, (150, 2)),
+        **{f"{k}_masks": m for k, m in masks.items()},
+    )
+
+
+def test_retry_failed_runs_cells_whose_data_file_appeared(tmp_path, capsys):
+    from deepgnn.cli import main
+
+    root, out = tmp_path / "data", tmp_path / "out"
+    root.mkdir()
+    path = _write(tmp_path, "retry", epochs=3, retries=0)
+    text = path.read_text().replace('name = "cora"', f'name = "texas"\nroot = "{root}"')
+    path.write_text(text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]'))
+    args = ["sweep", "run", str(path), "--out", str(out), "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "4 cells failed on every try" in err and "--retry-failed" in err
+    _fake_texas(root)
+    assert main(args) == 1  # failed cells stay failed without the flag
+    assert "4 cells failed" in capsys.readouterr().err
+    assert main([*args, "--retry-failed"]) == 0
+    assert "4/4 done, 0 running, 0 failed, 0 left" in capsys.readouterr().out
+    df = sweep.report(path, out=out)
+    assert len(df) == 4 and df["cell"].is_unique and set(df["status"]) == {"ok"}
+    assert (df["attempt"] == 2).all()
+    study = sweep.open_study(path, out=out)
+    history = Counter(t.user_attrs["cell_key"] for t in study.trials if "error" in t.user_attrs)
+    assert set(history.values()) == {1}  # the failed tries stay in the journal
+    assert sweep.run(path, out=out, progress=False, retry_failed=True).done == 4
+
+
+@pytest.mark.parametrize(
+    ("top", "dataset", "tables", "match"),
+    [
+        (
+            "",
+            "cora",
+            '[init]\nname = "kaiming"\n[init.kaiming]\nnonlinearity = "tanhh"\n',
+            r"\[init.kaiming\] \(family 'gcn'\): nonlinearity='tanhh' .*did you mean 'tanh'",
+        ),
+        (
+            "",
+            "cora",
+            '[init]\nname = "kaiming"\n[init.kaiming.resgcn]\nmode = "fan_avg"\n',
+            r"\[init.kaiming.resgcn\] \(family 'resgcn'\): mode='fan_avg' is not one of",
+        ),
+        (
+            "",
+            "cora",
+            "[train]\nsplit = 5\n",
+            r"\[train\] split=5 is out of range: cora has 1 split",
+        ),
+        ('name = ".."\n', "cora", "", r"name='..'; pass a name of letters.*not only dots"),
+        ('name = "."\n', "cora", "", r"name='.'; pass a name"),
+        (
+            'record = ["signal_init"]\n',
+            "ogbg-molhiv",
+            "",
+            r"record lists \['signal_init'\], but \['ogbg-molhiv'\] are graph-classification",
+        ),
+    ],
+    ids=["init_value", "init_family_value", "split", "dotdot", "dot", "signal_on_graphs"],
+)
+def test_config_values_that_would_fail_every_cell_fail_on_load(
+    tmp_path, top, dataset, tables, match
+):
+    path = tmp_path / "bad.toml"
+    model = "[model]\nfamily = ['gcn', 'resgcn']\ndepth = 2\n"
+    path.write_text(f"{top}[data]\nname = '{dataset}'\n{model}{tables}")
+    with pytest.raises(ValueError, match=match):
+        sweep.load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("storage", "match"),
+    [
+        ("foo://bar", r"storage='foo://bar': SQLAlchemy knows no database 'foo'; pass an RDB"),
+        ("sqlite:///{tmp}/no/such/dir/s.db", r"folder '\S+/no/such/dir' of the SQLite file"),
+        ("{tmp}", r"storage='\S+' is a folder; pass a journal file in it"),
+        ("{tmp}/notes.txt", r"notes.txt is not an Optuna journal: line 1 .*pass storage="),
+    ],
+    ids=["unknown_database", "sqlite_missing_folder", "folder", "not_a_journal"],
+)
+def test_bad_storage_fails_naming_the_argument_and_the_fix(tmp_path, storage, match):
+    (tmp_path / "notes.txt").write_text("cells to run\nsomeday\n")
+    path, storage = _write(tmp_path, "where"), storage.format(tmp=tmp_path)
+    for call in (sweep.run, sweep.status, sweep.report):
+        with pytest.raises(ValueError, match=match):
+            call(path, storage=storage, out=tmp_path / "out")
+    assert (tmp_path / "notes.txt").read_text() == "cells to run\nsomeday\n"
+
+
+def test_out_that_is_a_file_fails_naming_the_argument(tmp_path):
+    path, out = _write(tmp_path, "outfile"), tmp_path / "taken"
+    out.write_text("")
+    for call in (sweep.run, sweep.status, sweep.report):
+        with pytest.raises(ValueError, match=rf"out='{out}' is a file; pass a folder"):
+            call(path, out=out)
+
+
+def test_results_files_follow_the_umask(two_workers, tmp_path):
+    config, out, _ = _copy_sweep(two_workers, tmp_path)
+    old = os.umask(0o002)
+    try:
+        sweep.report(config, out=out)
+    finally:
+        os.umask(old)
+    for name in ("results.csv", "summary.md", "cora_test_vs_depth.png"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o664, name
+
+
+def test_import_deepgnn_gives_sweep_on_first_use_without_loading_optuna():
+    code = (
+        "import sys, deepgnn\n"
+        "heavy = [m for m in ('optuna', 'dgl', 'matplotlib') if m in sys.modules]\n"
+        "run = deepgnn.sweep.run\n"
+        "from deepgnn.sweep import runner\n"
+        "print(heavy, run is runner.run)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "[] True", done.stderr
+
+
+def test_workers_started_from_a_script_without_a_main_guard_name_the_fix(tmp_path):
+    path, out = _write(tmp_path, "noguard"), tmp_path / "out"
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        f"import deepgnn\n\ndeepgnn.sweep.run({str(path)!r}, workers=2, out={str(out)!r})\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert f"called at the top level of {script} (line 3)" in done.stderr, done.stderr
+    assert 'put the call under `if __name__ == "__main__":`' in done.stderr
+    assert not out.exists()

@@ -25,6 +25,7 @@ from typing import Any
 
 from deepgnn import data, experiment, init, models, search, train
 from deepgnn._checks import check_choice, check_int
+from deepgnn.sweep import _dry as dry
 from deepgnn.sweep.tune import TuneSpace, group_units, unit_key
 
 __all__ = ["RECORD", "Cell", "SweepConfig", "as_config", "load_config", "out_dir", "scheme_of"]
@@ -247,18 +248,20 @@ class SweepConfig:
             if key not in _TOP_KEYS:
                 raise _unknown_key("the top level", key, _TOP_KEYS)
         name = raw.get("name", name)
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        # "." and ".." match the pattern but would put results/<name> on results/ or its parent.
+        if not isinstance(name, str) or not _NAME_RE.match(name) or not name.strip("."):
             raise _ConfigError(
-                f"name={name!r}; pass a name of letters, digits, '_', '-' or '.' such as "
-                'name = "depth_cora" (it names the study and the results folder)'
+                f"name={name!r}; pass a name of letters, digits, '_', '-' or '.' (not only dots) "
+                'such as name = "depth_cora" (it names the study and the results folder)'
             )
         for table in ("data", "model", "init", "train"):
             if table in raw and not isinstance(raw[table], dict):
                 raise _ConfigError(f"{table} must be a table [{table}], got {raw[table]!r}")
         data_table = cls._data(raw.get("data", {}))
         model, model_overrides = cls._model(raw.get("model", {}), where=source or "sweep config")
-        init_table, init_options = cls._init(raw.get("init", {}), model["family"])
+        init_table, init_options = cls._init(raw.get("init", {}), model, model_overrides)
         train_table = cls._train(raw.get("train", {}))
+        dry.check_splits(data_table["name"], data_table["root"][0], train_table.get("split", []))
         if "tune" in raw and not isinstance(raw["tune"], dict):
             raise _ConfigError(f"tune must be a table [tune], got {raw['tune']!r}")
         tune = TuneSpace.from_table(raw["tune"]) if "tune" in raw else None
@@ -271,6 +274,7 @@ class SweepConfig:
             raise _ConfigError(f"record={record!r}; pass a list such as record = ['final']")
         for r in record:
             check_choice("record", r, RECORD)
+        dry.check_record(data_table["name"], record)
         max_retries = check_int("max_retries", raw.get("max_retries", 2), minimum=0)
         interval = _positive("heartbeat_interval", raw.get("heartbeat_interval", 30.0))
         grace = _positive("grace_period", raw.get("grace_period", max(4 * interval, 10.0)))
@@ -376,22 +380,21 @@ class SweepConfig:
                 )
         # Dry-build every combination of the other keys: build's own checks name the key.
         for family in families:
-            others = {
-                k: v for k, v in _family_axes(model, overrides, family).items() if k != "width"
-            }
             place = f"[model.{family}]" if family in overrides else "[model]"
-            for combo in itertools.product(*others.values()):
-                kw = {k: _none(v) for k, v in zip(others, combo)}
-                try:
-                    models.build(family, 3, 2, 1, width=2, **kw)
-                except (ValueError, TypeError) as err:
-                    raise _ConfigError(f"{place} {err}") from None
+            try:
+                for _ in dry.tiny_models(family, _axes_of(model, overrides, family)):
+                    pass
+            except (ValueError, TypeError) as err:
+                raise _ConfigError(f"{place} {err}") from None
         return model, overrides
 
     @staticmethod
     def _init(
-        table: dict[str, Any], families: Sequence[str]
+        table: dict[str, Any],
+        model: dict[str, list[Any]],
+        overrides: dict[str, dict[str, list[Any]]],
     ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+        families = model["family"]
         names = _as_axis("[init]", "name", table.get("name", "default"))
         for n in names:
             scheme, _, label = n.partition("@")
@@ -448,6 +451,20 @@ class SweepConfig:
                         **{k: _none(v) for k, v in merged.items() if k not in own},
                     )
                 except (ValueError, TypeError) as err:
+                    raise _ConfigError(f"{where} (family {family!r}): {err}") from None
+        for key in [n for n in names if scheme_of(n) not in ("default", "spoginit")]:
+            table_of = options.get(key, {})
+            for family in families:
+                where = f"[init.{key}" + (f".{family}]" if family in table_of else "]")
+                try:
+                    dry.try_init(
+                        scheme_of(key),
+                        _scheme_options_for(table_of, family),
+                        family,
+                        _axes_of(model, overrides, family),
+                    )
+                except (ValueError, TypeError) as err:
+                    where = where if table_of else f"[init] name={key!r}"
                     raise _ConfigError(f"{where} (family {family!r}): {err}") from None
         return {"name": names}, options
 
@@ -564,6 +581,13 @@ def _family_axes(
     return axes
 
 
+def _axes_of(
+    model: dict[str, list[Any]], overrides: dict[str, dict[str, list[Any]]], family: str
+) -> dict[str, list[Any]]:
+    """``family``'s settings, TOML's ``"none"`` read as ``None``."""
+    return {k: [_none(v) for v in vs] for k, vs in _family_axes(model, overrides, family).items()}
+
+
 def _positive(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise _ConfigError(f"{key}={value!r}; pass a positive number of seconds")
@@ -632,5 +656,16 @@ def as_config(config: SweepConfig | str | Path) -> SweepConfig:
 
 
 def out_dir(config: SweepConfig, out: str | Path | None) -> Path:
-    """The sweep's output folder: ``out``, or ``results/<name>``."""
-    return Path(out) if out is not None else Path("results") / config.name
+    """The sweep's output folder: ``out``, or ``results/<name>``.
+
+    Raises:
+        ValueError: it exists and is not a folder.
+    """
+    folder = Path(out) if out is not None else Path("results") / config.name
+    if folder.exists() and not folder.is_dir():
+        arg = f"out={str(folder)!r}" if out is not None else f"results folder {str(folder)!r}"
+        raise ValueError(
+            f"{arg} is a file; pass a folder (it holds the journal, the curves and the reports) "
+            "that does not exist yet or is one"
+        )
+    return folder

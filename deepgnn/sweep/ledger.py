@@ -15,9 +15,13 @@ leaves its trial ``RUNNING`` forever), so the ledger adds, on top of the study:
   ``heartbeat_interval`` seconds; a claim whose heartbeat is older than ``grace_period``, or
   whose worker process is gone (same host), is failed as *lost*, and its cell runs again;
 - **retries**: a cell that raised is recorded as failed with its error text and runs again up
-  to ``max_retries`` times;
+  to ``max_retries`` times; :meth:`Ledger.retry_failed` gives the cells that failed for good a
+  fresh budget (their failed claims stay in the study as history);
 - **one row per cell**: :meth:`Ledger.rows` keeps one row per cell key (the first completed
   claim), so even the rare RDB race (two claims committed within milliseconds) is recorded once.
+
+Reading (:func:`status`, :func:`deepgnn.sweep.report`) opens the storage read-only: it loads
+the study and never appends to the journal.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +49,7 @@ __all__ = [
     "cell_states",
     "finally_failed",
     "is_stale",
+    "location",
     "open_study",
     "process_alive",
     "process_token",
@@ -53,17 +58,28 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The study's user attribute that maps a cell to the last trial a retry of its failures covers.
+_RETRIED = "retry_failed"
 
-def storage_for(config: SweepConfig, storage: str | None, out: Path) -> Any:
-    """The Optuna storage of a sweep: ``storage``, else ``config.storage``, else the journal
+
+def location(config: SweepConfig, storage: str | None, out: Path) -> str:
+    """Where a sweep's study lives: ``storage``, else ``config.storage``, else the journal
     file ``<out>/sweep.journal``."""
     url = storage if storage is not None else config.storage
-    if url is None:
-        out.mkdir(parents=True, exist_ok=True)
-        url = str(out / "sweep.journal")
-    if not isinstance(url, str):
+    if url is not None and not isinstance(url, (str, os.PathLike)):
         raise TypeError(f"storage must be a string, got {type(url).__name__}")
-    return optuna_storage(url)
+    return os.fspath(url) if url is not None else str(out / "sweep.journal")
+
+
+def storage_for(
+    config: SweepConfig, storage: str | None, out: Path, *, read_only: bool = False
+) -> Any:
+    """The Optuna storage of a sweep (see :func:`location`); read-only it must exist
+    (``FileNotFoundError`` otherwise)."""
+    url = location(config, storage, out)
+    if storage is None and config.storage is None and not read_only:
+        out.mkdir(parents=True, exist_ok=True)
+    return optuna_storage(url, read_only=read_only)
 
 
 def _grid_sampler(n_cells: int) -> Any:
@@ -104,14 +120,25 @@ def open_study(
         An ``optuna.Study`` with a ``GridSampler`` over the cell index.
     """
     config = as_config(config)
-    return _create(config, storage_for(config, storage, out_dir(config, out)), len(config.units()))
+    n_units = len(config.units())
+    return _study(config.name, storage_for(config, storage, out_dir(config, out)), n_units)
 
 
-def _create(config: SweepConfig, storage: Any, n_units: int) -> Any:
+def _study(name: str, storage: Any, n_units: int, *, create: bool = True) -> Any:
+    """Load the sweep's study; create it when missing and ``create`` (else ``None``).
+
+    Loading first appends nothing to the storage (``create_study(load_if_exists=True)``
+    writes a creation entry on every call).
+    """
     import optuna
 
+    try:
+        return optuna.load_study(study_name=name, storage=storage, sampler=_grid_sampler(n_units))
+    except KeyError:
+        if not create:
+            return None
     return optuna.create_study(
-        study_name=config.name,
+        study_name=name,
         storage=storage,
         sampler=_grid_sampler(n_units),
         direction="maximize",
@@ -170,13 +197,23 @@ class CellState:
     complete: list[Any] = field(default_factory=list)
     live: list[Any] = field(default_factory=list)  # waiting or running with a heartbeat
     stale: list[Any] = field(default_factory=list)
-    errors: list[Any] = field(default_factory=list)  # failed with an error
+    errors: list[Any] = field(default_factory=list)  # failed with an error, counted
     lost: int = 0  # failed because the worker went away
+    retried: list[Any] = field(default_factory=list)  # failed before a --retry-failed
 
 
-def cell_states(trials: Sequence[Any], keys: set[str], config: SweepConfig) -> dict[str, CellState]:
+def cell_states(
+    trials: Sequence[Any],
+    keys: set[str],
+    config: SweepConfig,
+    retried: Mapping[str, int] | None = None,
+) -> dict[str, CellState]:
+    """Every cell's claims, sorted by state. ``retried`` maps a cell to the last trial number
+    a retry of its failures covered (:meth:`Ledger.retry_failed`): its errors up to there no
+    longer count against ``max_retries``."""
     from optuna.trial import TrialState
 
+    retried = retried or {}
     host, now = socket.gethostname(), time.time()
     states = {k: CellState() for k in keys}
     for t in trials:
@@ -190,10 +227,12 @@ def cell_states(trials: Sequence[Any], keys: set[str], config: SweepConfig) -> d
         elif t.state == TrialState.RUNNING:
             (s.stale if is_stale(t, config, host, now) else s.live).append(t)
         elif t.state == TrialState.FAIL:
-            if "error" in t.user_attrs:
-                s.errors.append(t)
-            else:
+            if "error" not in t.user_attrs:
                 s.lost += 1
+            elif t.number <= retried.get(t.user_attrs["cell_key"], -1):
+                s.retried.append(t)
+            else:
+                s.errors.append(t)
     return states
 
 
@@ -213,6 +252,9 @@ class SweepStatus:
         left: cells still to run (never started, lost, or failed with retries left).
         eta_seconds: estimated seconds to finish (mean cell time x (left + running) / workers
             running, at least one); ``None`` before any cell is done.
+        started: whether the storage holds the sweep's study at all (``False``: it never ran
+            there, and every cell is left).
+        where: the storage that was read (journal file or URL).
     """
 
     total: int
@@ -221,6 +263,8 @@ class SweepStatus:
     failed: int
     left: int
     eta_seconds: float | None
+    started: bool = True
+    where: str = field(default="", compare=False)
 
     @property
     def finished(self) -> bool:
@@ -229,10 +273,13 @@ class SweepStatus:
 
     def __str__(self) -> str:
         eta = "" if self.eta_seconds is None or self.finished else f"; ETA {_hms(self.eta_seconds)}"
-        return (
+        counts = (
             f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed, "
             f"{self.left} left{eta}"
         )
+        if not self.started:
+            return f"the sweep never ran (nothing recorded in {self.where}): {counts}"
+        return counts
 
 
 def _hms(seconds: float) -> str:
@@ -242,8 +289,15 @@ def _hms(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def summarize(config: SweepConfig, trials: Sequence[Any], cells: Sequence[Cell]) -> SweepStatus:
-    states = cell_states(trials, {c.key for c in cells}, config)
+def summarize(
+    config: SweepConfig,
+    trials: Sequence[Any],
+    cells: Sequence[Cell],
+    retried: Mapping[str, int] | None = None,
+    *,
+    where: str = "",
+) -> SweepStatus:
+    states = cell_states(trials, {c.key for c in cells}, config, retried)
     done = sum(bool(s.complete) for s in states.values())
     failed = sum(finally_failed(s, config) for s in states.values())
     running = sum(
@@ -259,7 +313,7 @@ def summarize(config: SweepConfig, trials: Sequence[Any], cells: Sequence[Cell])
     eta = None
     if secs:
         eta = sum(secs) / len(secs) * (left + running) / max(running, 1)
-    return SweepStatus(len(cells), done, running, failed, left, eta)
+    return SweepStatus(len(cells), done, running, failed, left, eta, where=where)
 
 
 class Heartbeat:
@@ -304,30 +358,82 @@ class Ledger:
         config: the sweep.
         storage: journal file path or Optuna RDB URL (see :func:`open_study`).
         out: the output folder.
+        write: open the storage for running cells (creating the study if needed); by default
+            it is opened read-only, and the study must exist.
+        missing_ok: read-only, a storage without the study gives a ledger whose
+            :attr:`study` is ``None`` instead of an error.
+
+    Raises:
+        ValueError: read-only, the storage does not hold the sweep's study (the message names
+            where it looked).
     """
 
     def __init__(
-        self, config: SweepConfig, *, storage: str | None = None, out: str | Path | None = None
+        self,
+        config: SweepConfig,
+        *,
+        storage: str | None = None,
+        out: str | Path | None = None,
+        write: bool = False,
+        missing_ok: bool = False,
     ) -> None:
         self.config = config
         self.units = config.units()  # tuning units (if any), then the cells
         self.cells = [u for u in self.units if isinstance(u, Cell)]
         self.by_key = {u.key: u for u in self.units}
         self.index = {u.key: i for i, u in enumerate(self.units)}
-        self.storage = storage_for(config, storage, out_dir(config, out))
-        self.study = _create(config, self.storage, len(self.units))
+        folder = out_dir(config, out)
+        self.where = location(config, storage, folder)
+        try:
+            self.storage = storage_for(config, storage, folder, read_only=not write)
+        except FileNotFoundError:
+            if write:
+                raise
+            self.storage = None  # read-only and no journal (SQLite file): it never ran here
+        self.study = (
+            None
+            if self.storage is None
+            else _study(config.name, self.storage, len(self.units), create=write)
+        )
+        if self.study is None and not missing_ok:
+            raise ValueError(
+                f"sweep {config.name!r} has no recorded cell: {self.where} "
+                f"{'does not exist' if self.storage is None else 'holds no study of that name'}; "
+                "run the sweep first (deepgnn sweep run), or pass the --out / --storage it ran "
+                "with"
+            )
         self.finished = 0  # units with a final row, as of the last next_claim
 
     def trials(self) -> list[Any]:
         return self.study.get_trials(deepcopy=False)
 
+    def retried(self) -> dict[str, int]:
+        """Cell -> the last trial number a retry of its failures covered."""
+        return dict(self.study.user_attrs.get(_RETRIED, {}))
+
     def states(self, trials: Sequence[Any] | None = None) -> dict[str, CellState]:
         """Every cell's :class:`CellState`."""
         trials = self.trials() if trials is None else trials
-        return cell_states(trials, set(self.by_key), self.config)
+        return cell_states(trials, set(self.by_key), self.config, self.retried())
 
     def status(self) -> SweepStatus:
-        return summarize(self.config, self.trials(), self.units)
+        if self.study is None:
+            n = len(self.units)
+            return SweepStatus(n, 0, 0, 0, n, None, started=False, where=self.where)
+        return summarize(self.config, self.trials(), self.units, self.retried(), where=self.where)
+
+    def retry_failed(self) -> list[str]:
+        """Give every cell that failed ``1 + max_retries`` times a fresh retry budget; return
+        their keys. Their failed claims stay in the study (and ``attempt`` counts on)."""
+        states = self.states()
+        retried = self.retried()
+        keys = [k for k, s in states.items() if finally_failed(s, self.config)]
+        for k in keys:
+            retried[k] = max(t.number for t in states[k].errors)
+        if keys:
+            self.study.set_user_attr(_RETRIED, retried)
+            log.info("%d failed cells get %d more tries", len(keys), 1 + self.config.max_retries)
+        return keys
 
     def tuned(self, key: str) -> dict[str, Any]:
         """The best settings a finished tuning unit found (``{"lr": ..., ...}``)."""
@@ -353,10 +459,18 @@ class Ledger:
             if space.pruner == "median"
             else optuna.pruners.NopPruner()
         )
+        name = f"{self.config.name}.tune.{unit.key}"
+        sampler = optuna.samplers.TPESampler(seed=space.seed)
+        try:
+            return optuna.load_study(
+                study_name=name, storage=self.storage, sampler=sampler, pruner=pruner
+            )
+        except KeyError:
+            pass
         return optuna.create_study(
-            study_name=f"{self.config.name}.tune.{unit.key}",
+            study_name=name,
             storage=self.storage,
-            sampler=optuna.samplers.TPESampler(seed=space.seed),
+            sampler=sampler,
             pruner=pruner,
             direction="maximize",
             load_if_exists=True,
@@ -438,7 +552,7 @@ class Ledger:
         from optuna.trial import TrialState
 
         trials = self.trials()
-        state = cell_states(trials, {key}, self.config)[key]
+        state = cell_states(trials, {key}, self.config, self.retried())[key]
         if state.complete or finally_failed(state, self.config):
             return False
         live = [t.number for t in state.live] + [trial.number]
@@ -465,7 +579,10 @@ class Ledger:
             with Heartbeat(claim.trial, self.config.heartbeat_interval):
                 yield
         except BaseException:
-            self.study.tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
+            try:
+                self.study.tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
+            except OSError as err:  # a full disk: the next run finds the claim's worker gone
+                log.warning("cell %s: could not free its claim: %s", claim.cell.key, err)
             raise
 
     def record(self, claim: Claim, row: dict[str, Any], error: str | None) -> None:
@@ -528,8 +645,9 @@ def status(
 ) -> SweepStatus:
     """Count the sweep's cells that are done, running, failed and left, with an ETA.
 
-    Reads the study (creating an empty one if the sweep never ran) and changes no trial. A
-    claim whose worker is gone counts as left.
+    Opens the storage read-only: nothing is written, not even to a journal file. A claim
+    whose worker is gone counts as left. A sweep that never ran (no journal, or no study of
+    its name in the storage) has every cell left and ``started=False``.
 
     Args:
         config: a :class:`SweepConfig` or the path of its TOML file.
@@ -540,4 +658,4 @@ def status(
         A :class:`SweepStatus`; ``str()`` of it reads ``"3/12 done, 2 running, 0 failed, 7 left;
         ETA 1m05s"``.
     """
-    return Ledger(as_config(config), storage=storage, out=out).status()
+    return Ledger(as_config(config), storage=storage, out=out, missing_ok=True).status()

@@ -4,19 +4,26 @@ Each worker pulls the next cell from the :class:`~deepgnn.sweep.ledger.Ledger`, 
 :func:`deepgnn.experiment.run_cell` (the same path ``deepgnn train`` takes), and records its
 row with the bookkeeping columns (attempt, trial, worker, host, versions, wall time). A cell
 that raises is recorded as failed with its error text and retried up to ``max_retries`` times;
-the sweep goes on. A diverged run (NaN/inf loss) is a result (``status="diverged"``), not a
-failure. Worker processes are ``spawn``ed, one per entry of ``devices``.
+the sweep goes on (``run(retry_failed=True)`` gives the cells that failed for good another
+round). A diverged run (NaN/inf loss) is a result (``status="diverged"``), not a failure. A
+full disk is not a cell's failure: the worker stops, naming the file, and what was recorded
+stays readable. Worker processes are ``spawn``ed, one per entry of ``devices``.
 """
 
 from __future__ import annotations
 
+import ast
+import errno
+import inspect
 import logging
 import os
 import random
 import signal as _signal
 import socket
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,12 +31,45 @@ from typing import Any
 from deepgnn import experiment
 from deepgnn._checks import check_int
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
-from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, open_study, status
+from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, status
 from deepgnn.sweep.tune import TuneUnit, run_unit
 
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
+
+# Errors that no cell can get past: the worker stops instead of failing every cell left.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_GUARD = (
+    "deepgnn.sweep.run(..., workers={workers}) is called at the top level of {where}, outside "
+    'an `if __name__ == "__main__":` block; its worker processes are started with spawn, which '
+    'runs that file again in each of them: put the call under `if __name__ == "__main__":`'
+)
+
+
+def _stopped(err: OSError) -> OSError:
+    """A failed write as the sweep reports it: the file, what happened and the fix."""
+    file = err.filename or "the sweep's storage"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        text = f"disk full writing {file}; free space and rerun the same command"
+    elif err.errno == errno.EFBIG:
+        text = (
+            f"file size limit reached writing {file}; raise it (ulimit -f) or free space and "
+            "rerun the same command"
+        )
+    else:
+        text = f"{err.strerror or err} ({file}); fix the cause and rerun the same command"
+    stopped = OSError(text)
+    stopped.errno = err.errno
+    return stopped
+
+
+@contextmanager
+def _stop_on_os_error() -> Iterator[None]:
+    try:
+        yield
+    except OSError as err:
+        raise _stopped(err) from err
 
 
 def _work(
@@ -40,9 +80,20 @@ def _work(
     device: str | None,
     progress: bool,
     position: int = 0,
+    ledger: Ledger | None = None,
 ) -> int:
-    """Pull cells until none are left; return how many this worker computed."""
-    ledger = Ledger(config, storage=storage, out=out)
+    """Pull cells until none are left; return how many this worker computed.
+
+    Raises:
+        OSError: a file could not be written (the journal, a curve): the message names it.
+    """
+    with _stop_on_os_error():
+        ledger = ledger or Ledger(config, storage=storage, out=out, write=True)
+        return _pull(ledger, out=out, device=device, progress=progress, position=position)
+
+
+def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, position: int) -> int:
+    config = ledger.config
     worker = f"{socket.gethostname()}:{os.getpid()}"
     rng = random.Random(f"{worker}:{time.time()}")
     versions = _versions()
@@ -110,6 +161,8 @@ def _run_claim(
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None
         except Exception as err:
+            if isinstance(err, OSError) and err.errno in _NO_SPACE:
+                raise  # every later cell would fail the same way: stop the worker
             log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             error = f"{type(err).__name__}: {err}"[:4000]
             row = {"status": "failed", "device": str(device or "auto")}
@@ -147,8 +200,9 @@ def _worker_main(
     threads: int | None,
     progress: bool,
     log_level: int,
+    errors: Any,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process; its error goes to ``errors`` (a queue)."""
     import optuna
     import torch
 
@@ -161,9 +215,62 @@ def _worker_main(
         raise KeyboardInterrupt
 
     _signal.signal(_signal.SIGTERM, _terminate)
-    _work(
-        config, storage=storage, out=Path(out), device=device, progress=progress, position=position
-    )
+    try:
+        _work(
+            config,
+            storage=storage,
+            out=Path(out),
+            device=device,
+            progress=progress,
+            position=position,
+        )
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:
+        errors.put(str(err) or type(err).__name__)
+        if isinstance(err, OSError):  # a full disk: the message says it all
+            raise SystemExit(1) from None
+        raise
+
+
+def _spawned_rerun() -> bool:
+    """Whether this call comes from a spawned worker re-running the main script's top level."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _unguarded_call() -> str | None:
+    """``<file> (line <n>)`` when this call runs at the top level of the ``__main__`` script
+    outside ``if __name__ == "__main__":``, which every spawned worker would run again."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    name = getattr(getattr(main, "__spec__", None), "name", "")
+    # multiprocessing never re-runs a package's __main__ (python -m deepgnn).
+    if not path or not str(path).endswith(".py") or name.endswith("__main__"):
+        return None
+    frame = inspect.currentframe()
+    while frame is not None and not (
+        frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
+    ):
+        frame = frame.f_back
+    # A launcher may run the user's script as __main__ from its own (runpy): look no further.
+    if frame is None or os.path.realpath(frame.f_code.co_filename) != os.path.realpath(path):
+        return None
+    line = frame.f_lineno
+    try:
+        tree = ast.parse(Path(path).read_text(), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for stmt in tree.body:
+        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            test = ast.unparse(stmt.test) if isinstance(stmt, ast.If) else ""
+            guarded = "__name__" in test and "__main__" in test
+            return None if guarded else f"{path} (line {line})"
+    return None
 
 
 def _check_devices(devices: Sequence[str] | None) -> list[str | None]:
@@ -203,15 +310,17 @@ def run(
     storage: str | None = None,
     out: str | Path | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> SweepStatus:
     """Run (or resume) a sweep: ``workers`` processes pull cells until none are left.
 
     Worker ``i`` runs on ``devices[i % len(devices)]`` (default: CUDA when available, else
     CPU). With one worker and at most one device the cells run in this process; otherwise
-    worker processes are started with the ``spawn`` method. Rerunning the same call after a
-    crash, a ``SIGKILL`` or Ctrl-C finishes the sweep: finished cells are not run again, lost
-    ones are. Several ``run`` calls (on several hosts, with an RDB ``storage``) may work on one
-    sweep at the same time.
+    worker processes are started with the ``spawn`` method, which runs the calling script
+    again in each of them: call ``run`` under ``if __name__ == "__main__":``. Rerunning the
+    same call after a crash, a ``SIGKILL``, Ctrl-C or a full disk finishes the sweep: finished
+    cells are not run again, lost ones are. Several ``run`` calls (on several hosts, with an
+    RDB ``storage``) may work on one sweep at the same time.
 
     Args:
         config: a :class:`SweepConfig` or the path of its TOML file.
@@ -223,13 +332,21 @@ def run(
         out: output folder for the journal, per-cell curves and reports
             (default ``results/<name>``).
         progress: show a tqdm bar per worker.
+        retry_failed: run the cells that failed ``1 + max_retries`` times again, with a fresh
+            retry budget (their failed claims stay in the study; the report keeps one row per
+            cell).
 
     Returns:
-        The :class:`SweepStatus` after the workers stopped.
+        The :class:`SweepStatus` after the workers stopped; ``failed`` counts the cells that
+        failed for good (``retry_failed=True`` runs them again).
 
     Raises:
-        ValueError: bad ``workers`` or ``devices``.
-        RuntimeError: a worker process exited abnormally (rerun to finish the sweep).
+        ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``.
+        OSError: a file could not be written, e.g. the disk is full (the message names the
+            file; what was recorded stays readable).
+        RuntimeError: a worker process exited abnormally (the message has its error; rerun to
+            finish the sweep), or the call would be run again by its own workers (no
+            ``if __name__ == "__main__":`` guard).
 
     Example (from a shell: one worker per GPU, resumable)::
 
@@ -240,12 +357,21 @@ def run(
     if workers is None:
         workers = len(devs) if devices is not None else 1
     check_int("workers", workers, minimum=1)
+    spawn = workers > 1 or len(devs) > 1
+    if spawn:
+        unguarded = "a spawned worker's copy of the main script" if _spawned_rerun() else None
+        unguarded = unguarded or _unguarded_call()
+        if unguarded is not None:
+            raise RuntimeError(_GUARD.format(workers=workers, where=unguarded))
     folder = out_dir(config, out)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Create the study once here, so that the workers only load it.
-    open_study(config, storage=storage, out=folder)
-    if workers == 1 and len(devs) == 1:
-        _work(config, storage=storage, out=folder, device=devs[0], progress=progress)
+    with _stop_on_os_error():
+        folder.mkdir(parents=True, exist_ok=True)
+        # Create the study once here, so that the workers only load it.
+        ledger = Ledger(config, storage=storage, out=folder, write=True)
+        if retry_failed:
+            ledger.retry_failed()
+    if not spawn:
+        _work(config, storage=storage, out=folder, device=devs[0], progress=progress, ledger=ledger)
         return status(config, storage=storage, out=folder)
 
     import multiprocessing
@@ -253,6 +379,7 @@ def run(
     import torch
 
     ctx = multiprocessing.get_context("spawn")
+    errors = ctx.SimpleQueue()
     assigned = [devs[i % len(devs)] for i in range(workers)]
     n_cpu = sum(1 for d in assigned if d is None and not torch.cuda.is_available() or d == "cpu")
     threads = max(1, (os.cpu_count() or 1) // max(n_cpu, 1))
@@ -268,6 +395,7 @@ def run(
             threads if on_cpu else None,
             progress,
             logging.getLogger().getEffectiveLevel(),
+            errors,
         )
         p = ctx.Process(target=_worker_main, args=args, name=f"deepgnn-sweep-{i}")
         p.start()
@@ -283,7 +411,14 @@ def run(
             p.join()
         raise
     bad = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
+    reports = []
+    while not errors.empty():
+        reports.append(errors.get())
     final = status(config, storage=storage, out=folder)
+    if bad and reports:
+        raise RuntimeError(
+            f"worker processes {bad} stopped: " + "; ".join(dict.fromkeys(reports)) + f" ({final})"
+        )
     if bad:
         raise RuntimeError(
             f"worker processes {bad} exited abnormally ({final}); rerun the same command to "

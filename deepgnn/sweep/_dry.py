@@ -1,0 +1,92 @@
+"""Checks of a sweep config that run the library on tiny inputs, so that a bad value fails on
+load instead of in every cell at run time: a depth-1 model per combination of a family's
+settings, each initialization scheme applied to it with the file's options, the record
+against the datasets' task, and split indices against the datasets' number of splits."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from deepgnn import data, init, models
+from deepgnn.data import molecules
+from deepgnn.graph import Graph
+
+__all__ = ["check_record", "check_splits", "tiny_models", "try_init"]
+
+
+def tiny_models(family: str, axes: Mapping[str, Sequence[Any]]) -> Iterator[models.GNN]:
+    """A depth-1 model on 3 features and 2 classes for every combination of ``axes`` (the
+    family's settings, ``width`` among them: GAT needs it divisible by ``heads``).
+
+    Raises:
+        ValueError, TypeError: :func:`deepgnn.build`'s, naming the setting.
+    """
+    for combo in itertools.product(*axes.values()):
+        yield models.build(family, 3, 2, 1, **dict(zip(axes, combo)))
+
+
+def try_init(
+    scheme: str, options: Mapping[str, Any], family: str, axes: Mapping[str, Sequence[Any]]
+) -> None:
+    """Initialize a tiny model of every combination of ``family``'s settings with ``scheme``
+    and ``options`` as a cell does (a ``nonlinearity`` left unset is the model's activation).
+
+    Raises:
+        ValueError, TypeError: the scheme's own checks, e.g. ``nonlinearity='tanhh' is not one
+            of [...]``.
+    """
+    accepted = init.options(scheme)
+    graph = Graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=3)
+    for net in tiny_models(family, axes):
+        kw = dict(options)
+        if "nonlinearity" in accepted and "nonlinearity" not in kw:
+            kw["nonlinearity"] = net.activation
+        if "generator" in accepted:
+            kw["generator"] = torch.Generator().manual_seed(0)
+        init.init_(net, scheme, graph=graph, x=torch.ones(3, 3), **kw)
+
+
+def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
+    """Signal recording is for node datasets: the summary is measured on node embeddings.
+
+    Raises:
+        ValueError: ``record`` asks for a signal summary of a graph-classification dataset.
+    """
+    signals = [r for r in record if r.startswith("signal_")]
+    graph_sets = [n for n in datasets if n in molecules.NAMES]
+    if signals and graph_sets:
+        raise ValueError(
+            f"record lists {signals}, but {graph_sets} are graph-classification datasets, whose "
+            "cells record no signal summary (it is measured on node embeddings); drop "
+            f"{signals} from record or sweep those datasets on their own"
+        )
+
+
+def check_splits(datasets: Sequence[str], root: str | None, splits: Sequence[Any]) -> None:
+    """Split indices against each node dataset's number of splits, known once it is loaded:
+    only when an index is given, and a dataset that cannot be loaded here (a missing file) is
+    left to fail in its cells, where the error is recorded.
+
+    Raises:
+        ValueError: an index is not below a dataset's number of splits.
+    """
+    given = [v for v in splits if isinstance(v, int) and not isinstance(v, bool)]
+    if not given:
+        return
+    for name in datasets:
+        if name in molecules.NAMES:
+            continue
+        try:
+            n = data.load(name, root=root).num_splits
+        except (OSError, ImportError, ValueError):
+            continue
+        if max(given) >= n:
+            raise ValueError(
+                f"[train] split={max(given)} is out of range: {name} has {n} split(s), "
+                f'0..{n - 1}; pass split indices below {n}, or split = "seed" (a cell of seed '
+                "s uses split s mod the number of splits)"
+            )
