@@ -234,6 +234,28 @@ def test_report_writes_one_row_per_cell_a_bold_summary_and_plots(two_workers):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_report_keeps_optunas_info_lines_quiet_and_its_level_as_it_was(two_workers):
+    import logging
+
+    import optuna
+
+    config, out, _ = two_workers
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("optuna")
+    logger.addHandler(handler)
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        sweep.report(config, out=out)
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        logger.removeHandler(handler)
+        optuna.logging.set_verbosity(level)
+    assert not [r for r in records if "existing study" in r.getMessage()]
+
+
 def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path):
     # Cora ships one split: split=3 raises inside the cell (bad data), split=0 trains.
     path = _write(tmp_path, "failing", epochs=3, retries=1, extra="split = [0, 3]")
@@ -701,3 +723,21 @@ def test_init_variants_run_one_scheme_with_two_option_tables(tmp_path):
     path.write_text(text.replace('"xavier@normal"]', '"xavier@"]'))
     with pytest.raises(ValueError, match="a variant is <scheme>@<label>"):
         sweep.load_config(path)
+
+
+def test_devices_run_one_worker_process_per_entry_in_turn(tmp_path):
+    path = tmp_path / "two_devices.toml"
+    path.write_text(
+        'name = "two_devices"\nseed = [0, 1]\nrecord = ["final"]\n'
+        '[data]\nname = "cora"\n[model]\nfamily = "gcn"\ndepth = 1\nwidth = 8\n'
+        '[train]\nepochs = 2\npatience = "none"\n'
+    )
+    config, out = sweep.load_config(path), tmp_path / "out"
+    state = sweep.run(config, devices=["cpu", "cpu"], out=out, progress=False)
+    assert state.finished and (state.done, state.failed) == (2, 0)
+    assert _complete_per_cell(config, out) == Counter({c.key: 1 for c in config.cells()})
+    df = sweep.report(config, out=out)
+    pids = {int(w.rsplit(":", 1)[1]) for w in df["worker"]}
+    # Worker processes (not this one), at most one per entry of devices, each on its device.
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert set(df["device"]) == {"cpu"} and set(df["status"]) == {"ok"}
