@@ -29,15 +29,12 @@ test: $(VENV)/.ready
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# The sweep's PostgreSQL test: installs the server (apt) when absent, starts a throw-away one on
-# 127.0.0.1 and fails, rather than skips, when it cannot. `make test` runs the same test when a
-# server can be started and otherwise skips it, saying why.
+# The sweep's PostgreSQL test: installs the server (.ci/install-postgres: apt) when absent, starts
+# a throw-away one on 127.0.0.1 and fails, rather than skips, when it cannot. `make test` runs the
+# same test when a server can be started and otherwise skips it, saying why (.ci/run installs
+# the server first).
 test-postgres: $(VENV)/.ready
-	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "make test-postgres: installing PostgreSQL (apt-get install -y postgresql)"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
-	fi
+	@.ci/install-postgres
 	DEEPGNN_REQUIRE_POSTGRES=1 $(PY) -m pytest -q -p no:cacheprovider -m postgres tests/test_sweep.py
 
 lint: $(VENV)/.ready

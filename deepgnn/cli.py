@@ -7,9 +7,13 @@ model flags are declared once (:func:`_model_flags`) with :func:`deepgnn.build`'
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import inspect
+import re
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = ["main"]
@@ -64,6 +68,70 @@ class _OldSpelling(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default as typed on the command line (``2,4,8``); options
+    whose default is "not given" (``None``) or a switch left off say nothing more."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if default is None or default is False or default is argparse.SUPPRESS or not action.help:
+            return action.help
+        if "%(default)" in action.help or not action.option_strings:
+            return action.help
+        if isinstance(default, (list, tuple)):
+            default = ",".join(str(v) for v in default)
+        return f"{action.help} (default: {str(default).replace('%', '%%')})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose subcommands' ``--help`` also show the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
+
+# What the library's messages name that no flag of the command answers to.
+_NOT_FLAGS = frozenset({"command", "action", "config", "func", "argv"})
+# Library keywords that stand for one of several flags: the flag whose value the message quotes.
+_ALIASES = {"name": ("dataset", "base", "init"), "scheme": ("init", "base")}
+_VALUE = r"\[[^\]]*\]|\([^)]*\)|'[^']*'|\"[^\"]*\"|<[^>]*>|[^\s;,)\]]+"
+
+
+def _in_flags(message: str, args: argparse.Namespace) -> str:
+    """The library's error in the command's terms, on one line: a keyword the command has a
+    flag for reads as the flag (``family='gcnn'`` -> ``--family gcnn``, ``pass root=<folder>``
+    -> ``pass --root <folder>``, ``cuda_graph=True`` -> ``--cuda-graph``); ``name='foo'``
+    (``deepgnn.data.load``, ``init_``) reads as whichever of ``--dataset``, ``--base``,
+    ``--init`` was given ``foo``."""
+    options = {k: v for k, v in vars(args).items() if k not in _NOT_FLAGS}
+
+    def flag(match: re.Match[str]) -> str:
+        name, value = match.groups()
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value
+        if name not in options:
+            quoted = str(parsed).lower()
+            given = [
+                f for f in _ALIASES[name] if f in options and str(options[f]).lower() == quoted
+            ]
+            if not given:
+                return match.group(0)
+            name = given[0]
+        spelled = "--" + name.replace("_", "-")
+        if isinstance(options[name], bool):
+            return spelled if parsed is True else f"drop {spelled}"
+        if isinstance(parsed, (list, tuple)):
+            parsed = ",".join(str(v) for v in parsed)
+        return f"{spelled} {parsed if parsed is value else shlex.quote(str(parsed))}"
+
+    names = "|".join(re.escape(k) for k in sorted({*options, *_ALIASES}, key=len, reverse=True))
+    message = re.sub(rf"(?<![\w.-])({names})=({_VALUE})", flag, message)
+    return " ".join(message.split())
+
+
 def _build_defaults() -> dict[str, Any]:
     from deepgnn.models import build
 
@@ -77,9 +145,14 @@ def _model_flags(parser: argparse.ArgumentParser, *, many: bool = False) -> None
     ``many``: ``--family`` and ``--activation`` take comma-separated lists (one activation, or
     one per family).
     """
+    from deepgnn.models import ACTIVATIONS, NORMS, available
+
     d = _build_defaults()
+    families = ", ".join(available())
     if many:
-        parser.add_argument("--family", type=_strs, default=["gcn"], help="comma-separated")
+        parser.add_argument(
+            "--family", type=_strs, default=["gcn"], help=f"comma-separated, of {families}"
+        )
         parser.add_argument(
             "--activation",
             type=_strs,
@@ -87,11 +160,19 @@ def _model_flags(parser: argparse.ArgumentParser, *, many: bool = False) -> None
             help="one activation, or one per family in the order of --family",
         )
     else:
-        parser.add_argument("--family", default="gcn", help="deepgnn.models.available()")
-        parser.add_argument("--activation", default=d["activation"])
-    parser.add_argument("--width", type=int, default=d["width"])
-    parser.add_argument("--dropout", type=float, default=d["dropout"])
-    parser.add_argument("--norm", default=d["norm"], help="layer, batch or pair")
+        parser.add_argument("--family", default="gcn", help=f"model family: {families}")
+        parser.add_argument(
+            "--activation", default=d["activation"], help=", ".join(sorted(ACTIVATIONS))
+        )
+    parser.add_argument("--width", type=int, default=d["width"], help="hidden features per layer")
+    parser.add_argument(
+        "--dropout", type=float, default=d["dropout"], help="dropout after each hidden layer"
+    )
+    parser.add_argument(
+        "--norm",
+        default=d["norm"],
+        help=f"a norm after each hidden layer: {', '.join(NORMS)} (default: none)",
+    )
     parser.add_argument("--no-bias", action="store_true", help="build layers without biases")
 
 
@@ -105,9 +186,13 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="cora")
     parser.add_argument(
-        "--root", default=None, help="folder with the dataset files (or $DEEPGNN_DATA)"
+        "--dataset", default="cora", help="a name of deepgnn.data.available(); cora ships"
+    )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="folder with the dataset files (default: $DEEPGNN_DATA); nothing is downloaded",
     )
 
 
@@ -154,19 +239,23 @@ def _analyze(args: argparse.Namespace) -> int:
             "pass one activation, or one per family in the same order"
         )
     ds = deepgnn.data.load(args.dataset, root=args.root)
-    tables = [
-        deepgnn.depth_table(
-            family,
-            ds,
-            args.depths,
-            args.inits,
-            args.seeds,
-            activation=act,
-            device=args.device,
-            **_model_options(args),
-        )
-        for family, act in zip(args.family, acts)
-    ]
+    # A bar over the cells on a terminal; elsewhere (a log file, CI) one line per cell.
+    bar = sys.stderr.isatty()
+    with _cell_lines(enabled=not bar):
+        tables = [
+            deepgnn.depth_table(
+                family,
+                ds,
+                args.depths,
+                args.inits,
+                args.seeds,
+                activation=act,
+                device=args.device,
+                progress=bar,
+                **_model_options(args),
+            )
+            for family, act in zip(args.family, acts)
+        ]
     df = pd.concat(tables, ignore_index=True)
     text = format_depth_table(df)
     print(text)
@@ -191,6 +280,27 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _cell_lines(*, enabled: bool) -> Iterator[None]:
+    """While on: :func:`deepgnn.depth_table`'s line per cell (its log) goes to stderr."""
+    import logging
+
+    if not enabled:
+        yield
+        return
+    log = logging.getLogger("deepgnn.experiment")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("deepgnn analyze: %(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def _train(args: argparse.Namespace) -> int:
     from deepgnn.experiment import CellSpec, run_cell
 
@@ -212,7 +322,8 @@ def _train(args: argparse.Namespace) -> int:
         root=args.root,
     )
     cell = run_cell(spec, device=args.device, progress=True)
-    print(f"{args.family} depth {args.depth} on {args.dataset}, init {args.init}, seed {args.seed}")
+    init = args.init if args.init is not None else "build's own initialization"
+    print(f"{args.family} depth {args.depth} on {args.dataset}, init {init}, seed {args.seed}")
     for key, value in cell.result.as_row().items():
         print(f"{key}: {value}")
     if args.log_csv:
@@ -292,7 +403,7 @@ def _search(args: argparse.Namespace) -> int:
 
     import deepgnn
     from deepgnn.objective import objective
-    from deepgnn.search import objective_defaults, search
+    from deepgnn.search import DEFAULT_METHOD, objective_defaults, search
 
     ds = deepgnn.data.load(args.dataset, root=args.root)
     model = deepgnn.build(
@@ -328,9 +439,10 @@ def _search(args: argparse.Namespace) -> int:
             + ("  diverged" if s["diverged"] else "")
         )
 
+    method = args.method or f"{DEFAULT_METHOD[opts['form']]} (the default for {opts['form']})"
     print(
         f"{args.family} ({args.activation}) depth {args.depth} width {args.width} on {ds.name}, "
-        f"{args.base} weights, seed {args.seed}; method {args.method or 'the form default'}, "
+        f"{args.base} weights, seed {args.seed}; method {method}, "
         f"{'random' if args.random_data else 'real'} data, form {opts['form']}, weights "
         f"{opts['weights']}, state {opts['state']}"
     )
@@ -361,52 +473,95 @@ def _search(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------- parser
+def _grid_flags(parser: argparse.ArgumentParser) -> None:
+    """``--depths`` and ``--inits`` of a depth table (``deepgnn demo``, ``deepgnn analyze``)."""
+    parser.add_argument(
+        "--depths", type=_ints, default=[2, 4, 8, 16, 32, 64], help="comma-separated depths"
+    )
+    parser.add_argument(
+        "--inits",
+        type=_strs,
+        default=["conventional", "xavier", "virgo"],
+        help="comma-separated names of deepgnn.init.available()",
+    )
+
+
+def _command(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+
 def _parser() -> argparse.ArgumentParser:
     from deepgnn.train import protocols
 
-    parser = argparse.ArgumentParser(
-        prog="deepgnn", description="Depth studies of graph neural networks."
-    )
+    parser = _Parser(prog="deepgnn", description="Depth studies of graph neural networks.")
     sub = parser.add_subparsers(dest="command", metavar="command")
-    demo = sub.add_parser(
-        "demo", help="signal propagation of tanh GCNs of growing depth on Cora, three inits"
+    demo = _command(
+        sub, "demo", "signal propagation of tanh GCNs of growing depth on Cora, three inits"
     )
-    demo.add_argument("--dataset", default="cora")
-    demo.add_argument("--depths", type=_ints, default=[2, 4, 8, 16, 32, 64])
-    demo.add_argument("--inits", type=_strs, default=["conventional", "xavier", "virgo"])
-    demo.add_argument("--width", type=int, default=_build_defaults()["width"])
-    demo.add_argument("--activation", default=_build_defaults()["activation"])
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--dataset", default="cora", help="a dataset that needs no files")
+    _grid_flags(demo)
+    demo.add_argument(
+        "--width", type=int, default=_build_defaults()["width"], help="hidden features per layer"
+    )
+    demo.add_argument("--activation", default=_build_defaults()["activation"], help="activation")
+    demo.add_argument("--seed", type=int, default=42, help="seeds the weights")
     demo.set_defaults(func=_demo)
-    bench = sub.add_parser("bench", help="time training steps: deepgnn vs torch.sparse, PyG, DGL")
-    bench.add_argument("--suite", default="auto", choices=["auto", "cpu", "gpu"])
-    bench.add_argument("--steps", type=int, default=20)
-    bench.add_argument("--out", default="results")
+    bench = _command(sub, "bench", "time training steps: deepgnn vs torch.sparse, PyG, DGL")
+    bench.add_argument(
+        "--suite",
+        default="auto",
+        choices=["auto", "cpu", "gpu"],
+        help="cpu: Cora against DGL; gpu: an ogbn-arxiv-sized graph against torch.sparse and "
+        "PyG; auto: gpu where CUDA is available",
+    )
+    bench.add_argument("--steps", type=int, default=20, help="timed training steps per case")
+    bench.add_argument(
+        "--out", default="results", help="folder for benchmarks.json and benchmarks.md"
+    )
     bench.set_defaults(func=_bench)
 
-    train = sub.add_parser(
-        "train", help="train one model on one dataset (best-validation protocol)"
-    )
+    train = _command(sub, "train", "train one model on one dataset (best-validation protocol)")
     _data_flags(train)
-    train.add_argument("--depth", type=int, default=2)
+    train.add_argument("--depth", type=int, default=2, help="graph layers")
     _model_flags(train)
-    train.add_argument("--init", default=None, help="an init name (deepgnn.init.available())")
+    train.add_argument(
+        "--init",
+        default=None,
+        help="an init name of deepgnn.init.available() (default: build's own initialization)",
+    )
     train.add_argument(
         "--protocol",
         default=None,
-        help=f"training preset, one of {protocols.available()} (default kipf); the flags "
-        "below override it",
+        help=f"training preset, one of {', '.join(protocols.available())} (default: kipf); "
+        "the flags below override it",
     )
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--lr", type=float, default=None)
-    train.add_argument("--weight-decay", type=float, default=None)
-    train.add_argument("--patience", type=_patience, default=None, help="epochs, or none")
+    train.add_argument("--epochs", type=int, default=None, help="epochs (default: the protocol's)")
+    train.add_argument(
+        "--lr", type=float, default=None, help="Adam's learning rate (default: the protocol's)"
+    )
+    train.add_argument(
+        "--weight-decay", type=float, default=None, help="L2 penalty (default: the protocol's)"
+    )
+    train.add_argument(
+        "--patience",
+        type=_patience,
+        default=None,
+        help="early stopping after this many epochs without a better validation metric, or "
+        "none (default: the protocol's)",
+    )
     train.add_argument(
         "--batch-size", type=int, default=None, help="graph datasets (train_graph's default: 32)"
     )
-    train.add_argument("--split", type=int, default=None)
-    train.add_argument("--device", default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--split",
+        type=int,
+        default=None,
+        help="which of the dataset's splits (default: its current one, 0 as loaded)",
+    )
+    train.add_argument(
+        "--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cuda where available)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="seeds the model, init and training")
     train.add_argument(
         "--cuda-graph",
         action="store_true",
@@ -415,15 +570,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--log-csv", default=None, help="write the per-epoch log here")
     train.set_defaults(func=_train)
 
-    analyze = sub.add_parser(
+    analyze = _command(
+        sub,
         "analyze",
-        help="FSP, BSP and GEV across depths x inits: markdown table, and CSV + PNG + MD with --out",
+        "FSP, BSP and GEV across depths x inits: markdown table, and CSV + PNG + MD with --out",
     )
     _data_flags(analyze)
     _model_flags(analyze, many=True)
-    analyze.add_argument("--depths", type=_ints, default=[2, 4, 8, 16, 32, 64])
-    analyze.add_argument("--inits", type=_strs, default=["conventional", "xavier", "virgo"])
-    analyze.add_argument("--seeds", type=_ints, default=[0])
+    _grid_flags(analyze)
+    analyze.add_argument(
+        "--seeds", type=_ints, default=[0], help="comma-separated seeds (one row each)"
+    )
     analyze.add_argument("--device", default=None, help="e.g. cuda (default: cpu)")
     analyze.add_argument(
         "--out", default=None, help="path prefix: writes <out>.csv, <out>.png and <out>.md"
@@ -441,12 +598,26 @@ def _parser() -> argparse.ArgumentParser:
     ):
         a = actions.add_parser(action, help=text)
         a.add_argument("config", help="the sweep's TOML file, e.g. sweeps/demo_cora.toml")
-        a.add_argument("--storage", default=None, help="journal file or Optuna RDB URL")
+        a.add_argument(
+            "--storage",
+            default=None,
+            help="journal file or Optuna RDB URL (default: the config's storage, else "
+            "<out>/sweep.journal)",
+        )
         a.add_argument("--out", default=None, help="output folder (default results/<name>)")
         if action == "run":
-            a.add_argument("--workers", type=int, default=None, help="worker processes")
             a.add_argument(
-                "--devices", type=_strs, default=None, help="e.g. cuda:0,cuda:1 (one worker each)"
+                "--workers",
+                type=int,
+                default=None,
+                help="worker processes (default: one per --devices entry, else 1)",
+            )
+            a.add_argument(
+                "--devices",
+                type=_strs,
+                default=None,
+                help="e.g. cuda:0,cuda:1; workers take them in turn (default: cuda where "
+                "available, else cpu)",
             )
             a.add_argument("--no-progress", action="store_true", help="hide the progress bars")
             a.add_argument(
@@ -456,12 +627,13 @@ def _parser() -> argparse.ArgumentParser:
             )
     sweep.set_defaults(func=_sweep)
 
-    srch = sub.add_parser(
+    srch = _command(
+        sub,
         "search",
-        help="SPoGInit: search per-layer weight scales; prints FSP/BSP/GEV before and after",
+        "SPoGInit: search per-layer weight scales; prints FSP/BSP/GEV before and after",
     )
     _data_flags(srch)
-    srch.add_argument("--depth", type=int, default=64)
+    srch.add_argument("--depth", type=int, default=64, help="graph layers")
     _model_flags(srch)
     srch.add_argument("--base", default="xavier", help="init drawn before the search")
     srch.add_argument(
@@ -470,7 +642,12 @@ def _parser() -> argparse.ArgumentParser:
         help="gauss_newton, gradient, tpe, cmaes, zeroth_order, zeroth_order_single "
         "(default: gauss_newton for --form divide_old, gradient for divide_stable)",
     )
-    srch.add_argument("--n-trials", type=int, default=None, help="budget in model evaluations")
+    srch.add_argument(
+        "--n-trials",
+        type=int,
+        default=None,
+        help="budget in model evaluations (default: the method's)",
+    )
     srch.add_argument(
         "--trials",
         dest="n_trials",
@@ -479,7 +656,7 @@ def _parser() -> argparse.ArgumentParser:
         new="--n-trials",
         help=argparse.SUPPRESS,
     )
-    srch.add_argument("--timeout", type=float, default=None, help="seconds")
+    srch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     srch.add_argument(
         "--storage", default=None, help="Optuna storage URL or journal file (tpe/cmaes; resumable)"
     )
@@ -487,14 +664,21 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument(
         "--form", default=None, help="divide_old or divide_stable (default: the family's)"
     )
-    srch.add_argument("--weights", type=_floats, default=None, help="w1,w2,w3 (the family's)")
     srch.add_argument(
-        "--state", default=None, help="hidden or logits: the state GEV reads (the family's)"
+        "--weights",
+        type=_floats,
+        default=None,
+        help="w1,w2,w3 of J = w1 FSP + w2 BSP + w3 GEV gap (default: the family's)",
+    )
+    srch.add_argument(
+        "--state",
+        default=None,
+        help="hidden or logits: the state GEV reads (default: the family's)",
     )
     srch.add_argument(
         "--random-data", action="store_true", help="search on random X ~ N(0,1) and labels"
     )
-    srch.add_argument("--seed", type=int, default=0)
+    srch.add_argument("--seed", type=int, default=0, help="seeds the model, base init and search")
     srch.add_argument("--trace-csv", default=None, help="write the per-evaluation trace here")
     srch.set_defaults(func=_search)
     return parser
@@ -511,8 +695,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, TypeError, ImportError, FileNotFoundError) as err:
-        print(f"deepgnn {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, ImportError, FileNotFoundError, RuntimeError) as err:
+        print(f"deepgnn {args.command}: error: {_in_flags(str(err), args)}", file=sys.stderr)
+        return 2
+    except AssertionError as err:
+        # torch asserts "Torch not compiled with CUDA enabled" when a CPU build is asked for CUDA.
+        if "CUDA" not in str(err):
+            raise
+        print(f"deepgnn {args.command}: error: {_in_flags(str(err), args)}", file=sys.stderr)
         return 2
 
 

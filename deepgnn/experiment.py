@@ -11,8 +11,8 @@ for every depth × initialization × seed; :func:`format_depth_table` and
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn import data, init
+from deepgnn import _plot, data, init
 from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._io import save_figure, write_atomic
 from deepgnn.data import Dataset
@@ -347,6 +347,7 @@ def depth_table(
     y: Tensor | None = None,
     num_classes: int | None = None,
     device: str | torch.device | None = None,
+    progress: bool = False,
     **model_kw: Any,
 ) -> pd.DataFrame:
     r"""Signal-propagation summary of ``family`` for every depth × init × seed, as a tidy table.
@@ -365,13 +366,14 @@ def depth_table(
         seeds: one row per seed.
         x, y, num_classes: features, labels, classes when ``dataset_or_graph`` is a Graph.
         device: where to run (default: CPU).
+        progress: show a tqdm bar over the cells (depth × init × seed).
         **model_kw: options of :func:`deepgnn.build` (``width``, ``activation``, ``bias``, ...).
 
     Returns:
         One row per family × depth × init × seed with columns ``dataset``, ``family``,
         ``activation``, ``width``, ``depth``, ``init``, ``seed``, the summary of
         :func:`analyze` (``fsp``, ``bsp``, ``gev``, ``gev_input``, ``objective``, ...,
-        ``diverged``), ``seconds``, ``torch``, ``device``.
+        ``diverged``), ``seconds``, ``torch``, ``device``, ``device_name``.
 
     Example:
         >>> import deepgnn
@@ -393,49 +395,50 @@ def depth_table(
     labels = labels.to(dev) if labels is not None else None
     mask = mask.to(dev) if mask is not None else None
 
+    hardware = device_name(dev)
+    cells: Any = list(itertools.product(depths, inits, seeds))
+    if progress:
+        from tqdm.auto import tqdm
+
+        cells = tqdm(cells, desc=f"{name} {family}", unit="cell", leave=False)
     rows = []
-    for depth in depths:
-        for init_name in inits:
-            for seed in seeds:
-                start = time.perf_counter()
-                model = build(family, feats.shape[1], classes, depth, seed=seed, **model_kw)
-                model = model.to(dev)
-                gen = torch.Generator(device=dev).manual_seed(seed)
-                kw: dict[str, Any] = {"generator": gen}
-                init.init_(model, init_name, graph=graph, x=feats, **kw)
-                summary = analyze(model, graph, feats, labels, mask=mask, seed=seed).attrs[
-                    "summary"
-                ]
-                rows.append(
-                    {
-                        "dataset": name,
-                        "family": family,
-                        "activation": model.activation,
-                        "width": model.width,
-                        "depth": depth,
-                        "init": init_name,
-                        "seed": seed,
-                        **summary,
-                        "seconds": time.perf_counter() - start,
-                        "torch": torch.__version__,
-                        "device": str(dev),
-                    }
-                )
-                logger.info(
-                    "%s depth %d %s seed %d: fsp %.3e bsp %.3e gev %.3e",
-                    family,
-                    depth,
-                    init_name,
-                    seed,
-                    summary["fsp"],
-                    summary["bsp"],
-                    summary["gev"],
-                )
+    for depth, init_name, seed in cells:
+        start = time.perf_counter()
+        model = build(family, feats.shape[1], classes, depth, seed=seed, **model_kw).to(dev)
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        init.init_(model, init_name, graph=graph, x=feats, generator=gen)
+        summary = analyze(model, graph, feats, labels, mask=mask, seed=seed).attrs["summary"]
+        rows.append(
+            {
+                "dataset": name,
+                "family": family,
+                "activation": model.activation,
+                "width": model.width,
+                "depth": depth,
+                "init": init_name,
+                "seed": seed,
+                **summary,
+                "seconds": time.perf_counter() - start,
+                "torch": torch.__version__,
+                "device": str(dev),
+                "device_name": hardware,
+            }
+        )
+        logger.info(
+            "%s depth %d %s seed %d: fsp %.3e bsp %.3e gev %.3e",
+            family,
+            depth,
+            init_name,
+            seed,
+            summary["fsp"],
+            summary["bsp"],
+            summary["gev"],
+        )
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------- table and plot
-_METRICS = {"fsp": "FSP = ‖h_L‖/‖X‖", "bsp": "BSP = ‖∂loss/∂W_1‖", "gev": "GEV(h_L)"}
+_METRICS = {k: _plot.SIGNALS[k] for k in ("fsp", "bsp", "gev")}
 
 
 def format_depth_table(df: pd.DataFrame, *, metrics: Sequence[str] = ("fsp", "bsp", "gev")) -> str:
@@ -487,44 +490,60 @@ def plot_depth_table(
 ) -> Path:
     """Plot FSP, BSP and GEV against depth (log scales), one line per family × init; save a PNG.
 
-    Color = init, line style = family; NaN, inf and 0 (log scale) are left out of the lines.
+    Color = init, line style = family; a point is the geometric mean over the seeds, its bar
+    ×/÷ their geometric standard deviation. A depth whose value a log axis cannot show gets a
+    marker on the axis edge instead of a gap: ▼ at the bottom when the float32 value underflowed
+    to 0, ✕ at the top when it diverged (NaN/inf, or ``diverged``). The footer names the
+    dataset, width, seeds, device and torch version. One legend, above the panels.
 
-    Written atomically. Needs matplotlib (imported here, Agg backend).
+    Written atomically. Needs matplotlib (imported here; no pyplot state is touched).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     for m in metrics:
         check_choice("metrics", m, _METRICS)
-    path = Path(path)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
-    groups = list(df.groupby(["family", "activation", "init"], sort=False))
+    fig = Figure(figsize=(4.3 * len(metrics), 3.9), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     styles = {fam: s for fam, s in zip(dict.fromkeys(df["family"]), ["-", "--", ":", "-."] * 4)}
     colors = {name: f"C{i % 10}" for i, name in enumerate(dict.fromkeys(df["init"]))}
-    for ax, m in zip(axes[0], metrics):
-        for (family, act, init_name), part in groups:
-            mean = part.groupby("depth")[m].mean()
-            mean = mean[(mean > 0) & mean.map(math.isfinite)]  # log scale: drop 0, inf, NaN
-            ax.plot(
-                mean.index,
-                mean.values,
-                styles[family],
-                color=colors[init_name],
-                marker="o",
-                ms=3,
-                label=f"{family} ({act}) {init_name}",
-            )
-        ax.set_xscale("log", base=2)
+    groups = list(df.groupby(["family", "activation", "init"], sort=False))
+    depths = sorted(set(df["depth"]))
+    flags = df["diverged"] if "diverged" in df else None
+    zero = bad = False
+    for ax, m in zip(axes, metrics):
+        for (family, _, init_name), part in groups:
+            diverged = flags.loc[part.index] if flags is not None else None
+            stats = _plot.summarize(part["depth"], part[m], diverged, log=True)
+            _plot.draw_line(ax, stats, color=colors[init_name], ls=styles[family])
+            zero, bad = zero or bool(stats["zero"].any()), bad or bool(stats["bad"].any())
+        _plot.set_depth_axis(ax, depths, log=True)
         ax.set_yscale("log")
-        ax.set_xlabel("depth")
-        ax.set_title(_METRICS[m])
-        ax.grid(True, which="major", alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.84, 1))
-    try:
-        return save_figure(fig, path, tight=False)
-    finally:
-        plt.close(fig)
+        ax.set_xlabel("depth L (graph layers)")
+        ax.set_ylabel(_METRICS[m])
+    handles = [
+        _plot.line_handle(
+            f"{family} ({act}), {init_name}", color=colors[init_name], ls=styles[family]
+        )
+        for (family, act, init_name), _ in groups
+    ]
+    handles += _plot.edge_handles(zero, bad)
+    _plot.finish_figure(fig, handles, _depth_table_footer(df, zero or bad) + ".", ncol=4)
+    return save_figure(fig, path)
+
+
+def _depth_table_footer(df: pd.DataFrame, off_scale: bool) -> str:
+    def values(column: str) -> str:
+        if column not in df:
+            return "?"
+        return ", ".join(str(v) for v in dict.fromkeys(df[column].dropna()))
+
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    device = values("device_name") if "device_name" in df else values("device")
+    parts = [
+        f"{values('dataset')}, width {values('width')}, at initialization (no training); "
+        "loss: NLL on the training nodes",
+        f"geometric mean over {seeds} seeds, bars ×/÷ their geometric std" if seeds > 1 else "",
+        _plot.OFF_SCALE_NOTE if off_scale else "",
+        f"{device}; torch {values('torch')}",
+    ]
+    return ". ".join(p for p in parts if p)

@@ -26,7 +26,8 @@ def data_root() -> Path:
     root = real_data_root()
     if root is None:
         pytest.skip(
-            "real data files absent: set DEEPGNN_DATA or place shared/data beside the checkout"
+            "real data files absent: set DEEPGNN_DATA to a folder holding planetoid/, "
+            "heterophilous/ and molecules/ (README, Datasets: where to get the files)"
         )
     return root
 

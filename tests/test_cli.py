@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import argparse
+
 import pandas as pd
 import pytest
+import torch
 
 from deepgnn.cli import main
 
@@ -78,6 +81,94 @@ def test_search_prints_before_and_after_and_resumes_from_storage(tmp_path, capsy
 
 
 def test_train_cuda_graph_flag_reaches_train_node(capsys):
-    # On the CPU the flag is refused by train_node itself, with its message.
+    # On the CPU the flag is refused by train_node itself, with its message in flag terms.
     assert main(["train", "--epochs", "1", "--device", "cpu", "--cuda-graph"]) == 2
-    assert "cuda_graph=True needs a CUDA device" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--cuda-graph needs a CUDA device" in err and "pass --device cuda" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "--family", "gcnn"], "error: --family gcnn is not one of"),
+        (["train", "--dropout", "1.5"], "--dropout 1.5 is outside [0, 1); pass e.g. --dropout 0.5"),
+        (["train", "--init", "xavir"], "--init xavir is not one of"),
+        (["search", "--base", "xavir"], "--base xavir is not one of"),
+        (["search", "--dataset", "cor"], "--dataset cor is not one of"),
+        (["analyze", "--inits", "xavier,virgoo"], "--inits virgoo is not one of"),
+        (["analyze", "--depths", "0"], "--depths 0 is too small"),
+    ],
+)
+def test_library_errors_name_the_commands_flags_on_one_line(capsys, argv, expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+    assert "family=" not in err and "root=" not in err and "name=" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch without CUDA")
+def test_cuda_device_on_a_cpu_torch_is_a_one_line_error(capsys):
+    assert main(["train", "--epochs", "1", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deepgnn train: error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_missing_data_error_names_the_root_flag(capsys, monkeypatch):
+    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+    assert main(["train", "--dataset", "citeseer"]) == 2
+    assert "pass --root <folder> or set DEEPGNN_DATA=<folder>" in capsys.readouterr().err
+
+
+def _commands(parser, name="deepgnn"):
+    """(command name, its parser) for every command and subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, p in action.choices.items():
+                yield f"{name} {sub}", p
+                yield from _commands(p, f"{name} {sub}")
+
+
+def test_every_option_has_a_help_text():
+    from deepgnn.cli import _parser
+
+    missing = [
+        f"{name} {a.option_strings[0]}"
+        for name, p in _commands(_parser())
+        for a in p._actions
+        if a.option_strings and not a.help
+    ]
+    assert not missing
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "analyze", "search"])
+def test_help_shows_the_defaults_as_typed(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "(default: False)" not in out
+    if command in ("demo", "analyze"):
+        assert "(default: 2,4,8,16,32,64)" in out
+    if command in ("train", "search"):
+        assert "--width WIDTH hidden features per layer (default: 64)" in out
+
+
+def test_train_without_init_says_it_keeps_builds_initialization(capsys):
+    assert main(["train", "--epochs", "1", "--device", "cpu"]) == 0
+    assert "init build's own initialization, seed 0" in capsys.readouterr().out
+
+
+def test_search_names_the_method_that_runs(capsys):
+    assert main(["search", "--depth", "3", "--width", "8", "--n-trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "method gauss_newton (the default for divide_old)" in out
+    assert "the form default" not in out
+
+
+def test_analyze_prints_a_line_per_cell_to_stderr_when_it_is_not_a_terminal(capsys):
+    assert main(["analyze", "--depths", "2,3", "--inits", "xavier", "--width", "8"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [l.split(":")[1].strip() for l in err] == [
+        "gcn depth 2 xavier seed 0",
+        "gcn depth 3 xavier seed 0",
+    ]

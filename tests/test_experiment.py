@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import pytest
 import torch
 
 import deepgnn
 from deepgnn import experiment, init
+from deepgnn._plot import draw_line, summarize
 
 EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4), (4, 5)]
 N = 6
@@ -48,3 +52,54 @@ def test_format_and_plot_depth_table(tmp_path, generator):
     png = experiment.plot_depth_table(df, tmp_path / "t.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["t.png"]  # no temporary left behind
+
+
+def test_log_summary_is_the_geometric_mean_and_counts_what_a_log_axis_cannot_show():
+    depth = pd.Series([2, 2, 4, 4, 8, 8])
+    fsp = pd.Series([1.0, 100.0, 0.0, 1e-3, float("nan"), 5.0])
+    diverged = pd.Series([False, False, False, False, True, True])
+    stats = summarize(depth, fsp, diverged, log=True).set_index("depth")
+    spread = math.exp(math.log(100.0) / math.sqrt(2))  # e^{std(log v)}, ddof 1
+    assert stats.loc[2, "center"] == pytest.approx(10.0)
+    assert stats.loc[2, ["low", "high"]].tolist() == pytest.approx([10 / spread, 10 * spread])
+    assert stats.loc[4, ["n", "zero", "bad", "center"]].tolist() == pytest.approx([1, 1, 0, 1e-3])
+    # a diverged row counts as diverged even where its value is finite
+    assert stats.loc[8, ["n", "bad"]].tolist() == [0, 2] and math.isnan(stats.loc[8, "center"])
+    linear = summarize(depth, fsp, None, log=False, bounds=(0.0, 1.0)).set_index("depth")
+    assert linear.loc[2, ["center", "low", "high"]].tolist() == pytest.approx([50.5, 0.0, 1.0])
+
+
+def test_plot_marks_underflowed_and_diverged_points_on_the_axis_edges(tmp_path):
+    from matplotlib.figure import Figure
+
+    df = pd.DataFrame(
+        {
+            "dataset": "toy",
+            "family": "gcn",
+            "activation": "tanh",
+            "width": 8,
+            "depth": [2, 4, 8, 2, 4, 8],
+            "init": ["a"] * 3 + ["b"] * 3,
+            "seed": 0,
+            "fsp": [0.5, 1e-30, 0.0, 1.0, 1e20, float("nan")],
+            "bsp": [0.5, 1e-30, 0.0, 1.0, 1e20, float("nan")],
+            "gev": [0.1, 0.01, 0.0, 0.1, 0.1, 0.0],
+            "diverged": [False, False, False, False, False, True],
+            "torch": torch.__version__,
+            "device": "cpu",
+        }
+    )
+    png = experiment.plot_depth_table(df, tmp_path / "edge.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = Figure().subplots()
+    for color, part in zip(("C0", "C1"), (df[df["init"] == "a"], df[df["init"] == "b"])):
+        draw_line(
+            ax, summarize(part["depth"], part["fsp"], part["diverged"], log=True), color=color
+        )
+    ax.set_yscale("log")
+    edge = {line.get_marker(): line for line in ax.lines if line.get_marker() in ("v", "X")}
+    # init a underflowed to 0 at depth 8: a marker on the bottom edge (axes y = 0); init b
+    # diverged at depth 8: a marker on the top edge (axes y = 1), not a silent gap.
+    assert list(edge["v"].get_xdata()) == [8] and list(edge["v"].get_ydata()) == [0.0]
+    assert list(edge["X"].get_xdata()) == [8] and list(edge["X"].get_ydata()) == [1.0]
+    assert edge["v"].get_color() == "C0" and edge["X"].get_color() == "C1"

@@ -124,11 +124,82 @@ def test_gated_families_expose_gates():
     assert models.build("gcn", 5, 3, 4).gates() == {}
 
 
+def _normalized(norm: str, z: torch.Tensor) -> torch.Tensor:
+    """What each norm computes before its affine (torch's eps=1e-5; PairNorm's 1e-6, scale 1):
+    LayerNorm per node over the features (Ba et al. 2016), BatchNorm per feature over the nodes
+    with the batch's biased variance (Ioffe & Szegedy 2015), PairNorm eq. 4 of Zhao & Akoglu."""
+    if norm == "layer":
+        zc = z - z.mean(1, keepdim=True)
+        return zc / (zc.pow(2).mean(1, keepdim=True) + 1e-5).sqrt()
+    zc = z - z.mean(0, keepdim=True)
+    if norm == "batch":
+        return zc / (zc.pow(2).mean(0, keepdim=True) + 1e-5).sqrt()
+    return zc / (1e-6 + zc.pow(2).sum(1).mean()).sqrt()
+
+
+def _norm_inputs_and_outputs(model, graph, x) -> tuple[list, list]:
+    """The states of one forward pass and each norm's (input, output)."""
+    seen: list = []
+    hooks = [n.register_forward_hook(lambda m, i, o: seen.append((i[0], o))) for n in model.norms]
+    try:
+        states = model.hidden_states(graph, x)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(seen) == len(model.norms) > 0
+    return states, seen
+
+
+@pytest.mark.parametrize("family", ["gcn", "resgcn"])
 @pytest.mark.parametrize("norm", ["layer", "batch", "pair"])
-def test_norms_run_and_pairnorm_centers_and_rescales(cora, norm):
-    model = models.build("gcn", cora.num_features, cora.num_classes, 4, norm=norm, seed=0)
-    states = model.hidden_states(cora.graph, cora.x)
-    assert torch.isfinite(states[-1]).all()
+def test_norms_normalize_what_the_conv_gives_them(cora, norm, family):
+    x = torch.randn(cora.num_nodes, 16, generator=torch.Generator().manual_seed(0)) * 3
+    model = models.build(family, 16, cora.num_classes, 4, norm=norm, activation="identity", seed=0)
+    model.train()  # BatchNorm: the batch's statistics, not the running ones
+    states, seen = _norm_inputs_and_outputs(model, cora.graph, x)
+    for i, (z, out) in enumerate(seen):
+        torch.testing.assert_close(out, _normalized(norm, z), rtol=1e-4, atol=1e-4)
+        if family == "gcn":  # identity activation, no dropout: the state is the norm's output
+            torch.testing.assert_close(states[i + 1], out)
+        if norm != "pair":  # LayerNorm: each node; BatchNorm: each feature over the nodes
+            dim = 1 if norm == "layer" else 0
+            n = out.shape[1 - dim]
+            torch.testing.assert_close(out.mean(dim), torch.zeros(n), atol=1e-4, rtol=0)
+            var = out.var(dim, unbiased=False)
+            torch.testing.assert_close(var, torch.ones(n), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_norm_affine_comes_after_the_normalization(cora, norm):
+    x = torch.randn(cora.num_nodes, 16, generator=torch.Generator().manual_seed(0)) * 3
+    model = models.build("gcn", 16, cora.num_classes, 4, norm=norm, activation="identity", seed=0)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for n in model.norms:
+            n.weight.copy_(torch.rand(n.weight.shape, generator=gen) + 0.5)
+            n.bias.copy_(torch.randn(n.bias.shape, generator=gen))
+    model.train()
+    _, seen = _norm_inputs_and_outputs(model, cora.graph, x)
+    for n, (z, out) in zip(model.norms, seen):
+        expected = _normalized(norm, z) * n.weight + n.bias
+        torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_uses_running_statistics_in_eval_mode(cora):
+    model = models.build("gcn", cora.num_features, cora.num_classes, 3, norm="batch", seed=0)
+    model.train()
+    model.hidden_states(cora.graph, cora.x)  # one training pass moves the running statistics
+    model.eval()
+    seen = []
+    model.norms[0].register_forward_hook(lambda m, i, o: seen.append((i[0], o)))
+    model.hidden_states(cora.graph, cora.x)
+    (z, out), bn = seen[0], model.norms[0]
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+    expected = (z - bn.running_mean) / (bn.running_var + 1e-5).sqrt() * bn.weight + bn.bias
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_pairnorm_centers_and_rescales():
     pn = models.PairNorm()
     h = pn(torch.randn(50, 8) * 5 + 3)
     torch.testing.assert_close(h.mean(0), torch.zeros(8), atol=1e-5, rtol=0)

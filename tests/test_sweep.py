@@ -239,6 +239,28 @@ def test_report_writes_one_row_per_cell_a_bold_summary_and_plots(two_workers):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_report_keeps_optunas_info_lines_quiet_and_its_level_as_it_was(two_workers):
+    import logging
+
+    import optuna
+
+    config, out, _ = two_workers
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("optuna")
+    logger.addHandler(handler)
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        sweep.report(config, out=out)
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        logger.removeHandler(handler)
+        optuna.logging.set_verbosity(level)
+    assert not [r for r in records if "existing study" in r.getMessage()]
+
+
 def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path, monkeypatch):
     # texas is read from files, and there are none: its cells raise (bad data), cora's train.
     monkeypatch.delenv("DEEPGNN_DATA", raising=False)
@@ -1005,3 +1027,21 @@ def test_workers_started_from_a_script_without_a_main_guard_name_the_fix(tmp_pat
     assert f"called at the top level of {script} (line 3)" in done.stderr, done.stderr
     assert 'put the call under `if __name__ == "__main__":`' in done.stderr
     assert not out.exists()
+
+
+def test_devices_run_one_worker_process_per_entry_in_turn(tmp_path):
+    path = tmp_path / "two_devices.toml"
+    path.write_text(
+        'name = "two_devices"\nseed = [0, 1]\nrecord = ["final"]\n'
+        '[data]\nname = "cora"\n[model]\nfamily = "gcn"\ndepth = 1\nwidth = 8\n'
+        '[train]\nepochs = 2\npatience = "none"\n'
+    )
+    config, out = sweep.load_config(path), tmp_path / "out"
+    state = sweep.run(config, devices=["cpu", "cpu"], out=out, progress=False)
+    assert state.finished and (state.done, state.failed) == (2, 0)
+    assert _complete_per_cell(config, out) == Counter({c.key: 1 for c in config.cells()})
+    df = sweep.report(config, out=out)
+    pids = {int(w.rsplit(":", 1)[1]) for w in df["worker"]}
+    # Worker processes (not this one), at most one per entry of devices, each on its device.
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert set(df["device"]) == {"cpu"} and set(df["status"]) == {"ok"}

@@ -127,9 +127,19 @@ def test_molecule_subset_trains_end_to_end(data_root):
     model = deepgnn.build("gcn", 32, 32, 3, width=32, activation="relu", seed=0)
     result = train_graph(model, ds, epochs=3, batch_size=16, patience=None, seed=0)
     assert result.epochs == 3 and not result.diverged
-    assert result.log["loss"].iloc[-1] < result.log["loss"].iloc[0]
-    # 100 HIV molecules hold ~3 actives: ROC-AUC is undefined on parts without one (NaN, no crash)
-    assert result.log[["train", "val", "test"]].stack(future_stack=True).between(0, 1).sum() >= 1
+    log = result.log
+    assert list(log["epoch"]) == [1, 2, 3]
+    assert log["loss"].iloc[-1] < log["loss"].iloc[0]
+    # 100 HIV molecules hold ~3 actives: ROC-AUC is undefined on a part without one, and then
+    # NaN on every epoch (no crash); a part with both classes has a value in [0, 1] every epoch.
+    for part, column in (("train", "train"), ("valid", "val"), ("test", "test")):
+        labels = ds.y[ds.split_idx[part]]
+        both = bool((labels == 1).any() and (labels == 0).any())
+        assert log[column].between(0, 1).all() if both else log[column].isna().all(), part
+    assert result.best_train == log["train"].max() and result.chance == 0.5
+    if log["val"].isna().all():  # no validation metric: no best epoch, nothing at it
+        assert result.best_epoch == 0
+        assert math.isnan(result.val) and math.isnan(result.test) and math.isnan(result.train)
 
 
 def test_molecule_classifier_learns_bbbp_subset(data_root):
@@ -139,8 +149,15 @@ def test_molecule_classifier_learns_bbbp_subset(data_root):
     ds = load_moleculenet("ogbg-molbbbp", data_root, limit=300, cache=False)
     model = deepgnn.build("gcn", 32, 32, 2, width=32, activation="relu", seed=0)
     result = train_graph(model, ds, epochs=10, batch_size=32, patience=None, seed=0, pool="sum")
-    assert result.log["train"].iloc[-1] > 0.7  # ROC-AUC on the training graphs
-    assert 0.0 <= result.val <= 1.0 and 0.0 <= result.test <= 1.0
+    log = result.log
+    assert log["train"].iloc[-1] > 0.7  # ROC-AUC on the training graphs
+    assert list(log["epoch"]) == list(range(1, 11))
+    assert log[["train", "val", "test"]].stack().between(0, 1).all() and len(log) == 10
+    # The result is the row of the first epoch of best validation.
+    best = log.loc[log["val"].idxmax()]
+    assert result.best_epoch == int(best["epoch"])
+    assert (result.val, result.test, result.train) == (best["val"], best["test"], best["train"])
+    assert result.best_train == log["train"].max()
 
 
 def test_init_options_reach_the_named_scheme(cora):

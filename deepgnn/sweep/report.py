@@ -8,12 +8,24 @@ stands beside the test metric.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from deepgnn._io import save_figure, write_atomic
+from deepgnn._plot import (
+    OFF_SCALE_NOTE,
+    SIGNALS,
+    draw_line,
+    edge_handles,
+    finish_figure,
+    line_handle,
+    set_depth_axis,
+    summarize,
+)
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Ledger
 from deepgnn.train import UNTRAINED_FRACTION, is_untrained
@@ -173,7 +185,34 @@ def _device_names(df: Any) -> str:
     return ", ".join(sorted(map(str, df[column].dropna().unique())))
 
 
+_WHEN = {"init": "at initialization", "final": "after training"}
+_NOTES = {
+    "test": "Test {metric}: mean ± std over the seeds that trained (hollow: a seed that stayed "
+    "untrained, its test {metric}). Training {metric}: best over the run, mean ± std over every "
+    "seed. Bars clipped to [0, 1]. ",
+    "signal": "Geometric mean over the seeds, bars ×/÷ their geometric std on log axes (FSP, "
+    "BSP, J), mean ± std on the linear one (GEV). FSP and GEV of the logits h_L; BSP: gradient "
+    "norm of the first layer's weight, loss = NLL on the training nodes; J: the SPoGInit "
+    "objective, form divide_stable, weights 1, 1, 1, on the hidden states "
+    "(deepgnn.objective.objective). ",
+}
+
+
+def _signal_rows(df: Any) -> list[tuple[str, str, bool]]:
+    """The signal panels' rows: (column, axis label, log scale), at initialization first, then
+    after training; FSP, BSP, GEV, J in that order."""
+    rows = []
+    for when, text in _WHEN.items():
+        for name in ("fsp", "bsp", "gev", "objective"):
+            column = f"sp_{when}_{name}"
+            if column in df and _numeric(df, column).notna().any():
+                rows.append((column, f"{SIGNALS[name]}\n{text}", name != "gev"))
+    return rows
+
+
 def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
+    """``<dataset>_test_vs_depth.png`` and ``<dataset>_signal_vs_depth.png``: one column per
+    family, one line (and color) per init (× any other axis of the sweep), one legend."""
     from matplotlib.figure import Figure
 
     written = []
@@ -190,77 +229,133 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
     for c in extra:
         ok["line"] += f", {c}=" + ok[c].astype(str)
     ok["_bad"] = _untrained(ok)
-    signals = sorted(c for c in ok if c.startswith("sp_") and _plottable(c))
     footer = f"{_device_names(ok)}; torch {ok.iloc[0].get('torch_version', '?')}"
     for dataset, part in ok.groupby("dataset", sort=False):
-        families = list(dict.fromkeys(part["family"]))
-        log_x = part["depth"].max() >= 8 * part["depth"].min()
         metric = part["metric"].iloc[0] if "metric" in part else "metric"
-        panels = [("test", f"test {metric}", False), ("train", f"training {metric}", False)]
-        panels += [(c, c, c.split("_")[-1] in ("fsp", "bsp")) for c in signals]
-        for name, columns in (("test", panels[:2]), ("signal", panels[2:])):
-            if not columns:
+        metric = {"rocauc": "ROC-AUC"}.get(metric, metric)
+        test_rows = [
+            ("test", f"test {metric}\n(at best validation)", False),
+            ("train", f"training {metric}\n(best over the run)", False),
+        ]
+        for name, rows in (("test", test_rows), ("signal", _signal_rows(part))):
+            if not rows:
                 continue
-            fig = Figure(figsize=(4.2 * len(families), 3.2 * len(columns) + 0.6))
-            axes = fig.subplots(len(columns), len(families), squeeze=False, sharey="row")
-            depths = sorted(part["depth"].unique())
-            for r, (col, label, log_y) in enumerate(columns):
-                for c, family in enumerate(families):
-                    ax = axes[r][c]
-                    fam = part[part["family"] == family]
-                    for k, (line, sub) in enumerate(fam.groupby("line", sort=False)):
-                        _plot_line(ax, sub, col, line, color=f"C{k % 10}")
-                    if col == "train" and "chance" in fam and fam["chance"].notna().any():
-                        ax.axhline(float(_numeric(fam, "chance").mean()), color="0.5", ls=":", lw=1)
-                    if log_x:
-                        ax.set_xscale("log", base=2)
-                    ax.set_xticks(depths, [str(d) for d in depths])
-                    if log_y:
-                        ax.set_yscale("log")
-                    ax.set_xlabel("depth")
-                    ax.set_ylabel(label)
-                    fixed = ", ".join(f"{k}={fam[k].iloc[0]}" for k in per_family)
-                    ax.set_title(f"{dataset}, {family}" + (f" ({fixed})" if fixed else ""))
-                    ax.grid(alpha=0.3)
-            axes[0][-1].legend(fontsize="small")
-            note = footer
+            families = list(dict.fromkeys(part["family"]))
+            fig = Figure(
+                figsize=(3.6 * len(families) + 1.0, 2.5 * len(rows) + 0.9), layout="constrained"
+            )
+            axes = fig.subplots(len(rows), len(families), squeeze=False, sharex=True, sharey="row")
+            lines = {line: f"C{k % 10}" for k, line in enumerate(dict.fromkeys(part["line"]))}
+            marks = _draw_panels(axes, part, rows, families, lines, per_family)
+            handles = [line_handle(line, color=color) for line, color in lines.items()]
+            handles += edge_handles(marks["zero"], marks["bad"])
             if name == "test":
-                note = (
-                    "test: mean ± std over the seeds that trained; hollow markers: seeds that "
-                    "stayed untrained. training: best over the run, every seed; dotted: chance. "
-                    + footer
-                )
-            fig.text(0.01, 0.005, note, fontsize=7, color="0.3", ha="left", va="bottom")
-            fig.tight_layout(rect=(0, 0.03, 1, 1))
+                handles += _test_handles(marks["untrained"], marks["chance"])
+            note = _NOTES[name].format(metric=metric)
+            if marks["zero"] or marks["bad"]:
+                note += OFF_SCALE_NOTE + ". "
+            finish_figure(fig, handles, note + footer)
             path = out / f"{dataset}_{name}_vs_depth.png"
             save_figure(fig, path)
             written.append(path)
     return written
 
 
-def _plot_line(ax: Any, sub: Any, col: str, label: str, *, color: str) -> None:
-    """One init's line: the mean ± std over seeds per depth (the test metric over the seeds that
-    trained, with the untrained ones as hollow markers; the training metric over every seed)."""
+def _draw_panels(
+    axes: Any,
+    part: Any,
+    rows: list[tuple[str, str, bool]],
+    families: list[str],
+    lines: dict[str, str],
+    per_family: list[str],
+) -> dict[str, bool]:
+    """Fill the grid: row = column of ``part``, column = family; return which of the
+    off-scale, untrained and chance marks were drawn."""
+    dataset = part["dataset"].iloc[0]
+    depths = sorted(part["depth"].unique())
+    log_x = depths[-1] >= 8 * depths[0]
+    marks = dict.fromkeys(("zero", "bad", "untrained", "chance"), False)
+    for r, (col, label, log_y) in enumerate(rows):
+        for c, family in enumerate(families):
+            ax = axes[r][c]
+            fam = part[part["family"] == family]
+            for line, sub in fam.groupby("line", sort=False):
+                drawn = _plot_line(ax, sub, col, color=lines[line], log=log_y)
+                for k, v in drawn.items():
+                    marks[k] = marks[k] or v
+            if col == "train" and "chance" in fam and fam["chance"].notna().any():
+                ax.axhline(float(_numeric(fam, "chance").mean()), color="0.5", ls=":", lw=1)
+                marks["chance"] = True
+            set_depth_axis(ax, depths, log=log_x)
+            if log_y:
+                ax.set_yscale("log")
+            if r == len(rows) - 1:
+                ax.set_xlabel("depth L (graph layers)")
+            if c == 0:
+                ax.set_ylabel(label)
+            if r == 0:
+                fixed = ", ".join(
+                    str(fam[k].iloc[0]) if k == "activation" else f"{k}={fam[k].iloc[0]}"
+                    for k in per_family
+                )
+                ax.set_title(f"{dataset}, {family}" + (f" ({fixed})" if fixed else ""))
+    return marks
+
+
+def _plot_line(ax: Any, sub: Any, col: str, *, color: str, log: bool) -> dict[str, bool]:
+    """One init's line over depth (see :func:`_plots`); returns the marks it drew."""
+    bounded = col in ("test", "train")
     if col == "train" and "best_train" in sub and sub["best_train"].notna().any():
         col = "best_train"
     shown = sub[~sub["_bad"]] if col == "test" else sub
-    g = _numeric(shown, col).groupby(shown["depth"]).agg(["mean", "std"]).sort_index()
-    ax.errorbar(
-        g.index,
-        g["mean"],
-        yerr=g["std"].fillna(0),
-        marker="o",
-        capsize=2,
-        color=color,
-        label=label,
+    if bounded:  # a metric without a value (e.g. ROC-AUC of one class) is not a divergence
+        shown = shown[_numeric(shown, col).notna()]
+    flag = None
+    if col.startswith("sp_"):
+        when = col.split("_")[1]
+        flag_col = f"sp_{when}_diverged"
+        if flag_col in shown:
+            flag = shown[flag_col]
+        elif when == "final":
+            flag = shown["status"] == "diverged"
+    stats = summarize(
+        shown["depth"], shown[col], flag, log=log, bounds=(0.0, 1.0) if bounded else None
     )
+    draw_line(ax, stats, color=color)
     bad = sub[sub["_bad"]] if col == "test" else sub.iloc[:0]
     if len(bad):
         ax.scatter(bad["depth"], _numeric(bad, "test"), facecolors="none", edgecolors=color, s=22)
+    return {
+        "zero": bool(stats["zero"].any()),
+        "bad": bool(stats["bad"].any()),
+        "untrained": bool(len(bad)),
+    }
 
 
-def _plottable(column: str) -> bool:
-    return column.split("_", 2)[-1] in ("fsp", "bsp", "gev", "objective")
+def _test_handles(untrained: bool, chance: bool) -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    handles = []
+    if untrained:
+        handles.append(
+            Line2D([], [], ls="none", marker="o", mfc="none", mec="0.35", label="untrained seed")
+        )
+    if chance:
+        handles.append(Line2D([], [], color="0.5", ls=":", lw=1, label="chance (training)"))
+    return handles
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna's info logging off while the ledger loads the study, then back as it was."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(level, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
 
 
 def report(
@@ -283,7 +378,10 @@ def report(
       depth in bold, untrained seeds counted.
     - ``<dataset>_test_vs_depth.png`` (test and training metric, one line per init, one panel
       per family; untrained seeds hollow) and, when signals were recorded,
-      ``<dataset>_signal_vs_depth.png``.
+      ``<dataset>_signal_vs_depth.png`` (FSP, BSP, GEV and J at initialization and after
+      training; FSP, BSP and J on log axes as geometric means ×/÷ the geometric std, values a
+      log axis cannot show marked on its edge). One legend per figure; the devices and the
+      torch version in its footer.
 
     Logs a warning counting the untrained cells.
 
@@ -299,8 +397,9 @@ def report(
 
     config = as_config(config)
     folder = out_dir(config, out)
-    ledger = Ledger(config, storage=storage, out=folder)
-    df = pd.DataFrame(ledger.rows())
+    with _quiet_optuna():  # no "[I ...] Using an existing study" line per report
+        ledger = Ledger(config, storage=storage, out=folder)
+        df = pd.DataFrame(ledger.rows())
     n_cells = len(ledger.cells)
     if df.empty:
         log.warning("sweep %s has no recorded cell yet; nothing to report", config.name)
