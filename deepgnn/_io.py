@@ -11,14 +11,15 @@ ledger) is opened by :func:`optuna_storage`; journal files go through
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["optuna_storage", "save_figure", "write_atomic"]
+__all__ = ["optuna_storage", "quiet_optuna", "save_figure", "write_atomic"]
 
 
 def write_atomic(
@@ -173,3 +174,16 @@ def _rdb_storage(text: str, *, read_only: bool) -> Any:
             f"storage={text!r} cannot be opened ({first}); check the URL, that the server "
             "runs and that its user may connect"
         ) from None
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna's info logging off ("Using an existing study", trial lines), then back as it was."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(level, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)

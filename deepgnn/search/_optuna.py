@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,20 +11,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn._io import optuna_storage
+from deepgnn._io import optuna_storage, quiet_optuna
 from deepgnn.search._problem import Problem, bar, positive, show_best
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    import optuna
-
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(level)
 
 
 @dataclass(frozen=True)
@@ -49,7 +35,7 @@ class _Study:
         """Run the study until it holds ``n_trials`` finished trials; return it."""
         import optuna
 
-        with _quiet_optuna():
+        with quiet_optuna():
             study = optuna.create_study(
                 storage=optuna_storage(self.storage),
                 study_name=self.study_name,

@@ -8,14 +8,12 @@ stands beside the test metric.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from deepgnn._io import save_figure, write_atomic
+from deepgnn._io import quiet_optuna, save_figure, write_atomic
 from deepgnn._plot import (
     OFF_SCALE_NOTE,
     SIGNALS,
@@ -345,19 +343,6 @@ def _test_handles(untrained: bool, chance: bool) -> list[Any]:
     return handles
 
 
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Optuna's info logging off while the ledger loads the study, then back as it was."""
-    import optuna
-
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(max(level, optuna.logging.WARNING))
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(level)
-
-
 def report(
     config: SweepConfig | str | Path,
     *,
@@ -397,7 +382,7 @@ def report(
 
     config = as_config(config)
     folder = out_dir(config, out)
-    with _quiet_optuna():  # no "[I ...] Using an existing study" line per report
+    with quiet_optuna():  # no "[I ...] Using an existing study" line per report
         ledger = Ledger(config, storage=storage, out=folder)
         df = pd.DataFrame(ledger.rows())
     n_cells = len(ledger.cells)

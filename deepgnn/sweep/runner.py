@@ -102,7 +102,7 @@ def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, posi
     if progress:
         from tqdm.auto import tqdm
 
-        desc = f"{config.name} [{device or 'auto'}]"
+        desc = f"{config.name} worker {position} [{device or 'auto'}]"
         bar = tqdm(total=len(ledger.units), position=position, desc=desc, unit="cell")
     ran = 0
     try:
