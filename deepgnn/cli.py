@@ -535,29 +535,20 @@ def _parser() -> argparse.ArgumentParser:
         help=f"training preset, one of {', '.join(protocols.available())} (default: kipf); "
         "the flags below override it",
     )
-    train.add_argument("--epochs", type=int, default=None, help="epochs (default: the protocol's)")
-    train.add_argument(
-        "--lr", type=float, default=None, help="Adam's learning rate (default: the protocol's)"
-    )
-    train.add_argument(
-        "--weight-decay", type=float, default=None, help="L2 penalty (default: the protocol's)"
-    )
-    train.add_argument(
-        "--patience",
-        type=_patience,
-        default=None,
-        help="early stopping after this many epochs without a better validation metric, or "
-        "none (default: the protocol's)",
-    )
-    train.add_argument(
-        "--batch-size", type=int, default=None, help="graph datasets (train_graph's default: 32)"
-    )
-    train.add_argument(
-        "--split",
-        type=int,
-        default=None,
-        help="which of the dataset's splits (default: its current one, 0 as loaded)",
-    )
+    for flag, kind, text in (
+        ("--epochs", int, "epochs (default: the protocol's)"),
+        ("--lr", float, "Adam's learning rate (default: the protocol's)"),
+        ("--weight-decay", float, "L2 penalty (default: the protocol's)"),
+        (
+            "--patience",
+            _patience,
+            "early stopping after this many epochs without a better validation metric, or "
+            "none (default: the protocol's)",
+        ),
+        ("--batch-size", int, "graph datasets (train_graph's default: 32)"),
+        ("--split", int, "which of the dataset's splits (default: its current one, 0 as loaded)"),
+    ):
+        train.add_argument(flag, type=kind, default=None, help=text)
     train.add_argument(
         "--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cuda where available)"
     )

@@ -132,15 +132,8 @@ def build(
     check_choice("family", family, _REGISTRY)
     cls = _REGISTRY[family]
     # the family's constructor checks ``options`` against its family_options table
-    kwargs = dict(
-        width=width,
-        activation=activation,
-        dropout=dropout,
-        bias=bias,
-        norm=norm,
-        backend=backend,
-        **options,
-    )
+    kwargs: dict[str, object] = {"width": width, "activation": activation, "dropout": dropout}
+    kwargs.update(bias=bias, norm=norm, backend=backend, **options)
     if seed is None:
         return cls(in_dim, out_dim, depth, **kwargs)
     with torch.random.fork_rng(devices=[]):

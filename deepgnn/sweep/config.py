@@ -289,24 +289,13 @@ class SweepConfig:
         description = raw.get("description", "")
         if not isinstance(description, str):
             raise _ConfigError(f"description must be a string, got {description!r}")
-        return cls(
-            name=name,
-            data=data_table,
-            model=model,
-            model_overrides=model_overrides,
-            tune=tune,
-            init=init_table,
-            train=train_table,
-            init_options=init_options,
-            seed=tuple(seeds),
-            record=tuple(dict.fromkeys(["final", *record])),
-            max_retries=max_retries,
-            heartbeat_interval=float(interval),
-            grace_period=float(grace),
-            storage=storage,
-            description=description,
-            source=source,
-        )
+        fields: dict[str, Any] = {"name": name, "data": data_table, "model": model}
+        fields.update(model_overrides=model_overrides, tune=tune, init=init_table)
+        fields.update(train=train_table, init_options=init_options, seed=tuple(seeds))
+        fields.update(record=tuple(dict.fromkeys(["final", *record])), max_retries=max_retries)
+        fields.update(heartbeat_interval=float(interval), grace_period=float(grace))
+        fields.update(storage=storage, description=description, source=source)
+        return cls(**fields)
 
     @staticmethod
     def _data(table: dict[str, Any]) -> dict[str, list[Any]]:
