@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 from collections.abc import Collection
 from typing import Any
 
@@ -16,12 +18,45 @@ def check_choice(arg: str, value: object, choices: Collection[str]) -> None:
 
 
 def check_int(arg: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` as an int, or raise naming ``arg`` when it is not an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{arg} must be an int, got {type(value).__name__} {value!r}")
+    """Return ``value`` as an int, or raise naming ``arg`` when it is not an int >= ``minimum``.
+
+    Python and numpy integers are ints; ``bool`` and floats (even ``1.0``) are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{arg} must be an int >= {minimum}, got {type(value).__name__} {value!r}; pass "
+            f"e.g. {arg}={max(minimum, 0)}"
+        )
     if value < minimum:
         raise ValueError(f"{arg}={value} is too small; pass an int >= {minimum}")
-    return value
+    return int(value)
+
+
+def check_real(
+    arg: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    example: str = "1.0",
+) -> float:
+    """Return ``value`` as a finite float, or raise naming ``arg``.
+
+    ``TypeError`` for anything but a real number (``bool`` included); ``ValueError`` for NaN,
+    inf or a value below ``minimum`` (at ``minimum`` too when ``exclusive``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{arg} must be a number such as {arg}={example}, got {type(value).__name__} {value!r}"
+        )
+    v = float(value)
+    ok = math.isfinite(v) and (minimum is None or (v > minimum if exclusive else v >= minimum))
+    if not ok:
+        bound = "" if minimum is None else f" {'>' if exclusive else '>='} {minimum:g}"
+        raise ValueError(
+            f"{arg}={value!r} is not a finite number{bound}; pass e.g. {arg}={example}"
+        )
+    return v
 
 
 def check_fraction(arg: str, value: object) -> float:
@@ -46,10 +81,48 @@ def check_pair(arg: str, value: object, *, example: str) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def resolve_device(device: Any = None) -> Any:
-    """``torch.device(device)``; ``None``: CUDA when available, else the CPU."""
+def check_device(arg: str, device: object) -> Any:
+    """Return ``torch.device(device)``, or raise naming ``arg`` when torch here cannot use it.
+
+    ``TypeError`` for anything but a device name, an index or a ``torch.device``;
+    ``ValueError`` for a name torch does not know, and for a CUDA (or MPS) device that this
+    torch build or machine does not have (torch itself would raise an ``AssertionError``
+    from deep inside the first ``.to()``).
+    """
+    import torch
+
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise TypeError(
+            f"{arg} must be a device name such as 'cpu' or 'cuda:0', a torch.device or None, "
+            f"got {type(device).__name__} {device!r}"
+        )
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(
+            f"{arg}={device!r} is not a device torch knows; pass 'cpu', 'cuda' or 'cuda:<index>'"
+        ) from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"{arg}={device!r}, but this torch sees no CUDA device (torch.cuda.is_available() "
+                f"is False); pass {arg}='cpu', or {arg}=None to use CUDA only where there is one"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(
+                f"{arg}={device!r}, but this machine has {count} CUDA device(s); pass "
+                f"{arg}='cuda:<index>' with an index below {count}"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{arg}={device!r}, but MPS is not available here; pass {arg}='cpu'")
+    return dev
+
+
+def resolve_device(device: Any = None, *, arg: str = "device") -> Any:
+    """``torch.device(device)``, checked by :func:`check_device`; ``None``: CUDA when available, else the CPU."""
     import torch
 
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return check_device(arg, device)

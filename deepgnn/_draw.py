@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from deepgnn._checks import check_choice
+from deepgnn._checks import check_choice, check_real
 from deepgnn.graph import Graph
 from deepgnn.models import GNN, LayerWeight
 
@@ -25,6 +25,7 @@ __all__ = [
     "check_common",
     "check_graph",
     "check_model",
+    "check_spread",
     "draw_",
     "finish_",
     "reset_gates_",
@@ -49,6 +50,8 @@ def check_model(model: object) -> GNN:
 def activation_gain(nonlinearity: str, negative_slope: float | None = None) -> float:
     choices = ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
     check_choice("nonlinearity", nonlinearity, choices)
+    if negative_slope is not None:
+        negative_slope = check_real("negative_slope", negative_slope, example="0.01")
     if nonlinearity == "identity":
         return 1.0
     return torch.nn.init.calculate_gain(nonlinearity, negative_slope)  # type: ignore[arg-type]
@@ -61,6 +64,19 @@ def draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator |
         w.uniform_(-bound, bound, generator=generator)
     else:
         w.normal_(0.0, std, generator=generator)
+
+
+def check_spread(model: GNN, arg: str, value: float, largest: float) -> None:
+    """Raise naming ``arg`` when weights reaching ``largest`` overflow the model's dtype."""
+    lws = model.layer_weights()
+    if not lws:
+        return
+    finfo = torch.finfo(lws[0].weight.dtype)
+    if not largest < finfo.max:
+        raise ValueError(
+            f"{arg}={value:g} draws weights up to {largest:g}, beyond the {finfo.max:.3g} of "
+            f"{lws[0].weight.dtype}; pass a smaller {arg}"
+        )
 
 
 def finish_(lw: LayerWeight, bias: str) -> None:

@@ -49,6 +49,12 @@ def virgo_variances(
             f"x must be a tensor of shape (num_nodes={graph.num_nodes}, in_dim), "
             f"got {getattr(x, 'shape', type(x).__name__)}"
         )
+    bad = int((~torch.isfinite(x.detach())).sum()) if x.is_floating_point() else 0
+    if bad:
+        raise ValueError(
+            f"x holds {bad} NaN/inf entries, so virgo's variances would be NaN; replace them "
+            "(e.g. torch.nan_to_num(x)) or use an init that does not read x, such as xavier_"
+        )
     g2 = activation_gain(nonlinearity) ** 2
     lws = model.layer_weights()
     is_conv = [lw.kind == "conv" for lw in lws]
@@ -76,7 +82,7 @@ def virgo_variances(
         if k == 0 or not is_conv[k]:
             fwd = g2 / lw.fan_in
         else:
-            fwd = g2 / lw.fan_in * fwd_sq[seen - 1] / fwd_sq[seen]
+            fwd = g2 / lw.fan_in * _ratio(fwd_sq[seen - 1], fwd_sq[seen])
         if k == len(lws) - 1:
             ones_sq = bwd_sq[1] if is_conv[k] else bwd_sq[0]  # ‖Â1‖², or ‖1‖² = N
             bwd = graph.num_nodes / ((classes - 1) * ones_sq)
@@ -84,8 +90,21 @@ def virgo_variances(
             bwd = g2 / lw.fan_out * bwd_sq[after] / bwd_sq[after + 1]
         else:
             bwd = g2 / lw.fan_out
-        variances.append(2.0 / (1.0 / fwd + 1.0 / bwd))
+        ok = math.isfinite(fwd) and fwd > 0
+        variances.append(2.0 / (1.0 / fwd + 1.0 / bwd) if ok else math.nan)
+    if not all(math.isfinite(v) and v > 0 for v in variances):
+        # ‖Âˡx̄‖² overflowed float64 (per-node means near 1e154) or vanished on the way
+        norms = ", ".join(f"{v:.3g}" for v in fwd_sq[:4])
+        raise ValueError(
+            f"x's per-node means x̄ propagate to squared norms ‖Âˡx̄‖² = {norms}, ..., so "
+            "virgo's ratios of them are not finite and positive; rescale x (e.g. "
+            "x / x.abs().max()) or use kaiming_ or ginit_, which do not read x"
+        )
     return variances
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else math.inf
 
 
 def virgo_(
@@ -130,7 +149,8 @@ def virgo_(
         generator: random generator; ``None`` uses the global one.
 
     Raises:
-        ValueError: ``x`` has zero per-node means everywhere, or the model has one output.
+        ValueError: ``x`` holds NaN/inf, has zero per-node means everywhere or so large that
+            their propagated norms overflow, or the model has one output.
     """
     variances = virgo_variances(model, graph, x, nonlinearity=nonlinearity)
     check_choice("bias", bias, BIAS)

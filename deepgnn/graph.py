@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from deepgnn._checks import check_device
 from deepgnn._spmm import ACTIVATIONS as SPMM_ACTIVATIONS
 from deepgnn._spmm import CSR, symmetric_spmm
 from deepgnn._typing import Device
@@ -19,16 +20,35 @@ if TYPE_CHECKING:  # pragma: no cover
     import dgl
     import networkx as nx
 
-__all__ = ["Graph"]
+__all__ = ["INFER_LIMIT", "MAX_NODES", "Graph"]
+
+
+#: The most nodes a graph may have: deepgnn's SpMM kernels index nodes with int32.
+MAX_NODES = 2**31 - 1
+#: Without ``num_nodes=``, a largest id at or above both of these is refused as a likely
+#: mistake (ids that were never relabelled to 0..n-1, a stray huge number): ``max id + 1``
+#: nodes would allocate ~100 bytes each (8 GiB at 10**8) for a graph that is almost all
+#: isolated nodes. Passing ``num_nodes=`` explicitly accepts such a graph.
+INFER_LIMIT = 10**7
+INFER_FACTOR = 100
 
 
 def _as_numpy(arg: str, value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
+        if value.is_complex():
+            return value.detach().cpu().resolve_conj().numpy()
         return value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, (list, tuple)):
-        return np.asarray(value)
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError):
+            example = "torch.tensor([sources, targets]) of equal lengths"
+            raise ValueError(
+                f"{arg} is a ragged nested list (rows of different lengths); pass a rectangular "
+                f"array such as {example if arg == 'edge_index' else 'a flat list of numbers'}"
+            ) from None
     raise TypeError(
         f"{arg} must be a torch.Tensor or numpy array, got {type(value).__name__}; "
         f"wrap it with torch.as_tensor({arg})"
@@ -51,13 +71,20 @@ class Graph:
 
     Args:
         edge_index: node pairs, integer tensor or array of shape ``(2, num_edges)``.
-        num_nodes: number of nodes; inferred as ``max id + 1`` when omitted.
-        edge_weight: optional positive finite weights, shape ``(num_edges,)``.
+        num_nodes: number of nodes, at most :data:`MAX_NODES` (:math:`2^{31} - 1`, the
+            kernels' int32 ids); inferred as ``max id + 1`` when omitted, except that a
+            largest id of at least :data:`INFER_LIMIT` (:math:`10^7`) and 100 times
+            ``num_edges + 1`` is refused (the ids are most likely not relabelled to
+            ``0..n-1``; pass ``num_nodes=`` to accept it).
+        edge_weight: optional positive finite real weights, shape ``(num_edges,)``, whose sum
+            at each node stays within the float64 range.
 
     Raises:
-        ValueError: ids out of range or negative, float ids, wrong shape, NaN/inf or
-            non-positive weights, or a graph with no nodes.
-        TypeError: ``edge_index`` is neither a tensor nor an array.
+        ValueError: ids out of range or negative, float ids, wrong shape or a ragged list,
+            NaN/inf or non-positive weights or degrees that overflow, a graph with no nodes
+            or more than :data:`MAX_NODES`.
+        TypeError: ``edge_index`` is neither a tensor nor an array, or ``edge_weight`` is
+            complex, bool or not numeric.
 
     Example:
         >>> import torch
@@ -99,12 +126,27 @@ class Graph:
                 raise ValueError(
                     "edge_index is empty, so num_nodes cannot be inferred; pass num_nodes="
                 )
+            if hi >= INFER_LIMIT and hi >= INFER_FACTOR * (ei.shape[1] + 1):
+                raise ValueError(
+                    f"edge_index refers to node {hi} with only {ei.shape[1]} edges, so the "
+                    f"inferred num_nodes={hi + 1} would be almost all isolated nodes; relabel "
+                    "the ids to 0..n-1 (np.unique(edge_index, return_inverse=True)) or pass "
+                    f"num_nodes={hi + 1} if the graph really has that many nodes"
+                )
             num_nodes = hi + 1
         if isinstance(num_nodes, bool) or not isinstance(num_nodes, (int, np.integer)):
-            raise TypeError(f"num_nodes must be an int, got {type(num_nodes).__name__}")
+            raise TypeError(
+                f"num_nodes must be an int, got {type(num_nodes).__name__} {num_nodes!r}; pass "
+                "e.g. num_nodes=int(edge_index.max()) + 1"
+            )
         num_nodes = int(num_nodes)
         if num_nodes <= 0:
             raise ValueError(f"num_nodes={num_nodes}, but a graph needs at least one node")
+        if num_nodes > MAX_NODES:
+            raise ValueError(
+                f"num_nodes={num_nodes} is more than the {MAX_NODES} (2**31 - 1) nodes that "
+                "deepgnn's int32 node ids hold; relabel the ids to 0..n-1 or split the graph"
+            )
         if hi >= num_nodes:
             raise ValueError(
                 f"edge_index refers to node {hi}, but num_nodes={num_nodes}; "
@@ -113,7 +155,14 @@ class Graph:
         if edge_weight is None:
             w = np.ones(ei.shape[1], dtype=np.float64)
         else:
-            w = _as_numpy("edge_weight", edge_weight).astype(np.float64, copy=False)
+            w = _as_numpy("edge_weight", edge_weight)
+            if w.dtype == np.bool_ or w.dtype.kind not in "iuf":
+                raise TypeError(
+                    f"edge_weight has dtype {w.dtype}, but weights are real numbers; pass "
+                    "float weights (complex ones: edge_weight.abs() or .real, bool ones: "
+                    "drop the False edges and pass edge_weight=None)"
+                )
+            w = w.astype(np.float64, copy=False)
             if w.shape != (ei.shape[1],):
                 raise ValueError(
                     f"edge_weight must have shape ({ei.shape[1]},), one weight per edge_index "
@@ -148,6 +197,13 @@ class Graph:
         c = np.concatenate([cols, loops])
         v = np.concatenate([w, np.ones(n)])
         deg = np.bincount(r, weights=v, minlength=n)
+        if not np.isfinite(deg).all():
+            node = int(np.flatnonzero(~np.isfinite(deg))[0])
+            raise ValueError(
+                f"edge_weight sums past the float64 range at node {node} (its degree is inf), "
+                "which would zero its row of Â; rescale the weights, e.g. "
+                "edge_weight / edge_weight.max()"
+            )
         dinv = 1.0 / np.sqrt(deg)
         adj = sp.csr_array((v * dinv[r] * dinv[c], (r, c)), shape=(n, n))
         adj.sort_indices()
@@ -187,8 +243,8 @@ class Graph:
         weight = None if np.all(coo.data == 1) else coo.data
         try:
             return cls(ei, num_nodes=matrix.shape[0], edge_weight=weight)
-        except ValueError as err:
-            raise ValueError(str(err).replace("edge_weight", "matrix values")) from None
+        except (ValueError, TypeError) as err:
+            raise type(err)(str(err).replace("edge_weight", "matrix values")) from None
 
     @classmethod
     def from_networkx(cls, graph: nx.Graph, *, weight: str | None = None) -> Graph:
@@ -261,10 +317,14 @@ class Graph:
         return adj
 
     def to(self, device: Device) -> Graph:
-        """Return this graph on ``device`` (itself if already there)."""
+        """Return this graph on ``device`` (itself if already there).
+
+        Raises:
+            ValueError: a device this torch cannot use (``"cuda"`` on a CPU-only build).
+        """
         # Resolve "cuda" to "cuda:0" (the current device), as tensors report it, so that
         # device checks against x.device compare equal.
-        device = torch.empty(0, device=device).device
+        device = torch.empty(0, device=check_device("device", device)).device
         if device == self.device:
             return self
         out = copy.copy(self)

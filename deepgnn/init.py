@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from deepgnn._checks import check_choice
+from deepgnn._checks import check_choice, check_real
 from deepgnn._draw import (
     BIAS,
     LAYERS,
@@ -40,6 +41,7 @@ from deepgnn._draw import (
     check_common,
     check_graph,
     check_model,
+    check_spread,
     finish_,
     reset_gates_,
 )
@@ -127,7 +129,7 @@ def xavier_(
     Args:
         model: any deepgnn model.
         distribution: ``"uniform"`` or ``"normal"``.
-        gain: multiplies the standard deviation.
+        gain: multiplies the standard deviation; a finite number > 0.
         layers: ``"all"`` re-draws every layer weight; ``"conv"`` only the graph
             convolutions' (``kind == "conv"``), leaving the residual families' input and
             output projections (weights and biases) as they are: the SPoGInit authors'
@@ -148,7 +150,9 @@ def xavier_(
     model = check_model(model)
     check_common(distribution, bias)
     check_choice("layers", layers, LAYERS)
+    gain = check_real("gain", gain, minimum=0.0, exclusive=True)
     stds = [gain * math.sqrt(2.0 / (lw.fan_in + lw.fan_out)) for lw in model.layer_weights()]
+    check_spread(model, "gain", gain, math.sqrt(3.0) * max(stds, default=0.0))
     return apply_(model, stds, distribution, bias, generator, layers)
 
 
@@ -233,12 +237,14 @@ def orthogonal_(
 
     Args:
         model: any deepgnn model.
-        gain: scale of the orthogonal matrix.
+        gain: scale of the orthogonal matrix; a finite number > 0.
         bias: ``"zeros"`` or ``"keep"``.
         generator: random generator; ``None`` uses the global one.
     """
     model = check_model(model)
     check_choice("bias", bias, BIAS)
+    gain = check_real("gain", gain, minimum=0.0, exclusive=True)
+    check_spread(model, "gain", gain, gain)
     with torch.no_grad():
         for lw in model.layer_weights():
             torch.nn.init.orthogonal_(lw.weight, gain=gain, generator=generator)
@@ -249,17 +255,19 @@ def orthogonal_(
 
 # ---------------------------------------------------------------------- scaling, dispatch
 def _as_scales(arg: str, scales: object, n: int) -> list[float]:
-    if isinstance(scales, (int, float)) and not isinstance(scales, bool):
-        return [float(scales)] * n
+    if isinstance(scales, numbers.Real) and not isinstance(scales, bool):
+        return [check_real(arg, scales, example="0.5")] * n
     if isinstance(scales, Tensor):
         scales = scales.detach().flatten().tolist()
     if not isinstance(scales, Sequence) or isinstance(scales, str):
         raise TypeError(f"{arg} must be a number or a sequence of {n} numbers, got {scales!r}")
     if len(scales) != n:
         raise ValueError(f"{arg} has {len(scales)} entries but the model has {n}; pass {n}")
+    if not all(isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
+        raise TypeError(f"{arg} must be a number or a sequence of {n} numbers, got {scales!r}")
     out = [float(s) for s in scales]
     if not all(math.isfinite(s) for s in out):
-        raise ValueError(f"{arg} must be finite, got {out}")
+        raise ValueError(f"{arg} must be finite, got {out}; pass finite scales")
     return out
 
 
@@ -276,7 +284,8 @@ def scale_(
 
     Args:
         model: any deepgnn model.
-        scales: one number for all layers, or one per entry of ``model.layer_weights()``.
+        scales: one finite number for all layers, or one per entry of
+            ``model.layer_weights()``.
         gates: for ``gated_resgcn`` / ``rezero``, ``{"alpha": ..., "beta": ...}`` scales
             (a number or one per graph layer) multiplying the residual gates; a gate at 0
             stays 0.

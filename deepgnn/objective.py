@@ -18,7 +18,8 @@ tensors that stay differentiable in the model's parameters on demand:
 - :func:`residuals`: the three residuals whose squares make :math:`J` (a Gauss-Newton step
   needs them);
 - :func:`term_keys`: which of the terms a form and a state read;
-- :func:`check_operands`: the operand checks every public entry point shares.
+- :func:`check_operands`: the operand checks every public entry point shares;
+- :func:`check_weights`: the check of the objective's weights :math:`(w_1, w_2, w_3)`.
 
 :mod:`deepgnn.signal` reports these terms as tables; :mod:`deepgnn.search` minimizes
 :math:`J`.
@@ -27,6 +28,7 @@ tensors that stay differentiable in the model's parameters on demand:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +44,7 @@ __all__ = [
     "FORMS",
     "STATES",
     "check_operands",
+    "check_weights",
     "gev_tensor",
     "objective",
     "residuals",
@@ -120,6 +123,48 @@ def _max_over_min(values: list[Tensor], nan: Tensor) -> Tensor:
     return values[int(v.argmax())] / values[int(v.argmin())]
 
 
+def check_weights(weights: object) -> tuple[float, float, float]:
+    """Return the objective's weights ``(w1, w2, w3)`` as floats, or raise naming ``weights``.
+
+    They must be three finite numbers >= 0, not all 0: a NaN weight makes :math:`J` NaN on
+    every evaluation, a negative one rewards the imbalance the search is meant to remove.
+
+    Raises:
+        TypeError: not a sequence (list, tuple, 1-d array or tensor) of three numbers.
+        ValueError: a NaN, infinite or negative weight, or all three 0.
+
+    Example:
+        >>> check_weights([1, 10, 1])
+        (1.0, 10.0, 1.0)
+        >>> check_weights((1, -1, 1))
+        Traceback (most recent call last):
+        ...
+        ValueError: weights=(1.0, -1.0, 1.0) must be three finite numbers >= 0, not all 0, such as weights=(1, 10, 1)
+    """
+    values = weights.tolist() if hasattr(weights, "tolist") else weights
+    if (
+        isinstance(values, (str, bytes))
+        or not isinstance(values, Sequence)
+        or len(values) != 3
+        or not all(isinstance(w, numbers.Real) and not isinstance(w, bool) for w in values)
+    ):
+        raise TypeError(
+            f"weights must be three numbers (w1, w2, w3) such as (1, 10, 1), got {weights!r}"
+        )
+    w = tuple(float(v) for v in values)
+    if not all(math.isfinite(v) and v >= 0 for v in w) or not any(w):
+        raise ValueError(
+            f"weights={w} must be three finite numbers >= 0, not all 0, such as weights=(1, 10, 1)"
+        )
+    return w  # type: ignore[return-value]
+
+
+def _dtype_name(value: object) -> str:
+    dtype = getattr(value, "dtype", None)
+    shape = tuple(getattr(value, "shape", ()))
+    return f"{dtype} {shape}" if dtype is not None else type(value).__name__
+
+
 def check_operands(
     model: object, graph: object, x: object, y: object, mask: object
 ) -> tuple[GNN, Graph, Tensor]:
@@ -128,8 +173,10 @@ def check_operands(
     Args:
         model: must be a :class:`deepgnn.models.GNN`.
         graph: a :class:`~deepgnn.Graph`, or a ``dgl.DGLGraph`` (converted).
-        x: node features, a tensor (its shape is the model's business).
-        y: ``None`` or integer labels of shape ``(num_nodes,)``, below ``model.out_dim``.
+        x: node features, a tensor without NaN/inf (its shape and dtype are the model's
+            business: :meth:`~deepgnn.models.GNN.forward` checks them).
+        y: ``None`` or integer labels of shape ``(num_nodes,)``, in ``[-1, model.out_dim)``
+            (``-1``: unlabelled), at least one of them labelled when ``mask`` is ``None``.
         mask: ``None`` or a bool ``(num_nodes,)`` selecting at least one labelled node.
 
     Returns:
@@ -137,8 +184,8 @@ def check_operands(
 
     Raises:
         TypeError: an operand of the wrong type.
-        ValueError: labels or mask of the wrong shape, dtype or range; the message says how
-            to fix it.
+        ValueError: features with NaN/inf, labels or mask of the wrong shape, dtype or range;
+            the message says how to fix it.
 
     Example:
         >>> import deepgnn
@@ -156,24 +203,48 @@ def check_operands(
             raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex():
+        bad = int((~torch.isfinite(x.detach())).sum())
+        if bad:
+            raise ValueError(
+                f"x holds {bad} NaN/inf entries; pass finite features, e.g. torch.nan_to_num(x)"
+            )
     n = graph.num_nodes
     if y is not None:
-        if not isinstance(y, Tensor) or y.shape != (n,) or y.is_floating_point():
+        integer = isinstance(y, Tensor) and not (
+            y.is_floating_point() or y.is_complex() or y.dtype == torch.bool
+        )
+        if not integer or y.shape != (n,):  # type: ignore[union-attr]
             raise ValueError(
-                f"y must be an integer tensor of shape ({n},), got "
-                f"{getattr(y, 'dtype', type(y).__name__)} {tuple(getattr(y, 'shape', ()))}"
+                f"y must be an integer tensor of shape ({n},), one label per node of the graph, "
+                f"got {_dtype_name(y)}; pass class ids such as ds.y (float or bool labels: "
+                "y.long())"
             )
-        if int(y.max()) >= model.out_dim:
+        lo, hi = int(y.min()), int(y.max())  # type: ignore[union-attr]
+        if hi >= model.out_dim:
             raise ValueError(
-                f"y holds label {int(y.max())} but the model has out_dim={model.out_dim}; "
-                f"build it with out_dim={int(y.max()) + 1}"
+                f"y holds label {hi} but the model has out_dim={model.out_dim}; "
+                f"build it with out_dim={hi + 1}"
+            )
+        if lo < -1:
+            raise ValueError(
+                f"y holds label {lo}, but labels are class ids >= 0, or -1 for an unlabelled "
+                "node; map the others to -1 or to a class"
+            )
+        if mask is None and hi < 0:
+            raise ValueError(
+                "y labels no node (every label is -1), so there is no loss; pass labels >= 0 "
+                "or y=None for random labels"
             )
     if mask is not None:
         if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (n,):
-            raise ValueError(f"mask must be a bool tensor of shape ({n},)")
+            raise ValueError(
+                f"mask must be a bool tensor of shape ({n},), one entry per node of the graph, "
+                f"got {_dtype_name(mask)}; pass e.g. ds.train_mask"
+            )
         if not bool(mask.any()):
             raise ValueError("mask selects no node; pass a mask with at least one True")
-        if y is not None and bool((y[mask] < 0).any()):
+        if y is not None and bool((y[mask] < 0).any()):  # type: ignore[index]
             raise ValueError("mask selects nodes with label -1 (unlabeled); drop them from mask")
     return model, graph, x
 
@@ -256,7 +327,7 @@ def signal_terms(
     if mask is None:
         mask = y >= 0
     logp = F.log_softmax(logits[mask], dim=1)
-    loss = F.nll_loss(logp, y[mask])
+    loss = F.nll_loss(logp, y[mask].long())  # nll_loss takes int64 (or uint8) targets only
 
     lws = model.layer_weights()
     grads = torch.autograd.grad(
@@ -407,7 +478,7 @@ def objective(
         terms: the summary of :func:`deepgnn.signal.analyze` (``df.attrs["summary"]``) or the
             tensors of :func:`signal_terms`, holding the keys :func:`term_keys` names.
         form: ``"divide_stable"`` or ``"divide_old"``.
-        weights: ``(w1, w2, w3)``.
+        weights: ``(w1, w2, w3)``, finite and >= 0, not all 0 (:func:`check_weights`).
         state: ``"hidden"`` or ``"logits"`` (:data:`STATES`).
 
     Returns:
@@ -420,7 +491,5 @@ def objective(
         11.5
     """
     fsp_key, bsp_key, gev_key = term_keys(form, state)
-    if len(weights) != 3:
-        raise ValueError(f"weights must be (w1, w2, w3), got {tuple(weights)}")
-    w1, w2, w3 = (float(w) for w in weights)
+    w1, w2, w3 = check_weights(weights)
     return w1 * terms[fsp_key] + w2 * terms[bsp_key] + w3 * terms[gev_key]

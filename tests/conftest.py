@@ -1,10 +1,13 @@
-"""Shared fixtures: Cora (shipped), a 5-node graph, a seeded generator, the real-data root."""
+"""Shared fixtures: Cora (shipped), a 5-node graph, a seeded generator, the real-data root, and a
+way to damage copies of data files."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,3 +49,22 @@ def small_edges() -> torch.Tensor:
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(max(len(data), 64)))
+    elif how == "empty":
+        path.write_bytes(b"")
+    else:
+        raise ValueError(f"how={how!r}; use 'truncated', 'random' or 'empty'")
+
+
+@pytest.fixture
+def corrupt() -> Callable[[Path, str], None]:
+    """``corrupt(path, how)`` damages a copy of a real file: ``"truncated"`` (cut in half),
+    ``"random"`` (overwritten with as many random bytes) or ``"empty"``."""
+    return _damage

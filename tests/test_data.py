@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import collections
 import pickle
+import re
+import shutil
 
 import pytest
 import torch
@@ -133,3 +135,91 @@ def test_evaluate_rejects_bad_shapes_and_unlabelled_nodes(cora, data_root):
         citeseer.evaluate(
             torch.zeros(citeseer.num_nodes, 6), torch.ones(citeseer.num_nodes, dtype=bool)
         )
+
+
+def _planetoid_copy(data_root, tmp_path, name="citeseer"):
+    folder = tmp_path / "planetoid"
+    folder.mkdir()
+    for f in (data_root / "planetoid").glob(f"ind.{name}.*"):
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("part", "how", "cause"),
+    [
+        ("x", "truncated", r"UnpicklingError: pickle data was truncated"),
+        ("graph", "random", r"UnpicklingError: invalid load key"),
+        ("allx", "empty", r"EOFError: Ran out of input"),
+        ("test.index", "random", r"UnicodeDecodeError"),
+    ],
+)
+def test_corrupt_planetoid_file_is_named_with_the_fix(
+    data_root, tmp_path, corrupt, part, how, cause
+):
+    folder = _planetoid_copy(data_root, tmp_path)
+    corrupt(folder / f"ind.citeseer.{part}", how)
+    path = re.escape(str(folder / f"ind.citeseer.{part}"))
+    with pytest.raises(
+        ValueError,
+        match=rf"{path} is truncated or corrupt \({cause}.*\); "
+        rf"re-download ind.citeseer.{re.escape(part)} from .*kimiyoung/planetoid",
+    ):
+        deepgnn.data.load("citeseer", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            lambda ids: "\n".join(map(str, ids[:500])),
+            r"lists 500 test nodes but .*tx has 1000 rows",
+        ),
+        (lambda ids: "", r"lists 0 test nodes"),
+        (lambda ids: "\n".join(map(str, [*ids[:-1], 99999])), r"node ids outside \[2312, 3327\)"),
+    ],
+)
+def test_planetoid_test_index_that_disagrees_with_the_pickles_is_named(
+    data_root, tmp_path, text, match
+):
+    # before: numpy's IndexError "index 2812 is out of bounds for axis 0 with size 2812"
+    folder = _planetoid_copy(data_root, tmp_path)
+    index = folder / "ind.citeseer.test.index"
+    ids = index.read_text().split()
+    index.write_text(text(ids))
+    with pytest.raises(ValueError, match=rf"ind.citeseer.test.index {match}|{match}"):
+        deepgnn.data.load("citeseer", root=tmp_path)
+
+
+def test_crafted_planetoid_pickle_is_still_refused_not_reworded(data_root, tmp_path):
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    folder = _planetoid_copy(data_root, tmp_path)
+    (folder / "ind.citeseer.x").write_bytes(pickle.dumps(Exploit(), protocol=2))
+    with pytest.raises(
+        pickle.UnpicklingError, match=r"refusing to load (__builtin__|builtins).print"
+    ):
+        deepgnn.data.load("citeseer", root=tmp_path)
+
+
+def test_cora_falls_back_to_the_shipped_copy_when_the_data_root_has_none(
+    cora, tmp_path, monkeypatch
+):
+    # before: DEEPGNN_DATA=<a folder of other datasets> made load("cora") raise FileNotFoundError
+    monkeypatch.setenv("DEEPGNN_DATA", str(tmp_path))
+    (tmp_path / "planetoid").mkdir()
+    for ds in (deepgnn.data.load("cora"), deepgnn.data.load("cora", root=tmp_path)):
+        assert torch.equal(ds.x, cora.x) and torch.equal(ds.graph.edge_index, cora.graph.edge_index)
+    (tmp_path / "planetoid" / "ind.cora.x").write_bytes(b"")  # a partial copy is not ignored
+    with pytest.raises(FileNotFoundError, match=r"missing ind.cora.y"):
+        deepgnn.data.load("cora")
+
+
+def test_cora_is_read_from_a_data_root_that_holds_it(data_root, tmp_path, monkeypatch, corrupt):
+    folder = _planetoid_copy(data_root, tmp_path, "cora")
+    monkeypatch.setenv("DEEPGNN_DATA", str(tmp_path))
+    corrupt(folder / "ind.cora.tx", "truncated")
+    with pytest.raises(ValueError, match=r"ind.cora.tx is truncated or corrupt"):
+        deepgnn.data.load("cora")

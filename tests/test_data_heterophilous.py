@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -78,4 +80,64 @@ def test_missing_heterophilous_file_names_both_places_and_the_source(tmp_path):
 def test_heterophilous_file_without_splits_is_refused(tmp_path):
     np.savez(tmp_path / "texas.npz", node_features=np.zeros((3, 2)), node_labels=np.zeros(3))
     with pytest.raises(ValueError, match=r"lacks \['edges', 'train_masks'"):
+        deepgnn.data.load("texas", root=tmp_path)
+
+
+def _texas_copy(data_root, tmp_path):
+    (tmp_path / "heterophilous").mkdir()
+    path = tmp_path / "heterophilous" / "texas.npz"
+    shutil.copy(data_root / "heterophilous" / "texas.npz", path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("how", "cause"),
+    [
+        ("truncated", r"BadZipFile: File is not a zip file"),
+        ("random", r"ValueError: not a file of plain arrays"),  # numpy suggests allow_pickle=
+        ("empty", r"EOFError"),
+    ],
+)
+def test_corrupt_heterophilous_file_is_named_with_the_fix(data_root, tmp_path, corrupt, how, cause):
+    corrupt(_texas_copy(data_root, tmp_path), how)
+    with pytest.raises(
+        ValueError,
+        match=rf"texas.npz is truncated or corrupt \({cause}.*\); "
+        r"re-download texas.npz from https://github.com/yandex-research",
+    ) as info:
+        deepgnn.data.load("texas", root=tmp_path)
+    assert "allow_pickle" not in str(info.value)
+
+
+def _rewrite(path, **changes):
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_heterophilous_float_edge_ids_are_refused_not_truncated(data_root, tmp_path):
+    path = _texas_copy(data_root, tmp_path)
+    with np.load(path) as z:
+        edges = z["edges"].astype(np.float64)
+    edges[0, 0] += 0.5  # astype(int64) made node 3.5 node 3
+    _rewrite(path, edges=edges)
+    with pytest.raises(
+        ValueError,
+        match=r"texas.npz: edges has dtype float64 and values that "
+        r"are not whole numbers such as .*\.5, but edges must be integers",
+    ):
+        deepgnn.data.load("texas", root=tmp_path)
+    _rewrite(path, edges=np.round(edges))  # whole numbers stored as floats are fine
+    assert deepgnn.data.load("texas", root=tmp_path).graph.num_edges == 279
+
+
+def test_heterophilous_file_labelling_no_node_is_refused(data_root, tmp_path):
+    # before: num_classes=0 from the all -1 labels
+    path = _texas_copy(data_root, tmp_path)
+    with np.load(path) as z:
+        n = len(z["node_labels"])
+    _rewrite(path, node_labels=np.full(n, -1))
+    with pytest.raises(ValueError, match=r"texas.npz labels no node"):
         deepgnn.data.load("texas", root=tmp_path)

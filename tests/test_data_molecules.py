@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,3 +111,35 @@ def test_unparsable_smiles_are_counted_not_fatal():
 def test_missing_csv_says_where_it_was_looked_for(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"bbbp.csv not found \(looked for .*molecules"):
         deepgnn.data.load("ogbg-molbbbp", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [(b"", r"EmptyDataError: No columns to parse"), (b"\x82\xff" * 64, r"UnicodeDecodeError")],
+)
+def test_empty_or_binary_csv_is_named_with_the_fix(tmp_path, content, cause):
+    (tmp_path / "molecules").mkdir()
+    (tmp_path / "molecules" / "bbbp.csv").write_bytes(content)
+    with pytest.raises(
+        ValueError,
+        match=rf"bbbp.csv is truncated or corrupt \({cause}.*\); "
+        r"re-download bbbp.csv \(MoleculeNet",
+    ):
+        load_moleculenet("ogbg-molbbbp", tmp_path, cache=False)
+
+
+def test_truncated_cache_is_rebuilt_from_the_csv_with_a_warning(data_root, tmp_path, caplog):
+    # before: BadZipFile on every load, naming neither the cache nor a fix
+    first = load_moleculenet("ogbg-molbbbp", data_root, limit=40, cache_dir=tmp_path)
+    (cache,) = tmp_path.glob("ogbg-molbbbp-*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])
+    with caplog.at_level("WARNING", logger="deepgnn.data.molecules"):
+        again = load_moleculenet("ogbg-molbbbp", data_root, limit=40, cache_dir=tmp_path)
+    assert re.search(
+        rf"{re.escape(cache.name)} is truncated or corrupt .*rebuilding it from "
+        "the CSV",
+        caplog.text,
+    )
+    assert torch.equal(again.node_feat, first.node_feat) and again.failed == first.failed
+    with np.load(cache) as z:  # the cache was written again, whole
+        assert torch.equal(torch.from_numpy(z["node_feat"]), first.node_feat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -194,3 +195,80 @@ def test_split_dict_of_tensors_is_read_through_torch_weights_only(cora, arxiv_li
     torch.save(split, root / "arxiv" / "split" / "time" / "split_dict.pt")
     ds = deepgnn.data.load("ogbn-arxiv", root=root)
     assert torch.equal(ds.test_mask, cora.test_mask)
+
+
+def test_ogb_binary_file_missing_an_array_is_named(arxiv_like, tmp_path):
+    # before: KeyError: 'num_nodes_list'
+    root = tmp_path / "copy"
+    shutil.copytree(arxiv_like[0], root)
+    data = root / "arxiv" / "raw" / "data.npz"
+    with np.load(data) as z:
+        arrays = {k: z[k] for k in z.files if k != "num_nodes_list"}
+    np.savez_compressed(data, **arrays)
+    with pytest.raises(
+        ValueError,
+        match=r"data.npz lacks \['num_nodes_list'\].*re-download "
+        r"http://snap.stanford.edu/ogb/data/nodeproppred/arxiv.zip",
+    ):
+        deepgnn.data.load("ogbn-arxiv", root=root)
+
+
+@pytest.mark.parametrize(
+    ("file", "cause"),
+    [
+        ("raw/data.npz", r"BadZipFile"),
+        ("raw/node-label.npz", r"BadZipFile"),
+        ("split/time/split_dict.pt", r"OSError: \[Errno 22\] Invalid argument"),
+    ],
+)
+def test_truncated_ogb_binary_files_are_named(arxiv_like, tmp_path, corrupt, file, cause):
+    root = tmp_path / "copy"
+    shutil.copytree(arxiv_like[0], root)
+    corrupt(root / "arxiv" / file, "truncated")
+    path = re.escape(str(root / "arxiv" / file))
+    with pytest.raises(ValueError, match=rf"{path} is truncated or corrupt \({cause}.*arxiv.zip"):
+        deepgnn.data.load("ogbn-arxiv", root=root)
+
+
+@pytest.mark.parametrize("how", ["truncated", "random"])
+def test_corrupt_ogb_processed_file_is_named(proteins_like, tmp_path, corrupt, how):
+    # before: torch's RuntimeError "PytorchStreamReader failed reading zip archive", and for
+    # random bytes its advice to retry with weights_only=False
+    root = tmp_path / "copy"
+    shutil.copytree(proteins_like[0], root)
+    shutil.rmtree(root / "ogbn_proteins" / "raw")
+    processed = root / "ogbn_proteins" / "processed" / "data_processed"
+    corrupt(processed, how)
+    with pytest.raises(
+        ValueError,
+        match=r"data_processed is truncated or corrupt .*delete it "
+        r"\(ogb rebuilds it from raw/\)",
+    ) as info:
+        deepgnn.data.load("ogbn-proteins", root=root)
+    assert "weights_only" not in str(info.value)
+
+
+@pytest.mark.parametrize("file", ["edge.csv.gz", "node-label.csv.gz", "num-node-list.csv.gz"])
+def test_empty_or_truncated_ogb_csv_is_named(proteins_like, tmp_path, corrupt, file):
+    root = tmp_path / "copy"
+    shutil.copytree(proteins_like[0], root)
+    path = root / "ogbn_proteins" / "raw" / file
+    with gzip.open(path, "wt") as f:
+        f.write("")  # pandas: EmptyDataError
+    with pytest.raises(ValueError, match=rf"{file} is truncated or corrupt \(EmptyDataError"):
+        deepgnn.data.load("ogbn-proteins", root=root)
+    _write_csv(path, np.arange(10)[:, None])
+    corrupt(path, "truncated")  # gzip: "Compressed file ended before the end-of-stream marker"
+    with pytest.raises(ValueError, match=rf"{file} is truncated or corrupt"):
+        deepgnn.data.load("ogbn-proteins", root=root)
+
+
+def test_ogb_labels_that_label_no_node_are_refused(arxiv_like, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(arxiv_like[0], root)
+    label = root / "arxiv" / "raw" / "node-label.npz"
+    with np.load(label) as z:
+        n = len(z["node_label"])
+    np.savez_compressed(label, node_label=np.full((n, 1), np.nan))
+    with pytest.raises(ValueError, match=r"arxiv labels no node"):
+        deepgnn.data.load("ogbn-arxiv", root=root)

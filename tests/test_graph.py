@@ -139,6 +139,72 @@ def test_bad_input_raises_value_error_naming_the_argument(kwargs, match):
         Graph(**kwargs)
 
 
+_E = torch.tensor([[0, 0], [1, 2]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        # before: numpy's "inhomogeneous shape after 1 dimensions"
+        ({"edge_index": [[0, 1], [1]]}, ValueError, r"edge_index is a ragged nested list"),
+        ({"edge_index": _E, "edge_weight": [1.0, [2.0]]}, ValueError, r"edge_weight is a ragged"),
+        # before: the imaginary part was dropped
+        (
+            {"edge_index": _E, "edge_weight": torch.tensor([1 + 2j, 1 + 0j])},
+            TypeError,
+            r"edge_weight has dtype complex64.*\.abs\(\) or \.real",
+        ),
+        ({"edge_index": _E, "edge_weight": torch.tensor([True, True])}, TypeError, r"dtype bool"),
+        ({"edge_index": _E, "edge_weight": np.array(["1", "2"])}, TypeError, r"dtype <U1"),
+        # before: deg = inf zeroed node 0's row of Â
+        (
+            {"edge_index": _E, "edge_weight": torch.tensor([1e308, 1e308], dtype=torch.float64)},
+            ValueError,
+            r"edge_weight sums past the float64 range at node 0.*edge_weight / edge_weight.max",
+        ),
+        # before: numpy's "Unable to allocate 7.28 TiB"
+        (
+            {"edge_index": torch.tensor([[0], [10**12]])},
+            ValueError,
+            r"node 1000000000000 with only 1 edges.*pass num_nodes=1000000000001 if",
+        ),
+        (
+            {"edge_index": torch.tensor([[0], [10**12]]), "num_nodes": 10**12 + 1},
+            ValueError,
+            r"num_nodes=1000000000001 is more than the 2147483647 \(2\*\*31 - 1\) nodes",
+        ),
+        ({"edge_index": _E, "num_nodes": 2**31}, ValueError, r"int32 node ids"),
+        ({"edge_index": _E, "num_nodes": 3.0}, TypeError, r"num_nodes must be an int, got float"),
+    ],
+)
+def test_malformed_input_is_refused_naming_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Graph(**kwargs)
+
+
+def test_ids_above_the_inference_limit_need_num_nodes_only_for_sparse_edge_lists(monkeypatch):
+    import deepgnn.graph
+
+    with pytest.raises(ValueError, match="relabel the ids"):
+        Graph(torch.tensor([[0], [deepgnn.graph.INFER_LIMIT]]))
+    monkeypatch.setattr(deepgnn.graph, "INFER_LIMIT", 1000)  # the same rule at a size to build
+    with pytest.raises(ValueError, match="relabel the ids"):
+        Graph(torch.tensor([[0], [1000]]))
+    assert Graph(torch.tensor([[0], [1000]]), num_nodes=1001).num_nodes == 1001
+    assert Graph(torch.tensor([[0], [999]])).num_nodes == 1000  # below the limit: inferred
+    assert Graph(torch.tensor([[0] * 10, list(range(1000, 1010))])).num_nodes == 1010  # 100 x 11
+    g = Graph(_E, edge_weight=torch.tensor([1e300, 1e300], dtype=torch.float64))
+    assert np.isfinite(g.to_scipy().data).all()  # large weights whose sum fits are fine
+
+
+def test_graph_to_a_device_torch_cannot_use_names_the_device(small_edges, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device='cuda', but this torch sees no CUDA device"):
+        Graph(small_edges).to("cuda")
+    with pytest.raises(ValueError, match=r"device='tpu' is not a device torch knows"):
+        Graph(small_edges).to("tpu")
+
+
 def test_non_tensor_edge_index_raises_type_error():
     with pytest.raises(TypeError, match="edge_index must be a torch.Tensor or numpy array"):
         Graph("0-1")

@@ -259,3 +259,55 @@ def test_xavier_conv_layers_is_xavier_for_a_gcn(generator):
     init.xavier_(b, layers="conv", generator=torch.Generator().manual_seed(5))
     for la, lb in zip(a.layer_weights(), b.layer_weights()):
         assert torch.equal(la.weight, lb.weight)
+
+
+_NAN, _INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda m, g, x: init.scale_(m, _NAN), ValueError, r"scales=nan is not a finite number"),
+        (lambda m, g, x: init.scale_(m, _INF), ValueError, r"scales=inf is not a finite number"),
+        (lambda m, g, x: init.scale_(m, [1.0, "2", 1.0]), TypeError, "scales must be a number"),
+        (lambda m, g, x: init.xavier_(m, gain=_NAN), ValueError, r"gain=nan is not a finite.*> 0"),
+        (lambda m, g, x: init.xavier_(m, gain=-1), ValueError, r"gain=-1 is not a finite.*> 0"),
+        (lambda m, g, x: init.xavier_(m, gain=0), ValueError, r"gain=0 .*pass e.g. gain=1.0"),
+        (lambda m, g, x: init.xavier_(m, gain="1"), TypeError, "gain must be a number"),
+        (lambda m, g, x: init.orthogonal_(m, gain=_INF), ValueError, r"gain=inf is not a finite"),
+        (lambda m, g, x: init.orthogonal_(m, gain=_NAN), ValueError, r"gain=nan is not a finite"),
+        (lambda m, g, x: init.xavier_(m, gain=1e300), ValueError, r"gain=1e\+300 draws weights"),
+        (lambda m, g, x: init.orthogonal_(m, gain=1e39), ValueError, r"beyond .* torch.float32"),
+        (
+            lambda m, g, x: init.kaiming_(m, nonlinearity="leaky_relu", negative_slope=_NAN),
+            ValueError,
+            r"negative_slope=nan is not a finite number",
+        ),
+        (lambda m, g, x: init.init_(m, "xavier", gain=_INF), ValueError, r"gain=inf"),
+        (
+            lambda m, g, x: init.virgo_(m, g, x.masked_fill(x > 1.0, _NAN)),
+            ValueError,
+            r"x holds \d+ NaN/inf entries",
+        ),
+        (
+            lambda m, g, x: init.virgo_(m, g, torch.full_like(x, _INF)),
+            ValueError,
+            r"x holds 30 NaN/inf entries",
+        ),
+        (
+            # finite, but ‖x̄‖² overflows float64
+            lambda m, g, x: init.virgo_(m, g, x.double().abs() * 1e160),
+            ValueError,
+            r"‖Âˡx̄‖² = inf.*rescale x",
+        ),
+    ],
+)
+def test_init_arguments_that_would_draw_nan_weights_are_refused(call, error, match, generator):
+    # Before: scale_ and orthogonal_ silently gave NaN weights; xavier_, kaiming_ and virgo_
+    # reached torch's "from is out of bounds" / "normal expects std >= 0.0".
+    model = deepgnn.build("gcn", 5, 3, depth=3, width=8, seed=0)
+    before = [lw.weight.clone() for lw in model.layer_weights()]
+    x = torch.randn(N, 5, generator=generator) + 1.0
+    with pytest.raises(error, match=match):
+        call(model, _graph(), x)
+    assert all(torch.equal(lw.weight, w) for lw, w in zip(model.layer_weights(), before))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -228,12 +229,24 @@ def test_build_unknown_option_lists_accepted_ones():
         ({"width": 0}, ValueError, "width=0 is too small"),
         ({"depth": 0}, ValueError, "depth=0 is too small"),
         ({"depth": 2.0}, TypeError, "depth must be an int"),
+        # before: seed=1.5 built with seed 1 and seed=-1 was accepted, while analyze and
+        # search refused seed=-1
+        ({"seed": 1.5}, TypeError, "seed must be an int >= 0, got float 1.5"),
+        ({"seed": -1}, ValueError, "seed=-1 is too small; pass an int >= 0"),
+        ({"seed": True}, TypeError, "seed must be an int >= 0, got bool"),
+        ({"seed": "0"}, TypeError, "seed must be an int >= 0, got str"),
     ],
 )
 def test_build_rejects_invalid_arguments(kwargs, error, match):
     args = {"depth": 2, **kwargs}
     with pytest.raises(error, match=match):
         models.build("gcn", 5, 3, **args)
+
+
+def test_build_takes_numpy_integers_as_ints():
+    a = models.build("gcn", 5, 3, np.int64(2), width=np.int32(8), seed=np.int64(3))
+    b = models.build("gcn", 5, 3, 2, width=8, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
 def test_gat_width_must_divide_heads():
@@ -247,6 +260,19 @@ def test_forward_rejects_features_of_wrong_shape(cora):
         model(cora.graph, cora.x[:, :100])
     with pytest.raises(TypeError, match="graph must be a deepgnn.Graph"):
         model(cora.graph.edge_index, cora.x)
+
+
+def test_forward_refuses_features_in_another_dtype_naming_the_cast(cora):
+    model = models.build("gat", cora.num_features, cora.num_classes, 2, width=8, heads=2)
+    with pytest.raises(ValueError, match=r"x has dtype torch.float64.*pass x.float\(\)"):
+        model(cora.graph, cora.x.double())
+    with pytest.raises(ValueError, match=r"x has dtype torch.bool.*pass x.float\(\)"):
+        model(cora.graph, cora.x.bool())
+    with pytest.raises(
+        ValueError, match=r"parameters are torch.float64; pass x.to\(torch.float64\)"
+    ):
+        model.double()(cora.graph, cora.x)
+    assert model(cora.graph, cora.x.double()).dtype == torch.float64
 
 
 def test_family_class_rejects_unknown_option_naming_the_accepted_ones():
@@ -300,3 +326,36 @@ def test_registered_family_declaring_only_its_conv_matches_gcn(monkeypatch, smal
 def test_family_without_layers_says_which_hook_to_define():
     with pytest.raises(NotImplementedError, match=r"must define _make_conv\(in_dim, out_dim"):
         models.GNN(5, 3, 2)
+
+
+def _gradients(model, cora) -> list[torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.cross_entropy(
+        model(cora.graph, cora.x)[cora.train_mask], cora.y[cora.train_mask]
+    )
+    loss.backward()
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("family", models.available())
+def test_torch_backend_gradients_are_bit_identical_across_calls_on_the_cpu(cora, family):
+    # GAT's gathers t[idx] had index_put_'s parallel float atomics as their backward: 8 calls
+    # gave 8 different gradient norms (Cora, depth 4, 2 threads).
+    model = models.build(family, cora.num_features, cora.num_classes, 4, width=32, seed=0)
+    first = _gradients(model, cora)
+    for _ in range(4):
+        assert all(torch.equal(a, b) for a, b in zip(first, _gradients(model, cora)))
+
+
+def test_gat_uses_only_ops_torch_calls_deterministic(cora):
+    # Under torch.use_deterministic_algorithms(True) an op with a nondeterministic CPU kernel
+    # switches to a deterministic one (index_put_ with accumulate) or raises; GAT's result
+    # is the same either way, so it runs none of them.
+    model = models.build("gat", cora.num_features, cora.num_classes, 3, width=32, seed=0)
+    default = _gradients(model, cora)
+    torch.use_deterministic_algorithms(True)
+    try:
+        strict = _gradients(model, cora)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert all(torch.equal(a, b) for a, b in zip(default, strict))

@@ -428,6 +428,57 @@ def test_search_errors_name_the_argument_and_the_fix(small):
         init.spoginit_(model, graph, x, y, trials=3)
 
 
+@pytest.mark.parametrize(
+    ("weights", "error", "match"),
+    [
+        ((float("nan"), 1, 1), ValueError, r"weights=\(nan, 1.0, 1.0\) must be three finite"),
+        ((float("inf"), 1, 1), ValueError, r"weights=\(inf, 1.0, 1.0\) must be three finite"),
+        ((-1, 1, 1), ValueError, r"weights=\(-1.0, 1.0, 1.0\) must be three finite numbers >= 0"),
+        ((0, 0, 0), ValueError, r"not all 0"),
+        ((1, 10), TypeError, r"weights must be three numbers"),
+        (5, TypeError, r"weights must be three numbers .* got 5"),
+        ("abc", TypeError, r"weights must be three numbers"),
+        ((1, True, 1), TypeError, r"weights must be three numbers"),
+    ],
+)
+def test_objective_weights_must_be_finite_non_negative_and_not_all_zero(
+    small, weights, error, match
+):
+    # Before: weights=(nan, 1, 1) searched to objective=nan, and (-1, 1, 1) was accepted.
+    graph, x, y = small
+    model = _model(depth=4)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(error, match=match):
+        search(model, graph, x, y, weights=weights, n_trials=2, progress=False)
+    with pytest.raises(error, match=match):
+        check_options(weights=weights)
+    with pytest.raises(error, match=match):  # checked before the base init is drawn
+        init.spoginit_(model, graph, x, y, weights=weights, n_trials=2, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    summary = {"fsp_divide_stable": 0.5, "bsp_divide_stable": 1.0, "gev_gap_hidden": 0.25}
+    with pytest.raises(error, match=match):
+        objective(summary, weights=weights)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"seed": -1}, ValueError, r"seed=-1 is too small"),
+        ({"seed": 1.5}, TypeError, r"seed must be an int"),
+        ({"n_trials": 0}, ValueError, r"n_trials=0 is too small"),
+        ({"timeout": float("nan")}, ValueError, r"timeout=nan must be a positive finite"),
+        ({"state": "logit"}, ValueError, r"state='logit' is not one of"),
+        ({"layers": "convs"}, ValueError, r"layers='convs' is not one of"),
+    ],
+)
+def test_check_options_checks_the_common_keywords_as_search_does(small, options, error, match):
+    graph, x, y = small
+    with pytest.raises(error, match=match):
+        check_options(**options)
+    with pytest.raises(error, match=match):
+        search(_model(depth=4), graph, x, y, progress=False, **options)
+
+
 def test_nan_objective_is_pruned_not_raised(small):
     graph, x, y = small
     model = _model(depth=6)

@@ -184,3 +184,52 @@ def test_analyze_rejects_bad_operands(generator):
         deepgnn.analyze(model, g, x, torch.full((N,), 5))
     with pytest.raises(ValueError, match="form='old'"):
         signal.objective({}, form="old")
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        # before: torch's "expected m1 and m2 to have the same dtype" from inside a layer
+        ({"x": lambda x: x.double()}, ValueError, r"x has dtype torch.float64.*pass x.float\(\)"),
+        ({"x": lambda x: x.long()}, ValueError, r"x has dtype torch.int64.*pass x.float\(\)"),
+        ({"x": lambda x: x.masked_fill(x > 0, float("nan"))}, ValueError, r"x holds \d+ NaN/inf"),
+        # before: torch's "expected target dtype to be Long or Byte, but got Bool"
+        ({"y": lambda y: y.bool()}, ValueError, r"y must be an integer tensor.*torch.bool"),
+        ({"y": lambda y: y.float()}, ValueError, r"y must be an integer tensor.*torch.float32"),
+        ({"y": lambda y: y - 5}, ValueError, r"y holds label -5.*-1 for an unlabelled"),
+        ({"y": lambda y: torch.full_like(y, -1)}, ValueError, r"y labels no node"),
+        ({"seed": 1.5}, TypeError, r"seed must be an int >= 0, got float 1.5"),
+        ({"seed": -1}, ValueError, r"seed=-1 is too small"),
+        ({"mask": lambda m: m.long()}, ValueError, r"mask must be a bool tensor.*got torch.int64"),
+    ],
+)
+def test_analyze_names_the_operand_of_bad_dtype_or_value(change, error, match, generator):
+    g = _graph()
+    model = deepgnn.build("gcn", 5, 3, depth=2, seed=0)
+    args = {
+        "x": torch.randn(N, 5, generator=generator),
+        "y": torch.tensor([0, 1, 2, 0, 1, 2]),
+        "mask": None,
+        "seed": 0,
+    }
+    for key, value in change.items():
+        if key == "mask":
+            args["mask"] = value(torch.ones(N, dtype=torch.bool))
+        else:
+            args[key] = value(args[key]) if callable(value) else value
+    with pytest.raises(error, match=match):
+        deepgnn.analyze(model, g, args["x"], args["y"], mask=args["mask"], seed=args["seed"])
+
+
+def test_analyze_takes_labels_of_any_integer_dtype(generator):
+    g = _graph()
+    x = torch.randn(N, 5, generator=generator)
+    model = deepgnn.build("gcn", 5, 3, depth=2, seed=0)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    ref = deepgnn.analyze(model, g, x, y).attrs["summary"]
+    for dtype in (torch.int32, torch.int16, torch.uint8):
+        got = deepgnn.analyze(model, g, x, y.to(dtype)).attrs["summary"]
+        assert got["loss"] == ref["loss"] and got["bsp"] == ref["bsp"]
+    assert deepgnn.analyze(model.double(), g, x.double(), y).attrs["summary"]["loss"] == (
+        pytest.approx(ref["loss"], rel=1e-5)
+    )

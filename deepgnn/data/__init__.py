@@ -2,6 +2,8 @@
 
 ``cora`` ships inside the package and ``csbm`` is generated; every other dataset is read from
 files under ``root`` (or the folder named by the ``DEEPGNN_DATA`` environment variable).
+``cora`` is read from ``root`` when it holds ``ind.cora.*`` files, else from the shipped copy
+(the same arrays).
 Nothing is downloaded: a missing file raises ``FileNotFoundError`` saying which file, where it
 was looked for and where to get it.
 
@@ -26,6 +28,7 @@ synthetic                     ``csbm`` (:func:`csbm` with its defaults; call it 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +39,8 @@ from deepgnn.data import molecules as _mol
 from deepgnn.data import ogb as _ogb
 from deepgnn.data._dataset import Dataset, GraphBatch, GraphDataset
 from deepgnn.data.synthetic import csbm
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Dataset",
@@ -77,8 +82,16 @@ def _planetoid(name: str) -> _Loader:
     def load_(root: Path | None) -> Dataset:
         from deepgnn.data.planetoid import load_embedded_cora, load_planetoid
 
-        if name == "cora" and root is None:
-            return load_embedded_cora()
+        if name == "cora":
+            if root is None:
+                return load_embedded_cora()
+            if not any(any(d.glob("ind.cora.*")) for d in (root / "planetoid", root)):
+                # A data root for the other datasets need not hold Cora: the copy shipped
+                # with the package equals the raw files (tests/test_data.py checks it).
+                log.debug(
+                    "cora: no ind.cora.* under %s; loading the copy shipped with deepgnn", root
+                )
+                return load_embedded_cora()
         root = _require_root(name, root, f"the raw Planetoid files ind.{name}.*")
         return load_planetoid(_subdir(root, "planetoid"), name)
 
@@ -163,7 +176,9 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
             family); default ``$DEEPGNN_DATA``.
 
     Raises:
-        ValueError: unknown ``name`` (the message lists the registry).
+        ValueError: unknown ``name`` (the message lists the registry), or a file that is
+            truncated, corrupt or inconsistent (the message names it and where to download
+            it again).
         FileNotFoundError: a file is missing (the message names it, where it was looked for
             and where to download it).
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from deepgnn._checks import check_device
 from deepgnn._typing import Device
 from deepgnn.data import _metrics
 from deepgnn.graph import Graph
@@ -204,7 +205,7 @@ class Dataset:
 
     def to(self, device: Device) -> Dataset:
         """Return the dataset with graph and tensors on ``device``."""
-        device = torch.device(device)
+        device = check_device("device", device)
         return dataclasses.replace(
             self,
             graph=self.graph.to(device),
@@ -249,7 +250,7 @@ class GraphBatch:
 
     def to(self, device: Device) -> GraphBatch:
         """Return the batch with graph and tensors on ``device``."""
-        device = torch.device(device)
+        device = check_device("device", device)
         return dataclasses.replace(
             self,
             graph=self.graph.to(device),

@@ -41,7 +41,16 @@ PLANETOID_GLOBALS: Mapping[tuple[str, str], Any] = {
 }
 
 
-__all__ = ["load_pickle", "load_torch_numpy", "PLANETOID_GLOBALS", "NUMPY_GLOBALS"]
+__all__ = ["load_pickle", "load_torch_numpy", "PLANETOID_GLOBALS", "NUMPY_GLOBALS", "RefusedPickle"]
+
+
+class RefusedPickle(pickle.UnpicklingError):
+    """A file refused for what it references (a global outside the allow-list).
+
+    A ``pickle.UnpicklingError``, as callers catch it; its own type only so that the loaders
+    tell a refusal (a file that would run code: never retried, never reworded) from a file
+    that is merely truncated (``pickle data was truncated``, also an ``UnpicklingError``).
+    """
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -57,7 +66,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._path, self._allowed, self._kind = path, allowed, kind
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError(
+        raise RefusedPickle(
             f"{self._path}: refusing a persistent reference ({type(pid).__name__}); "
             f"{self._kind} holds only arrays and containers"
         )
@@ -68,7 +77,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             allowed = sorted(f"{m}.{n}" for m, n in self._allowed)
             if len(allowed) > 10:
                 allowed = "numpy arrays, their dtypes and Python containers"
-            raise pickle.UnpicklingError(
+            raise RefusedPickle(
                 f"{self._path}: refusing to load {module}.{name}; this loader accepts only "
                 f"{allowed}. The file is not {self._kind} or was tampered with"
             )
@@ -81,7 +90,9 @@ def load_pickle(
     """Unpickle ``path`` allowing only the globals in ``allowed`` (Python 2 pickles: latin1).
 
     Raises:
-        pickle.UnpicklingError: the file references a global outside ``allowed``.
+        RefusedPickle: the file references a global outside ``allowed`` (a
+            ``pickle.UnpicklingError``).
+        pickle.UnpicklingError, EOFError: the file is truncated or not a pickle.
     """
     path = Path(path)
     with path.open("rb") as f:
@@ -125,8 +136,10 @@ def load_torch_numpy(path: str | Path) -> Any:
     with the same numpy globals added to its allow-list.
 
     Raises:
-        pickle.UnpicklingError: the file references anything beyond containers, numpy arrays
-            and (through torch's weights-only loader) tensors.
+        RefusedPickle: the file references anything beyond containers, numpy arrays and
+            (through torch's weights-only loader) tensors (a ``pickle.UnpicklingError``).
+        RuntimeError, pickle.UnpicklingError, EOFError: the file is truncated or not a
+            ``torch.save`` file.
     """
     path = Path(path)
     if zipfile.is_zipfile(path):
@@ -145,9 +158,14 @@ def load_torch_numpy(path: str | Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
             found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-            what = found.group(1) if found else "content torch's weights-only loader refuses"
-            raise pickle.UnpicklingError(
-                f"{path}: refusing to load {what}; this loader accepts only tensors, containers "
+            if found is None:
+                # torch words a truncated or overwritten file as a failed weights-only load
+                # too; the loaders report it as corrupt (deepgnn.data._files.reading)
+                raise RuntimeError(
+                    "not a torch.save file of arrays (torch's weights-only loader cannot parse it)"
+                ) from None
+            raise RefusedPickle(
+                f"{path}: refusing to load {found.group(1)}; this loader accepts only tensors, containers "
                 "and numpy arrays. The file is not an OGB data file or was tampered with: "
                 "recreate it from the raw files or remove it"
             ) from None

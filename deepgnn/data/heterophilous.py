@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from deepgnn.data._dataset import Dataset
-from deepgnn.data._files import find_in_root
+from deepgnn.data._files import count_classes, find_in_root, integral, reading
 from deepgnn.graph import Graph
 
 __all__ = ["NAMES", "load_heterophilous"]
@@ -73,31 +73,42 @@ def load_heterophilous(root: str | Path, name: str) -> Dataset:
 
     Raises:
         FileNotFoundError: the file is absent (the message says where it was looked for).
-        ValueError: the file lacks one of the arrays of the format, or they disagree in size.
+        ValueError: the file is truncated or corrupt, lacks one of the arrays of the format,
+            holds non-integral ids or labels, labels no node, or its arrays disagree in size
+            (the message names the file and where to download it again).
     """
     name = name.replace("_", "-")
     path = find_file(Path(root), name)
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in _KEYS if k not in z.files]
-        if missing:
-            raise ValueError(
-                f"{path} lacks {missing}; a file of the Platonov et al. benchmark holds {list(_KEYS)}"
-            )
-        arrays = {k: z[k] for k in _KEYS}
-    x = arrays["node_features"].astype(np.float32)
-    y = arrays["node_labels"].astype(np.int64)
-    n = len(y)
-    masks = [torch.from_numpy(arrays[k].astype(bool)) for k in _KEYS[3:]]
-    if x.shape[0] != n or any(m.shape[-1] != n for m in masks):
+    fix = f"re-download {path.name} from {_SOURCE}"
+    with reading(path, fix=fix):
+        with np.load(path, allow_pickle=False) as z:
+            files = z.files
+            arrays = {k: z[k] for k in _KEYS if k in files}
+    missing = [k for k in _KEYS if k not in files]
+    if missing:
         raise ValueError(
-            f"{path}: node_features has {x.shape[0]} rows, node_labels {n} and the masks "
-            f"{[m.shape[-1] for m in masks]} columns; the file is corrupt"
+            f"{path} lacks {missing}; a file of the Platonov et al. benchmark holds "
+            f"{list(_KEYS)}: {fix}"
         )
+    edges = integral(arrays["edges"], "edges", path=path, fix=fix)
+    labels = integral(arrays["node_labels"], "node_labels", path=path, fix=fix)
+    with reading(path, fix=fix):
+        x = arrays["node_features"].astype(np.float32)
+        y = labels.reshape(-1)
+        n = len(y)
+        masks = [torch.from_numpy(arrays[k].astype(bool)) for k in _KEYS[3:]]
+    if x.ndim != 2 or x.shape[0] != n or any(m.shape[-1] != n for m in masks):
+        raise ValueError(
+            f"{path}: node_features has shape {x.shape}, node_labels {n} entries and the masks "
+            f"{[m.shape[-1] for m in masks]} columns; the file is corrupt: {fix}"
+        )
+    num_classes = count_classes(y, path=path, fix=fix)
     masks = [m.reshape(-1, n) for m in masks]
-    num_classes = int(y.max()) + 1
+    with reading(path, fix=fix):
+        graph = Graph(torch.from_numpy(edges.T), num_nodes=n)
     return Dataset(
         name,
-        Graph(torch.from_numpy(arrays["edges"].astype(np.int64).T), num_nodes=n),
+        graph,
         torch.from_numpy(x),
         torch.from_numpy(y),
         *masks,

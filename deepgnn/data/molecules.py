@@ -10,7 +10,8 @@ are dropped, counted in ``num_failed`` and listed (row numbers) in ``failed``.
 Parsing all 41,127 HIV molecules takes 30-50 s on 2 CPU cores (0.1 s from the cache), so the parsed arrays are cached as
 an ``.npz`` (``allow_pickle=False``) keyed by the CSV's SHA-256, the row limit and the RDKit
 and ogb versions, in ``cache_dir``, else ``$DEEPGNN_CACHE``, else ``~/.cache/deepgnn``; never
-beside the data files, which may be read-only or shared.
+beside the data files, which may be read-only or shared. A cache file that cannot be read
+(truncated, overwritten) is parsed again from the CSV and replaced, with a logged warning.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 from deepgnn._checks import check_int
 from deepgnn._io import write_atomic
 from deepgnn.data._dataset import GraphDataset
-from deepgnn.data._files import find_in_root
+from deepgnn.data._files import find_in_root, reading
 
 __all__ = ["NAMES", "from_smiles", "load_moleculenet", "scaffold_split"]
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # registry name -> (file, label column)
 _FILES = {"ogbg-molhiv": ("hiv.csv", "HIV_active"), "ogbg-molbbbp": ("bbbp.csv", "p_np")}
+_SOURCE = "MoleculeNet, e.g. github.com/HICAI-ZJU/KANO data/"
 NAMES: tuple[str, ...] = tuple(_FILES)
 _CACHE_VERSION = "1"
 
@@ -197,6 +199,34 @@ def from_smiles(smiles: Sequence[str], labels: object, *, name: str = "molecules
     return _build(name, _parse(smiles), y)
 
 
+# The arrays _parse writes to the cache.
+_CACHED = (
+    "node_feat",
+    "edge_index",
+    "edge_feat",
+    "node_ptr",
+    "edge_ptr",
+    "kept",
+    "failed",
+    "train",
+    "valid",
+    "test",
+)
+
+
+def _read_cache(file: Path, name: str) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or ``None`` (with a warning) when the cache file is unreadable."""
+    try:
+        with reading(file, fix="rebuilding it"), np.load(file, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in _CACHED}
+    except ValueError as err:
+        # A cache is ours to rebuild (a run killed mid-write by an older version, a full
+        # disk): parse the CSV again and overwrite it.
+        log.warning("%s: %s from the CSV", name, err)
+        return None
+    return arrays
+
+
 def _cache_dir(cache_dir: str | Path | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
@@ -240,7 +270,9 @@ def load_moleculenet(
 
     Raises:
         FileNotFoundError: the CSV is absent; the message says where it was looked for.
-        ValueError: the CSV lacks the SMILES or the label column.
+        ValueError: the CSV is empty, not text, or lacks the SMILES or the label column (the
+            message names it). An unreadable cache file is not an error: it is rebuilt from
+            the CSV, with a logged warning.
         ImportError: RDKit is not installed (``pip install 'deepgnn[chem]'``).
     """
     import pandas as pd
@@ -249,12 +281,15 @@ def load_moleculenet(
         check_int("limit", limit, minimum=1)
     path = find_csv(Path(root), name)
     column = _FILES[name][1]
-    table = pd.read_csv(path, nrows=limit)
+    fix = f"re-download {path.name} ({_SOURCE})"
+    with reading(path, fix=fix):
+        table = pd.read_csv(path, nrows=limit)
     if "smiles" not in table.columns or column not in table.columns:
         raise ValueError(
-            f"{path} has columns {list(table.columns)}; expected 'smiles' and {column!r}"
+            f"{path} has columns {list(table.columns)}; expected 'smiles' and {column!r}: {fix}"
         )
-    labels = _labels(table[column].to_numpy(), len(table))
+    with reading(path, fix=fix):
+        labels = _labels(table[column].to_numpy(), len(table))
     arrays = None
     if cache:
         import ogb
@@ -267,8 +302,7 @@ def load_moleculenet(
         )
         if file.is_file():
             log.info("%s: reading parsed molecules from %s", name, file)
-            with np.load(file, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+            arrays = _read_cache(file, name)
     if arrays is None:
         arrays = _parse(table["smiles"].tolist())
         if cache:

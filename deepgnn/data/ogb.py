@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from deepgnn.data._dataset import Dataset
+from deepgnn.data._files import count_classes, integral, reading
 from deepgnn.data._safe import load_torch_numpy
 from deepgnn.graph import Graph
 
@@ -70,46 +71,67 @@ def _folder(root: Path, name: str) -> Path:
     )
 
 
-def _csv(path: Path, dtype: Any) -> np.ndarray:
+def _fix(name: str) -> str:
+    return f"re-download {_URL.format(_META[name].download)} and unzip it again"
+
+
+def _csv(path: Path, dtype: Any, name: str) -> np.ndarray:
     import pandas as pd
 
-    return pd.read_csv(path, header=None, dtype=dtype).to_numpy()
+    with reading(path, fix=_fix(name)):
+        return pd.read_csv(path, header=None, dtype=dtype).to_numpy()
+
+
+def _npz(path: Path, keys: tuple[str, ...], name: str) -> dict[str, np.ndarray]:
+    """The arrays of ``path`` (``keys`` are required), read without unpickling."""
+    with reading(path, fix=_fix(name)):
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            out = {k: z[k] for k in z.files}
+    if missing:
+        raise ValueError(
+            f"{path} lacks {missing} (it holds {sorted(out)}); the file is truncated or not "
+            f"OGB's binary layout: {_fix(name)}"
+        )
+    return out
 
 
 def _read_raw(folder: Path, name: str) -> dict[str, Any]:
     raw, processed = folder / "raw", folder / "processed" / "data_processed"
     if (raw / "edge.csv.gz").is_file():
         log.info("%s: reading the raw CSV files in %s", name, raw)
-        out: dict[str, Any] = {"edge_index": _csv(raw / "edge.csv.gz", np.int64).T}
-        out["num_nodes"] = int(_csv(raw / "num-node-list.csv.gz", np.int64).sum())
+        out: dict[str, Any] = {"edge_index": _csv(raw / "edge.csv.gz", np.int64, name).T}
+        out["num_nodes"] = int(_csv(raw / "num-node-list.csv.gz", np.int64, name).sum())
         for key, file, dtype in (
             ("node_feat", "node-feat.csv.gz", np.float32),
             ("edge_feat", "edge-feat.csv.gz", np.float32),
             ("node_year", "node_year.csv.gz", np.int64),
         ):
             if (raw / file).is_file():
-                out[key] = _csv(raw / file, dtype)
+                out[key] = _csv(raw / file, dtype, name)
         label = raw / "node-label.csv.gz"
         if not label.is_file():
             raise FileNotFoundError(f"dataset {name!r}: {label} is missing; unzip the full dataset")
-        out["labels"] = _csv(label, np.float64)
+        out["labels"] = _csv(label, np.float64, name)
         return out
     if (raw / "data.npz").is_file():
         log.info("%s: reading the binary files in %s", name, raw)
-        with np.load(raw / "data.npz", allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
+        out = _npz(raw / "data.npz", ("edge_index", "num_nodes_list"), name)
         out["num_nodes"] = int(out.pop("num_nodes_list").sum())
         label = raw / "node-label.npz"
         if not label.is_file():
             raise FileNotFoundError(f"dataset {name!r}: {label} is missing beside data.npz")
-        with np.load(label, allow_pickle=False) as z:
-            out["labels"] = z["node_label"]
+        out["labels"] = _npz(label, ("node_label",), name)["node_label"]
         return out
     if processed.is_file():
         log.info("%s: reading %s (allow-listed torch.load)", name, processed)
-        loaded = load_torch_numpy(processed)
-        out = {k: v for k, v in loaded["graph"].items() if v is not None}
-        out["labels"] = loaded["labels"]
+        fix = f"delete it (ogb rebuilds it from raw/) or {_fix(name)}"
+        with reading(processed, fix=fix):
+            loaded = load_torch_numpy(processed)
+            out = {k: v for k, v in loaded["graph"].items() if v is not None}
+            out["labels"] = loaded["labels"]
+            for key in ("edge_index", "num_nodes"):
+                out[key]  # noqa: B018 - a KeyError here is reported as a corrupt file
         return out
     raise FileNotFoundError(
         f"dataset {name!r}: {folder} holds neither raw/edge.csv.gz, raw/data.npz nor "
@@ -120,8 +142,9 @@ def _read_raw(folder: Path, name: str) -> dict[str, Any]:
 def _read_split(folder: Path, name: str) -> dict[str, np.ndarray]:
     split = folder / "split" / _META[name].split
     if (split / "split_dict.pt").is_file():
-        loaded = load_torch_numpy(split / "split_dict.pt")
-        return {k: np.asarray(loaded[k], dtype=np.int64).reshape(-1) for k in _PARTS}
+        with reading(split / "split_dict.pt", fix=_fix(name)):
+            loaded = load_torch_numpy(split / "split_dict.pt")
+            return {k: np.asarray(loaded[k], dtype=np.int64).reshape(-1) for k in _PARTS}
     files = [split / f"{k}.csv.gz" for k in _PARTS]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -129,7 +152,7 @@ def _read_split(folder: Path, name: str) -> dict[str, np.ndarray]:
             f"dataset {name!r}: split files missing: {', '.join(missing)} (or "
             f"{split / 'split_dict.pt'}); unzip {_URL.format(_META[name].download)} there again"
         )
-    return {k: _csv(f, np.int64).reshape(-1) for k, f in zip(_PARTS, files)}
+    return {k: _csv(f, np.int64, name).reshape(-1) for k, f in zip(_PARTS, files)}
 
 
 _PARTS = ("train", "valid", "test")
@@ -206,47 +229,59 @@ def load_ogb_node(root: str | Path, name: str) -> Dataset:
         FileNotFoundError: the dataset folder or one of its files is missing; the message
             names what was looked for, where, and the URL to fetch it from.
         pickle.UnpicklingError: a ``.pt`` file holds more than numpy arrays.
+        ValueError: a file is truncated or corrupt, or the files disagree with each other
+            (the message names the file or folder and the URL to fetch it from again).
     """
     root = Path(root)
     source = "ogbn-arxiv" if name == "arxiv-year" else name
     folder = _folder(root, source)
     data = _read_raw(folder, source)
-    n = int(data["num_nodes"])
-    edges = torch.from_numpy(np.ascontiguousarray(data["edge_index"], dtype=np.int64))
-    graph = Graph(edges, num_nodes=n)
     meta = _META[source]
-    if "node_feat" in data:
-        x = torch.from_numpy(np.asarray(data["node_feat"], dtype=np.float32))
-    elif "edge_feat" in data:
-        ef = np.asarray(data["edge_feat"], dtype=np.float64)
-        ends = np.asarray(data["edge_index"]).reshape(2, -1)
-        deg = np.bincount(ends.reshape(-1), minlength=n)
-        sums = np.stack(
-            [np.bincount(ends.reshape(-1), weights=np.tile(col, 2), minlength=n) for col in ef.T],
-            axis=1,
+    if "node_feat" not in data and "edge_feat" not in data:
+        raise ValueError(
+            f"dataset {name!r} in {folder} has neither node nor edge features; {_fix(source)}"
         )
-        x = torch.from_numpy((sums / np.maximum(deg, 1)[:, None]).astype(np.float32))
-    else:
-        raise ValueError(f"dataset {name!r} in {folder} has neither node nor edge features")
-    labels = np.asarray(data["labels"]).reshape(n, -1)
-
-    if name == "arxiv-year":
-        if "node_year" not in data:
-            raise FileNotFoundError(
-                f"arxiv-year needs ogbn-arxiv's node_year (raw/node_year.csv.gz) in {folder}"
+    if name == "arxiv-year" and "node_year" not in data:
+        raise FileNotFoundError(
+            f"arxiv-year needs ogbn-arxiv's node_year (raw/node_year.csv.gz) in {folder}"
+        )
+    split = None if name == "arxiv-year" else _read_split(folder, source)
+    # Each file parsed; what fails from here on is files that disagree with each other.
+    with reading(folder, fix=_fix(source)):
+        n = int(data["num_nodes"])
+        edges = torch.from_numpy(np.ascontiguousarray(data["edge_index"], dtype=np.int64))
+        graph = Graph(edges, num_nodes=n)
+        if "node_feat" in data:
+            x = torch.from_numpy(np.asarray(data["node_feat"], dtype=np.float32))
+        else:
+            ef = np.asarray(data["edge_feat"], dtype=np.float64)
+            ends = np.asarray(data["edge_index"]).reshape(2, -1)
+            deg = np.bincount(ends.reshape(-1), minlength=n)
+            sums = np.stack(
+                [
+                    np.bincount(ends.reshape(-1), weights=np.tile(col, 2), minlength=n)
+                    for col in ef.T
+                ],
+                axis=1,
             )
-        y = torch.from_numpy(even_quantile_labels(data["node_year"], 5))
-        return Dataset("arxiv-year", graph, x, y, *_random_splits(n, 5, seed=0), num_classes=5)
-
-    masks = _masks(_read_split(folder, source), n)
+            x = torch.from_numpy((sums / np.maximum(deg, 1)[:, None]).astype(np.float32))
+        if x.shape[0] != n:
+            raise ValueError(f"{x.shape[0]} feature rows for {n} nodes")
+        labels = np.asarray(data["labels"]).reshape(n, -1)
+        if name == "arxiv-year":
+            y = torch.from_numpy(even_quantile_labels(data["node_year"], 5))
+            return Dataset("arxiv-year", graph, x, y, *_random_splits(n, 5, seed=0), num_classes=5)
+        masks = _masks(split, n)  # type: ignore[arg-type]
     # Class and task counts come from the files (the same as OGB's for the real datasets).
     if meta.metric == "rocauc":
         y = torch.from_numpy(labels.astype(np.float32))
         num_classes = labels.shape[1]
     else:
         flat = labels[:, 0].astype(np.float64)
-        y = torch.from_numpy(np.where(np.isnan(flat), -1, flat).astype(np.int64))
-        num_classes = int(y.max()) + 1
+        fix = _fix(source)
+        ids = integral(np.where(np.isnan(flat), -1, flat), "node labels", path=folder, fix=fix)
+        num_classes = count_classes(ids, path=folder, fix=fix)
+        y = torch.from_numpy(ids)
     return Dataset(
         name,
         graph,

@@ -12,6 +12,7 @@ the raw files by ``python -m deepgnn.data.planetoid RAW_DIR cora deepgnn/data/co
 from __future__ import annotations
 
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 import torch
 
 from deepgnn.data._dataset import Dataset
+from deepgnn.data._files import reading
 from deepgnn.data._safe import load_pickle
 from deepgnn.graph import Graph
 
@@ -64,6 +66,8 @@ def load_planetoid(root: str | Path, name: str) -> Dataset:
     Raises:
         FileNotFoundError: a raw file is missing (the message names it and ``root``).
         pickle.UnpicklingError: a file references anything but numpy/scipy/list/defaultdict.
+        ValueError: a file is truncated, corrupt or disagrees with the others (the message
+            names it and where to download it again).
     """
     root = Path(root)
     paths = {p: root / f"ind.{name}.{p}" for p in (*_PARTS, "test.index")}
@@ -71,29 +75,62 @@ def load_planetoid(root: str | Path, name: str) -> Dataset:
     if missing:
         raise FileNotFoundError(
             f"Planetoid {name!r}: missing {', '.join(Path(m).name for m in missing)} in {root}; "
-            f"download ind.{name}.* from github.com/kimiyoung/planetoid (data/) into that folder "
-            "and pass root=<that folder>"
+            f"download ind.{name}.* from {_SOURCE} into that folder and pass root=<that folder>"
         )
-    raw = {p: load_pickle(paths[p]) for p in _PARTS}
-    test_index = np.loadtxt(paths["test.index"], dtype=np.int64).reshape(-1)
-    adjacency = raw["graph"]
-    n = len(adjacency)
-    allx, tx = sp.csr_array(raw["allx"]), sp.csr_array(raw["tx"])
-    ally, ty = np.asarray(raw["ally"]), np.asarray(raw["ty"])
-    num_features = allx.shape[1]
-    rows = np.concatenate([np.arange(allx.shape[0]), test_index])
-    features = sp.vstack([allx, tx]).tocoo()
-    features = sp.csr_array(
-        (features.data, (rows[features.row], features.col)), shape=(n, num_features)
-    )
-    onehot = np.zeros((n, ally.shape[1]), dtype=np.int64)
-    onehot[rows] = np.concatenate([ally, ty])
-    labels = np.where(onehot.sum(1) > 0, onehot.argmax(1), -1)
-    src = [u for u, vs in adjacency.items() for _ in vs]
-    dst = [v for vs in adjacency.values() for v in vs]
-    edges = np.array([src, dst], dtype=np.int64).reshape(2, -1)
-    masks = _masks(n, np.asarray(raw["y"]).shape[0], test_index)
-    return _assemble(name, edges, n, features, labels, masks)
+    raw = {}
+    for p in _PARTS:
+        with reading(paths[p], fix=_fix(name, p)):
+            raw[p] = load_pickle(paths[p])
+    with reading(paths["test.index"], fix=_fix(name, "test.index")), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+        test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1).reshape(-1)
+    # The pickles' types and sizes, checked against each other; errors name the set.
+    with reading(root / f"ind.{name}.*", fix=f"re-download ind.{name}.* from {_SOURCE}"):
+        adjacency = raw["graph"]
+        n = len(adjacency)
+        allx, tx = sp.csr_array(raw["allx"]), sp.csr_array(raw["tx"])
+        ally, ty = np.asarray(raw["ally"]), np.asarray(raw["ty"])
+        num_train = np.asarray(raw["y"]).shape[0]
+        src = [u for u, vs in adjacency.items() for _ in vs]
+        dst = [v for vs in adjacency.values() for v in vs]
+        edges = np.array([src, dst], dtype=np.int64).reshape(2, -1)
+    test_fix = _fix(name, "test.index")
+    if len(test_index) != tx.shape[0] or len(test_index) != len(ty):
+        raise ValueError(
+            f"{paths['test.index']} lists {len(test_index)} test nodes but ind.{name}.tx has "
+            f"{tx.shape[0]} rows and ind.{name}.ty {len(ty)}; the file is truncated or corrupt: "
+            f"{test_fix}"
+        )
+    if len(test_index) and not (test_index.min() >= allx.shape[0] and test_index.max() < n):
+        raise ValueError(
+            f"{paths['test.index']} holds node ids outside [{allx.shape[0]}, {n}) (after the "
+            f"{allx.shape[0]} allx rows, within the {n} nodes of ind.{name}.graph); {test_fix}"
+        )
+    with reading(root / f"ind.{name}.*", fix=f"re-download ind.{name}.* from {_SOURCE}"):
+        num_features = allx.shape[1]
+        rows = np.concatenate([np.arange(allx.shape[0]), test_index])
+        features = sp.vstack([allx, tx]).tocoo()
+        features = sp.csr_array(
+            (features.data, (rows[features.row], features.col)), shape=(n, num_features)
+        )
+        onehot = np.zeros((n, ally.shape[1]), dtype=np.int64)
+        onehot[rows] = np.concatenate([ally, ty])
+        labels = np.where(onehot.sum(1) > 0, onehot.argmax(1), -1)
+        masks = _masks(n, num_train, test_index)
+    if int(labels.max()) < 0:
+        raise ValueError(
+            f"ind.{name}.ally and ind.{name}.ty in {root} label no node (every one-hot row is "
+            f"zero); the files are truncated or corrupt: re-download them from {_SOURCE}"
+        )
+    with reading(root / f"ind.{name}.*", fix=f"re-download ind.{name}.* from {_SOURCE}"):
+        return _assemble(name, edges, n, features, labels, masks)
+
+
+_SOURCE = "https://github.com/kimiyoung/planetoid (data/)"
+
+
+def _fix(name: str, part: str) -> str:
+    return f"re-download ind.{name}.{part} from {_SOURCE}"
 
 
 def export_npz(ds: Dataset, path: str | Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from deepgnn._checks import check_choice
+from deepgnn._checks import check_choice, check_int
 from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, PairNorm
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
@@ -114,8 +114,8 @@ def build(
         bias: whether layers have biases.
         norm: ``None``, ``"layer"``, ``"batch"`` or ``"pair"`` (PairNorm) after each hidden conv.
         backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``/``GATConv``).
-        seed: when given, the parameters are drawn from this seed (the global RNG state is
-            restored afterwards).
+        seed: when given (an int >= 0), the parameters are drawn from this seed (the global
+            RNG state is restored afterwards).
         **options: family options, checked against the family (e.g. ``heads=`` for ``gat``).
 
     Returns:
@@ -123,6 +123,7 @@ def build(
 
     Raises:
         ValueError: unknown family, option or invalid value (the message lists the choices).
+        TypeError: an argument of the wrong type (e.g. ``seed=1.5``).
 
     Example:
         >>> model = build("gcn", 1433, 7, depth=64, activation="tanh")
@@ -130,6 +131,8 @@ def build(
         (64, 64)
     """
     check_choice("family", family, _REGISTRY)
+    if seed is not None:
+        seed = check_int("seed", seed, minimum=0)
     cls = _REGISTRY[family]
     # the family's constructor checks ``options`` against its family_options table
     kwargs: dict[str, object] = {"width": width, "activation": activation, "dropout": dropout}

@@ -32,6 +32,27 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 NORMS = ("layer", "batch", "pair")
 BACKENDS = ("torch", "dgl")
+_vml_ready = False
+
+
+def _warm_vml() -> None:
+    """Call torch's MKL-backed float functions once, serially, before a model runs them.
+
+    oneMKL 2024.2 (the one torch 2.x wheels bundle) picks each VML function's kernel on its
+    first call; when that first call runs on several intra-op threads at once, one thread can
+    run a low-accuracy kernel on its whole chunk, errors ~1e-4, in that call only
+    (pytorch/pytorch#188792). GAT's first attention ``exp`` of a process hit it in about 1 run
+    in 8 (Cora, 2 threads, under load), so its losses differed between processes. A one-element
+    call per function and dtype resolves the kernel first; it costs ~20 us, once.
+    """
+    global _vml_ready
+    if _vml_ready:
+        return
+    for dtype in (torch.float32, torch.float64):
+        one = torch.ones(1, dtype=dtype)
+        for fn in (torch.exp, torch.log, torch.sqrt, torch.tanh, torch.sigmoid, torch.erf):
+            fn(one)
+    _vml_ready = True
 
 
 @dataclass(frozen=True)
@@ -186,6 +207,7 @@ class GNN(nn.Module):
         **options: object,
     ) -> None:
         super().__init__()
+        _warm_vml()
         self._check_unknown_options(options)
         self.in_dim = check_int("in_dim", in_dim, minimum=1)
         self.out_dim = check_int("out_dim", out_dim, minimum=1)
@@ -214,7 +236,8 @@ class GNN(nn.Module):
 
         Args:
             graph: a :class:`~deepgnn.Graph` (or a ``dgl.DGLGraph``, converted each call).
-            x: node features, shape ``(num_nodes, in_dim)``.
+            x: node features, shape ``(num_nodes, in_dim)``, in the dtype of the model's
+                parameters (float32 as built: pass ``x.float()``; features are not cast).
         """
         graph = self._check_inputs(graph, x)
         return self._propagate(graph, x, None)
@@ -332,10 +355,22 @@ class GNN(nn.Module):
                 )
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        param = next(self.parameters(), None)
+        dtype = x.dtype if param is None else param.dtype
+        # Under autocast the layers cast their inputs themselves; elsewhere a mismatch would
+        # end in torch's "expected m1 and m2 to have the same dtype" from inside a layer.
+        if x.dtype != dtype and not (
+            x.is_floating_point() and torch.is_autocast_enabled(x.device.type)
+        ):
+            fix = "x.float()" if dtype == torch.float32 else f"x.to({dtype})"
+            raise ValueError(
+                f"x has dtype {x.dtype}, but the model's parameters are {dtype}; pass {fix}"
+                + (" (or model.double() to compute in float64)" if x.dtype == torch.float64 else "")
+            )
         if x.dim() != 2 or x.shape[0] != graph.num_nodes or x.shape[1] != self.in_dim:
             raise ValueError(
-                f"x must have shape (num_nodes={graph.num_nodes}, in_dim={self.in_dim}), "
-                f"got {tuple(x.shape)}"
+                f"x must have shape (num_nodes={graph.num_nodes}, in_dim={self.in_dim}), one row "
+                f"per node of the graph, got {tuple(x.shape)}"
             )
         if x.device != graph.device:
             raise ValueError(

@@ -51,7 +51,7 @@ from torch import Tensor
 from deepgnn._checks import check_choice, check_int
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
-from deepgnn.objective import FORMS, STATES, check_operands
+from deepgnn.objective import FORMS, STATES, check_operands, check_weights
 from deepgnn.search._gauss_newton import GaussNewton
 from deepgnn.search._gradient import Gradient
 from deepgnn.search._optuna import TPE, CmaEs, from_study
@@ -245,8 +245,9 @@ def check_options(*, family: str | None = None, **options: object) -> None:
     """Check keyword options of :func:`search` as it does, without running a search.
 
     The names must be keywords of :func:`search` or settings of the chosen method
-    (``method=None``: the form's default, :data:`DEFAULT_METHOD`), and the settings' values
-    must be valid; the common keywords' values are checked by :func:`search` itself. Without
+    (``method=None``: the form's default, :data:`DEFAULT_METHOD`), and the values of the
+    settings and of the common keywords that need no model (``weights``, ``state``,
+    ``layers``, ``bounds``, ``seed``, ``n_trials``, ``timeout``) must be valid. Without
     a ``form``, the form is the family's (:data:`DEFAULT_FORM`); with neither ``form`` nor
     ``family``, the settings must suit the default method of every family's form.
 
@@ -257,7 +258,7 @@ def check_options(*, family: str | None = None, **options: object) -> None:
     Raises:
         ValueError: a setting the method does not take (the message names the method and
             the settings it accepts), or a bad value.
-        TypeError: a setting of the wrong type.
+        TypeError: a setting or a common keyword of the wrong type.
 
     Example:
         >>> check_options(method="gradient", n_trials=50, lr=0.05)
@@ -278,6 +279,25 @@ def check_options(*, family: str | None = None, **options: object) -> None:
         forms = sorted(set(DEFAULT_FORM.values()))
     for form in forms:
         _settings(args["method"], form, dict(args["settings"]))
+    _check_common(args)
+
+
+def _check_common(args: dict[str, Any]) -> dict[str, Any]:
+    """Check the values of :func:`search`'s common keywords in ``args`` (its bound arguments,
+    ``None`` where the family's default applies); return the checked ones."""
+    out: dict[str, Any] = {}
+    if args["state"] is not None:
+        check_choice("state", args["state"], STATES)
+    check_choice("layers", args["layers"], _LAYERS)
+    if args["weights"] is not None:
+        out["weights"] = check_weights(args["weights"])
+    out["bounds"] = check_bounds(args["bounds"])
+    out["seed"] = check_int("seed", args["seed"], minimum=0)
+    if args["n_trials"] is not None:
+        out["n_trials"] = check_int("n_trials", args["n_trials"], minimum=1)
+    if args["timeout"] is not None:
+        out["timeout"] = positive("timeout", args["timeout"])
+    return out
 
 
 def _gate_names(model: GNN, search_gates: object) -> tuple[str, ...]:
@@ -423,7 +443,8 @@ def search(
         form: ``"divide_old"`` or ``"divide_stable"`` (see
             :func:`deepgnn.objective.objective`); ``None``: the family's
             (:data:`DEFAULT_FORM`).
-        weights: ``(w1, w2, w3)``; ``None``: the family's (:data:`DEFAULT_WEIGHTS`).
+        weights: ``(w1, w2, w3)``, finite and >= 0, not all 0; ``None``: the family's
+            (:data:`DEFAULT_WEIGHTS`).
         state: the states the FSP forms and the GEV term read: ``"hidden"`` (the graph
             layers' hidden states, the authors' training code) or ``"logits"`` (the same
             and the logits, their Cora notebook); ``None``: the family's
@@ -469,15 +490,20 @@ def search(
     weights = defaults["weights"] if weights is None else weights
     state = defaults["state"] if state is None else state
     method, options = _settings(method, form, settings)
-    check_choice("state", state, STATES)
-    check_choice("layers", layers, _LAYERS)
-    if len(weights) != 3:
-        raise ValueError(f"weights must be (w1, w2, w3), got {tuple(weights)}")
-    bounds = check_bounds(bounds)
-    seed = check_int("seed", seed, minimum=0)
-    n = options.budget if n_trials is None else check_int("n_trials", n_trials, minimum=1)
-    if timeout is not None:
-        timeout = positive("timeout", timeout)
+    checked = _check_common(
+        {
+            "state": state,
+            "layers": layers,
+            "weights": weights,
+            "bounds": bounds,
+            "seed": seed,
+            "n_trials": n_trials,
+            "timeout": timeout,
+        }
+    )
+    weights, bounds, seed = checked["weights"], checked["bounds"], checked["seed"]
+    n = options.budget if n_trials is None else checked["n_trials"]
+    timeout = checked.get("timeout")
     if x is None:
         if not isinstance(graph, Graph):
             raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")

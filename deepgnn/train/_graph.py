@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -126,9 +125,21 @@ def train_graph(
             f"dataset must be a graph-classification deepgnn.data.GraphDataset, got "
             f"{type(dataset).__name__}; node datasets go to train_node"
         )
+    check_options(
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        schedule=schedule,
+        batch_size=batch_size,
+        betas=betas,
+        seed=seed,
+        device=device,
+        init=init,
+        init_options=init_options,
+        on_epoch=on_epoch,
+    )
     settings = Settings("", epochs, lr, weight_decay, patience, tuple(betas), None)  # type: ignore[arg-type]
-    values = {k: v for k, v in dataclasses.asdict(settings).items() if k != "protocol"}
-    check_options(schedule=schedule, batch_size=batch_size, **values)
     dev = resolve_device(device)
     split = {k: v.cpu() for k, v in dataset.split_idx.items()}
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):

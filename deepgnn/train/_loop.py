@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn._checks import check_choice, check_int
+from deepgnn._checks import check_choice, check_device, check_int
 from deepgnn.models import GNN
 from deepgnn.train.protocols import Protocol, available, get
 
@@ -28,6 +28,7 @@ __all__ = [
     "Settings",
     "TrainResult",
     "apply_init",
+    "check_init",
     "check_options",
     "is_untrained",
     "majority_share",
@@ -42,6 +43,7 @@ PROTOCOL = "protocol"
 #: A run is *untrained* when its best training metric stays less than this fraction of the way
 #: from chance to a perfect fit (see :func:`is_untrained`).
 UNTRAINED_FRACTION = 0.2
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 InitSpec = str | Callable[[GNN], Any] | None
 
 
@@ -133,52 +135,56 @@ def resolve(
 ) -> Settings:
     """The protocol for the model's depth, overridden by every setting the caller gave."""
     p = get("kipf" if protocol is None else protocol, model.depth, family=model.family)
-    settings = Settings(
-        protocol=p.name,
-        epochs=p.epochs if epochs is None else epochs,
-        lr=p.lr if lr is None else lr,
-        weight_decay=p.weight_decay if weight_decay is None else weight_decay,
-        patience=p.patience if patience == PROTOCOL else patience,  # type: ignore[arg-type]
-        betas=p.betas if betas is None else tuple(betas),  # type: ignore[arg-type]
-        dropout=p.dropout if dropout is None else dropout,
-    )
-    check_options(
-        epochs=settings.epochs,
-        lr=settings.lr,
-        weight_decay=settings.weight_decay,
-        patience=settings.patience,
-        schedule=schedule,
-        betas=settings.betas,
-        dropout=settings.dropout,
-    )
-    return settings
+    values = {
+        "epochs": p.epochs if epochs is None else epochs,
+        "lr": p.lr if lr is None else lr,
+        "weight_decay": p.weight_decay if weight_decay is None else weight_decay,
+        "patience": p.patience if _is_protocol(patience) else patience,
+        "betas": p.betas if betas is None else betas,
+        "dropout": p.dropout if dropout is None else dropout,
+    }
+    check_options(schedule=schedule, **values)  # before tuple(betas), which may not iterate
+    values["betas"] = tuple(values["betas"])
+    return Settings(protocol=p.name, **values)
+
+
+def _is_protocol(value: object) -> bool:
+    return isinstance(value, str) and value == PROTOCOL
 
 
 def check_options(**settings: Any) -> None:
     """Raise the error :func:`~deepgnn.train.train_node` / ``train_graph`` would raise for these.
 
     Checks the values of the given keywords among ``epochs``, ``lr``, ``weight_decay``,
-    ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout`` and ``protocol``;
-    other keywords are not looked at.
+    ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout``, ``protocol``, ``seed``
+    (an int >= 0), ``device`` (one this torch can use), ``init`` with ``init_options``, and
+    ``on_epoch`` (a callable or ``None``); other keywords are not looked at.
 
     Example:
         >>> check_options(lr=0.01, epochs=10)
         >>> check_options(lr=-1)
         Traceback (most recent call last):
-        ValueError: lr=-1; pass a positive learning rate such as lr=0.01
+        ValueError: lr=-1; pass a positive finite learning rate (below float32's 3.4e38) such as lr=0.01
     """
     if settings.get("epochs") is not None:
         check_int("epochs", settings["epochs"], minimum=1)
     if settings.get("lr") is not None:
         lr = settings["lr"]
-        if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and 0 < lr < math.inf):
-            raise ValueError(f"lr={lr!r}; pass a positive learning rate such as lr=0.01")
+        # Adam casts both to the parameters' float32: 1e308 would overflow there
+        if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and 0 < lr < _FLOAT32_MAX):
+            raise ValueError(
+                f"lr={lr!r}; pass a positive finite learning rate (below float32's 3.4e38) "
+                "such as lr=0.01"
+            )
     if settings.get("weight_decay") is not None:
         wd = settings["weight_decay"]
-        if isinstance(wd, bool) or not (isinstance(wd, (int, float)) and 0 <= wd < math.inf):
-            raise ValueError(f"weight_decay={wd!r}; pass a value >= 0 such as 5e-4")
+        if isinstance(wd, bool) or not (isinstance(wd, (int, float)) and 0 <= wd < _FLOAT32_MAX):
+            raise ValueError(
+                f"weight_decay={wd!r}; pass a finite value >= 0 (below float32's 3.4e38) such as "
+                "5e-4"
+            )
     patience = settings.get("patience")
-    if patience is not None and patience != PROTOCOL:
+    if patience is not None and not _is_protocol(patience):
         check_int("patience", patience, minimum=1)
     if "schedule" in settings:
         check_choice("schedule", settings["schedule"], SCHEDULES)
@@ -199,26 +205,63 @@ def check_options(**settings: Any) -> None:
         raise ValueError(f"dropout={dropout!r} is outside [0, 1); pass e.g. dropout=0.5")
     if settings.get("protocol") is not None and not isinstance(settings["protocol"], Protocol):
         check_choice("protocol", settings["protocol"], available())
+    if "seed" in settings:
+        check_int("seed", settings["seed"], minimum=0)
+    if settings.get("device") is not None:
+        check_device("device", settings["device"])
+    if "init" in settings or "init_options" in settings:
+        check_init(settings.get("init"), settings.get("init_options"))
+    on_epoch = settings.get("on_epoch")
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(
+            f"on_epoch must be a callable taking each epoch's log row, or None, got "
+            f"{type(on_epoch).__name__} {on_epoch!r}"
+        )
 
 
 def apply_init(
     model: GNN, init: InitSpec, options: Mapping[str, Any] | None, **context: Any
 ) -> None:
-    if options is not None and not isinstance(init, str):
-        raise ValueError(
-            f"init_options={dict(options)!r} need init to be a scheme name such as 'kaiming', "
-            f"got init={init!r}; drop init_options or name the scheme"
-        )
+    check_init(init, options)
     if init is None:
         return
     if callable(init):
         init(model)
         return
+    from deepgnn import init as inits
+
+    inits.init_(model, init, **context, **dict(options or {}))
+
+
+def check_init(init: object, options: object) -> None:
+    """Raise naming ``init`` / ``init_options`` unless they are a scheme name and its options,
+    a callable, or ``None`` (no options with the last two)."""
+    if options is not None and not isinstance(init, str):
+        raise ValueError(
+            f"init_options={options!r} need init to be a scheme name such as 'kaiming', "
+            f"got init={init!r}; drop init_options or name the scheme"
+        )
+    if init is None or callable(init):
+        return
     if not isinstance(init, str):
         raise TypeError(f"init must be an init name, a callable or None, got {type(init).__name__}")
     from deepgnn import init as inits
 
-    inits.init_(model, init, **context, **dict(options or {}))
+    check_choice("init", init, inits.available())
+    if options is None:
+        return
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"init_options must be a dict of init {init!r}'s options such as "
+            f"{{'generator': g}}, got {type(options).__name__} {options!r}"
+        )
+    accepted = inits.options(init)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(
+            f"init_options has {unknown}, which init {init!r} does not take; its options are "
+            f"{sorted(accepted)}"
+        )
 
 
 def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:

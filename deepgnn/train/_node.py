@@ -21,6 +21,7 @@ from deepgnn.train._loop import (
     Loop,
     TrainResult,
     apply_init,
+    check_options,
     majority_share,
     resolve,
 )
@@ -84,8 +85,10 @@ def train_node(
         schedule: ``"constant"``, ``"cosine"`` (annealed over ``epochs``) or ``"plateau"``
             (halve the rate after 20 epochs without validation progress).
         split: which of the dataset's splits to use (default: the dataset's current one).
-        device: where to train; default CUDA when available, else CPU.
-        seed: seeds the initialization and dropout; the global RNG state is restored after.
+        device: where to train; default CUDA when available, else CPU. A device this torch
+            cannot use (``"cuda"`` on a CPU-only build) raises before anything runs.
+        seed: an int >= 0; seeds the initialization and dropout; the global RNG state is
+            restored after.
         progress: show a tqdm bar.
         cuda_graph: capture the training step (forward, loss, backward, Adam) and the
             evaluation forward once as CUDA graphs and replay them every epoch, which takes
@@ -117,6 +120,7 @@ def train_node(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
             "graph-classification datasets go to train_graph"
         )
+    check_options(seed=seed, device=device, init=init, init_options=init_options, on_epoch=on_epoch)
     settings = resolve(
         model,
         protocol,
