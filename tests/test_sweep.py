@@ -239,6 +239,22 @@ def test_report_writes_one_row_per_cell_a_bold_summary_and_plots(two_workers):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_summary_names_each_datasets_own_metric(two_workers):
+    # before: a sweep over an accuracy and a ROC-AUC dataset headed every table with the first
+    # dataset's metric ("Test rocauc" over actor's accuracies)
+    from deepgnn.sweep.report import _summary_md
+
+    config, out, _ = two_workers
+    df = sweep.report(config, out=out)
+    other = df.assign(dataset="minesweeper", metric="rocauc")
+    summary = _summary_md(config, pd.concat([other, df], ignore_index=True), 16)
+    roc = summary.split("dataset=minesweeper, family=gcn")[1].split("##")[0]
+    acc = summary.split("dataset=cora, family=gcn")[1].split("##")[0]
+    assert "Test rocauc:" in roc and "Training rocauc" in roc and "accuracy" not in roc
+    assert "Test accuracy:" in acc and "Training accuracy" in acc and "rocauc" not in acc
+    assert "Entries: test metric at the epoch" in summary
+
+
 def test_report_keeps_optunas_info_lines_quiet_and_its_level_as_it_was(two_workers):
     import logging
 

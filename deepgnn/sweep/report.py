@@ -112,12 +112,16 @@ def _train_cell(sub: Any) -> tuple[str, float]:
     return _fmt(float(vals.mean()), float(vals.std()) if len(vals) > 1 else math.nan, 2), math.nan
 
 
+def _metric_name(df: Any) -> str:
+    """The metric of ``df``'s rows (``"metric"`` when absent, e.g. every cell failed)."""
+    if "metric" not in df or not df["metric"].notna().any():
+        return "metric"
+    return str(df["metric"].dropna().iloc[0])
+
+
 def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
-    metric = (
-        str(df["metric"].dropna().iloc[0])
-        if "metric" in df and df["metric"].notna().any()
-        else "test"
-    )
+    names = list(dict.fromkeys(df["metric"].dropna().astype(str))) if "metric" in df else []
+    metric = names[0] if len(names) == 1 else "metric"
     lines = [f"# Sweep `{config.name}`", ""]
     if config.description:
         lines += [config.description, ""]
@@ -144,9 +148,10 @@ def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
         group = group if isinstance(group, tuple) else (group,)
         title = ", ".join(f"{c}={v}" for c, v in zip(group_cols, group))
         inits = list(dict.fromkeys(part["init"]))
-        lines += [f"## {title}", "", f"Test {metric}:", ""]
+        name = _metric_name(part)
+        lines += [f"## {title}", "", f"Test {name}:", ""]
         lines += _table(part, inits, _test_cell)
-        lines += ["", f"Training {metric} (best over the run, every seed):", ""]
+        lines += ["", f"Training {name} (best over the run, every seed):", ""]
         lines += _table(part, inits, _train_cell)
         tuned = [c for c in ("tuned_lr", "tuned_dropout", "tuned_weight_decay") if c in part]
         if tuned and part[tuned].notna().any().any():
