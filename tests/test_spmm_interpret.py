@@ -45,7 +45,7 @@ plans = {"auto": g._kernel_plan(),
          "row": _spmm.choose_plan(np.diff(g.to_scipy().indptr), sms=1, chunk=10**9)}
 for name, plan in plans.items():
     g._plan, g._csr_cache = plan, {}
-    for act, d, bias in [("tanh", 3, True), ("relu", 20, True), ("identity", 70, False)]:
+    for act, d, bias in [("tanh", 3, True), ("relu", 20, True), ("identity", 130, False)]:
         x = torch.randn(n, d, requires_grad=True)
         bb = torch.randn(d, requires_grad=True) if bias else None
         w = torch.randn(n, d)
