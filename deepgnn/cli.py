@@ -523,7 +523,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--steps", type=int, default=20, help="timed training steps per case")
     bench.add_argument(
-        "--quick", action="store_true", help="GPU suite: the headline cases only (about 1 min)"
+        "--quick", action="store_true", help="GPU suite: the headline cases only (under a minute)"
     )
     bench.add_argument(
         "--out", default="results", help="folder for benchmarks.json and benchmarks.md"
