@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 EXTRAS ?= dgl,chem,dev
 PYTEST_ARGS ?=
+# `make bench BENCH_ARGS=--quick`: the GPU suite's headline cases only
+BENCH_ARGS ?=
 
 .PHONY: setup demo test test-postgres lint bench clean
 
@@ -42,7 +44,7 @@ lint: $(VENV)/.ready
 	$(VENV)/bin/ruff format --check deepgnn tests benchmarks
 
 bench: $(VENV)/.ready
-	$(VENV)/bin/deepgnn bench --out results
+	$(VENV)/bin/deepgnn bench --out results $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -101,7 +101,7 @@ def tune(graph: deepgnn.Graph) -> list[dict]:
                     continue
                 for bk in (4, 8, 16):
                     for nw in (1, 2, 4):
-                        _spmm._spmm_config = lambda _d, c=(bk, bd, nw): c
+                        _spmm._spmm_config = lambda _d, _split=False, c=(bk, bd, nw): c
                         t = bench_us(lambda x=x, b=b: _spmm._triton_spmm(csr, x, b))
                         rows.append(
                             {

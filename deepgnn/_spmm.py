@@ -3,9 +3,19 @@
 Two kernels sit behind one autograd function:
 
 * on CUDA, when Triton is importable, a CSR kernel of our own (:func:`_triton_spmm`): one
-  program per row, the row's features accumulated in registers, the bias and the activation
-  applied in the epilogue, every output element written exactly once (no zero-fill pass);
+  program per row *segment*, the segment's features accumulated in registers, the bias and
+  the activation applied in the epilogue, every output element written exactly once (no
+  zero-fill pass). A row with more nonzeros than the plan's ``chunk`` is cut into segments of
+  at most ``chunk`` nonzeros that run as programs of their own and write partial sums; a
+  second small kernel adds up each long row's partials in a fixed order (deterministic, no
+  atomics) and applies the bias and the activation there. So a hub with 44,000 neighbours no
+  longer serializes its row in one program while the rest of the GPU idles;
 * everywhere else ``torch.sparse.mm`` on the CSR tensor, then the activation in place.
+
+Which of the two a graph takes, and the chunk, is a :class:`Plan` chosen once per graph and
+device from its degree statistics (:func:`choose_plan`), exposed as ``Graph.kernel_info()``.
+Under Triton's interpreter (``TRITON_INTERPRET=1`` set before Triton is imported) the same
+kernels run on CPU tensors, which is how CI tests them without a GPU.
 
 Both compute :math:`\\sigma(\\hat A X + b)` for :math:`\\sigma` in :data:`ACTIVATIONS`. The
 backward turns the incoming gradient into :math:`G' = G \\odot \\sigma'(Y)` from the saved
@@ -16,16 +26,51 @@ reuses the forward kernel for :math:`\\hat A G'` because :math:`\\hat A` is symm
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+import math
+import os
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ACTIVATIONS", "CSR", "symmetric_spmm", "triton_enabled"]
+__all__ = [
+    "ACTIVATIONS",
+    "CSR",
+    "Plan",
+    "choose_plan",
+    "plan_for",
+    "symmetric_spmm",
+    "triton_enabled",
+]
 
 #: Activations the kernels apply in their epilogue, in the order of their kernel codes.
 ACTIVATIONS = ("identity", "tanh", "relu")
 _ACT_CODE = {name: code for code, name in enumerate(ACTIVATIONS)}
+
+
+class Plan(NamedTuple):
+    """How the SpMM of one graph runs on one device, chosen from its degree statistics.
+
+    Attributes:
+        path: ``"row"`` (the Triton kernel, one program per row: no row is longer than
+            ``chunk``), ``"split"`` (the Triton kernel over row segments of at most ``chunk``
+            nonzeros, long rows finished by a reduction kernel) or ``"torch_sparse"``.
+        chunk: the most nonzeros one program takes (0 on the ``torch_sparse`` path).
+        info: what :meth:`Graph.kernel_info` shows: the statistics and the reasons.
+        seg_ptr: ``(segments + 1,)`` start of each segment in the nonzeros (``"split"`` only).
+        seg_tgt: ``(segments,)`` the output row of a whole-row segment, or ``-1 - slot`` for a
+            segment of a long row, whose partial sum goes to row ``slot`` of the scratch.
+        long_rows: ``(long,)`` the rows that were cut; long_ptr: ``(long + 1,)`` their slots.
+    """
+
+    path: str
+    chunk: int
+    info: dict[str, Any]
+    seg_ptr: np.ndarray | None = None
+    seg_tgt: np.ndarray | None = None
+    long_rows: np.ndarray | None = None
+    long_ptr: np.ndarray | None = None
 
 
 class CSR(NamedTuple):
@@ -36,12 +81,132 @@ class CSR(NamedTuple):
         crow: row pointers, int32 when the nonzeros fit, shape ``(n + 1,)``.
         col: column ids, int32, shape ``(nnz,)``.
         val: float32 values, shape ``(nnz,)`` (the Triton kernel accumulates in float32).
+        path: the plan's path (``"row"``, ``"split"`` or ``"torch_sparse"``).
+        seg_ptr, seg_tgt, long_rows, long_ptr: the plan's arrays on the device (int32/int64),
+            ``None`` unless ``path == "split"``.
+        slots: the number of partial sums the long rows' segments write.
     """
 
     sparse: Tensor
     crow: Tensor
     col: Tensor
     val: Tensor
+    path: str = "row"
+    seg_ptr: Tensor | None = None
+    seg_tgt: Tensor | None = None
+    long_rows: Tensor | None = None
+    long_ptr: Tensor | None = None
+    slots: int = 0
+
+
+#: Resident programs per SM the chunk rule assumes: the kernel runs one warp per program, and a
+#: Hopper or Ampere SM holds at most 32 blocks.
+PROGRAMS_PER_SM = 32
+#: Bounds of a segment's length in nonzeros: below 32, a program does too little to pay for its
+#: launch slot; above 4096, one segment alone outlasts a typical row by 100x and more.
+CHUNK_MIN, CHUNK_MAX = 32, 4096
+
+
+def choose_plan(
+    row_nnz: np.ndarray,
+    *,
+    sms: int,
+    triton: bool = True,
+    chunk: int | None = None,
+) -> Plan:
+    """Choose how the SpMM of a matrix with ``row_nnz[i]`` nonzeros in row ``i`` runs.
+
+    The GPU runs about ``sms * PROGRAMS_PER_SM`` programs at once. If one program takes a
+    whole row, the longest row's program runs long after the others have finished: on a
+    power-law graph of ogbn-arxiv size (largest row 44,048 nonzeros, mean 14.8) that made the
+    row-per-program kernel 2.3x slower than ``torch.sparse`` per training step (H200, width 64,
+    depth 64; 485 ms a step). So rows longer than ``chunk`` are cut into segments of ``chunk``
+    nonzeros (on ``deepgnn.bench``'s power-law 2.1 graph of that size, same machine: 43.7 ms a
+    step, torch.sparse 204.5 ms; one product at width 64: 172.7 us
+    against 3864 us with a program per row and 228.1 us for ``torch.sparse.mm``), with
+    ``chunk`` a quarter of a fair share ``nnz / (sms * PROGRAMS_PER_SM)``, rounded down to a
+    power of two and held within ``[CHUNK_MIN, CHUNK_MAX]``: no program then holds more than
+    a quarter of the average work of a resident program. A matrix whose rows all
+    fit keeps one program per row (``"row"``: no reduction kernel, nothing changes for
+    uniform graphs).
+
+    Args:
+        row_nnz: nonzeros per row, shape ``(n,)``.
+        sms: streaming multiprocessors of the device.
+        triton: whether the Triton kernels can run there; if not, ``"torch_sparse"``.
+        chunk: force this segment length (tests and tuning) instead of the rule.
+
+    Returns:
+        A :class:`Plan`; its ``info`` is what ``Graph.kernel_info()`` reports.
+    """
+    row_nnz = np.asarray(row_nnz, dtype=np.int64)
+    n = row_nnz.shape[0]
+    nnz = int(row_nnz.sum())
+    longest = int(row_nnz.max()) if n else 0
+    info: dict[str, Any] = {
+        "rows": n,
+        "nnz": nnz,
+        "max_row_nnz": longest,
+        "mean_row_nnz": round(nnz / n, 3) if n else 0.0,
+        "empty_rows": int((row_nnz == 0).sum()),
+    }
+    if not triton:
+        info.update(path="torch_sparse", chunk=0, reasons=["Triton kernels unavailable here"])
+        return Plan("torch_sparse", 0, info)
+    programs = sms * PROGRAMS_PER_SM
+    reasons = []
+    if chunk is None:
+        share = nnz / programs / 4
+        chunk = 2 ** int(math.floor(math.log2(share))) if share >= 1 else 1
+        chunk = min(max(chunk, CHUNK_MIN), CHUNK_MAX)
+        reasons.append(
+            f"chunk {chunk}: a quarter of the fair share nnz / (sms * {PROGRAMS_PER_SM}) = "
+            f"{nnz / programs:.1f} nonzeros per program, as a power of two in "
+            f"[{CHUNK_MIN}, {CHUNK_MAX}]"
+        )
+    else:
+        reasons.append(f"chunk {chunk}: given")
+    info.update(chunk=chunk, resident_programs=programs)
+    long = row_nnz > chunk
+    if not long.any():
+        reasons.append(f"every row has at most {chunk} nonzeros: one program per row")
+        info.update(path="row", long_rows=0, segments=n, reasons=reasons)
+        return Plan("row", chunk, info)
+    pieces = np.where(long, -(-row_nnz // chunk), 1)
+    crow = np.concatenate([[0], np.cumsum(row_nnz)])
+    seg_row = np.repeat(np.arange(n), pieces)
+    first = np.concatenate([[0], np.cumsum(pieces)[:-1]])
+    k = np.arange(seg_row.shape[0]) - first[seg_row]
+    seg_ptr = np.concatenate([crow[seg_row] + k * chunk, [nnz]])
+    in_long = long[seg_row]
+    slot = np.cumsum(in_long) - 1
+    seg_tgt = np.where(in_long, -1 - slot, seg_row)
+    long_rows = np.flatnonzero(long)
+    long_ptr = np.concatenate([[0], np.cumsum(pieces[long])])
+    reasons.append(
+        f"{int(long.sum())} rows longer than {chunk} nonzeros (the longest {longest}) are cut "
+        f"into {int(pieces[long].sum())} segments whose partial sums a second kernel adds up"
+    )
+    info.update(
+        path="split",
+        long_rows=int(long.sum()),
+        segments=int(seg_row.shape[0]),
+        long_row_nnz=int(row_nnz[long].sum()),
+        reasons=reasons,
+    )
+    return Plan("split", chunk, info, seg_ptr, seg_tgt, long_rows, long_ptr)
+
+
+def plan_for(row_nnz: np.ndarray, device: torch.device, *, chunk: int | None = None) -> Plan:
+    """:func:`choose_plan` for ``device``: its SM count, and whether Triton can run there."""
+    triton = _triton_importable() and (
+        device.type == "cuda" or (device.type == "cpu" and _interpreting())
+    )
+    plan = choose_plan(row_nnz, sms=_sm_count(device), triton=triton, chunk=chunk)
+    if not triton:
+        why = "CPU tensors: torch.sparse.mm" if device.type == "cpu" else "triton not importable"
+        plan.info["reasons"] = [why]
+    return plan
 
 
 @functools.cache
@@ -54,9 +219,22 @@ def _triton_importable() -> bool:
     return True
 
 
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
 def triton_enabled(x: Tensor) -> bool:
-    """Whether ``symmetric_spmm`` runs the Triton kernels for ``x`` (CUDA, Triton importable)."""
-    return x.is_cuda and x.dtype in _TRITON_DTYPES and _triton_importable()
+    """Whether ``symmetric_spmm`` may run the Triton kernels for ``x``.
+
+    True on CUDA with Triton importable, and for float32 CPU tensors under Triton's
+    interpreter (``TRITON_INTERPRET=1``, how the kernels are tested without a GPU). The graph's
+    :class:`Plan` can still send its product to ``torch.sparse.mm``.
+    """
+    if x.is_cuda:
+        return x.dtype in _TRITON_DTYPES and _triton_importable()
+    # The interpreter computes with numpy, which has no bfloat16.
+    cpu = x.device.type == "cpu" and x.dtype == torch.float32
+    return cpu and _interpreting() and _triton_importable()
 
 
 _TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -65,112 +243,10 @@ _TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 @functools.cache
 def _kernels():  # noqa: ANN202 -- built on first use so that `import deepgnn` needs no triton
     import triton
-    import triton.language as tl
 
-    try:
-        from triton.language.extra import libdevice
-    except ImportError:  # Triton < 3.1
-        libdevice = tl.math
+    from deepgnn import _triton_kernels as k
 
-    @triton.jit
-    def csr_spmm(
-        crow,
-        col,
-        val,
-        x,
-        bias,
-        out,
-        d,
-        stride_x,
-        stride_out,
-        HAS_BIAS: tl.constexpr,
-        ACT: tl.constexpr,
-        BLOCK_K: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-    ):
-        # out[i, J] = act(sum_k val[k] * x[col[k], J] (+ bias[J])) over row i's nonzeros k, for
-        # the column block J = program_id(1). Rows vary fastest in launch order, so all rows of
-        # one column block run together and its slice of x can stay in L2.
-        row = tl.program_id(0)
-        start = tl.load(crow + row)
-        end = tl.load(crow + row + 1)
-        offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
-        mask_d = offs_d < d
-        acc = tl.zeros((BLOCK_K, BLOCK_D), dtype=tl.float32)
-        for k0 in range(start, end, BLOCK_K):
-            offs_k = k0 + tl.arange(0, BLOCK_K)
-            mask_k = offs_k < end
-            c = tl.load(col + offs_k, mask=mask_k, other=0).to(tl.int64)
-            v = tl.load(val + offs_k, mask=mask_k, other=0.0)
-            xs = tl.load(
-                x + c[:, None] * stride_x + offs_d[None, :],
-                mask=mask_k[:, None] & mask_d[None, :],
-                other=0.0,
-            )
-            acc += xs.to(tl.float32) * v[:, None]
-        res = tl.sum(acc, axis=0)
-        if HAS_BIAS:
-            res += tl.load(bias + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-        if ACT == 1:
-            res = libdevice.tanh(res)  # the CUDA math library's tanhf, as torch.tanh uses
-        elif ACT == 2:
-            res = tl.where(res < 0.0, 0.0, res)  # NaN stays NaN, as in torch.relu
-        tl.store(
-            out + row.to(tl.int64) * stride_out + offs_d,
-            res.to(out.dtype.element_ty),
-            mask=mask_d,
-        )
-
-    @triton.jit
-    def act_backward(
-        g,
-        y,
-        gp,
-        partial,
-        n,
-        d,
-        stride_g,
-        stride_y,
-        stride_gp,
-        rows_per_prog,
-        ACT: tl.constexpr,
-        SUM: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-    ):
-        # Over the rows [p * rows_per_prog, (p + 1) * rows_per_prog) of program p:
-        # gp = g * act'(y), with act' taken from the output y (ACT 0: gp is g, nothing is
-        # written), and with SUM, partial[p] = the column sums of gp, in float32.
-        pid = tl.program_id(0)
-        offs_d = tl.arange(0, BLOCK_D)
-        mask_d = offs_d < d
-        acc = tl.zeros((BLOCK_N, BLOCK_D), dtype=tl.float32)
-        lo = pid * rows_per_prog
-        hi = tl.minimum(lo + rows_per_prog, n)
-        for r0 in range(lo, hi, BLOCK_N):
-            rows = r0 + tl.arange(0, BLOCK_N)
-            m = (rows < hi)[:, None] & mask_d[None, :]
-            rows = rows.to(tl.int64)
-            gv = tl.load(g + rows[:, None] * stride_g + offs_d[None, :], mask=m, other=0.0)
-            gv = gv.to(tl.float32)
-            if ACT != 0:
-                yv = tl.load(y + rows[:, None] * stride_y + offs_d[None, :], mask=m, other=0.0)
-                yv = yv.to(tl.float32)
-                if ACT == 1:
-                    gv = gv * (1.0 - yv * yv)  # tanh' = 1 - tanh^2, as aten's tanh_backward
-                else:
-                    gv = tl.where(yv <= 0.0, 0.0, gv)  # as aten's threshold_backward
-                tl.store(
-                    gp + rows[:, None] * stride_gp + offs_d[None, :],
-                    gv.to(gp.dtype.element_ty),
-                    mask=m,
-                )
-            if SUM:
-                acc += gv
-        if SUM:
-            tl.store(partial + pid * d + offs_d, tl.sum(acc, axis=0), mask=mask_d)
-
-    return triton, csr_spmm, act_backward
+    return triton, k.csr_spmm, k.act_backward, k.reduce_long
 
 
 # One warp gathers 8 neighbour rows at a time, 64 columns per program: timed best on an H100
@@ -180,36 +256,70 @@ def _kernels():  # noqa: ANN202 -- built on first use so that `import deepgnn` n
 # of x being gathered (N x 64 floats = 43 MB at arxiv size) stays in the 50 MB L2: at width 256
 # this took the SpMM from 791 us (one block of 256) to 560 us; torch.sparse.mm takes 892 us.
 @functools.cache
-def _spmm_config(d: int) -> tuple[int, int, int]:
-    """``(BLOCK_K, BLOCK_D, num_warps)`` for feature width ``d``."""
+def _spmm_config(d: int, split: bool = False) -> tuple[int, int, int]:
+    """``(BLOCK_K, BLOCK_D, num_warps)`` for feature width ``d`` on the row or split path."""
     import triton
 
+    if split and d > 64:
+        # Power-law graph of arxiv size, width 256 (H200, torch 2.11, Triton 3.6): 464 us with
+        # 4 neighbour rows x 128 columns per program, against 566 us with 8 x 64 and 517 us for
+        # torch.sparse.mm in the same run; on the Erdős–Rényi graph (row path) 8 x 64 stays best.
+        return 4, min(triton.next_power_of_2(d), 128), 1
     return 8, min(max(triton.next_power_of_2(d), 16), 64), 1
 
 
 def _triton_spmm(adj: CSR, x: Tensor, bias: Tensor | None, activation: str = "identity") -> Tensor:
-    triton, kernel, _ = _kernels()
+    triton, kernel, _, reduce_long = _kernels()
     n, d = x.shape
     out = torch.empty_like(x)
     if n == 0 or d == 0:
         return out
-    block_k, block_d, num_warps = _spmm_config(d)
-    kernel[(n, triton.cdiv(d, block_d))](
-        adj.crow,
+    split = adj.path == "split"
+    block_k, block_d, num_warps = _spmm_config(d, split)
+    blocks = triton.cdiv(d, block_d)
+    act = _ACT_CODE[activation]
+    if split:
+        assert adj.seg_ptr is not None and adj.seg_tgt is not None  # noqa: S101 -- our plan
+        assert adj.long_rows is not None and adj.long_ptr is not None  # noqa: S101
+        ptr, tgt, programs = adj.seg_ptr, adj.seg_tgt, adj.seg_tgt.numel()
+        # Partial sums of the long rows' segments: a few MB at most (slots x d float32).
+        partial = torch.empty(adj.slots, d, device=x.device, dtype=torch.float32)
+    else:
+        ptr, tgt, programs, partial = adj.crow, adj.crow, n, out
+    kernel[(programs, blocks)](
+        ptr,
+        tgt,
         adj.col,
         adj.val,
         x,
         bias if bias is not None else x,
         out,
+        partial,
         d,
         x.stride(0),
         out.stride(0),
+        SPLIT=split,
         HAS_BIAS=bias is not None,
-        ACT=_ACT_CODE[activation],
+        ACT=act,
         BLOCK_K=block_k,
         BLOCK_D=block_d,
         num_warps=num_warps,
     )
+    if split:
+        reduce_long[(adj.long_rows.numel(), blocks)](
+            adj.long_rows,
+            adj.long_ptr,
+            partial,
+            bias if bias is not None else x,
+            out,
+            d,
+            out.stride(0),
+            HAS_BIAS=bias is not None,
+            ACT=act,
+            BLOCK_S=8,
+            BLOCK_D=block_d,
+            num_warps=num_warps,
+        )
     return out
 
 
@@ -231,7 +341,7 @@ def _triton_act_backward(
     and 161 us for ``g.sum(0)``; with tanh's derivative, 62 us at d=64 and 204 us at d=256
     (2.5 TB/s; a device-to-device copy runs at 2.95 TB/s there).
     """
-    _, _, kernel = _kernels()
+    _, _, kernel, _ = _kernels()
     n, d = g.shape
     act = _ACT_CODE[activation]
     gp = g if act == 0 else torch.empty_like(g)
@@ -283,11 +393,13 @@ def _column_geometry(
 
 @functools.cache
 def _sm_count(device: torch.device) -> int:
+    if device.type != "cuda":  # Triton's interpreter on the CPU: a nominal count
+        return 4
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def _spmm(adj: CSR, x: Tensor, bias: Tensor | None, activation: str) -> Tensor:
-    if triton_enabled(x):
+    if adj.path != "torch_sparse" and triton_enabled(x):
         return _triton_spmm(adj, x, bias, activation)
     if bias is None:
         out = torch.sparse.mm(adj.sparse, x)

@@ -332,12 +332,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import logging
     from pathlib import Path
 
     from deepgnn import bench
 
-    records = bench.run(suite=args.suite, steps=args.steps)
+    log = logging.getLogger("deepgnn.bench")  # one line per graph and per case, as they run
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("deepgnn bench: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    records = bench.run(suite=args.suite, steps=args.steps, quick=args.quick)
     command = f"deepgnn bench --suite {args.suite} --steps {args.steps} --out {args.out}"
+    command += " --quick" if args.quick else ""
     bench.write_results(records, args.out, command=command)
     print((Path(args.out) / "benchmarks.md").read_text())
     return 0
@@ -511,10 +518,13 @@ def _parser() -> argparse.ArgumentParser:
         "--suite",
         default="auto",
         choices=["auto", "cpu", "gpu"],
-        help="cpu: Cora against DGL; gpu: an ogbn-arxiv-sized graph against torch.sparse and "
-        "PyG; auto: gpu where CUDA is available",
+        help="cpu: Cora against DGL; gpu: Erdős–Rényi and power-law graphs of ogbn-arxiv and "
+        "ogbn-products size against torch.sparse and PyG; auto: gpu where CUDA is available",
     )
     bench.add_argument("--steps", type=int, default=20, help="timed training steps per case")
+    bench.add_argument(
+        "--quick", action="store_true", help="GPU suite: the headline cases only (under a minute)"
+    )
     bench.add_argument(
         "--out", default="results", help="folder for benchmarks.json and benchmarks.md"
     )

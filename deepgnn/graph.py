@@ -13,7 +13,7 @@ from torch import Tensor
 
 from deepgnn._checks import check_device
 from deepgnn._spmm import ACTIVATIONS as SPMM_ACTIVATIONS
-from deepgnn._spmm import CSR, symmetric_spmm
+from deepgnn._spmm import CSR, Plan, plan_for, symmetric_spmm
 from deepgnn._typing import Device
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -220,6 +220,7 @@ class Graph:
         self._kernel_arrays: tuple[Tensor, Tensor, Tensor] | None = None
         self._adj_cache: dict[torch.dtype, Tensor] = {}
         self._csr_cache: dict[torch.dtype, CSR] = {}
+        self._plan: Plan | None = None
         self._dgl_cache: Any = None
         self._coo_cache: tuple[Tensor, Tensor] | None = None
 
@@ -333,9 +334,40 @@ class Graph:
         out._kernel_arrays = None
         out._adj_cache = {}
         out._csr_cache = {}
+        out._plan = None
         out._dgl_cache = None
         out._coo_cache = None
+        if device.type == "cuda":
+            out._kernel_plan()  # chosen once per graph and device, from the degree statistics
         return out
+
+    def _kernel_plan(self) -> Plan:
+        if self._plan is None:
+            self._plan = plan_for(np.diff(self._scipy.indptr), self.device)
+        return self._plan
+
+    def kernel_info(self) -> dict[str, Any]:
+        r"""Return how :meth:`spmm` runs on :attr:`device`: the path, its parameters and why.
+
+        The plan is chosen when the graph moves to a CUDA device, from its degree statistics
+        (nonzeros per row of :math:`\hat A`, self loop included), and cached:
+
+        * ``path``: ``"row"`` (deepgnn's Triton CSR kernel, one program per row),
+          ``"split"`` (the same kernel over row segments of at most ``chunk`` nonzeros, the
+          long rows' partial sums added by a second kernel) or ``"torch_sparse"``;
+        * ``chunk``, ``max_row_nnz``, ``mean_row_nnz``, ``empty_rows``, ``long_rows``,
+          ``segments``: the statistics and thresholds behind it;
+        * ``reasons``: the choice in words; ``device``: where it applies.
+
+        Example:
+            >>> g = Graph(torch.tensor([[0, 1], [1, 2]]))
+            >>> g.kernel_info()["path"]
+            'torch_sparse'
+        """
+        info = dict(self._kernel_plan().info)
+        info["reasons"] = list(info["reasons"])
+        info["device"] = str(self.device)
+        return info
 
     def _device_index(self) -> tuple[Tensor, Tensor]:
         """``(crow, col)`` as int64 on :attr:`device` (the masters themselves on the CPU)."""
@@ -361,6 +393,14 @@ class Graph:
                 )
             crow, col, val32 = self._kernel_arrays
             values = val32 if dtype == torch.float32 else self._val.to(self.device, dtype)
+            plan = self._kernel_plan()
+            split: dict[str, Any] = {}
+            if plan.path == "split":
+                for name in ("seg_ptr", "seg_tgt", "long_rows", "long_ptr"):
+                    split[name] = (
+                        torch.from_numpy(getattr(plan, name)).to(crow.dtype).to(crow.device)
+                    )
+                split["slots"] = int(plan.long_ptr[-1])
             with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
                 warnings.simplefilter("ignore", UserWarning)
                 sparse = torch.sparse_csr_tensor(
@@ -370,7 +410,7 @@ class Graph:
                     size=(self.num_nodes, self.num_nodes),
                     check_invariants=False,  # built sorted and in range by _build
                 )
-            csr = CSR(sparse, crow, col, val32)
+            csr = CSR(sparse, crow, col, val32, plan.path, **split)
             self._csr_cache[dtype] = csr
         return csr
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from deepgnn import Graph, build
-from deepgnn._spmm import triton_enabled
+from deepgnn._spmm import choose_plan, triton_enabled
 
 
 def dense_adjacency(g: Graph) -> torch.Tensor:
@@ -144,3 +145,48 @@ def test_fused_model_double_backward_equals_unfused_ops(cora, activation):
         out.append(torch.autograd.grad(gw.pow(2).sum(), w)[0])
     assert out[0].abs().sum() > 0
     torch.testing.assert_close(out[0], out[1], rtol=1e-5, atol=1e-7)
+
+
+def test_plan_cuts_only_rows_longer_than_chunk_into_contiguous_segments():
+    row_nnz = np.array([1, 0, 100, 5, 40, 32, 33])
+    plan = choose_plan(row_nnz, sms=1, chunk=32)
+    assert plan.path == "split"
+    crow = np.concatenate([[0], np.cumsum(row_nnz)])
+    lengths = np.diff(plan.seg_ptr)
+    assert plan.seg_ptr[0] == 0 and plan.seg_ptr[-1] == crow[-1]
+    assert (lengths <= 32).all() and (lengths >= 0).all()
+    np.testing.assert_array_equal(plan.long_rows, [2, 4, 6])  # 100, 40 and 33 > 32
+    # whole rows keep their own id; each long row's segments fill its slots in order
+    whole = plan.seg_tgt >= 0
+    np.testing.assert_array_equal(plan.seg_tgt[whole], [0, 1, 3, 5])
+    np.testing.assert_array_equal(plan.seg_ptr[:-1][whole], crow[[0, 1, 3, 5]])
+    slots = -1 - plan.seg_tgt[~whole]
+    np.testing.assert_array_equal(slots, np.arange(slots.size))
+    np.testing.assert_array_equal(plan.long_ptr, [0, 4, 6, 8])  # ceil(100/32), 2, 2
+    for h, row in enumerate(plan.long_rows):
+        segs = np.flatnonzero(~whole)[plan.long_ptr[h] : plan.long_ptr[h + 1]]
+        assert plan.seg_ptr[segs[0]] == crow[row] and plan.seg_ptr[segs[-1] + 1] == crow[row + 1]
+    assert plan.info["long_rows"] == 3 and plan.info["max_row_nnz"] == 100
+
+
+def test_plan_chunk_follows_the_fair_share_rule_and_rows_that_fit_keep_one_program():
+    uniform = choose_plan(np.full(169_343, 15), sms=132)
+    # 2,540,145 nonzeros / (132 * 32) programs / 4 = 150.3 -> 128
+    assert (uniform.path, uniform.chunk) == ("row", 128)
+    assert uniform.seg_ptr is None and "one program per row" in uniform.info["reasons"][-1]
+    hub = choose_plan(np.r_[np.full(169_342, 15), 44_000], sms=132)
+    assert (hub.path, hub.chunk, hub.info["long_rows"]) == ("split", 128, 1)
+    assert choose_plan(np.full(10, 2), sms=132).chunk == 32  # the floor
+    assert choose_plan(np.full(10**6, 2000), sms=132).chunk == 4096  # the ceiling
+    none = choose_plan(np.full(10, 2), sms=132, triton=False)
+    assert none.path == "torch_sparse"
+
+
+def test_kernel_info_reports_the_cpu_path_and_its_reason(small_edges):
+    info = Graph(small_edges).kernel_info()
+    if triton_enabled(torch.empty(0)):  # TRITON_INTERPRET=1 in this process
+        pytest.skip("Triton's interpreter is on: the CPU runs the kernels")
+    assert info["path"] == "torch_sparse" and info["reasons"] == ["CPU tensors: torch.sparse.mm"]
+    assert info["device"] == "cpu" and info["max_row_nnz"] == int(
+        np.diff(Graph(small_edges).to_scipy().indptr).max()
+    )
