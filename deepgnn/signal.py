@@ -263,7 +263,8 @@ def singular_values(h: Tensor) -> Tensor:
         devices = [h.device] if h.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(0)  # svd_lowrank draws from the global RNG; restored on exit
-            _, s, _ = torch.svd_lowrank(h.float(), q=_LOWRANK_Q, niter=2)
+            low = h if dtype == torch.float64 else h.float()  # in h's precision: rank tolerance
+            _, s, _ = torch.svd_lowrank(low, q=_LOWRANK_Q, niter=2)
         return s.double()
 
 

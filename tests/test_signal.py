@@ -233,3 +233,186 @@ def test_analyze_takes_labels_of_any_integer_dtype(generator):
     assert deepgnn.analyze(model.double(), g, x.double(), y).attrs["summary"]["loss"] == (
         pytest.approx(ref["loss"], rel=1e-5)
     )
+
+
+# ---------------------------------------------------- over-smoothing, rank, Jacobian
+def _laplacian() -> np.ndarray:
+    """L = D - A of EDGES, self loops excluded, built by hand."""
+    a = np.zeros((N, N))
+    for i, j in EDGES:
+        a[i, j] = a[j, i] = 1.0
+    return np.diag(a.sum(1)) - a
+
+
+def test_constant_signal_has_zero_unnormalized_energy_and_zero_mad_but_not_normalized():
+    g = _graph()
+    h = torch.full((N, 3), 2.5)
+    assert signal.dirichlet_energy(h, g) == pytest.approx(0.0, abs=1e-12)
+    assert signal.mad(h, g) == (pytest.approx(0.0, abs=1e-12), 0.0)
+    assert signal.mad(h)[0] == pytest.approx(0.0, abs=1e-12)
+    # irregular degrees: the constant is not in the kernel of I - Â
+    assert signal.dirichlet_energy(h, g, normalized=True) > 1e-3
+
+
+def test_dirichlet_energy_of_laplacian_eigenvectors_is_two_eigenvalues_over_n():
+    g = _graph()
+    lam, vec = np.linalg.eigh(_laplacian())
+    for k in range(N):
+        u = torch.from_numpy(vec[:, k])
+        assert signal.dirichlet_energy(u, g) == pytest.approx(2 * lam[k] / N, abs=1e-12)
+    ahat, d = _dense()
+    mu, w = np.linalg.eigh(np.eye(N) - ahat)
+    h = torch.from_numpy(w[:, :2] * np.array([1.0, 3.0]))  # energies add over columns
+    expected = 2 * (mu[0] + 9 * mu[1]) / N
+    assert signal.dirichlet_energy(h, g, normalized=True) == pytest.approx(expected, abs=1e-12)
+    sqrt_deg = torch.from_numpy(np.sqrt(d))
+    assert signal.dirichlet_energy(sqrt_deg, g, normalized=True) == pytest.approx(0, abs=1e-12)
+
+
+def test_mad_over_edges_and_sampled_pairs_match_dense_cosine_distances(generator):
+    g = _graph()
+    h = torch.randn(N, 4, generator=generator, dtype=torch.float64)
+    u = h / h.norm(dim=1, keepdim=True)
+    dist = (1 - u @ u.T).numpy()
+    a = np.zeros((N, N))
+    for i, j in EDGES:
+        a[i, j] = a[j, i] = 1.0
+    expected = ((a * dist).sum(1) / a.sum(1)).mean()
+    assert signal.mad(h, g)[0] == pytest.approx(expected, abs=1e-12)
+    off = dist[~np.eye(N, dtype=bool)]
+    value, err = signal.mad(h, pairs=20000, seed=3)
+    assert 0 < err < 0.05
+    assert abs(value - off.mean()) < 4 * err
+    assert signal.mad(h, pairs=500, seed=3) == signal.mad(h, pairs=500, seed=3)
+
+
+@pytest.mark.parametrize("shape", [(40, 8), (300, 400)])
+def test_numerical_rank_of_rank_k_product_is_k(shape, generator):
+    n, d = shape
+    for k in (1, 3, 6):
+        a = torch.randn(n, k, generator=generator, dtype=torch.float64)
+        b = torch.randn(k, d, generator=generator, dtype=torch.float64)
+        assert signal.numerical_rank(a @ b) == k
+        assert signal.numerical_rank((a @ b).float()) == k
+    assert signal.numerical_rank(torch.zeros(n, d)) == 0
+
+
+def test_effective_rank_of_orthonormal_columns_is_their_number(generator):
+    for k in (1, 4, 7):
+        q, _ = torch.linalg.qr(torch.randn(30, k, generator=generator, dtype=torch.float64))
+        assert signal.effective_rank(q) == pytest.approx(k, rel=1e-9)
+        assert signal.effective_rank(q.float()) == pytest.approx(k, rel=1e-5)
+    s = torch.tensor([3.0, 1.0], dtype=torch.float64)
+    p = s / s.sum()
+    h = torch.diag(s)
+    assert signal.effective_rank(h) == pytest.approx(math.exp(-(p * p.log()).sum()), rel=1e-12)
+
+
+def test_analyze_measures_add_columns_and_leave_defaults_unchanged(generator):
+    g = _graph()
+    x = torch.randn(N, 5, generator=generator)
+    m = deepgnn.build("gcn", 5, 3, depth=3, width=4, seed=0)
+    plain = signal.analyze(m, g, x)
+    full = signal.analyze(m, g, x, measures=("rank", "mad", "dirichlet"))
+    pd_cols = list(plain.columns)
+    assert list(full.columns[: len(pd_cols)]) == pd_cols
+    assert full[pd_cols].equals(plain)
+    added = list(full.columns[len(pd_cols) :])
+    assert added == [
+        "dirichlet",
+        "dirichlet_normalized",
+        "mad_edges",
+        "mad_global",
+        "mad_global_stderr",
+        "numerical_rank",
+        "effective_rank",
+    ]
+    states = m.hidden_states(g, x)
+    for l, h in enumerate(states):
+        assert full["dirichlet"][l] == pytest.approx(signal.dirichlet_energy(h, g), rel=1e-9)
+        assert full["mad_edges"][l] == pytest.approx(signal.mad(h, g)[0], rel=1e-9)
+        assert full["numerical_rank"][l] == signal.numerical_rank(h)
+    assert full.attrs["summary"]["dirichlet"] == full["dirichlet"].iloc[-1]
+    assert "dirichlet" not in plain.attrs["summary"]
+
+
+def test_analyze_rejects_unknown_measures():
+    g = _graph()
+    m = deepgnn.build("gcn", 5, 3, depth=2, seed=0)
+    x = torch.randn(N, 5)
+    with pytest.raises(ValueError, match="measures='dirichelt'.*did you mean 'dirichlet'"):
+        signal.analyze(m, g, x, measures=("dirichelt",))
+    with pytest.raises(TypeError, match=r"measures=\('rank',\)"):
+        signal.analyze(m, g, x, measures="rank")
+
+
+def test_cora_tanh_gcn_energy_falls_with_depth_and_measures_are_finite(cora):
+    m = deepgnn.build("gcn", cora.num_features, cora.num_classes, depth=16, activation="tanh")
+    init.xavier_(m)
+    df = signal.analyze(
+        m, cora.graph, cora.x, cora.y, mask=cora.train_mask, measures=signal.MEASURES
+    )
+    cols = ["dirichlet", "dirichlet_normalized", "mad_edges", "mad_global", "effective_rank"]
+    assert np.isfinite(df[cols].to_numpy()).all()
+    conv = df[df["kind"] == "conv"]
+    e = conv["dirichlet"].to_numpy()
+    assert e[-1] < 0.1 * e[0]
+    assert e[-4:].mean() < 0.5 * e[:4].mean()  # falls with depth (not strictly layer by layer)
+    assert conv["mad_edges"].iloc[-1] < conv["mad_edges"].iloc[0]
+    assert (df["numerical_rank"] <= df["width"]).all()
+
+
+def _exact_jacobian_svdvals(m, g, x):
+    jac = torch.autograd.functional.jacobian(lambda z: m(g, z), x)
+    out = m(g, x).numel()
+    return torch.linalg.svdvals(jac.reshape(out, x.numel()))
+
+
+@pytest.mark.parametrize("out_dim", [4, 2])
+def test_jacobian_spectrum_matches_exact_jacobian(out_dim, generator):
+    g = deepgnn.Graph(
+        torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7, 8, 0], [1, 2, 3, 4, 5, 6, 7, 8, 9, 5]])
+    )
+    m = deepgnn.build("gcn", 3, out_dim, depth=3, width=4, activation="tanh", seed=1).double()
+    x = torch.randn(10, 3, generator=generator, dtype=torch.float64)
+    exact = _exact_jacobian_svdvals(m, g, x)  # 10 * out_dim values
+    dim = x.numel()
+    full = torch.cat([exact, exact.new_zeros(max(0, dim - exact.numel()))])  # J^T J's zeros
+    full = full.sort(descending=True).values
+    s = signal.jacobian_spectrum(m, g, x, k=3, steps=dim)
+    torch.testing.assert_close(s["top"], full[:3], rtol=1e-8, atol=1e-8)
+    # zeros of J come back as sqrt of rounding (~1e-4 here), hence the atol
+    torch.testing.assert_close(s["bottom"], full.flip(0)[:3], rtol=1e-5, atol=2e-4)
+    short = signal.jacobian_spectrum(m, g, x, k=1, steps=20)
+    assert short["top"][0] == pytest.approx(float(full[0]), rel=1e-6)
+    assert short["bottom"][0] >= full[-1] - 1e-9  # a Ritz value bounds the smallest from above
+
+
+def test_jacobian_spectrum_of_linear_gcn_is_product_of_spectra(generator):
+    # depth-1 linear GCN: vec(Â X Wᵀ) = (W ⊗ Â) vec(X): singular values σ_i(Â) σ_j(W)
+    g = _graph()
+    m = deepgnn.build("gcn", 3, 2, depth=1, bias=False, seed=0).double()
+    w = m.layer_weights()[0].weight.detach()
+    ahat, _ = _dense()
+    expected = np.sort(
+        np.outer(np.abs(np.linalg.eigvalsh(ahat)), np.linalg.svd(w.numpy())[1]).ravel()
+    )
+    x = torch.randn(N, 3, generator=generator, dtype=torch.float64)
+    s = signal.jacobian_spectrum(m, g, x, k=2, steps=N * 3)
+    assert s["top"].numpy() == pytest.approx(expected[::-1][:2], rel=1e-8)
+
+
+def test_jacobian_spectrum_rejects_bad_k_and_steps():
+    g = _graph()
+    m = deepgnn.build("gcn", 2, 2, depth=2, width=4, seed=0)
+    x = torch.randn(N, 2)
+    with pytest.raises(ValueError, match=r"k=0 must be in \[1, 12\]"):
+        signal.jacobian_spectrum(m, g, x, k=0)
+    with pytest.raises(ValueError, match=r"k=13 must be in \[1, 12\]"):
+        signal.jacobian_spectrum(m, g, x, k=13)
+    with pytest.raises(TypeError, match="k must be an int"):
+        signal.jacobian_spectrum(m, g, x, k=1.5)
+    with pytest.raises(ValueError, match=r"steps=2 must be in \[k=3, 12\]"):
+        signal.jacobian_spectrum(m, g, x, k=3, steps=2)
+    with pytest.raises(TypeError, match="graph"):
+        signal.jacobian_spectrum(m, "g", x)
