@@ -8,7 +8,7 @@ import torch
 
 Tensor = torch.Tensor
 Activation = Literal["tanh", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "identity"]
-Norm = Literal["layer", "batch", "pair"]
+Norm = Literal["layer", "batch", "pair", "node"]
 Backend = Literal["torch", "dgl"]
 Family = Literal["gcn", "resgcn", "gated_resgcn", "rezero", "gat"]
 Device = str | torch.device

@@ -128,7 +128,10 @@ def test_gated_families_expose_gates():
 def _normalized(norm: str, z: torch.Tensor) -> torch.Tensor:
     """What each norm computes before its affine (torch's eps=1e-5; PairNorm's 1e-6, scale 1):
     LayerNorm per node over the features (Ba et al. 2016), BatchNorm per feature over the nodes
-    with the batch's biased variance (Ioffe & Szegedy 2015), PairNorm eq. 4 of Zhao & Akoglu."""
+    with the batch's biased variance (Ioffe & Szegedy 2015), PairNorm eq. 4 of Zhao & Akoglu,
+    NodeNorm (p = 1) per node by its own standard deviation, without centering (Zhou et al. 2021)."""
+    if norm == "node":
+        return z / (z.var(1, unbiased=False, keepdim=True) + 1e-5).sqrt()
     if norm == "layer":
         zc = z - z.mean(1, keepdim=True)
         return zc / (zc.pow(2).mean(1, keepdim=True) + 1e-5).sqrt()
@@ -152,7 +155,7 @@ def _norm_inputs_and_outputs(model, graph, x) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize("family", ["gcn", "resgcn"])
-@pytest.mark.parametrize("norm", ["layer", "batch", "pair"])
+@pytest.mark.parametrize("norm", ["layer", "batch", "pair", "node"])
 def test_norms_normalize_what_the_conv_gives_them(cora, norm, family):
     x = torch.randn(cora.num_nodes, 16, generator=torch.Generator().manual_seed(0)) * 3
     model = models.build(family, 16, cora.num_classes, 4, norm=norm, activation="identity", seed=0)
@@ -162,7 +165,12 @@ def test_norms_normalize_what_the_conv_gives_them(cora, norm, family):
         torch.testing.assert_close(out, _normalized(norm, z), rtol=1e-4, atol=1e-4)
         if family == "gcn":  # identity activation, no dropout: the state is the norm's output
             torch.testing.assert_close(states[i + 1], out)
-        if norm != "pair":  # LayerNorm: each node; BatchNorm: each feature over the nodes
+        if norm == "node":  # each node's features: unit std, their mean scaled, not removed
+            torch.testing.assert_close(
+                out.std(1, unbiased=False), torch.ones(out.shape[0]), atol=1e-3, rtol=0
+            )
+            assert out.mean(1).abs().max() > 1e-2
+        elif norm != "pair":  # LayerNorm: each node; BatchNorm: each feature over the nodes
             dim = 1 if norm == "layer" else 0
             n = out.shape[1 - dim]
             torch.testing.assert_close(out.mean(dim), torch.zeros(n), atol=1e-4, rtol=0)
@@ -205,6 +213,15 @@ def test_pairnorm_centers_and_rescales():
     h = pn(torch.randn(50, 8) * 5 + 3)
     torch.testing.assert_close(h.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
     torch.testing.assert_close(h.pow(2).sum(1).mean(), torch.tensor(1.0), atol=1e-4, rtol=0)
+
+
+def test_nodenorm_root_p_and_its_argument_check():
+    z = torch.randn(30, 8, generator=torch.Generator().manual_seed(0)) * 4 + 1
+    std = (z.var(1, unbiased=False, keepdim=True) + 1e-5).sqrt()
+    torch.testing.assert_close(models.NodeNorm(p=2)(z), z / std.sqrt())
+    torch.testing.assert_close(models.NodeNorm()(z * 7), models.NodeNorm()(z), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"p=0.5; pass a finite root p >= 1"):
+        models.NodeNorm(p=0.5)
 
 
 def test_build_unknown_family_lists_choices():

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from deepgnn._checks import check_choice, check_int
-from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, PairNorm
+from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, NodeNorm, PairNorm
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
@@ -28,6 +28,7 @@ __all__ = [
     "PairNorm",
     "ACTIVATIONS",
     "NORMS",
+    "NodeNorm",
 ]
 
 _REGISTRY: dict[str, type[GNN]] = {}
@@ -112,7 +113,8 @@ def build(
         activation: ``tanh``, ``relu``, ``leaky_relu``, ``elu``, ``gelu``, ``sigmoid`` or ``identity``.
         dropout: dropout probability after each hidden activation.
         bias: whether layers have biases.
-        norm: ``None``, ``"layer"``, ``"batch"`` or ``"pair"`` (PairNorm) after each hidden conv.
+        norm: ``None``, ``"layer"``, ``"batch"``, ``"pair"`` (PairNorm) or ``"node"``
+            (NodeNorm) after each hidden conv.
         backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``/``GATConv``).
         seed: when given (an int >= 0), the parameters are drawn from this seed (the global
             RNG state is restored afterwards).

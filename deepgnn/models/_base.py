@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from deepgnn._checks import check_choice, check_fraction, check_int
 from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 
-__all__ = ["GNN", "LayerWeight", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
+__all__ = ["GNN", "LayerWeight", "NodeNorm", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
@@ -30,7 +30,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "identity": lambda x: x,
 }
-NORMS = ("layer", "batch", "pair")
+NORMS = ("layer", "batch", "pair", "node")
 BACKENDS = ("torch", "dgl")
 _vml_ready = False
 
@@ -110,6 +110,34 @@ class PairNorm(nn.Module):
         return self.scale * x / (self.eps + x.pow(2).sum(dim=1).mean()).sqrt()
 
 
+class NodeNorm(nn.Module):
+    r"""NodeNorm: divide each node's features by a root of their own standard deviation.
+
+    .. math:: x_i' = x_i / \sigma_i^{1/p}, \qquad
+        \sigma_i = \sqrt{\tfrac1d \textstyle\sum_k (x_{ik} - \mu_i)^2 + \epsilon},
+        \quad \mu_i = \tfrac1d \textstyle\sum_k x_{ik}
+
+    No centering and no affine: only the scale of each node's features is normalized
+    (``p = 1``: unit standard deviation per node). Zhou, Huang, Zhou, Hua, Chen, Hu,
+    "Understanding and Resolving Performance Degradation in Deep Graph Convolutional
+    Networks", CIKM 2021 (eq. 9).
+
+    Args:
+        p: the root of the standard deviation, ``>= 1`` (the paper's ``p``; 1 by default).
+        eps: added to the variance.
+    """
+
+    def __init__(self, p: float = 1.0, eps: float = 1e-5) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 1 <= p < float("inf"):
+            raise ValueError(f"p={p!r}; pass a finite root p >= 1 such as p=1")
+        self.p, self.eps = float(p), eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        std = (x.var(dim=1, unbiased=False, keepdim=True) + self.eps).sqrt()
+        return x / std.pow(1.0 / self.p)
+
+
 def make_norm(norm: str | None, width: int) -> nn.Module:
     """Return the norm module ``norm`` (one of :data:`NORMS`, or ``None``: identity) of ``width``."""
     if norm is None:
@@ -118,6 +146,8 @@ def make_norm(norm: str | None, width: int) -> nn.Module:
         return nn.LayerNorm(width)
     if norm == "batch":
         return nn.BatchNorm1d(width)
+    if norm == "node":
+        return NodeNorm()
     return PairNorm()
 
 
