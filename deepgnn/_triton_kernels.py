@@ -35,6 +35,18 @@ else:
 
 
 @triton.jit
+def _epilogue(res, bias, offs_d, mask_d, HAS_BIAS: tl.constexpr, ACT: tl.constexpr):
+    # bias, then the activation (0: identity, 1: tanh, 2: relu) of a finished row's sum
+    if HAS_BIAS:
+        res = res + tl.load(bias + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    if ACT == 1:
+        res = _tanh(res)
+    elif ACT == 2:
+        res = tl.where(res < 0.0, 0.0, res)  # NaN stays NaN, as in torch.relu
+    return res
+
+
+@triton.jit
 def csr_spmm(
     ptr,
     tgt,
@@ -84,12 +96,7 @@ def csr_spmm(
     if row < 0:
         tl.store(partial + (-1 - row) * d + offs_d, res, mask=mask_d)
     else:
-        if HAS_BIAS:
-            res = res + tl.load(bias + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-        if ACT == 1:
-            res = _tanh(res)
-        elif ACT == 2:
-            res = tl.where(res < 0.0, 0.0, res)  # NaN stays NaN, as in torch.relu
+        res = _epilogue(res, bias, offs_d, mask_d, HAS_BIAS, ACT)
         tl.store(out + row * stride_out + offs_d, res.to(out.dtype.element_ty), mask=mask_d)
 
 
@@ -121,13 +128,7 @@ def reduce_long(
         acc = acc + tl.load(
             partial + offs_s.to(tl.int64)[:, None] * d + offs_d[None, :], mask=m, other=0.0
         )
-    res = tl.sum(acc, axis=0)
-    if HAS_BIAS:
-        res = res + tl.load(bias + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    if ACT == 1:
-        res = _tanh(res)
-    elif ACT == 2:
-        res = tl.where(res < 0.0, 0.0, res)
+    res = _epilogue(tl.sum(acc, axis=0), bias, offs_d, mask_d, HAS_BIAS, ACT)
     row = tl.load(long_rows + h).to(tl.int64)
     tl.store(out + row * stride_out + offs_d, res.to(out.dtype.element_ty), mask=mask_d)
 
