@@ -74,10 +74,11 @@ def check(graph: deepgnn.Graph, name: str, widths=(1, 40, 64, 128, 256)) -> list
     return out
 
 
-def bench_us(fn, reps: int = 50) -> float:
+def bench_us(fn, reps: int = 50, warmup: int = 25) -> float:
+    """Median microseconds of ``fn`` (``triton.testing.do_bench``: ``warmup`` then ``reps`` ms)."""
     import triton.testing
 
-    return 1e3 * triton.testing.do_bench(fn, warmup=25, rep=reps, return_mode="median")
+    return 1e3 * triton.testing.do_bench(fn, warmup=warmup, rep=reps, return_mode="median")
 
 
 def tune(graph: deepgnn.Graph) -> list[dict]:

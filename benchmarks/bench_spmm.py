@@ -25,17 +25,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_gpu import bench_us, rel_err  # a sibling script: benchmarks/ is on sys.path
 
 import deepgnn
 from deepgnn import _spmm, bench
 
+# do_bench windows of the single-product timings: 15 ms warm-up, 60 ms timed
+WARMUP_MS, REP_MS = 15, 60
+
 log = logging.getLogger("bench_spmm")
 ARXIV_GRAPHS = [name for name, spec in bench.GRAPHS.items() if spec["size"] == "arxiv"]
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.double(), b.double()
-    return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
 
 def hub_graph(n: int = 50_000, seed: int = 0) -> deepgnn.Graph:
@@ -81,12 +80,6 @@ def check(graph: deepgnn.Graph, name: str) -> list[dict]:
     return rows
 
 
-def bench_us(fn, ms: int = 60) -> float:
-    import triton.testing
-
-    return 1e3 * triton.testing.do_bench(fn, warmup=15, rep=ms, return_mode="median")
-
-
 def spmm_times(graph: deepgnn.Graph, name: str, widths=(64, 256)) -> list[dict]:
     """One product per variant; bandwidth over col + val + crow + x once + out once."""
     dev = graph.device
@@ -101,14 +94,14 @@ def spmm_times(graph: deepgnn.Graph, name: str, widths=(64, 256)) -> list[dict]:
         x = torch.randn(graph.num_nodes, d, device=dev)
         floor_bytes = nnz * 8 + (graph.num_nodes + 1) * 4 + 2 * graph.num_nodes * d * 4
         sparse = graph.adjacency(torch.float32)
-        t = bench_us(lambda x=x, sparse=sparse: torch.sparse.mm(sparse, x))
+        t = bench_us(lambda x=x, sparse=sparse: torch.sparse.mm(sparse, x), REP_MS, WARMUP_MS)
         rows.append({"graph": name, "d": d, "variant": "torch.sparse.mm", "us": t})
         for vname, plan in variants.items():
             graph._plan, graph._csr_cache = plan, {}
             csr = graph._kernel_operand(torch.float32)
             if csr.path == "torch_sparse":
                 continue
-            t = bench_us(lambda x=x, csr=csr: _spmm._triton_spmm(csr, x, None))
+            t = bench_us(lambda x=x, csr=csr: _spmm._triton_spmm(csr, x, None), REP_MS, WARMUP_MS)
             rows.append(
                 {
                     "graph": name,
@@ -137,7 +130,7 @@ def copy_bandwidth() -> float:
     """Bytes read plus written per second by a 2 GiB device-to-device copy."""
     a = torch.empty(2**29, device="cuda")
     b = torch.empty_like(a)
-    t = bench_us(lambda: b.copy_(a), ms=200)
+    t = bench_us(lambda: b.copy_(a), 200, WARMUP_MS)
     return 2 * a.numel() * 4 / (t * 1e-6)
 
 
