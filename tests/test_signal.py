@@ -347,18 +347,23 @@ def test_analyze_rejects_unknown_measures():
 
 
 def test_cora_tanh_gcn_energy_falls_with_depth_and_measures_are_finite(cora):
-    m = deepgnn.build("gcn", cora.num_features, cora.num_classes, depth=16, activation="tanh")
-    init.xavier_(m)
+    m = deepgnn.build(
+        "gcn", cora.num_features, cora.num_classes, depth=16, activation="tanh", seed=0
+    )
+    init.xavier_(m, generator=torch.Generator().manual_seed(0))
     df = signal.analyze(
         m, cora.graph, cora.x, cora.y, mask=cora.train_mask, measures=signal.MEASURES
     )
     cols = ["dirichlet", "dirichlet_normalized", "mad_edges", "mad_global", "effective_rank"]
     assert np.isfinite(df[cols].to_numpy()).all()
     conv = df[df["kind"] == "conv"]
-    e = conv["dirichlet"].to_numpy()
-    assert e[-1] < 0.1 * e[0]
-    assert e[-4:].mean() < 0.5 * e[:4].mean()  # falls with depth (not strictly layer by layer)
-    assert conv["mad_edges"].iloc[-1] < conv["mad_edges"].iloc[0]
+    # the normalized energy is scale-free: it falls ~20x over 16 layers for every seed tried
+    # (0.22 -> 0.004 at layer 12); the unnormalized one also tracks the norm, which Xavier's
+    # tanh GCN does not hold constant, so it is not asserted to fall
+    e = conv["dirichlet_normalized"].to_numpy()
+    assert e[-4:].mean() < 0.1 * e[:4].mean()  # falls with depth (not strictly layer by layer)
+    mad = conv["mad_edges"].to_numpy()
+    assert mad[-4:].mean() < 0.25 * mad[:4].mean()
     assert (df["numerical_rank"] <= df["width"]).all()
 
 
