@@ -306,6 +306,7 @@ def _train(args: argparse.Namespace) -> int:
 
     # Only what was given: the rest comes from the protocol (or train_graph's defaults).
     given = ("protocol", "epochs", "lr", "weight_decay", "patience", "split", "batch_size")
+    given += ("drop_edge",)  # node datasets
     train: dict[str, Any] = {k: getattr(args, k) for k in given if getattr(args, k) is not None}
     if train.get("patience") == "none":
         train["patience"] = None
@@ -557,6 +558,11 @@ def _parser() -> argparse.ArgumentParser:
         ),
         ("--batch-size", int, "graph datasets (train_graph's default: 32)"),
         ("--split", int, "which of the dataset's splits (default: its current one, 0 as loaded)"),
+        (
+            "--drop-edge",
+            float,
+            "DropEdge: drop each edge with this probability every training step",
+        ),
     ):
         train.add_argument(flag, type=kind, default=None, help=text)
     train.add_argument(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,16 +30,18 @@ from deepgnn._io import save_figure, write_atomic
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
 from deepgnn.models import GNN, available, build
-from deepgnn.signal import analyze
+from deepgnn.signal import MEASURES, analyze, jacobian_spectrum
 from deepgnn.train import TrainResult, train_graph, train_node
 
 __all__ = [
     "MANAGED",
     "RECORD",
+    "SIGNAL_MEASURES",
     "SPLIT_SEED",
     "CellResult",
     "CellSpec",
     "build_model",
+    "check_measures",
     "clear_cache",
     "depth_table",
     "device_name",
@@ -53,6 +56,28 @@ logger = logging.getLogger(__name__)
 #: ``signal_final`` (the :func:`~deepgnn.signal.analyze` summary before / after training, as
 #: ``sp_init_*`` / ``sp_final_*`` columns; node datasets) and ``curves`` (the per-epoch log).
 RECORD = ("final", "signal_init", "signal_final", "curves")
+#: Extra measures a cell's signal summary can take: :data:`deepgnn.signal.MEASURES` and
+#: ``jacobian`` (:func:`~deepgnn.signal.jacobian_spectrum`).
+SIGNAL_MEASURES = (*MEASURES, "jacobian")
+
+
+def check_measures(measures: Sequence[str], record: Sequence[str]) -> None:
+    """Check ``measures`` against :data:`SIGNAL_MEASURES`; they need a signal in ``record``.
+
+    Raises:
+        ValueError: an unknown measure, or measures without ``signal_init``/``signal_final``.
+    """
+    if isinstance(measures, str) or not isinstance(measures, Sequence):
+        raise ValueError(f"measures={measures!r}; pass a list such as measures = ['dirichlet']")
+    for m in measures:
+        check_choice("measures", m, SIGNAL_MEASURES)
+    if measures and not {"signal_init", "signal_final"} & set(record):
+        raise ValueError(
+            f"measures={list(measures)} are taken with the signal summary; add 'signal_init' "
+            "(or 'signal_final') to record, or drop measures"
+        )
+
+
 #: ``train={"split": SPLIT_SEED}``: the cell of seed ``s`` uses split ``s`` (mod the dataset's
 #: number of splits).
 SPLIT_SEED = "seed"
@@ -158,8 +183,24 @@ def build_model(dataset: Any, family: str, depth: int, *, seed: int, **options: 
     return build(family, in_dim, out_dim, depth, seed=seed, **options)
 
 
-def _signal_columns(prefix: str, model: GNN, ds: Dataset, seed: int) -> dict[str, Any]:
-    summary = analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=seed).attrs["summary"]
+def _signal_columns(
+    prefix: str, model: GNN, ds: Dataset, seed: int, measures: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The :func:`~deepgnn.signal.analyze` summary as ``sp_<prefix>_*`` columns; with
+    ``"jacobian"`` in ``measures`` also the input-output Jacobian's extreme singular values
+    (:func:`~deepgnn.signal.jacobian_spectrum`, k=1, 16 Lanczos steps: ``top`` converges in
+    a few, ``bottom`` is an upper bound of the smallest) and their log10 ratio."""
+    graph_measures = tuple(m for m in measures if m != "jacobian")
+    df = analyze(
+        model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=seed, measures=graph_measures
+    )
+    summary = dict(df.attrs["summary"])
+    if "jacobian" in measures:
+        spec = jacobian_spectrum(model, ds.graph, ds.x, k=1, steps=16, seed=seed)
+        top, bottom = float(spec["top"][0]), float(spec["bottom"][0])
+        summary.update(jacobian_top=top, jacobian_bottom=bottom)
+        ratio = top / bottom if bottom > 0 else math.inf
+        summary["jacobian_spread"] = math.log10(ratio) if ratio > 0 else math.nan
     cols = {}
     for k, v in summary.items():
         if hasattr(v, "item"):
@@ -212,6 +253,7 @@ def run_cell(
     *,
     device: Any = None,
     record: Sequence[str] = ("final",),
+    measures: Sequence[str] = (),
     curves: str | Path | None = None,
     progress: bool = False,
     on_epoch: Any = None,
@@ -229,6 +271,10 @@ def run_cell(
         spec: the cell.
         device: where to train (default: CUDA when available, else CPU).
         record: a subset of :data:`RECORD`.
+        measures: extra init/final signal measures with ``signal_init``/``signal_final``, a
+            subset of :data:`SIGNAL_MEASURES` (``dirichlet``, ``mad``, ``rank`` of
+            :func:`~deepgnn.signal.analyze`, ``jacobian``: the Jacobian's extreme singular
+            values); they cost extra time.
         curves: with ``"curves"`` in ``record``, the CSV file the per-epoch log is written to.
         progress: show a tqdm bar over the epochs.
         on_epoch: passed to the trainer (called with every epoch's log row).
@@ -242,6 +288,7 @@ def run_cell(
     """
     for r in record:
         check_choice("record", r, RECORD)
+    check_measures(measures, record)
     dev = resolve_device(device)
     cpu = _dataset(spec.dataset, spec.root, torch.device("cpu"))
     graph_task = getattr(cpu, "task", "node") == "graph"
@@ -290,12 +337,12 @@ def run_cell(
             _init_node_model(spec, model, init_options, cpu, ds, dev)
         model.to(dev)
         if "signal_init" in record:
-            row.update(_signal_columns("init", model, ds, spec.seed))
+            row.update(_signal_columns("init", model, ds, spec.seed, measures))
         result = train_node(
             model, ds, device=dev, seed=spec.seed, progress=progress, on_epoch=on_epoch, **train_kw
         )
         if "signal_final" in record:
-            row.update(_signal_columns("final", model, ds, spec.seed))
+            row.update(_signal_columns("final", model, ds, spec.seed, measures))
     if curves is not None and "curves" in record:
         write_atomic(curves, result.log.to_csv(index=False))
     row.update(result.as_row())

@@ -207,7 +207,7 @@ class Graph:
         dinv = 1.0 / np.sqrt(deg)
         adj = sp.csr_array((v * dinv[r] * dinv[c], (r, c)), shape=(n, n))
         adj.sort_indices()
-        self._scipy = adj
+        self._scipy: sp.csr_array | None = adj
         self._degree = torch.from_numpy(deg)
         self.device = torch.device("cpu")
         # Master copies stay on the CPU; a graph on a device holds only the arrays its calls
@@ -223,6 +223,7 @@ class Graph:
         self._plan: Plan | None = None
         self._dgl_cache: Any = None
         self._coo_cache: tuple[Tensor, Tensor] | None = None
+        self._drop_cache: tuple[Tensor, ...] | None = None
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -298,7 +299,77 @@ class Graph:
 
     def to_scipy(self) -> sp.csr_array:
         r"""Return :math:`\hat A` as a float64 scipy CSR array."""
+        if self._scipy is None:  # a DropEdge sample holds its arrays on its device only
+            crow, col, val = (t.cpu().numpy() for t in (self._crow, self._col, self._val))
+            self._scipy = sp.csr_array((val, col, crow), shape=(self.num_nodes, self.num_nodes))
         return self._scipy.copy()
+
+    def drop_edges(self, p: float, *, generator: torch.Generator | None = None) -> Graph:
+        r"""Return a DropEdge sample: each undirected edge kept with probability ``1 - p``, Â renormalized.
+
+        Rong, Huang, Xu, Huang, "DropEdge: Towards Deep Graph Convolutional Networks on Node
+        Classification", ICLR 2020: a new random subset of the edges every epoch, then
+        :math:`\hat A' = D'^{-1/2} (A' + I) D'^{-1/2}` of the kept edges, self loops always
+        kept. An edge is kept or dropped in both directions, so :math:`\hat A'` stays
+        symmetric (the SpMM's backward relies on it). Everything runs on :attr:`device`
+        with tensor operations, the kept nonzeros in the sorted order of :math:`\hat A`'s
+        CSR (one host copy of the row lengths on CUDA, where the kernel plan is chosen).
+
+        Args:
+            p: the probability of dropping an edge, in ``[0, 1)``; 0 returns ``self``.
+            generator: a ``torch.Generator`` on :attr:`device` (``None``: the global RNG).
+
+        Returns:
+            A :class:`Graph` on :attr:`device` with the same nodes and the kept edges.
+
+        Example:
+            >>> g = Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
+            >>> g.drop_edges(0.5, generator=torch.Generator().manual_seed(0)).num_edges <= 3
+            True
+        """
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"p={p!r}; pass a drop probability in [0, 1), e.g. p=0.3")
+        if p == 0:
+            return self
+        if generator is not None and generator.device != self.device:
+            raise ValueError(
+                f"generator is on {generator.device} but the graph on {self.device}; pass "
+                f"torch.Generator(device={str(self.device)!r})"
+            )
+        if self._drop_cache is None:
+            n = self.num_nodes
+            adj = self.to_scipy() if self._scipy is None else self._scipy
+            rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(adj.indptr))
+            cols = adj.indices.astype(np.int64)
+            off = rows != cols
+            key = np.minimum(rows, cols) * n + np.maximum(rows, cols)
+            pair = np.full(rows.shape, -1, dtype=np.int64)
+            pair[off] = np.unique(key[off], return_inverse=True)[1]
+            deg = self._degree.cpu().numpy()
+            raw = adj.data * np.sqrt(deg[rows] * deg[cols])  # w_ij, 1 on the loops
+            dev = self.device
+            self._drop_cache = tuple(torch.from_numpy(a).to(dev) for a in (rows, cols, pair, raw))
+        rows, cols, pair, raw = self._drop_cache
+        kept = torch.rand(self.num_edges, generator=generator, device=self.device) >= p
+        keep = (pair < 0) | kept[pair.clamp_min(0)]
+        r, c, w = rows[keep], cols[keep], raw[keep]
+        n = self.num_nodes
+        deg = torch.zeros(n, dtype=w.dtype, device=self.device).index_add_(0, r, w)
+        dinv = deg.rsqrt()
+        out = copy.copy(self)
+        out._crow = torch.cat([r.new_zeros(1), torch.bincount(r, minlength=n).cumsum(0)])
+        out._col = c
+        out._val = w * dinv[r] * dinv[c]
+        out._degree = deg
+        edge = r != c
+        out._edge_index = torch.stack([r[edge], c[edge]])
+        out._edge_weight = w[edge]
+        out._scipy = None
+        for name in ("_index_cache", "_kernel_arrays", "_plan", "_dgl_cache", "_coo_cache"):
+            setattr(out, name, None)
+        out._adj_cache, out._csr_cache = {}, {}
+        out._drop_cache = None
+        return out
 
     def adjacency(self, dtype: torch.dtype = torch.float32) -> Tensor:
         r"""Return :math:`\hat A` as a torch sparse CSR tensor on :attr:`device` (cached per dtype)."""
@@ -337,13 +408,15 @@ class Graph:
         out._plan = None
         out._dgl_cache = None
         out._coo_cache = None
+        out._drop_cache = None
         if device.type == "cuda":
             out._kernel_plan()  # chosen once per graph and device, from the degree statistics
         return out
 
     def _kernel_plan(self) -> Plan:
         if self._plan is None:
-            self._plan = plan_for(np.diff(self._scipy.indptr), self.device)
+            crow = self._scipy.indptr if self._scipy is not None else self._crow.cpu().numpy()
+            self._plan = plan_for(np.diff(crow), self.device)
         return self._plan
 
     def kernel_info(self) -> dict[str, Any]:

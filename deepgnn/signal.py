@@ -441,21 +441,22 @@ def jacobian_spectrum(
 
             gen = torch.Generator(device=x.device).manual_seed(seed)
             q = torch.randn(dim, generator=gen, device=x.device, dtype=x.dtype)
-            basis = [q / q.norm()]
+            basis = x.new_empty(steps, dim)  # row i: the i-th Lanczos vector
+            basis[0] = q / q.norm()
             alphas: list[Tensor] = []
             betas: list[Tensor] = []
             tiny = torch.finfo(x.dtype).eps
             for i in range(steps):
                 w = gram(basis[i]).detach()
                 alphas.append(basis[i] @ w)
-                Q = torch.stack(basis, 1)
-                w = w - Q @ (Q.T @ w)  # full reorthogonalization, twice is enough
-                w = w - Q @ (Q.T @ w)
+                Q = basis[: i + 1]
+                w = w - (w @ Q.T) @ Q  # full reorthogonalization, twice is enough
+                w = w - (w @ Q.T) @ Q
                 beta = w.norm()
                 if i == steps - 1 or beta <= tiny * max(float(alphas[0].abs()), 1.0):
                     break
                 betas.append(beta)
-                basis.append(w / beta)
+                basis[i + 1] = w / beta
     finally:
         model.train(was_training)
     m = len(alphas)

@@ -93,6 +93,7 @@ def test_train_cuda_graph_flag_reaches_train_node(capsys):
         (["train", "--family", "gcnn"], "error: --family gcnn is not one of"),
         (["train", "--dropout", "1.5"], "--dropout 1.5 is outside [0, 1); pass e.g. --dropout 0.5"),
         (["train", "--init", "xavir"], "--init xavir is not one of"),
+        (["train", "--drop-edge", "1.5", "--epochs", "1"], "--drop-edge 1.5; pass a drop"),
         (["search", "--base", "xavir"], "--base xavir is not one of"),
         (["search", "--dataset", "cor"], "--dataset cor is not one of"),
         (["analyze", "--inits", "xavier,virgoo"], "--inits virgoo is not one of"),

@@ -103,3 +103,25 @@ def test_plot_marks_underflowed_and_diverged_points_on_the_axis_edges(tmp_path):
     assert list(edge["v"].get_xdata()) == [8] and list(edge["v"].get_ydata()) == [0.0]
     assert list(edge["X"].get_xdata()) == [8] and list(edge["X"].get_ydata()) == [1.0]
     assert edge["v"].get_color() == "C0" and edge["X"].get_color() == "C1"
+
+
+def test_run_cell_records_the_jacobian_spectrum_asked_for():
+    spec = experiment.CellSpec(
+        "csbm", "gcn", 2, init="xavier", seed=3, model={"width": 8}, train={"epochs": 1}
+    )
+    with pytest.raises(ValueError, match=r"add 'signal_init' \(or 'signal_final'\) to record"):
+        experiment.run_cell(spec, device="cpu", measures=["jacobian"])
+    row = experiment.run_cell(
+        spec, device="cpu", record=("final", "signal_init"), measures=["jacobian", "rank"]
+    ).row
+    ds = deepgnn.data.load("csbm")
+    model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, width=8, seed=3)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        init.init_(model, "xavier")
+    spectrum = deepgnn.signal.jacobian_spectrum(model, ds.graph, ds.x, k=1, steps=16, seed=3)
+    top, bottom = float(spectrum["top"][0]), float(spectrum["bottom"][0])
+    assert row["sp_init_jacobian_top"] == pytest.approx(top, rel=1e-4)
+    assert row["sp_init_jacobian_spread"] == pytest.approx(math.log10(top / bottom), rel=1e-3)
+    assert 1 <= row["sp_init_numerical_rank"] <= ds.num_classes
+    assert "sp_init_dirichlet" not in row

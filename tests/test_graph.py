@@ -221,3 +221,42 @@ def test_spmm_rejects_wrong_shape_and_integer_input(small_edges):
 def test_scipy_matrix_must_be_square():
     with pytest.raises(ValueError, match="matrix must be square"):
         Graph.from_scipy(sp.random(3, 4, density=0.5, format="csr"))
+
+
+# ---------------------------------------------------------------------------- DropEdge
+def test_drop_edges_equals_the_graph_of_the_kept_edges():
+    ei = torch.tensor([[0, 1, 2, 3, 0, 4, 5], [1, 2, 3, 4, 2, 5, 0]])
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0, 1.5, 1.0, 4.0], dtype=torch.float64)
+    g = Graph(ei, edge_weight=w, num_nodes=7)  # node 6 is isolated
+    assert g.drop_edges(0.0) is g
+    x = torch.randn(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    seen = set()
+    for seed in range(12):
+        h = g.drop_edges(0.5, generator=torch.Generator().manual_seed(seed))
+        kept = h.edge_index
+        # both directions of an edge are kept or dropped together, with their weights
+        pairs = set(map(tuple, kept.t().tolist()))
+        assert all((j, i) in pairs for i, j in pairs)
+        ref = Graph(kept, edge_weight=h.edge_weight, num_nodes=7)
+        torch.testing.assert_close(h.spmm(x), ref.spmm(x), rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(h.degree, ref.degree)
+        assert abs(h.to_scipy() - ref.to_scipy()).max() < 1e-15
+        assert h.num_edges == ref.num_edges and h.num_nodes == 7
+        seen.add(h.num_edges)
+        twice = h.drop_edges(0.5, generator=torch.Generator().manual_seed(seed))
+        assert twice.num_edges <= h.num_edges
+    assert len(seen) > 2  # the samples differ
+    with pytest.raises(ValueError, match=r"p=1.0; pass a drop probability in \[0, 1\)"):
+        g.drop_edges(1.0)
+    with pytest.raises(ValueError, match="p=-0.1"):
+        g.drop_edges(-0.1)
+
+
+def test_drop_edges_keeps_each_edge_of_cora_with_probability_one_minus_p(cora):
+    g = cora.graph
+    counts = [
+        g.drop_edges(0.3, generator=torch.Generator().manual_seed(s)).num_edges for s in range(5)
+    ]
+    mean, sd = 0.7 * g.num_edges, (0.3 * 0.7 * g.num_edges) ** 0.5  # binomial
+    assert all(abs(c - mean) < 5 * sd for c in counts)
+    assert len(set(counts)) > 1

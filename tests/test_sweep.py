@@ -479,7 +479,11 @@ def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_pa
     )
     text = text.replace("[train]", '[init]\nname = "xavier"\n\n[train]')
     path.write_text(text)
+    plain_keys = [c.key for c in sweep.load_config(path).cells()]
+    path.write_text('measures = ["dirichlet"]\n' + text)
     config = sweep.load_config(path)
+    assert config.measures == ("dirichlet",)
+    assert [c.key for c in config.cells()] == plain_keys  # measures do not change a cell
     sweep.run(config, out=tmp_path / "out", progress=False)
     df = sweep.report(config, out=tmp_path / "out").set_index("cell")
     cell = next(c for c in config.cells() if c.family == "gcn" and c.depth == 2 and c.seed == 1)
@@ -488,14 +492,30 @@ def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_pa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
         inits.init_(model, "xavier", graph=ds.graph, x=ds.x)
-    summary = signal_mod.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=1).attrs[
-        "summary"
-    ]
+    summary = signal_mod.analyze(
+        model, ds.graph, ds.x, ds.y, mask=ds.train_mask, seed=1, measures=("dirichlet",)
+    ).attrs["summary"]
     row = df.loc[cell.key]
     assert row["init"] == "xavier" and row["status"] == "ok"
     assert row["sp_init_fsp"] == pytest.approx(summary["fsp"], rel=1e-5)
     assert row["sp_init_gev"] == pytest.approx(summary["gev"], rel=1e-5)
+    assert row["sp_init_dirichlet"] == pytest.approx(summary["dirichlet"], rel=1e-5)
+    assert "sp_init_mad_edges" not in df  # only the measures asked for
     assert (tmp_path / "out" / "cora_signal_vs_depth.png").exists()
+    table = (tmp_path / "out" / "correlations.md").read_text()
+    assert "## cora, gcn" in table and "| Dirichlet energy |" in table
+
+
+def test_measures_need_a_signal_record_and_known_names(tmp_path):
+    path = _write(tmp_path, "m", epochs=2)
+    text = path.read_text()
+    path.write_text('measures = ["dirichlet"]\n' + text)
+    with pytest.raises(ValueError, match=r"add 'signal_init' \(or 'signal_final'\) to record"):
+        sweep.load_config(path)
+    text = text.replace('record = ["final", "curves"]', 'record = ["signal_init"]')
+    path.write_text('measures = ["dirichlett"]\n' + text)
+    with pytest.raises(ValueError, match=r"measures='dirichlett' is not one of .*'dirichlet'"):
+        sweep.load_config(path)
 
 
 def test_spoginit_cell_takes_search_options_from_the_config(tmp_path):

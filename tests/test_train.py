@@ -369,3 +369,28 @@ def test_on_epoch_sees_every_epoch_and_can_stop_training(cora):
     with pytest.raises(KeyboardInterrupt):
         train_node(model, cora, epochs=10, seed=0, on_epoch=stop_at_three)
     assert seen == [1, 2, 3]
+
+
+def test_drop_edge_resamples_the_graph_each_step_and_trains(cora, monkeypatch):
+    def run(p):
+        model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, dropout=0.5, seed=0)
+        return train_node(model, cora, epochs=40, patience=None, drop_edge=p, seed=0)
+
+    plain, b = run(0.0), run(0.3)
+    seen = []
+    original = deepgnn.Graph.drop_edges
+
+    def spy(self, p, *, generator=None):
+        out = original(self, p, generator=generator)
+        seen.append(out.num_edges)
+        return out
+
+    monkeypatch.setattr(deepgnn.Graph, "drop_edges", spy)
+    a = run(0.3)
+    assert len(seen) == 40 and len(set(seen)) > 10  # a new sample every training step
+    assert all(n < cora.graph.num_edges for n in seen)
+    assert a.log["loss"].tolist() == b.log["loss"].tolist()  # seeded samples
+    assert a.log["loss"].tolist() != plain.log["loss"].tolist()
+    assert a.test > 0.75 and a.best_train > 0.9
+    with pytest.raises(ValueError, match=r"drop_edge=1; pass a drop probability in \[0, 1\)"):
+        run(1)

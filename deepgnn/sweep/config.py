@@ -36,6 +36,7 @@ _TOP_KEYS = (
     "description",
     "seed",
     "record",
+    "measures",
     "max_retries",
     "heartbeat_interval",
     "grace_period",
@@ -199,6 +200,9 @@ class SweepConfig:
             one model family that replace the scheme's own.
         seed: seeds (build, init and training of a cell all use its seed).
         record: what each cell records, a subset of :data:`RECORD`.
+        measures: extra measures of the recorded signal summaries, a subset of
+            :data:`deepgnn.experiment.SIGNAL_MEASURES` (Dirichlet energy, MAD, ranks, the
+            Jacobian's extreme singular values); they do not change a cell's key.
         max_retries: how often a cell that raised runs again.
         heartbeat_interval: seconds between a running cell's heartbeats.
         grace_period: a running cell whose heartbeat is older than this is lost.
@@ -218,6 +222,7 @@ class SweepConfig:
     init_options: dict[str, dict[str, Any]]
     seed: tuple[int, ...]
     record: tuple[str, ...] = ("final",)
+    measures: tuple[str, ...] = ()
     max_retries: int = 2
     heartbeat_interval: float = 30.0
     grace_period: float = 120.0
@@ -275,6 +280,13 @@ class SweepConfig:
         for r in record:
             check_choice("record", r, RECORD)
         dry.check_record(data_table["name"], record)
+        measures = raw.get("measures", [])
+        measures = [measures] if isinstance(measures, str) else measures
+        if not isinstance(measures, list):
+            raise _ConfigError(
+                f"measures={measures!r}; pass a list such as measures = ['dirichlet', 'mad']"
+            )
+        experiment.check_measures(measures, record)
         max_retries = check_int("max_retries", raw.get("max_retries", 2), minimum=0)
         interval = _positive("heartbeat_interval", raw.get("heartbeat_interval", 30.0))
         grace = _positive("grace_period", raw.get("grace_period", max(4 * interval, 10.0)))
@@ -293,6 +305,7 @@ class SweepConfig:
         fields.update(model_overrides=model_overrides, tune=tune, init=init_table)
         fields.update(train=train_table, init_options=init_options, seed=tuple(seeds))
         fields.update(record=tuple(dict.fromkeys(["final", *record])), max_retries=max_retries)
+        fields.update(measures=tuple(dict.fromkeys(measures)))
         fields.update(heartbeat_interval=float(interval), grace_period=float(grace))
         fields.update(storage=storage, description=description, source=source)
         return cls(**fields)

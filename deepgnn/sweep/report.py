@@ -25,6 +25,7 @@ from deepgnn._plot import (
     summarize,
 )
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
+from deepgnn.sweep.correlations import correlations, correlations_md
 from deepgnn.sweep.ledger import Ledger
 from deepgnn.train import UNTRAINED_FRACTION, is_untrained
 
@@ -366,6 +367,10 @@ def report(
     - ``summary.md``: per dataset x family (x any other axis), the test metric mean ± std over
       the seeds that trained and the training metric, depth rows and init columns, best per
       depth in bold, untrained seeds counted.
+    - ``correlations.csv`` and ``correlations.md``, when ``signal_init`` was recorded: the
+      Spearman correlation of each init-time measure with the test metric, per dataset x
+      family, pooled and within depth, with bootstrap intervals
+      (:func:`deepgnn.sweep.correlations.correlations`).
     - ``<dataset>_test_vs_depth.png`` (test and training metric, one line per init, one panel
       per family; untrained seeds hollow) and, when signals were recorded,
       ``<dataset>_signal_vs_depth.png`` (FSP, BSP, GEV and J at initialization and after
@@ -406,5 +411,15 @@ def report(
         )
     write_atomic(folder / "results.csv", df.to_csv(index=False))
     write_atomic(folder / "summary.md", _summary_md(config, df, n_cells))
+    if any(c.startswith("sp_init_") for c in df):
+        table = correlations(df)
+        write_atomic(folder / "correlations.csv", table.to_csv(index=False))
+        md = correlations_md(
+            table,
+            title=f"Sweep `{config.name}`: which measure at "
+            "initialization predicts the test metric",
+            metric_name=f"test {_metric_name(df)}",
+        )
+        write_atomic(folder / "correlations.md", md)
     _plots(config, df, folder)
     return df

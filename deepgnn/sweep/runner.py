@@ -156,6 +156,7 @@ def _run_claim(
                     spec,
                     device=device,
                     record=config.record,
+                    measures=config.measures,
                     curves=out / "curves" / f"{unit.key}.csv",
                 ).row
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})

@@ -46,6 +46,7 @@ def train_node(
     betas: tuple[float, float] | None = None,
     dropout: float | None = None,
     schedule: str = "constant",
+    drop_edge: float = 0.0,
     split: int | None = None,
     device: Device | None = None,
     seed: int = 0,
@@ -84,6 +85,10 @@ def train_node(
             own when the protocol sets none); the model's own value is restored afterwards.
         schedule: ``"constant"``, ``"cosine"`` (annealed over ``epochs``) or ``"plateau"``
             (halve the rate after 20 epochs without validation progress).
+        drop_edge: DropEdge (Rong et al., ICLR 2020): the probability, in ``[0, 1)``, of
+            dropping each undirected edge in a training step; every step draws a new sample
+            (:meth:`deepgnn.Graph.drop_edges`, renormalized on the device) from a generator
+            seeded by ``seed``. Evaluation uses the whole graph. 0 (the default): off.
         split: which of the dataset's splits to use (default: the dataset's current one).
         device: where to train; default CUDA when available, else CPU. A device this torch
             cannot use (``"cuda"`` on a CPU-only build) raises before anything runs.
@@ -148,6 +153,15 @@ def train_node(
             f"cuda_graph=True needs a CUDA device, but training runs on {dev}; pass "
             "device='cuda' or cuda_graph=False"
         )
+    if isinstance(drop_edge, bool) or not isinstance(drop_edge, (int, float)):
+        raise TypeError(f"drop_edge must be a float in [0, 1), got {drop_edge!r}")
+    if not 0.0 <= drop_edge < 1.0:
+        raise ValueError(f"drop_edge={drop_edge!r}; pass a drop probability in [0, 1), e.g. 0.3")
+    if drop_edge and cuda_graph:
+        raise ValueError(
+            "drop_edge and cuda_graph=True do not go together: a captured step replays one "
+            "graph; pass cuda_graph=False to resample the edges every epoch"
+        )
     ds = dataset.to(dev)
     model.to(dev)
     masks = {"train": ds.train_mask, "val": ds.val_mask, "test": ds.test_mask}
@@ -175,6 +189,8 @@ def train_node(
             else:
                 optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, **adam)
                 steps = _EagerSteps(model, ds, loss_fn, optimizer)
+                if drop_edge:
+                    steps.drop(float(drop_edge), seed)
             loop = Loop(
                 optimizer,
                 settings=settings,
@@ -215,13 +231,23 @@ class _EagerSteps:
         optimizer: torch.optim.Optimizer,
     ) -> None:
         self.model, self.ds, self.loss_fn, self.optimizer = model, ds, loss_fn, optimizer
+        self.drop_edge = 0.0
+        self.edge_generator: torch.Generator | None = None
+
+    def drop(self, p: float, seed: int) -> None:
+        """Train every step on a new DropEdge sample of the graph (edges dropped with ``p``)."""
+        self.drop_edge = p
+        self.edge_generator = torch.Generator(device=self.ds.graph.device).manual_seed(seed)
 
     def train(self) -> float:
         """Forward and loss; when the loss is finite, backward and the Adam update. Returns the loss."""
         ds = self.ds
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.model(ds.graph, ds.x)
+        graph = ds.graph
+        if self.drop_edge:
+            graph = graph.drop_edges(self.drop_edge, generator=self.edge_generator)
+        logits = self.model(graph, ds.x)
         loss = self.loss_fn(logits[ds.train_mask], ds.y[ds.train_mask])
         value = loss.item()
         if math.isfinite(value):

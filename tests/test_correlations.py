@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from deepgnn.sweep.correlations import correlations, correlations_md
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rows(depths, measure, test, untrained=None):
+    return pd.DataFrame(
+        {
+            "dataset": "cora",
+            "family": "gcn",
+            "status": "ok",
+            "depth": depths,
+            "test": test,
+            "sp_init_fsp": measure,
+            "untrained": untrained if untrained is not None else [False] * len(depths),
+        }
+    )
+
+
+def test_within_depth_correlation_sees_what_pooling_over_depth_hides():
+    # Simpson's paradox: inside each depth the metric rises with the measure, across depths
+    # the deeper cells have larger measures and lower metrics
+    depths = [2] * 4 + [16] * 4
+    measure = [1.0, 2.0, 3.0, 4.0, 11.0, 12.0, 13.0, 14.0]
+    test = [0.80, 0.81, 0.82, 0.83, 0.30, 0.31, 0.32, 0.33]
+    t = correlations(_rows(depths, measure, test), n_resamples=200).iloc[0]
+    assert t["rho_depth"] == pytest.approx(1.0)
+    assert t["rho"] == pytest.approx(spearmanr(measure, test).statistic)
+    assert t["rho"] < 0
+    assert t["rho_lo"] <= t["rho"] <= t["rho_hi"]
+    assert t["n"] == 8 and t["n_depths"] == 2 and t["n_untrained"] == 0
+
+
+def test_trained_only_leaves_the_untrained_cells_out():
+    rng = np.random.default_rng(0)
+    depths = [4] * 12
+    measure = list(range(12))
+    # the three untrained cells carry the correlation; the trained ones are noise
+    test = [0.1, 0.1, 0.1, *rng.permutation(np.linspace(0.6, 0.8, 9))]
+    bad = [True] * 3 + [False] * 9
+    t = correlations(_rows(depths, measure, test, bad), n_resamples=0).iloc[0]
+    trained = spearmanr(measure[3:], test[3:]).statistic
+    assert t["rho_depth_trained"] == pytest.approx(trained)
+    assert t["rho_depth"] == pytest.approx(spearmanr(measure, test).statistic)
+    assert t["n_untrained"] == 3 and np.isnan(t["rho_depth_trained_lo"])
+
+
+def test_failed_cells_constant_measures_and_bad_input():
+    rows = _rows([2, 2, 4, 4], [1.0, 1.0, 1.0, 1.0], [0.5, 0.6, 0.7, 0.8])
+    assert correlations(rows).empty  # a constant measure orders nothing
+    rows["sp_init_fsp"] = [1.0, 2.0, 3.0, np.nan]
+    rows.loc[0, "status"] = "failed"
+    assert correlations(rows).empty  # two usable cells are too few
+    with pytest.raises(ValueError, match=r"rows lack the columns \['depth'\]"):
+        correlations(rows.drop(columns="depth"))
+    with pytest.raises(ValueError, match="n_resamples=-1"):
+        correlations(rows, n_resamples=-1)
+    assert "No init-time measure was recorded" in correlations_md(correlations(rows), title="t")
+
+
+def test_committed_planetoid_study_correlations():
+    path = ROOT / "results" / "paper_planetoid" / "results.csv"
+    df = pd.read_csv(path)
+    t = correlations(df, n_resamples=100)
+    assert set(t["measure"]) == {"fsp", "bsp", "gev", "objective"}
+    assert (t["n"] == 108).all() and len(t) == 2 * 3 * 4
+    cora = t[(t["dataset"] == "cora") & (t["family"] == "gcn")].set_index("measure")
+    sub = df[(df["dataset"] == "cora") & (df["family"] == "gcn") & (df["status"] != "failed")]
+    assert cora.loc["gev", "rho"] == pytest.approx(
+        spearmanr(sub["sp_init_gev"], sub["test"]).statistic
+    )
+    assert (t[["rho", "rho_depth"]].abs() <= 1).all().all()
+    md = correlations_md(t, title="paper_planetoid")
+    assert md.count("## ") == 6 and "| GEV (graph-embedding variation) |" in md
