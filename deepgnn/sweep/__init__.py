@@ -12,7 +12,9 @@ and record one row.
 - :mod:`deepgnn.sweep.ledger`: the Optuna study the cells are claimed and recorded in, exactly
   once, across processes and hosts (:func:`status`, :func:`open_study`);
 - :mod:`deepgnn.sweep.runner`: the worker processes (:func:`run`);
-- :mod:`deepgnn.sweep.report`: ``results.csv``, ``summary.md`` and plots (:func:`report`).
+- :mod:`deepgnn.sweep.report`: ``results.csv``, ``summary.md`` and plots (:func:`report`);
+- :mod:`deepgnn.sweep.correlations`: which init-time measure predicts the test metric
+  (``correlations.md``, written by :func:`report`).
 
 Results and reports are written atomically (temporary file, fsync, then ``os.replace``).
 """
