@@ -14,7 +14,8 @@ the wire (``DistributedGraph.traffic()``) for
   not counted).
 
 ``--sizes`` adds the partition statistics (halo rows per rank, no processes) of
-``deepgnn.bench``'s graphs of ogbn-arxiv size, from which docs/scaling.md estimates GPU steps.
+``deepgnn.bench``'s graphs of ogbn-arxiv and ogbn-products size; ``--estimate RECORD`` turns
+them into the expected H200 step times of docs/scaling.md (a model, stated there; no GPU).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def sizes(world_sizes: list[int]) -> list[dict[str, Any]]:
     from deepgnn.bench import benchmark_graph
 
     rows = []
-    for key in ("er-arxiv", "powerlaw2.1-arxiv"):
+    for key in ("er-arxiv", "powerlaw2.1-arxiv", "powerlaw2.1-products"):
         g, _ = benchmark_graph(key)
         for world_size in world_sizes:
             for method in METHODS:
@@ -124,6 +125,7 @@ def sizes(world_sizes: list[int]) -> list[dict[str, Any]]:
                         "cut_edges": table.attrs["cut_edges"],
                         "rows_max": int(table["rows"].max()),
                         "nnz_max": int(table["nnz"].max()),
+                        "nnz_total": int(table["nnz"].sum()),
                         "halo_rows_max": int(table["halo_rows"].max()),
                         "halo_rows_mean": float(table["halo_rows"].mean()),
                         "send_rows_max": int(table["send_rows"].max()),
@@ -134,12 +136,73 @@ def sizes(world_sizes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
+#: Single-H200 step times (ms) from results/benchmarks.md (fp32, fused, gcn width 64), with the
+#: depth they were measured at.
+H200_STEP_MS = {
+    "er-arxiv": (30.34, 64),
+    "powerlaw2.1-arxiv": (43.70, 64),
+    "powerlaw2.1-products": (159.84, 16),
+}
+#: NVLink 4 on an H200: 900 GB/s per GPU both directions together, 450 GB/s each way; NCCL's
+#: all-to-all is assumed to reach 70% of that for messages of megabytes, after a fixed cost
+#: per call (launch and synchronization) of 25 us. Both are assumptions, not measurements.
+LINK_BYTES_PER_S = 0.7 * 450e9
+CALL_S = 25e-6
+#: Host time of a depth-64 fused gcn step with nothing for the device to do (H100 host,
+#: results/benchmarks.md): a floor that more GPUs do not lower. Scaled by depth for others.
+HOST_MS_DEPTH64 = 24.9
+
+
+def estimate(sizes_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Expected step time on k H200s from the one-GPU step and the measured halo (see docs)."""
+    out = []
+    for r in sizes_rows:
+        step_ms, depth = H200_STEP_MS[r["graph"]]
+        n = r["num_nodes"]
+        nnz_total = r["nnz_total"]
+        # Device work of the busiest rank: its share of rows (GEMMs, activations) or of
+        # nonzeros (SpMM), whichever is larger.
+        share = max(r["rows_max"] / n, r["nnz_max"] / nnz_total)
+        compute_ms = step_ms * share
+        fwd = CALL_S + r["send_rows_max"] * WIDTH * 4 / LINK_BYTES_PER_S
+        bwd = CALL_S + r["halo_rows_max"] * WIDTH * 4 / LINK_BYTES_PER_S
+        comm_ms = depth * (fwd + bwd) * 1e3
+        host_ms = HOST_MS_DEPTH64 * depth / 64 + depth * 2 * CALL_S * 1e3
+        total = max(compute_ms + comm_ms, host_ms)
+        out.append(
+            {
+                **{key: r[key] for key in ("graph", "ranks", "method")},
+                "depth": depth,
+                "one_gpu_ms": step_ms,
+                "compute_ms": round(compute_ms, 2),
+                "halo_mb_per_layer": round(
+                    (r["send_rows_max"] + r["halo_rows_max"]) * WIDTH * 4 / 1e6, 2
+                ),
+                "comm_ms": round(comm_ms, 2),
+                "host_floor_ms": round(host_ms, 2),
+                "step_ms": round(total, 2),
+                "speedup": round(step_ms / total, 2),
+            }
+        )
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("results/distributed_cpu.json"))
     p.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
     p.add_argument("--sizes", action="store_true", help="add the arxiv-sized graphs' halos")
+    p.add_argument(
+        "--estimate",
+        type=Path,
+        help="print the expected H200 step times from the 'sizes' of this record and exit",
+    )
     args = p.parse_args()
+    if args.estimate:
+        rows = json.loads(args.estimate.read_text())["sizes"]
+        for row in estimate(rows):
+            print(json.dumps(row))
+        return
     record: dict[str, Any] = {
         "what": "halo bytes per rank: one width-64 float32 layer and one depth-4 gcn step",
         "torch": torch.__version__,

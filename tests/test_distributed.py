@@ -317,7 +317,7 @@ def test_partition_bad_input_names_the_argument_and_fix(cora) -> None:
 
 def test_partition_metis_without_pymetis_says_how_to_install(cora, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pymetis", None)  # import pymetis now raises ImportError
-    with pytest.raises(ImportError, match="pip install pymetis.*method='rcm'"):
+    with pytest.raises(ImportError, match=r"pip install 'deepgnn\[metis\]'.*method='rcm'"):
         dgd.partition(cora.graph, 2, method="metis")
 
 

@@ -109,11 +109,12 @@ class DistributedGraph(Graph):
                 f"partition has world_size={partition.world_size}, but the process group has "
                 f"{world_size} ranks; make it with partition(graph, {world_size}, method=...)"
             )
-        if (partition.num_nodes, partition.nnz) != (graph.num_nodes, graph._scipy.nnz):
+        adj = graph.to_scipy()
+        if (partition.num_nodes, partition.nnz) != (graph.num_nodes, adj.nnz):
             raise ValueError(
                 f"partition was made for a graph with {partition.num_nodes} nodes and "
                 f"{partition.nnz} nonzeros, but graph has {graph.num_nodes} and "
-                f"{graph._scipy.nnz}; make it with partition(graph, {world_size}) on this graph"
+                f"{adj.nnz}; make it with partition(graph, {world_size}) on this graph"
             )
         device = torch.empty(
             0, device=check_device("device", graph.device if device is None else device)
@@ -135,7 +136,7 @@ class DistributedGraph(Graph):
 
         a = partition.assignment
         nodes = partition.nodes(rank)
-        rows = graph._scipy[nodes]  # this rank's rows, global column ids
+        rows = adj[nodes]  # this rank's rows, global column ids
         cols = rows.indices.astype(np.int64)
         owner = a[cols]
         # The halo, grouped by owner rank (the order all_to_all_single receives it in), each
@@ -174,7 +175,7 @@ class DistributedGraph(Graph):
         self._halo_block.sort_indices()
         self._halo_block_t = self._halo_block.T.tocsr()
         self._halo_block_t.sort_indices()
-        self._degree_local = graph._degree[self.nodes]
+        self._degree_local = graph.degree.cpu()[self.nodes]
         self._setup_device()
 
     def _check_same_partition(self, partition: Partition) -> None:

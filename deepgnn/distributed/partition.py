@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 from deepgnn._checks import check_choice, check_int
 from deepgnn.graph import Graph
@@ -83,14 +84,14 @@ class Partition:
                 f"assignment gives no node to rank(s) {empty} of world_size={world_size}; every "
                 "rank needs at least one row: use fewer ranks or rebalance the assignment"
             )
-        return cls._make(graph, a, world_size, "given")
+        return cls._make(graph.to_scipy(), a, world_size, "given")
 
     @classmethod
-    def _make(cls, graph: Graph, a: np.ndarray, world_size: int, method: str) -> Partition:
+    def _make(cls, adj: sp.csr_array, a: np.ndarray, world_size: int, method: str) -> Partition:
         a = np.ascontiguousarray(a, dtype=np.int64)
         a.setflags(write=False)
-        adj = graph._scipy
-        return cls(a, world_size, method, graph.num_nodes, adj.nnz, _halo_table(adj, a, world_size))
+        table = _halo_table(adj, a, world_size)
+        return cls(a, world_size, method, adj.shape[0], adj.nnz, table)
 
     def nodes(self, rank: int) -> np.ndarray:
         """Return the global ids of ``rank``'s rows, ascending, int64."""
@@ -189,7 +190,7 @@ def partition(
         )
     check_choice("method", method, METHODS)
     check_int("seed", seed, minimum=0)
-    adj = graph._scipy
+    adj = graph.to_scipy()
     row_nnz = np.diff(adj.indptr)
     if method == "metis":
         a = _metis(adj, row_nnz, world_size, seed)
@@ -201,7 +202,7 @@ def partition(
             order = reverse_cuthill_mckee(adj, symmetric_mode=True).astype(np.int64)
         a = np.empty(graph.num_nodes, dtype=np.int64)
         a[order] = _balanced_ranges(row_nnz[order], world_size)
-    return Partition._make(graph, a, world_size, method)
+    return Partition._make(adj, a, world_size, method)
 
 
 def _balanced_ranges(weight: np.ndarray, parts: int) -> np.ndarray:
@@ -224,8 +225,8 @@ def _metis(adj, row_nnz: np.ndarray, parts: int, seed: int) -> np.ndarray:  # no
         import pymetis
     except ImportError as err:
         raise ImportError(
-            "method='metis' needs pymetis: pip install pymetis (or use method='rcm', which needs "
-            "nothing beyond scipy)"
+            "method='metis' needs pymetis: pip install 'deepgnn[metis]' (or pip install pymetis), "
+            "or use method='rcm', which needs nothing beyond scipy"
         ) from err
     if parts == 1:
         return np.zeros(adj.shape[0], dtype=np.int64)
