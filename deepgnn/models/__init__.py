@@ -17,6 +17,7 @@ from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, NodeNorm,
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
+from deepgnn.models.revgcn import RevGCN
 
 __all__ = [
     "build",
@@ -59,7 +60,7 @@ def register(name: str) -> Callable[[type[GNN]], type[GNN]]:
     return deco
 
 
-for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT):
+for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT, RevGCN):
     register(_cls.family)(_cls)
 
 
@@ -68,7 +69,7 @@ def available() -> list[str]:
 
     Example:
         >>> available()
-        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'rezero']
+        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'revgcn', 'rezero']
     """
     return sorted(_REGISTRY)
 
@@ -106,7 +107,7 @@ def build(
 
     Args:
         family: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``,
-            ``gat``).
+            ``gat``, ``revgcn``: grouped reversible blocks, ``groups=``, ``reversible=``).
         in_dim: input feature dimension.
         out_dim: number of outputs (classes).
         depth: number of graph layers, >= 1.
