@@ -207,6 +207,7 @@ class _ReversibleSteps(torch.autograd.Function):
         *params: Tensor,
     ) -> Tensor:
         ctx.model, ctx.graph, ctx.seeds = model, graph, seeds
+        ctx.step_params = [model._step_params(i) for i in range(len(model.convs))]
         out = h.detach().clone()
         for i in range(len(model.convs)):
             lo, hi = model._group(i)
@@ -221,9 +222,10 @@ class _ReversibleSteps(torch.autograd.Function):
         model, graph, seeds = ctx.model, ctx.graph, ctx.seeds
         h, out = ctx.saved_tensors
         steps = range(len(model.convs))
-        step_params = [model._step_params(i) for i in steps]
+        step_params = ctx.step_params
         if torch.is_grad_enabled():
-            return (None, None, None, *_ordinary_backward(model, graph, seeds, h, grad))
+            grads = _ordinary_backward(model, graph, seeds, step_params, h, grad)
+            return (None, None, None, *grads)
         y = out.detach().clone()
         g = grad.detach().clone()
         param_grads: list[list[Tensor | None]] = [[] for _ in steps]
@@ -250,10 +252,15 @@ class _ReversibleSteps(torch.autograd.Function):
 
 
 def _ordinary_backward(
-    model: RevGCN, graph: Graph, seeds: Sequence[int | None], h: Tensor, grad: Tensor
+    model: RevGCN,
+    graph: Graph,
+    seeds: Sequence[int | None],
+    step_params: list[list[nn.Parameter]],
+    h: Tensor,
+    grad: Tensor,
 ) -> list[Tensor | None]:
     """The backward under ``create_graph=True``: rerun the updates from ``h``, differentiably."""
-    params = [p for i in range(len(model.convs)) for p in model._step_params(i)]
+    params = [p for ps in step_params for p in ps]
     out = h
     for i in range(len(model.convs)):
         with frozen_running_stats([model.norms[i]]):
