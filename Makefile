@@ -9,8 +9,11 @@ EXTRAS ?= dgl,chem,dev
 PYTEST_ARGS ?=
 # `make bench BENCH_ARGS=--quick`: the GPU suite's headline cases only
 BENCH_ARGS ?=
+# `make bench-memory MEMORY_ARGS="--device cuda --num-nodes 169343 --out
+# benchmarks/results/memory_depth_cuda.json --md results/memory_depth_cuda.md"` on a GPU
+MEMORY_ARGS ?= --threads 1 --out benchmarks/results/memory_depth_cpu.json --md results/memory_depth_cpu.md
 
-.PHONY: setup demo test test-postgres lint bench clean
+.PHONY: setup demo test test-postgres lint bench bench-memory clean
 
 $(VENV)/.ready: pyproject.toml
 	@if $(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then \
@@ -45,6 +48,10 @@ lint: $(VENV)/.ready
 
 bench: $(VENV)/.ready
 	$(VENV)/bin/deepgnn bench --out results $(BENCH_ARGS)
+
+# Activation memory and step time against depth: resgcn plain / checkpointed, revgcn
+bench-memory: $(VENV)/.ready
+	$(PY) benchmarks/bench_memory.py $(MEMORY_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

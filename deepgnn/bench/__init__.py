@@ -12,6 +12,8 @@ one configuration runs in the same process, one after another, so ratios are sid
   model with plain ``torch.sparse.mm``, whose backward transposes :math:`\hat A`) and ``pyg``
   (the same architecture from ``torch_geometric.nn.GCNConv(cached=True)``, when importable).
 * CPU suite (``suite="cpu-cora"``): Cora, depths 2, 16, 64, deepgnn against ``backend="dgl"``.
+* :mod:`deepgnn.bench.memory`: activation memory and step time against depth for ``resgcn``,
+  ``resgcn`` with ``checkpoint=True`` and ``revgcn`` (``benchmarks/bench_memory.py``).
 
 This module is the logic behind ``deepgnn bench`` and ``make bench``; it is not imported by
 ``import deepgnn``.

@@ -17,6 +17,7 @@ from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, NodeNorm,
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
+from deepgnn.models.revgcn import RevGCN
 
 __all__ = [
     "build",
@@ -59,7 +60,7 @@ def register(name: str) -> Callable[[type[GNN]], type[GNN]]:
     return deco
 
 
-for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT):
+for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT, RevGCN):
     register(_cls.family)(_cls)
 
 
@@ -68,7 +69,7 @@ def available() -> list[str]:
 
     Example:
         >>> available()
-        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'rezero']
+        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'revgcn', 'rezero']
     """
     return sorted(_REGISTRY)
 
@@ -98,6 +99,7 @@ def build(
     bias: bool = True,
     norm: str | None = None,
     backend: str = "torch",
+    checkpoint: int | bool | None = None,
     seed: int | None = None,
     **options: object,
 ) -> GNN:
@@ -105,7 +107,7 @@ def build(
 
     Args:
         family: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``,
-            ``gat``).
+            ``gat``, ``revgcn``: grouped reversible blocks, ``groups=``, ``reversible=``).
         in_dim: input feature dimension.
         out_dim: number of outputs (classes).
         depth: number of graph layers, >= 1.
@@ -116,6 +118,12 @@ def build(
         norm: ``None``, ``"layer"``, ``"batch"``, ``"pair"`` (PairNorm) or ``"node"``
             (NodeNorm) after each hidden conv.
         backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``/``GATConv``).
+        checkpoint: activation memory against compute: ``None`` (default) stores every
+            layer's activations for backward; an int ``k`` runs the hidden layers in segments
+            of ``k`` that keep only their input and are recomputed in backward
+            (``torch.utils.checkpoint``, non-reentrant: dropout masks and double backward
+            are preserved); ``True``: segments of ``ceil(sqrt(layers))``. The values and
+            gradients are the same. ``hidden_states()`` always stores every state.
         seed: when given (an int >= 0), the parameters are drawn from this seed (the global
             RNG state is restored afterwards).
         **options: family options, checked against the family (e.g. ``heads=`` for ``gat``).
@@ -138,7 +146,7 @@ def build(
     cls = _REGISTRY[family]
     # the family's constructor checks ``options`` against its family_options table
     kwargs: dict[str, object] = {"width": width, "activation": activation, "dropout": dropout}
-    kwargs.update(bias=bias, norm=norm, backend=backend, **options)
+    kwargs.update(bias=bias, norm=norm, backend=backend, checkpoint=checkpoint, **options)
     if seed is None:
         return cls(in_dim, out_dim, depth, **kwargs)
     with torch.random.fork_rng(devices=[]):

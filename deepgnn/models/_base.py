@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from deepgnn._checks import check_choice, check_fraction, check_int
 from deepgnn.graph import SPMM_ACTIVATIONS, Graph
+from deepgnn.models._memory import check_checkpoint, run_segments, segment_length
 
 __all__ = ["GNN", "LayerWeight", "NodeNorm", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
 
@@ -155,7 +156,8 @@ class GNN(nn.Module):
     r"""Base class of deepgnn models: ``model(graph, x)`` returns logits (no softmax).
 
     ``GNN.__init__`` checks the common keywords (``width``, ``activation``, ``dropout``,
-    ``bias``, ``norm``, ``backend``) and the family's own options, then builds the layers;
+    ``bias``, ``norm``, ``backend``, ``checkpoint``) and the family's own options, then builds
+    the layers;
     :meth:`_propagate` is the one depth loop of every family, after PyG's ``BasicGNN``:
 
     .. math::
@@ -234,6 +236,7 @@ class GNN(nn.Module):
         bias: bool = True,
         norm: str | None = None,
         backend: str = "torch",
+        checkpoint: int | bool | None = None,
         **options: object,
     ) -> None:
         super().__init__()
@@ -255,6 +258,7 @@ class GNN(nn.Module):
         self.norm = norm
         check_choice("backend", backend, BACKENDS)
         self.backend = backend
+        self.checkpoint = check_checkpoint(checkpoint)
         for name, default in self.family_options.items():
             setattr(self, name, options.get(name, default))
         self._check_options()
@@ -295,6 +299,8 @@ class GNN(nn.Module):
 
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name)!r}" for name in self.family_options)
+        if self.checkpoint is not None:
+            extras += f", checkpoint={self.checkpoint!r}"
         return (
             f"family={self.family!r}, depth={self.depth}, width={self.width}, "
             f"activation={self.activation!r}, norm={self.norm!r}, backend={self.backend!r}"
@@ -305,7 +311,9 @@ class GNN(nn.Module):
     def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
         """The depth loop: encode, the hidden layers and their combine, output.
 
-        Appends to ``states`` (when given) the output of every weighted layer.
+        Appends to ``states`` (when given) the output of every weighted layer. With
+        ``checkpoint`` set, a forward that records a graph and keeps no states runs the hidden
+        layers in recomputed segments (``hidden_states`` stores every state anyway).
         """
 
         def keep(h: Tensor) -> Tensor:
@@ -315,8 +323,17 @@ class GNN(nn.Module):
 
         encoded = self._encode(x)
         h = x if encoded is None else keep(encoded)
-        for i in range(len(self.norms)):
-            h = keep(self._combine(i, h, self._hidden(i, graph, h)))
+        layers = len(self.norms)
+        length = segment_length(self.checkpoint, layers) if torch.is_grad_enabled() else 0
+        if states is None and length:
+
+            def layer(i: int, h: Tensor) -> Tensor:
+                return self._combine(i, h, self._hidden(i, graph, h))
+
+            h = run_segments(layer, h, layers, length, [self])
+        else:
+            for i in range(layers):
+                h = keep(self._combine(i, h, self._hidden(i, graph, h)))
         return keep(self._output(graph, h))
 
     # ---------------------------------------------------------------- family hooks

@@ -97,13 +97,15 @@ DEFAULT_METHOD = {"divide_old": "gauss_newton", "divide_stable": "gradient"}
 #: builds ``SpogInit(..., "divide_old")`` for GCN); the residual families: ``divide_stable``
 #: (``SP_ResGCN_github.ipynb``; ``Arxiv_run.py`` for ResGCN and gatResGCN). GAT, for which the
 #: authors publish no search, and families added with :func:`deepgnn.models.register` take
-#: the GCN setting.
+#: the GCN setting. ``revgcn`` (no published search either) takes the residual families'
+#: settings: each of its group updates is an identity skip plus a branch, as a ResGCN layer.
 DEFAULT_FORM = {
     "gcn": "divide_old",
     "gat": "divide_old",
     "resgcn": "divide_stable",
     "gated_resgcn": "divide_stable",
     "rezero": "divide_stable",
+    "revgcn": "divide_stable",
 }
 #: The weights ``(w1, w2, w3)`` ``search(weights=None)`` takes for each model family: the
 #: authors' ``w2=10`` for GCN (``zeroincrease_initialization(..., w2=10)`` in
@@ -116,6 +118,7 @@ DEFAULT_WEIGHTS = {
     "resgcn": (1.0, 1.0, 1.0),
     "gated_resgcn": (1.0, 1.0, 1.0),
     "rezero": (1.0, 1.0, 1.0),
+    "revgcn": (1.0, 1.0, 1.0),
 }
 #: The states ``search(state=None)`` reads for each model family
 #: (:data:`deepgnn.objective.STATES`). The residual families: ``"hidden"``, as all the authors'
@@ -134,6 +137,7 @@ DEFAULT_STATE = {
     "resgcn": "hidden",
     "gated_resgcn": "hidden",
     "rezero": "hidden",
+    "revgcn": "hidden",
 }
 _LAYERS = ("conv", "all", "none")
 

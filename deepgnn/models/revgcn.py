@@ -1,0 +1,271 @@
+r"""Grouped reversible residual GCN: ``revgcn``, whose backward keeps no block activations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepgnn._checks import check_int
+from deepgnn.graph import Graph
+from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._memory import frozen_running_stats
+from deepgnn.models.gcn import make_gcn_conv
+
+__all__ = ["RevGCN"]
+
+_SEED_BOUND = 2**62
+
+
+class RevGCN(GNN):
+    r"""Grouped reversible GCN: input projection, ``depth`` reversible blocks, output projection.
+
+    The width is split into :math:`C` = ``groups`` channel groups, :math:`h = (x_1, \dots,
+    x_C)`. Block :math:`l` updates the groups one after another, each with its own graph
+    layer :math:`f_{l,j}(u) = \mathrm{conv}(\mathrm{drop}(\sigma(\mathrm{norm}(u))))` of
+    width :math:`d / C` (norm, activation, dropout, then a GCN convolution, as RevGNN's
+    blocks):
+
+    .. math::
+        y_1 = x_1 + f_{l,1}\Bigl(\textstyle\sum_{j=2}^{C} x_j\Bigr), \qquad
+        y_j = x_j + f_{l,j}(y_{j-1}) \quad (j = 2, \dots, C)
+
+    and the logits are :math:`W_{\mathrm{out}}\, \mathrm{drop}(\sigma(\mathrm{norm}(h_L)))
+    + b_{\mathrm{out}}` after :math:`h_0 = X W_{\mathrm{in}}^\top + b_{\mathrm{in}}`. Each
+    update is inverted exactly by :math:`x_j = y_j - f_{l,j}(y_{j-1})` (for :math:`j = 1`:
+    :math:`x_1 = y_1 - f_{l,1}(\sum_{j \ge 2} x_j)`, the other groups being unchanged), so
+    the backward rebuilds every block's input from its output instead of storing it:
+    training memory for activations does not grow with depth. Li, Müller, Ghanem, Koltun,
+    "Training Graph Neural Networks with 1000 Layers", ICML 2021 (arXiv 2106.07476, Sec. 3,
+    grouped reversible connections); PyG's ``GroupAddRev``.
+
+    Options:
+        groups: :math:`C \ge 2`, dividing ``width`` (default 2).
+        reversible: ``True`` (default): ``model(graph, x)`` runs the blocks in one autograd
+            function that stores only its input and output; ``False``: ordinary autograd,
+            which stores every block's activations (and may be combined with
+            ``checkpoint=``).
+
+    Each group update owns one weight, so ``layer_weights()`` is ``[in_proj,
+    conv_{1,1} .. conv_{1,C}, ..., conv_{L,C}, out_proj]`` and ``hidden_states()`` holds the
+    full-width state after each update (``depth * groups + 3`` states). Deviations from the
+    paper's code: dropout draws a fresh mask per group update (theirs shares one mask across
+    all layers), from a seed drawn per update from torch's CPU generator and kept for the
+    backward; the activation is the common ``activation`` keyword (they use ReLU) and the
+    norm the common ``norm`` (they use ``"layer"`` or ``"batch"``; ``None`` here by default).
+    Under ``create_graph=True`` (double backward) the reversible backward reruns the blocks
+    from the saved input with ordinary autograd, so that call's memory is linear in depth.
+
+    Example:
+        >>> import torch, deepgnn
+        >>> g = deepgnn.Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
+        >>> model = RevGCN(5, 3, depth=2, width=8, groups=2)
+        >>> [w.fan_in for w in model.layer_weights()]
+        [5, 4, 4, 4, 4, 8]
+        >>> len(model.hidden_states(g, torch.randn(4, 5)))
+        7
+    """
+
+    family = "revgcn"
+    family_options = {"groups": 2, "reversible": True}
+
+    # ------------------------------------------------------------------ options, layers
+    def _check_options(self) -> None:
+        groups = check_int("groups", self.groups, minimum=2)
+        if self.width % groups:
+            raise ValueError(
+                f"width={self.width} is not divisible by groups={groups}; pass a width that is "
+                f"a multiple of groups (e.g. width={groups * -(-self.width // groups)}) or "
+                f"groups dividing {self.width}"
+            )
+        self.groups = groups
+        if not isinstance(self.reversible, bool):
+            raise TypeError(f"reversible must be True or False, got {self.reversible!r}")
+        if self.reversible and self.checkpoint is not None:
+            raise ValueError(
+                "revgcn with reversible=True stores no block activations, so checkpoint has "
+                "nothing to save; leave checkpoint=None, or pass reversible=False to "
+                "checkpoint the blocks instead"
+            )
+
+    def _init_layers(self) -> None:
+        width, bias, d = self.width, self.bias, self.width // self.groups
+        steps = self.depth * self.groups
+        self.in_proj = nn.Linear(self.in_dim, width, bias=bias)
+        self.convs = nn.ModuleList(make_gcn_conv(self.backend, d, d, bias) for _ in range(steps))
+        self.norms = nn.ModuleList(make_norm(self.norm, d) for _ in range(steps))
+        self.out_norm = make_norm(self.norm, width)
+        self.out_proj = nn.Linear(width, self.out_dim, bias=bias)
+
+    def layer_weights(self) -> list[LayerWeight]:
+        return [
+            LayerWeight(
+                "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
+            ),
+            *(conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)),
+            LayerWeight(
+                "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
+            ),
+        ]
+
+    # ------------------------------------------------------------------- the hooks
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.in_proj(x)
+
+    def _hidden(self, i: int, graph: Graph, h: Tensor) -> Tensor:
+        return self._branch(i, graph, self._branch_input(i, h), self._draw_seed())
+
+    def _combine(self, i: int, h: Tensor, out: Tensor) -> Tensor:
+        lo, hi = self._group(i)
+        return torch.cat([h[:, :lo], h[:, lo:hi] + out, h[:, hi:]], dim=1)
+
+    def _output(self, graph: Graph, h: Tensor) -> Tensor:
+        h = F.dropout(self.act(self.out_norm(h)), p=self.dropout, training=self.training)
+        return self.out_proj(h)
+
+    def _propagate(self, graph: Graph, x: Tensor, states: list[Tensor] | None) -> Tensor:
+        if states is not None or not self.reversible or not torch.is_grad_enabled():
+            return super()._propagate(graph, x, states)
+        h = self._encode(x)
+        seeds = [self._draw_seed() for _ in range(len(self.convs))]
+        params = [p for k in range(len(self.convs)) for p in self._step_params(k)]
+        h = _ReversibleSteps.apply(self, graph, seeds, h, *params)
+        return self._output(graph, h)
+
+    # -------------------------------------------------------------- one group update
+    def _group(self, i: int) -> tuple[int, int]:
+        """The columns ``[lo, hi)`` that update ``i`` writes."""
+        d = self.width // self.groups
+        j = i % self.groups
+        return j * d, (j + 1) * d
+
+    def _branch_input(self, i: int, h: Tensor) -> Tensor:
+        """``f``'s input for update ``i``: the previous group, or (first group) the sum of the rest.
+
+        It never reads the group that update ``i`` writes, which is what makes it invertible.
+        """
+        d = self.width // self.groups
+        j = i % self.groups
+        if j > 0:
+            return h[:, (j - 1) * d : j * d]
+        u = h[:, d : 2 * d]
+        for k in range(2, self.groups):
+            u = u + h[:, k * d : (k + 1) * d]
+        return u
+
+    def _branch(self, i: int, graph: Graph, u: Tensor, seed: int | None) -> Tensor:
+        """``f_i(u) = conv_i(drop(act(norm_i(u))))``, the dropout mask drawn from ``seed``."""
+        u = self.act(self.norms[i](u))
+        if seed is not None:
+            gen = torch.Generator(device=u.device).manual_seed(seed)
+            keep = torch.empty_like(u).bernoulli_(1.0 - self.dropout, generator=gen)
+            u = u * keep.div_(1.0 - self.dropout)
+        return self.convs[i](graph, u)
+
+    def _draw_seed(self) -> int | None:
+        """A dropout seed for one update from torch's CPU generator, or ``None`` without dropout.
+
+        Drawn from the global generator, so that ``torch.manual_seed`` fixes the masks and
+        ``checkpoint=`` (which restores the RNG state for its recomputation) redraws the same.
+        """
+        if not (self.training and self.dropout):
+            return None
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+            raise RuntimeError(
+                "revgcn draws its dropout seeds on the host, so a captured CUDA graph would "
+                "replay the same masks every step; train with cuda_graph=False, or dropout=0"
+            )
+        return int(torch.randint(_SEED_BOUND, (), dtype=torch.int64))
+
+    def _step_params(self, i: int) -> list[nn.Parameter]:
+        params = chain(self.convs[i].parameters(), self.norms[i].parameters())
+        return [p for p in params if p.requires_grad]
+
+
+class _ReversibleSteps(torch.autograd.Function):
+    """All group updates of a :class:`RevGCN` in one node, storing only its input and output.
+
+    Backward walks the updates from the last: it recomputes update ``i``'s branch from the
+    current state (its input does not involve the group being written), subtracts it to get
+    the state before the update, and backpropagates through that one branch. Memory: the two
+    saved states plus one branch's activations, whatever the depth.
+    """
+
+    # Under autocast the backward recomputes each branch in the forward's precision, so that
+    # subtracting it undoes the forward's addition.
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")
+    def forward(  # type: ignore[override]
+        ctx,
+        model: RevGCN,
+        graph: Graph,
+        seeds: Sequence[int | None],
+        h: Tensor,
+        *params: Tensor,
+    ) -> Tensor:
+        ctx.model, ctx.graph, ctx.seeds = model, graph, seeds
+        ctx.step_params = [model._step_params(i) for i in range(len(model.convs))]
+        out = h.detach().clone()
+        for i in range(len(model.convs)):
+            lo, hi = model._group(i)
+            out[:, lo:hi] += model._branch(i, graph, model._branch_input(i, out), seeds[i])
+        # The input only for a double backward (create_graph=True): one state, any depth.
+        ctx.save_for_backward(h, out)
+        return out
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        model, graph, seeds = ctx.model, ctx.graph, ctx.seeds
+        h, out = ctx.saved_tensors
+        steps = range(len(model.convs))
+        step_params = ctx.step_params
+        if torch.is_grad_enabled():
+            grads = _ordinary_backward(model, graph, seeds, step_params, h, grad)
+            return (None, None, None, *grads)
+        y = out.detach().clone()
+        g = grad.detach().clone()
+        param_grads: list[list[Tensor | None]] = [[] for _ in steps]
+        for i in reversed(steps):
+            lo, hi = model._group(i)
+            with torch.enable_grad():
+                u = model._branch_input(i, y).detach().requires_grad_(True)
+                with frozen_running_stats([model.norms[i]]):
+                    f = model._branch(i, graph, u, seeds[i])
+                gu, *gp = torch.autograd.grad(
+                    f, [u, *step_params[i]], g[:, lo:hi], allow_unused=True
+                )
+            param_grads[i] = gp
+            with torch.no_grad():
+                y[:, lo:hi] -= f  # the state before update i
+                # dL/dx = dL/dy + (du/dx)^T dL/du; u reads the previous group, or every other one
+                d = hi - lo
+                if lo > 0:
+                    g[:, lo - d : lo] += gu
+                else:
+                    for k in range(1, model.groups):
+                        g[:, k * d : (k + 1) * d] += gu
+        return (None, None, None, g, *(p for gp in param_grads for p in gp))
+
+
+def _ordinary_backward(
+    model: RevGCN,
+    graph: Graph,
+    seeds: Sequence[int | None],
+    step_params: list[list[nn.Parameter]],
+    h: Tensor,
+    grad: Tensor,
+) -> list[Tensor | None]:
+    """The backward under ``create_graph=True``: rerun the updates from ``h``, differentiably."""
+    params = [p for ps in step_params for p in ps]
+    out = h
+    for i in range(len(model.convs)):
+        with frozen_running_stats([model.norms[i]]):
+            f = model._branch(i, graph, model._branch_input(i, out), seeds[i])
+        out = model._combine(i, out, f)
+    inputs = [h, *params] if h.requires_grad else params
+    grads = torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True)
+    return list(grads) if h.requires_grad else [None, *grads]
