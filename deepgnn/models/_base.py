@@ -21,6 +21,7 @@ from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 
 __all__ = ["GNN", "LayerWeight", "NodeNorm", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
 
+#: The ``activation=`` choices of :func:`~deepgnn.models.build`: name -> elementwise function.
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
     "relu": F.relu,
@@ -30,6 +31,8 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "identity": lambda x: x,
 }
+#: The ``norm=`` choices of :func:`~deepgnn.models.build` besides ``None``: LayerNorm,
+#: BatchNorm, :class:`PairNorm`, :class:`NodeNorm`.
 NORMS = ("layer", "batch", "pair", "node")
 BACKENDS = ("torch", "dgl")
 _vml_ready = False
@@ -80,10 +83,12 @@ class LayerWeight:
 
     @property
     def fan_in(self) -> int:
+        """Input dimension of the layer (columns of ``weight``)."""
         return self.weight.shape[1]
 
     @property
     def fan_out(self) -> int:
+        """Output dimension of the layer (rows of ``weight``)."""
         return self.weight.shape[0]
 
     def grad(self) -> Tensor | None:
@@ -106,6 +111,7 @@ class PairNorm(nn.Module):
         self.scale, self.eps = scale, eps
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return PairNorm of node features ``x``, shape ``(num_nodes, d)`` in and out."""
         x = x - x.mean(dim=0, keepdim=True)
         return self.scale * x / (self.eps + x.pow(2).sum(dim=1).mean()).sqrt()
 
@@ -134,6 +140,7 @@ class NodeNorm(nn.Module):
         self.p, self.eps = float(p), eps
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return NodeNorm of node features ``x``, shape ``(num_nodes, d)`` in and out."""
         std = (x.var(dim=1, unbiased=False, keepdim=True) + self.eps).sqrt()
         return x / std.pow(1.0 / self.p)
 
@@ -294,6 +301,7 @@ class GNN(nn.Module):
                 module.reset_parameters()
 
     def extra_repr(self) -> str:
+        """The family, depth, width and options shown in ``repr(model)``."""
         extras = "".join(f", {name}={getattr(self, name)!r}" for name in self.family_options)
         return (
             f"family={self.family!r}, depth={self.depth}, width={self.width}, "
