@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 # benchmarks/results/memory_depth_cuda.json --md results/memory_depth_cuda.md"` on a GPU
 MEMORY_ARGS ?= --threads 1 --out benchmarks/results/memory_depth_cpu.json --md results/memory_depth_cpu.md
 
-.PHONY: setup demo test test-postgres lint bench bench-memory clean
+.PHONY: setup demo test test-postgres lint typecheck docs bench bench-memory clean
 
 $(VENV)/.ready: pyproject.toml
 	@if $(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then \
@@ -43,8 +43,24 @@ test-postgres: $(VENV)/.ready
 	DEEPGNN_REQUIRE_POSTGRES=1 $(PY) -m pytest -q -p no:cacheprovider -m postgres tests/test_sweep.py
 
 lint: $(VENV)/.ready
-	$(VENV)/bin/ruff check deepgnn tests benchmarks
-	$(VENV)/bin/ruff format --check deepgnn tests benchmarks
+	$(VENV)/bin/ruff check deepgnn tests benchmarks docs
+	$(VENV)/bin/ruff format --check deepgnn tests benchmarks docs
+
+# mypy on the package (strict on the public modules: pyproject.toml, [tool.mypy]).
+typecheck: $(VENV)/.ready
+	$(VENV)/bin/mypy
+
+# The documentation site (docs/, Sphinx): installs the `docs` extra into the venv when it is
+# missing, then builds from scratch, running the tutorials, with warnings as errors and every
+# cross-reference checked (-n). Output: docs/_build/html/index.html.
+$(VENV)/.docs-ready: $(VENV)/.ready pyproject.toml
+	@$(PY) -c "import sphinx, myst_parser, sphinxarg, sphinx_gallery, furo" 2>/dev/null || \
+		$(VENV)/bin/pip install -q -e ".[docs]"
+	@touch $@
+
+docs: $(VENV)/.docs-ready
+	rm -rf docs/_build docs/generated
+	$(VENV)/bin/sphinx-build -b html -n -W --keep-going docs docs/_build/html
 
 bench: $(VENV)/.ready
 	$(VENV)/bin/deepgnn bench --out results $(BENCH_ARGS)
@@ -54,4 +70,4 @@ bench-memory: $(VENV)/.ready
 	$(PY) benchmarks/bench_memory.py $(MEMORY_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache docs/_build docs/generated

@@ -31,6 +31,7 @@ __all__ = [
     "sweep",
     "__version__",
 ]
+#: The version of this release; the one place it is written (packaging reads it).
 __version__ = "0.1.0"
 
 _LAZY = ("sweep",)

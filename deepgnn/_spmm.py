@@ -241,7 +241,7 @@ _TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 @functools.cache
-def _kernels():  # noqa: ANN202 -- built on first use so that `import deepgnn` needs no triton
+def _kernels() -> Any:  # built on first use so that `import deepgnn` needs no triton
     import triton
 
     from deepgnn import _triton_kernels as k
@@ -425,9 +425,7 @@ class _SymmetricSpMM(torch.autograd.Function):
     """``act(Â @ x + bias)`` for a symmetric sparse ``Â`` whose backward reuses the forward kernel."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx, x: Tensor, adj: CSR, bias: Tensor | None, activation: str
-    ) -> Tensor:
+    def forward(ctx: Any, x: Tensor, adj: CSR, bias: Tensor | None, activation: str) -> Tensor:
         ctx.adj = adj
         ctx.activation = activation
         ctx.has_bias = bias is not None
@@ -438,9 +436,7 @@ class _SymmetricSpMM(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(  # type: ignore[override]
-        ctx, grad: Tensor
-    ) -> tuple[Tensor | None, None, Tensor | None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, Tensor | None, None]:
         grad = grad.contiguous()
         y = ctx.saved_tensors[0] if ctx.activation != "identity" else None
         need_x = ctx.needs_input_grad[0]

@@ -1,7 +1,7 @@
 """Command line: ``deepgnn <command>``. Each command calls library functions; no logic lives here.
 
 Flags are the library's keyword names with dashes (``--n-trials`` is ``n_trials``), and the
-model flags are declared once (:func:`_model_flags`) with :func:`deepgnn.build`'s defaults.
+model flags are declared once (``_model_flags``) with :func:`deepgnn.build`'s defaults.
 """
 
 from __future__ import annotations

@@ -86,6 +86,11 @@ class Graph:
         TypeError: ``edge_index`` is neither a tensor nor an array, or ``edge_weight`` is
             complex, bool or not numeric.
 
+    Attributes:
+        num_nodes: the number of nodes.
+        device: the device :meth:`to` moved the graph to (``cpu`` when built); the arrays
+            the kernels read live there.
+
     Example:
         >>> import torch
         >>> g = Graph(torch.tensor([[0, 1], [1, 2]]))

@@ -52,6 +52,8 @@ __all__ = [
     "term_keys",
 ]
 
+#: The FSP/BSP term forms of :func:`objective`: ``divide_stable`` = (max/min of the
+#: per-layer norms - 1)², ``divide_old`` = (first/last - 1)².
 FORMS = ("divide_stable", "divide_old")
 #: Which states the objective's FSP forms and its GEV term read (see :func:`signal_terms`):
 #: ``"hidden"``, the graph layers' hidden states up to :math:`h_{L-1}`, as the authors'

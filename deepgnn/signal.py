@@ -93,6 +93,8 @@ def gev(h: Tensor, graph: Graph) -> float:
 
 
 # ------------------------------------------------------------ over-smoothing and rank
+#: The extra per-layer measures :func:`analyze` takes in ``measures=``: Dirichlet energies,
+#: MAD (over edges and sampled pairs) and numerical / effective rank.
 MEASURES = ("dirichlet", "mad", "rank")
 MAD_PAIRS = 4096
 _EXACT_SVD = 256

@@ -30,6 +30,7 @@ __all__ = [
 log = logging.getLogger("deepgnn.bench")
 
 
+#: ogbn-arxiv (Hu et al., NeurIPS 2020): nodes, undirected edges, features, classes.
 ARXIV_SIZE = {"num_nodes": 169_343, "num_edges": 1_166_243, "num_features": 128, "num_classes": 40}
 #: ogbn-products (Hu et al., NeurIPS 2020): 61,859,140 directed edges, i.e. 30,929,570 undirected.
 PRODUCTS_SIZE = {
@@ -38,9 +39,13 @@ PRODUCTS_SIZE = {
     "num_features": 100,
     "num_classes": 47,
 }
+#: The benchmark graph sizes by name.
 SIZES = {"arxiv": ARXIV_SIZE, "products": PRODUCTS_SIZE}
+#: Precision / execution modes a timed step can run in.
 MODES = ("fp32", "tf32", "cuda_graph", "cuda_graph_tf32", "bf16")
+#: Node orders of a generated graph: random, by degree, reverse Cuthill-McKee.
 ORDERS = ("shuffled", "degree", "rcm")
+#: Bytes in a GiB (memory columns of the benchmark records).
 GIB = 2**30
 
 #: The benchmark graphs by name: generator, power-law exponent, size and node order. The

@@ -82,26 +82,32 @@ class Dataset:
 
     @property
     def train_mask(self) -> Tensor:
+        """Boolean mask of the training nodes of the current split, shape ``(num_nodes,)``."""
         return self.train_masks[self.split_index]
 
     @property
     def val_mask(self) -> Tensor:
+        """Boolean mask of the validation nodes of the current split, shape ``(num_nodes,)``."""
         return self.val_masks[self.split_index]
 
     @property
     def test_mask(self) -> Tensor:
+        """Boolean mask of the test nodes of the current split, shape ``(num_nodes,)``."""
         return self.test_masks[self.split_index]
 
     @property
     def num_nodes(self) -> int:
+        """Number of nodes of the graph."""
         return self.graph.num_nodes
 
     @property
     def num_features(self) -> int:
+        """Number of input features per node (columns of ``x``)."""
         return self.x.shape[1]
 
     @property
     def num_splits(self) -> int:
+        """Number of train/validation/test splits the dataset has (see :meth:`split`)."""
         return self.train_masks.shape[0]
 
     def split(self, index: int) -> Dataset:
@@ -304,6 +310,7 @@ class GraphDataset:
 
     @property
     def num_graphs(self) -> int:
+        """Number of graphs (molecules) in the dataset."""
         return len(self)
 
     def batch(self, index: Tensor) -> GraphBatch:

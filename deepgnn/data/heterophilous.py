@@ -26,7 +26,7 @@ from deepgnn.graph import Graph
 
 __all__ = ["NAMES", "load_heterophilous"]
 
-# Registry names (dashes, as in the paper) of the undirected files of the collection.
+#: Registry names (dashes, as in the paper) of the undirected files of the collection.
 NAMES: tuple[str, ...] = (
     "roman-empire",
     "amazon-ratings",

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # registry name -> (file, label column)
 _FILES = {"ogbg-molhiv": ("hiv.csv", "HIV_active"), "ogbg-molbbbp": ("bbbp.csv", "p_np")}
 _SOURCE = "MoleculeNet, e.g. github.com/HICAI-ZJU/KANO data/"
+#: The molecule datasets :func:`load_moleculenet` reads (MoleculeNet CSVs, extra ``chem``).
 NAMES: tuple[str, ...] = tuple(_FILES)
 _CACHE_VERSION = "1"
 

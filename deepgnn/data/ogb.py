@@ -52,6 +52,7 @@ _META = {
     "ogbn-products": _Meta("products", "sales_ranking", "accuracy"),
     "ogbn-proteins": _Meta("proteins", "species", "rocauc"),
 }
+#: The OGB node datasets :func:`load_ogb_node` reads, and ``arxiv-year`` (Lim et al., 2021).
 NAMES: tuple[str, ...] = (*_META, "arxiv-year")
 _URL = "http://snap.stanford.edu/ogb/data/nodeproppred/{}.zip"
 

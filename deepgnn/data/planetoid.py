@@ -3,7 +3,7 @@
 Raw files: ``ind.<name>.{x,y,tx,ty,allx,ally,graph,test.index}`` as published with
 Yang, Cohen, Salakhutdinov, "Revisiting Semi-Supervised Learning with Graph
 Embeddings", ICML 2016 (GitHub kimiyoung/planetoid). All but ``test.index`` are
-Python 2 pickles, read with an allow-listed unpickler (:mod:`deepgnn.data._safe`).
+Python 2 pickles, read with an allow-listed unpickler (``deepgnn.data._safe``).
 
 Cora also ships inside the package as ``cora.npz`` (plain arrays, no pickle), built from
 the raw files by ``python -m deepgnn.data.planetoid RAW_DIR cora deepgnn/data/cora.npz``.

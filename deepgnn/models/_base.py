@@ -22,6 +22,7 @@ from deepgnn.models._memory import check_checkpoint, run_segments, segment_lengt
 
 __all__ = ["GNN", "LayerWeight", "NodeNorm", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
 
+#: The ``activation=`` choices of :func:`~deepgnn.models.build`: name -> elementwise function.
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
     "relu": F.relu,
@@ -31,6 +32,8 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "identity": lambda x: x,
 }
+#: The ``norm=`` choices of :func:`~deepgnn.models.build` besides ``None``: LayerNorm,
+#: BatchNorm, :class:`PairNorm`, :class:`NodeNorm`.
 NORMS = ("layer", "batch", "pair", "node")
 BACKENDS = ("torch", "dgl")
 _vml_ready = False
@@ -81,10 +84,12 @@ class LayerWeight:
 
     @property
     def fan_in(self) -> int:
+        """Input dimension of the layer (columns of ``weight``)."""
         return self.weight.shape[1]
 
     @property
     def fan_out(self) -> int:
+        """Output dimension of the layer (rows of ``weight``)."""
         return self.weight.shape[0]
 
     def grad(self) -> Tensor | None:
@@ -107,6 +112,7 @@ class PairNorm(nn.Module):
         self.scale, self.eps = scale, eps
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return PairNorm of node features ``x``, shape ``(num_nodes, d)`` in and out."""
         x = x - x.mean(dim=0, keepdim=True)
         return self.scale * x / (self.eps + x.pow(2).sum(dim=1).mean()).sqrt()
 
@@ -135,6 +141,7 @@ class NodeNorm(nn.Module):
         self.p, self.eps = float(p), eps
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return NodeNorm of node features ``x``, shape ``(num_nodes, d)`` in and out."""
         std = (x.var(dim=1, unbiased=False, keepdim=True) + self.eps).sqrt()
         return x / std.pow(1.0 / self.p)
 
@@ -298,6 +305,7 @@ class GNN(nn.Module):
                 module.reset_parameters()
 
     def extra_repr(self) -> str:
+        """The family, depth, width and options shown in ``repr(model)``."""
         extras = "".join(f", {name}={getattr(self, name)!r}" for name in self.family_options)
         if self.checkpoint is not None:
             extras += f", checkpoint={self.checkpoint!r}"

@@ -33,13 +33,16 @@ class DGLGraphConv(nn.Module):
         )
 
     def reset_parameters(self) -> None:
+        """Re-draw the parameters with DGL's own initialization."""
         self.conv.reset_parameters()
 
     def forward(self, graph: Graph, x: Tensor) -> Tensor:
+        """Return DGL's ``GraphConv`` of ``x`` (``(num_nodes, in_dim)``) with Â's edge weights."""
         g = graph.to_dgl()
         return self.conv(g, x, edge_weight=g.edata["w"].to(x.dtype))
 
     def layer_weight(self, prefix: str) -> LayerWeight:
+        """This layer's weight as a :class:`~deepgnn.models.LayerWeight` named ``prefix``."""
         return LayerWeight(
             f"{prefix}.conv.weight", self.conv.weight, transposed=True, bias=self.conv.bias
         )
@@ -54,10 +57,13 @@ class DGLGATConv(nn.Module):
         self.conv = dgl.nn.GATConv(in_dim, out_dim, heads, allow_zero_in_degree=True, bias=bias)
 
     def reset_parameters(self) -> None:
+        """Re-draw the parameters with DGL's own initialization."""
         self.conv.reset_parameters()
 
     def forward(self, graph: Graph, x: Tensor) -> Tensor:
+        """Return DGL's ``GATConv`` of ``x`` (``(num_nodes, in_dim)``), heads concatenated."""
         return self.conv(graph.to_dgl(), x)
 
     def layer_weight(self, prefix: str) -> LayerWeight:
+        """This layer's weight as a :class:`~deepgnn.models.LayerWeight` named ``prefix``."""
         return LayerWeight(f"{prefix}.conv.fc.weight", self.conv.fc.weight, bias=self.conv.bias)

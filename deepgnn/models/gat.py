@@ -39,6 +39,7 @@ class GATConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw the weights Xavier-normal with the ReLU gain (as DGL's ``GATConv``)."""
         gain = nn.init.calculate_gain("relu")
         nn.init.xavier_normal_(self.fc.weight, gain=gain)
         nn.init.xavier_normal_(self.attn_l, gain=gain)
@@ -47,6 +48,8 @@ class GATConv(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, graph: Graph, x: Tensor) -> Tensor:
+        """Return the attention-weighted aggregation of ``x`` (``(num_nodes, in_dim)``) over
+        each node's neighbours and itself, the heads concatenated."""
         # Gathers are index_select, not t[idx]: the backward of t[idx] is index_put_ with
         # accumulate=True, whose CPU kernel adds float gradients with parallel atomics in
         # thread order (torch.use_deterministic_algorithms lists it), so every backward
@@ -73,6 +76,7 @@ class GATConv(nn.Module):
         return out
 
     def layer_weight(self, prefix: str) -> LayerWeight:
+        """This layer's weight as a :class:`~deepgnn.models.LayerWeight` named ``prefix``."""
         return LayerWeight(f"{prefix}.fc.weight", self.fc.weight, bias=self.bias)
 
 

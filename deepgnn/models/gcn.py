@@ -30,6 +30,7 @@ class GCNConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw the weight Xavier-uniform and zero the bias."""
         nn.init.xavier_uniform_(self.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
@@ -44,6 +45,7 @@ class GCNConv(nn.Module):
         return out if activation == "identity" else ACTIVATIONS[activation](out)
 
     def layer_weight(self, prefix: str) -> LayerWeight:
+        """This layer's weight as a :class:`~deepgnn.models.LayerWeight` named ``prefix``."""
         return LayerWeight(f"{prefix}.weight", self.weight, bias=self.bias)
 
 

@@ -54,6 +54,7 @@ class ResGCN(GNN):
         return self.out_proj(h)
 
     def layer_weights(self) -> list[LayerWeight]:
+        """The input projection, every graph convolution and the output projection."""
         return [
             LayerWeight(
                 "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
@@ -81,6 +82,7 @@ class GatedResGCN(ResGCN):
         self.beta = nn.Parameter(torch.ones(self.depth))
 
     def reset_parameters(self) -> None:
+        """Re-draw every layer and reset the gates: α to its initial value, β to 1."""
         super().reset_parameters()
         with torch.no_grad():
             self.alpha.fill_(self._alpha_init)
@@ -90,6 +92,7 @@ class GatedResGCN(ResGCN):
         return self.beta[i] * h + self.alpha[i] * out
 
     def gates(self) -> dict[str, nn.Parameter]:
+        """The learnable gates ``{"alpha": α, "beta": β}``, one of each per layer."""
         return {"alpha": self.alpha, "beta": self.beta}
 
 

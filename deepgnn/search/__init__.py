@@ -84,6 +84,7 @@ _SETTINGS: dict[str, type[Any]] = {
     "zeroth_order": ZerothOrder,
     "zeroth_order_single": ZerothOrderSingle,
 }
+#: The ``method=`` choices of :func:`search`; :func:`method_options` gives each one's settings.
 METHODS = tuple(_SETTINGS)
 #: The method ``search(method=None)`` takes for each objective form. Gauss-Newton fits
 #: ``divide_old``, whose two ratios are smooth in the log-scales; on ``divide_stable`` it

@@ -30,6 +30,7 @@ from deepgnn.sweep.tune import TuneSpace, group_units, unit_key
 
 __all__ = ["RECORD", "Cell", "SweepConfig", "as_config", "load_config", "out_dir", "scheme_of"]
 
+#: What a sweep's top-level ``record`` may list (:data:`deepgnn.experiment.RECORD`).
 RECORD = experiment.RECORD
 _TOP_KEYS = (
     "name",

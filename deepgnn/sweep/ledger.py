@@ -157,6 +157,8 @@ def process_token(pid: int) -> str | None:
 
 
 def process_alive(pid: int, token: str | None) -> bool:
+    """Whether process ``pid`` runs and, given its :func:`process_token`, is the same process
+    (not a zombie, not a new process that reuses the pid)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -194,6 +196,15 @@ def is_stale(trial: Any, config: SweepConfig, host: str, now: float) -> bool:
 
 @dataclass
 class CellState:
+    """A cell's trials in the study, by what they mean for it.
+
+    Attributes:
+        complete: trials that recorded the cell.
+        live: claims waiting or running with a fresh heartbeat.
+        stale: running claims whose worker is gone or silent (:func:`is_stale`).
+        errors: failed tries with an error, counted against ``max_retries``.
+    """
+
     complete: list[Any] = field(default_factory=list)
     live: list[Any] = field(default_factory=list)  # waiting or running with a heartbeat
     stale: list[Any] = field(default_factory=list)
@@ -237,6 +248,7 @@ def cell_states(
 
 
 def finally_failed(s: CellState, config: SweepConfig) -> bool:
+    """Whether a cell has no result and failed more than ``config.max_retries`` times."""
     return not s.complete and len(s.errors) > config.max_retries
 
 
@@ -363,6 +375,10 @@ class Ledger:
         missing_ok: read-only, a storage without the study gives a ledger whose
             :attr:`study` is ``None`` instead of an error.
 
+    Attributes:
+        study: the sweep's Optuna study (``None`` for a read-only ledger opened with
+            ``missing_ok=True`` on a storage that does not hold it).
+
     Raises:
         ValueError: read-only, the storage does not hold the sweep's study (the message names
             where it looked).
@@ -405,6 +421,7 @@ class Ledger:
         self.finished = 0  # units with a final row, as of the last next_claim
 
     def trials(self) -> list[Any]:
+        """Every trial of the sweep's study (claims, results, failures)."""
         return self.study.get_trials(deepcopy=False)
 
     def retried(self) -> dict[str, int]:
@@ -417,6 +434,7 @@ class Ledger:
         return cell_states(trials, set(self.by_key), self.config, self.retried())
 
     def status(self) -> SweepStatus:
+        """Counts of done, running, failed and left cells, and an ETA."""
         if self.study is None:
             n = len(self.units)
             return SweepStatus(n, 0, 0, 0, n, None, started=False, where=self.where)

@@ -42,6 +42,7 @@ __all__ = ["PRUNERS", "TuneSpace", "TuneUnit", "group_units", "run_unit", "unit_
 
 log = logging.getLogger(__name__)
 
+#: The ``[tune] pruner`` choices: Optuna's median pruner, or none.
 PRUNERS = ("median", "none")
 _RANGES = {"lr": "log", "weight_decay": "log", "dropout": "uniform"}
 _KEYS = ("n_trials", "epochs", "seed", "pruner", *_RANGES)

@@ -48,6 +48,8 @@ class GraphClassifier(nn.Module):
         self.head = nn.Linear(gnn.out_dim, num_tasks)
 
     def forward(self, batch: Any) -> Tensor:
+        """Return one row of task logits per graph of a :class:`~deepgnn.data.GraphBatch`,
+        shape ``(batch.num_graphs, num_tasks)``."""
         h = self.gnn(batch.graph, self.encoder(batch.x))
         out = torch.zeros(batch.num_graphs, h.shape[1], dtype=h.dtype, device=h.device)
         out.index_add_(0, batch.batch, h)

@@ -37,6 +37,7 @@ __all__ = [
 
 log = logging.getLogger("deepgnn.train")
 
+#: The learning-rate ``schedule=`` choices of the trainers.
 SCHEDULES = ("constant", "cosine", "plateau")
 #: ``patience="protocol"`` (the default): the protocol's patience.
 PROTOCOL = "protocol"
