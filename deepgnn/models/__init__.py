@@ -14,8 +14,11 @@ import torch
 
 from deepgnn._checks import check_choice, check_int
 from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, NodeNorm, PairNorm
+from deepgnn.models.appnp import APPNP
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
+from deepgnn.models.gcnii import GCNII
+from deepgnn.models.jknet import JKNet
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
 
 __all__ = [
@@ -59,7 +62,7 @@ def register(name: str) -> Callable[[type[GNN]], type[GNN]]:
     return deco
 
 
-for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT):
+for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT, GCNII, JKNet, APPNP):
     register(_cls.family)(_cls)
 
 
@@ -68,7 +71,7 @@ def available() -> list[str]:
 
     Example:
         >>> available()
-        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'rezero']
+        ['appnp', 'gat', 'gated_resgcn', 'gcn', 'gcnii', 'jknet', 'resgcn', 'rezero']
     """
     return sorted(_REGISTRY)
 
@@ -105,20 +108,24 @@ def build(
 
     Args:
         family: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``,
-            ``gat``).
+            ``gat``, ``gcnii``, ``jknet``, ``appnp``).
         in_dim: input feature dimension.
         out_dim: number of outputs (classes).
-        depth: number of graph layers, >= 1.
+        depth: number of graph layers, >= 1 (``appnp``: propagation steps :math:`K`).
         width: hidden width.
         activation: ``tanh``, ``relu``, ``leaky_relu``, ``elu``, ``gelu``, ``sigmoid`` or ``identity``.
-        dropout: dropout probability after each hidden activation.
+        dropout: dropout probability after each hidden activation (``gcnii``, ``appnp``: also
+            on the input features, as their papers).
         bias: whether layers have biases.
         norm: ``None``, ``"layer"``, ``"batch"``, ``"pair"`` (PairNorm) or ``"node"``
             (NodeNorm) after each hidden conv.
-        backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``/``GATConv``).
+        backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``,
+            ``GATConv``, ``GCN2Conv``, ``APPNPConv``).
         seed: when given (an int >= 0), the parameters are drawn from this seed (the global
             RNG state is restored afterwards).
-        **options: family options, checked against the family (e.g. ``heads=`` for ``gat``).
+        **options: family options, checked against the family (:func:`options`: ``heads=``
+            for ``gat``; ``alpha=``, ``lamda=`` for ``gcnii``; ``mode=`` for ``jknet``;
+            ``alpha=``, ``mlp_layers=`` for ``appnp``).
 
     Returns:
         The model, in training mode, on the CPU.
