@@ -10,5 +10,5 @@ Tensor = torch.Tensor
 Activation = Literal["tanh", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "identity"]
 Norm = Literal["layer", "batch", "pair", "node"]
 Backend = Literal["torch", "dgl"]
-Family = Literal["gcn", "resgcn", "gated_resgcn", "rezero", "gat"]
+Family = Literal["gcn", "resgcn", "gated_resgcn", "rezero", "gat", "gcnii", "jknet", "appnp"]
 Device = str | torch.device

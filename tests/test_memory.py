@@ -48,6 +48,8 @@ def _build(family, depth, **kwargs):
         ("gat", {"heads": 2}, None, 3),
         ("gated_resgcn", {}, "pair", 2),
         ("revgcn", {"reversible": False}, "batch", 5),
+        ("gcnii", {}, None, 2),
+        ("gcnii", {}, "batch", True),
     ],
 )
 def test_checkpointed_model_matches_plain_loss_gradients_and_running_stats(
@@ -263,3 +265,9 @@ def test_inits_analyze_and_spoginit_run_on_revgcn_on_cora(cora):
     assert res.method == "gradient" and len(res.scales) == len(model.layer_weights())
     assert res.objective <= float(res.trace["objective"].iloc[0])
     assert any(abs(s - 1.0) > 1e-6 for s in res.scales)
+
+
+@pytest.mark.parametrize("family", ["jknet", "appnp"])
+def test_checkpoint_is_refused_where_it_saves_nothing(family):
+    with pytest.raises(ValueError, match=f"checkpoint=2 .*{family}.*pass checkpoint=None"):
+        models.build(family, 12, 7, 4, checkpoint=2)

@@ -47,7 +47,9 @@ def test_every_family_gives_finite_output_states_and_gradients(cora, family, dep
 def test_depth_256_is_finite_on_cora(cora, family):
     model = models.build(family, cora.num_features, cora.num_classes, 256, width=8, seed=0)
     out = model(cora.graph, cora.x)
-    assert len(model.layer_weights()) >= 256 and torch.isfinite(out).all()
+    assert torch.isfinite(out).all()
+    # depth counts weighted graph layers, except APPNP's, whose 256 propagation steps have none
+    assert len(model.layer_weights()) >= 256 or (family == "appnp" and model.depth == 256)
 
 
 def _copy_parameters(src: torch.nn.Module, dst: torch.nn.Module) -> None:

@@ -61,7 +61,7 @@ def test_gev_of_collapsed_or_exploded_float32_states_is_scale_free(magnitude):
     assert signal.gev(h, _graph()) == pytest.approx(expected, abs=1e-5)
 
 
-@pytest.mark.parametrize("family", ["gcn", "resgcn", "gated_resgcn"])
+@pytest.mark.parametrize("family", ["gcn", "resgcn", "gated_resgcn", "gcnii", "jknet", "appnp"])
 def test_gradient_norms_equal_manual_autograd(family, generator):
     g = _graph()
     x = torch.randn(N, 5, generator=generator)

@@ -135,6 +135,18 @@ def test_train_node_rejects_mismatched_model_and_bad_options(cora):
         ({"lr": 1e308}, ValueError, r"lr=1e\+308; .*below float32's 3.4e38"),
         ({"weight_decay": float("inf")}, ValueError, r"weight_decay=inf; pass a finite value >= 0"),
         ({"weight_decay": 1e308}, ValueError, r"weight_decay=1e\+308; .*below float32"),
+        (
+            {"weight_decay": {"cov": 0.01}},
+            ValueError,
+            r"weight_decay has the key 'cov', which is not a layer kind; its keys are among "
+            r"\['conv', 'linear'\]",
+        ),
+        (
+            {"weight_decay": {"conv": -1}},
+            ValueError,
+            r"weight_decay\['conv'\]=-1; pass a finite value >= 0",
+        ),
+        ({"weight_decay": {}}, ValueError, r"weight_decay=\{\} names no layer kind"),
         ({"betas": (float("nan"), 0.9)}, ValueError, r"betas=\(nan, 0.9\); pass two numbers"),
         ({"dropout": float("nan")}, ValueError, r"dropout=nan is outside \[0, 1\)"),
         ({"epochs": 0}, ValueError, r"epochs=0 is too small"),
@@ -159,6 +171,42 @@ def test_train_node_refuses_bad_options_before_touching_the_model(cora, kwargs, 
     with pytest.raises(error, match=match):
         train_node(model, cora, epochs=kwargs.pop("epochs", 1), **kwargs)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+@pytest.mark.filterwarnings("ignore:.*ended untrained:RuntimeWarning")
+def test_weight_decay_by_layer_kind_decays_only_that_kind(cora):
+    # ReZero's alpha = 0 gives its convolutions a zero loss gradient at the first step, so
+    # Adam's first update of a conv weight is lr * sign(weight_decay * w): lr per entry where
+    # convolutions decay (up to Adam's eps on the smallest weights), nothing where they do not.
+    for conv_decay, moved in ((0.0, 0.0), (0.01, 1e-3)):
+        model = deepgnn.build("rezero", cora.num_features, cora.num_classes, 2, width=8, seed=0)
+        before = [lw.weight.detach().clone() for lw in model.layer_weights()]
+        wd = {"conv": conv_decay, "linear": 0.0}
+        train_node(model, cora, epochs=1, lr=1e-3, weight_decay=wd, seed=0, device="cpu")
+        kinds = [lw.kind for lw in model.layer_weights()]
+        assert kinds.count("conv") == 2
+        for lw, w0 in zip(model.layer_weights(), before, strict=True):
+            if lw.kind == "conv":
+                step = (lw.weight.detach() - w0).abs()
+                torch.testing.assert_close(step, torch.full_like(w0, moved), rtol=1e-2, atol=0.0)
+
+
+def test_weight_decay_by_kind_covers_every_parameter_and_defaults_to_the_protocol(cora):
+    # a kind left out, and the gates (no layer weight's), take the protocol's 5e-4: the same run
+    def log(wd):
+        model = deepgnn.build("gated_resgcn", cora.num_features, cora.num_classes, 3, seed=0)
+        return train_node(model, cora, epochs=3, weight_decay=wd, seed=0, device="cpu").log
+
+    one = log(5e-4)
+    for wd in ({"conv": 5e-4, "linear": 5e-4}, {"conv": 5e-4}):
+        assert log(wd)["loss"].tolist() == one["loss"].tolist()
+    assert log({"conv": 0.5})["loss"].tolist() != one["loss"].tolist()
+
+
+def test_train_graph_takes_one_weight_decay(cora):
+    model = deepgnn.build("gcn", 4, 4, 2)
+    with pytest.raises(ValueError, match=r"train_graph takes one weight decay.*train_node's"):
+        train_graph(model, cora, weight_decay={"conv": 0.01})
 
 
 def test_train_node_on_cuda_without_cuda_names_the_device_and_the_fix(cora, monkeypatch):

@@ -14,8 +14,11 @@ import torch
 
 from deepgnn._checks import check_choice, check_int
 from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, NodeNorm, PairNorm
+from deepgnn.models.appnp import APPNP
 from deepgnn.models.gat import GAT
 from deepgnn.models.gcn import GCN
+from deepgnn.models.gcnii import GCNII
+from deepgnn.models.jknet import JKNet
 from deepgnn.models.resgcn import GatedResGCN, ResGCN, ReZeroGCN
 from deepgnn.models.revgcn import RevGCN
 
@@ -60,7 +63,7 @@ def register(name: str) -> Callable[[type[GNN]], type[GNN]]:
     return deco
 
 
-for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT, RevGCN):
+for _cls in (GCN, ResGCN, GatedResGCN, ReZeroGCN, GAT, RevGCN, GCNII, JKNet, APPNP):
     register(_cls.family)(_cls)
 
 
@@ -69,7 +72,7 @@ def available() -> list[str]:
 
     Example:
         >>> available()
-        ['gat', 'gated_resgcn', 'gcn', 'resgcn', 'revgcn', 'rezero']
+        ['appnp', 'gat', 'gated_resgcn', 'gcn', 'gcnii', 'jknet', 'resgcn', 'revgcn', 'rezero']
     """
     return sorted(_REGISTRY)
 
@@ -107,17 +110,20 @@ def build(
 
     Args:
         family: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``,
-            ``gat``, ``revgcn``: grouped reversible blocks, ``groups=``, ``reversible=``).
+            ``gat``, ``gcnii``, ``jknet``, ``appnp``, ``revgcn``: grouped reversible blocks,
+            ``groups=``, ``reversible=``).
         in_dim: input feature dimension.
         out_dim: number of outputs (classes).
-        depth: number of graph layers, >= 1.
+        depth: number of graph layers, >= 1 (``appnp``: propagation steps :math:`K`).
         width: hidden width.
         activation: ``tanh``, ``relu``, ``leaky_relu``, ``elu``, ``gelu``, ``sigmoid`` or ``identity``.
-        dropout: dropout probability after each hidden activation.
+        dropout: dropout probability after each hidden activation (``gcnii``, ``appnp``: also
+            on the input features, as their papers).
         bias: whether layers have biases.
         norm: ``None``, ``"layer"``, ``"batch"``, ``"pair"`` (PairNorm) or ``"node"``
             (NodeNorm) after each hidden conv.
-        backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``/``GATConv``).
+        backend: ``"torch"`` (deepgnn's kernels) or ``"dgl"`` (DGL's ``GraphConv``,
+            ``GATConv``, ``GCN2Conv``, ``APPNPConv``).
         checkpoint: activation memory against compute: ``None`` (default) stores every
             layer's activations for backward; an int ``k`` runs the hidden layers in segments
             of ``k`` that keep only their input and are recomputed in backward
@@ -126,7 +132,9 @@ def build(
             gradients are the same. ``hidden_states()`` always stores every state.
         seed: when given (an int >= 0), the parameters are drawn from this seed (the global
             RNG state is restored afterwards).
-        **options: family options, checked against the family (e.g. ``heads=`` for ``gat``).
+        **options: family options, checked against the family (:func:`options`: ``heads=``
+            for ``gat``; ``alpha=``, ``lamda=`` for ``gcnii``; ``mode=`` for ``jknet``;
+            ``alpha=``, ``mlp_layers=`` for ``appnp``).
 
     Returns:
         The model, in training mode, on the CPU.

@@ -193,6 +193,11 @@ class GNN(nn.Module):
       ``ResGCN`` applies ``out_proj``).
     - :meth:`layer_weights`: the default lists ``convs`` through their ``layer_weight``.
 
+    A family whose layers read more than their own input overrides :meth:`_propagate`
+    itself, keeping its contract (append one state per entry of :meth:`layer_weights`):
+    ``GCNII`` (every layer reads :math:`h_0`), ``JKNet`` (the classifier reads every
+    layer), ``APPNP`` (weightless propagation steps after its MLP).
+
     ``len(model.hidden_states(g, x)) == len(model.layer_weights()) + 1`` always:
     ``h_0 = x``, ``h_k`` is the output of the layer that owns weight ``k`` (after its
     norm, activation, dropout and residual), and the last state is the logits.

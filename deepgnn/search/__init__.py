@@ -100,13 +100,19 @@ DEFAULT_METHOD = {"divide_old": "gauss_newton", "divide_stable": "gradient"}
 #: authors publish no search, and families added with :func:`deepgnn.models.register` take
 #: the GCN setting. ``revgcn`` (no published search either) takes the residual families'
 #: settings: each of its group updates is an identity skip plus a branch, as a ResGCN layer.
+#: The authors search neither ``gcnii``, ``jknet`` nor ``appnp``: GCNII, built like their
+#: ResGCN (projections around residual-like layers), takes the residual setting; JKNet (a
+#: GCN stack) and APPNP (an MLP) the GCN one.
 DEFAULT_FORM = {
     "gcn": "divide_old",
     "gat": "divide_old",
+    "jknet": "divide_old",
+    "appnp": "divide_old",
     "resgcn": "divide_stable",
     "gated_resgcn": "divide_stable",
     "rezero": "divide_stable",
     "revgcn": "divide_stable",
+    "gcnii": "divide_stable",
 }
 #: The weights ``(w1, w2, w3)`` ``search(weights=None)`` takes for each model family: the
 #: authors' ``w2=10`` for GCN (``zeroincrease_initialization(..., w2=10)`` in
@@ -116,10 +122,13 @@ DEFAULT_FORM = {
 DEFAULT_WEIGHTS = {
     "gcn": (1.0, 10.0, 1.0),
     "gat": (1.0, 10.0, 1.0),
+    "jknet": (1.0, 10.0, 1.0),
+    "appnp": (1.0, 10.0, 1.0),
     "resgcn": (1.0, 1.0, 1.0),
     "gated_resgcn": (1.0, 1.0, 1.0),
     "rezero": (1.0, 1.0, 1.0),
     "revgcn": (1.0, 1.0, 1.0),
+    "gcnii": (1.0, 1.0, 1.0),
 }
 #: The states ``search(state=None)`` reads for each model family
 #: (:data:`deepgnn.objective.STATES`). The residual families: ``"hidden"``, as all the authors'
@@ -135,10 +144,13 @@ DEFAULT_WEIGHTS = {
 DEFAULT_STATE = {
     "gcn": "logits",
     "gat": "logits",
+    "jknet": "logits",
+    "appnp": "logits",
     "resgcn": "hidden",
     "gated_resgcn": "hidden",
     "rezero": "hidden",
     "revgcn": "hidden",
+    "gcnii": "hidden",
 }
 _LAYERS = ("conv", "all", "none")
 
@@ -456,8 +468,10 @@ def search(
             (:data:`DEFAULT_STATE`). See :func:`deepgnn.objective.signal_terms`.
         bounds: ``(low, high)`` bounds of every scale factor, ``low <= 1 <= high``.
         layers: ``"conv"`` searches the graph convolutions only, as the authors
-            (``find_parameters(model.convs)``); ``"all"`` adds the linear projections of the
-            residual families; ``"none"`` searches no layer weight, only the gates.
+            (``find_parameters(model.convs)``), or every layer of a family without graph
+            convolutions (``appnp``, whose propagation has no weights); ``"all"`` adds the
+            linear projections of the residual families; ``"none"`` searches no layer
+            weight, only the gates.
         search_gates: ``True`` also searches the scales of the gates (``alpha`` / ``beta`` of
             the gated families), ``False`` none of them, a list such as ``["alpha"]`` those
             named; gates that start at 0 (ReZero's ``alpha``) are not searched. Note that a
@@ -473,8 +487,7 @@ def search(
         A :class:`SearchResult`.
 
     Raises:
-        ValueError: bad options, a setting the method does not take, a model without
-            convolutions with ``layers="conv"``, or nothing to search.
+        ValueError: bad options, a setting the method does not take, or nothing to search.
         ImportError: ``cmaes`` method without the ``cmaes`` package.
 
     Example:

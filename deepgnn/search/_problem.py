@@ -57,15 +57,14 @@ class Problem:
         self.state, self.keys = state, term_keys(form, state)
         self.lo, self.hi = math.log(bounds[0]), math.log(bounds[1])
         lws = model.layer_weights()
+        if layers == "conv" and not any(lw.kind == "conv" for lw in lws):
+            # APPNP: its propagation has no weights; the MLP's layers are all there is to scale.
+            layers = "all"
         self.layer_index = [
             i
             for i, lw in enumerate(lws)
             if layers == "all" or (layers == "conv" and lw.kind == "conv")
         ]
-        if not self.layer_index and layers == "conv":
-            raise ValueError(
-                f"family {model.family!r} has no convolution weights to search; pass layers='all'"
-            )
         self.params = [lws[i].param for i in self.layer_index]
         self.names = [f"log_scale.{lws[i].name}" for i in self.layer_index]
         self.num_layers = len(lws)

@@ -122,6 +122,11 @@ def train_graph(
     """
     if not isinstance(model, GNN):
         raise TypeError(f"model must be built with deepgnn.build, got {type(model).__name__}")
+    if isinstance(weight_decay, Mapping):
+        raise ValueError(
+            f"weight_decay={dict(weight_decay)!r}: train_graph takes one weight decay for the "
+            "model and its head; pass one number (a mapping by layer kind is train_node's)"
+        )
     if getattr(dataset, "task", None) != "graph":
         raise TypeError(
             f"dataset must be a graph-classification deepgnn.data.GraphDataset, got "

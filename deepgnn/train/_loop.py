@@ -22,6 +22,7 @@ from deepgnn.train.protocols import Protocol, available, get
 __all__ = [
     "PROTOCOL",
     "SCHEDULES",
+    "WEIGHT_DECAY_KINDS",
     "UNTRAINED_FRACTION",
     "InitSpec",
     "Loop",
@@ -46,6 +47,11 @@ PROTOCOL = "protocol"
 UNTRAINED_FRACTION = 0.2
 _FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 InitSpec = str | Callable[[GNN], Any] | None
+#: The keys of a per-kind ``weight_decay`` mapping: the ``kind`` of a
+#: :class:`~deepgnn.models.LayerWeight`.
+WEIGHT_DECAY_KINDS = ("conv", "linear")
+#: Where a resolved per-kind weight decay keeps the value of the parameters it does not name.
+_REST = "rest"
 
 
 def is_untrained(best_train: float, chance: float) -> bool:
@@ -116,7 +122,8 @@ class Settings:
     protocol: str
     epochs: int
     lr: float
-    weight_decay: float
+    #: one value, or one per layer kind plus ``"rest"`` (:func:`param_groups`)
+    weight_decay: float | dict[str, float]
     patience: int | None
     betas: tuple[float, float]
     dropout: float | None
@@ -146,7 +153,38 @@ def resolve(
     }
     check_options(schedule=schedule, **values)  # before tuple(betas), which may not iterate
     values["betas"] = tuple(values["betas"])
+    wd = values["weight_decay"]
+    if isinstance(wd, Mapping):
+        # the kinds not named, and the parameters of no layer weight, keep the protocol's
+        values["weight_decay"] = {
+            **{k: float(p.weight_decay) for k in (*WEIGHT_DECAY_KINDS, _REST)},
+            **{k: float(v) for k, v in wd.items()},
+        }
     return Settings(protocol=p.name, **values)
+
+
+def param_groups(model: GNN, weight_decay: float | dict[str, float]) -> list[dict[str, Any]]:
+    """The model's parameters as optimizer groups, each with its weight decay.
+
+    One group for one value; for a resolved per-kind mapping, one group per layer kind (each
+    :class:`~deepgnn.models.LayerWeight`'s weight and bias) and one for the parameters of no
+    layer weight (norms, gates, attention vectors), empty groups left out.
+    """
+    if not isinstance(weight_decay, dict):
+        return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+    owner: dict[int, str] = {}
+    for lw in model.layer_weights():
+        for param in (lw.param, lw.bias):
+            if param is not None:
+                owner.setdefault(id(param), lw.kind if lw.kind in WEIGHT_DECAY_KINDS else _REST)
+    groups: dict[str, list[torch.nn.Parameter]] = {k: [] for k in (*WEIGHT_DECAY_KINDS, _REST)}
+    for param in model.parameters():
+        groups[owner.get(id(param), _REST)].append(param)
+    return [
+        {"params": params, "weight_decay": weight_decay[k]}
+        for k, params in groups.items()
+        if params
+    ]
 
 
 def _is_protocol(value: object) -> bool:
@@ -178,12 +216,7 @@ def check_options(**settings: Any) -> None:
                 "such as lr=0.01"
             )
     if settings.get("weight_decay") is not None:
-        wd = settings["weight_decay"]
-        if isinstance(wd, bool) or not (isinstance(wd, (int, float)) and 0 <= wd < _FLOAT32_MAX):
-            raise ValueError(
-                f"weight_decay={wd!r}; pass a finite value >= 0 (below float32's 3.4e38) such as "
-                "5e-4"
-            )
+        _check_weight_decay(settings["weight_decay"])
     patience = settings.get("patience")
     if patience is not None and not _is_protocol(patience):
         check_int("patience", patience, minimum=1)
@@ -218,6 +251,41 @@ def check_options(**settings: Any) -> None:
             f"on_epoch must be a callable taking each epoch's log row, or None, got "
             f"{type(on_epoch).__name__} {on_epoch!r}"
         )
+
+
+def _check_weight_decay(wd: object) -> None:
+    if isinstance(wd, Mapping):
+        example = "{'conv': 0.01, 'linear': 5e-4}"
+        if not wd:
+            raise ValueError(
+                f"weight_decay={{}} names no layer kind; pass a mapping such as {example} or "
+                "one number"
+            )
+        for kind, value in wd.items():
+            if kind not in WEIGHT_DECAY_KINDS:
+                raise ValueError(
+                    f"weight_decay has the key {kind!r}, which is not a layer kind; its keys "
+                    f"are among {list(WEIGHT_DECAY_KINDS)} (LayerWeight.kind), e.g. {example}"
+                )
+            if not _is_weight_decay(value):
+                raise ValueError(
+                    f"weight_decay[{kind!r}]={value!r}; pass a finite value >= 0 (below "
+                    f"float32's 3.4e38) for each kind, e.g. {example}"
+                )
+        return
+    if not _is_weight_decay(wd):
+        raise ValueError(
+            f"weight_decay={wd!r}; pass a finite value >= 0 (below float32's 3.4e38) such as "
+            "5e-4, or one per layer kind such as {'conv': 0.01, 'linear': 5e-4}"
+        )
+
+
+def _is_weight_decay(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and 0 <= value < _FLOAT32_MAX
+    )
 
 
 def apply_init(

@@ -23,6 +23,7 @@ from deepgnn.train._loop import (
     apply_init,
     check_options,
     majority_share,
+    param_groups,
     resolve,
 )
 from deepgnn.train.protocols import Protocol
@@ -41,7 +42,7 @@ def train_node(
     protocol: str | Protocol | None = None,
     epochs: int | None = None,
     lr: float | None = None,
-    weight_decay: float | None = None,
+    weight_decay: float | Mapping[str, float] | None = None,
     patience: int | str | None = PROTOCOL,
     betas: tuple[float, float] | None = None,
     dropout: float | None = None,
@@ -77,7 +78,12 @@ def train_node(
             :class:`~deepgnn.train.protocols.Protocol`; ``None``: ``"kipf"``.
         epochs: maximum number of epochs (``None``: the protocol's).
         lr: Adam learning rate (``None``: the protocol's).
-        weight_decay: Adam weight decay, L2 (``None``: the protocol's).
+        weight_decay: Adam weight decay, L2 (``None``: the protocol's), or one per layer
+            kind, ``{"conv": 0.01, "linear": 5e-4}`` (GCNII's setting: keys among
+            ``"conv"`` and ``"linear"``, the :attr:`~deepgnn.models.LayerWeight.kind` of each
+            entry of ``model.layer_weights()``, which covers its weight and bias); a kind not
+            named, and parameters of no layer weight (norms, gates, attention vectors), take
+            the protocol's.
         patience: stop after this many epochs without a better validation metric; ``None``
             never stops early; ``"protocol"`` (the default): the protocol's.
         betas: Adam's betas (``None``: the protocol's; ``"kipf"``: torch's (0.9, 0.999)).
@@ -176,18 +182,18 @@ def train_node(
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)
             apply_init(model, init, init_options, graph=ds.graph, x=ds.x)
-            adam = dict(weight_decay=settings.weight_decay, betas=settings.betas)
+            groups = param_groups(model, settings.weight_decay)
             if cuda_graph:
                 # A tensor learning rate, so that schedules reach the captured update.
                 optimizer = torch.optim.Adam(
-                    model.parameters(),
+                    groups,
                     lr=torch.tensor(float(settings.lr), device=dev),
                     capturable=True,
-                    **adam,
+                    betas=settings.betas,
                 )
                 steps: _EagerSteps = _GraphedSteps(_EagerSteps(model, ds, loss_fn, optimizer))
             else:
-                optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, **adam)
+                optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
                 steps = _EagerSteps(model, ds, loss_fn, optimizer)
                 if drop_edge:
                     steps.drop(float(drop_edge), seed)
