@@ -120,7 +120,10 @@ def test_gcnii_64_layers_train_on_cora_with_per_kind_weight_decay(cora):
     # The paper's Cora setting (ICML 2020, Sec. 6.1) at width 32, without dropout and for 30
     # epochs instead of up to 1500, to stay cheap (~4 s on a 2-core CPU): 0.805 test accuracy.
     ds = cora.normalize_features()
-    model = models.build("gcnii", ds.num_features, ds.num_classes, 64, width=32, activation="relu")
+    # seeded: at 30 epochs the test accuracy spreads over 0.70-0.81 across model seeds
+    model = models.build(
+        "gcnii", ds.num_features, ds.num_classes, 64, width=32, activation="relu", seed=0
+    )
     result = deepgnn.train.train_node(
         model,
         ds,
