@@ -478,9 +478,7 @@ class _HaloSpMM(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(
-        ctx: Any, grad: Tensor
-    ) -> tuple[Tensor | None, Tensor | None, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         graph: DistributedGraph = ctx.graph
         y = ctx.saved_tensors[0] if ctx.activation != "identity" else None
         g = _act_grad(grad.contiguous(), y, ctx.activation)
