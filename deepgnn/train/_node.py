@@ -176,18 +176,23 @@ def train_node(
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)
             apply_init(model, init, init_options, graph=ds.graph, x=ds.x)
-            adam = dict(weight_decay=settings.weight_decay, betas=settings.betas)
             if cuda_graph:
                 # A tensor learning rate, so that schedules reach the captured update.
                 optimizer = torch.optim.Adam(
                     model.parameters(),
                     lr=torch.tensor(float(settings.lr), device=dev),
                     capturable=True,
-                    **adam,
+                    weight_decay=settings.weight_decay,
+                    betas=settings.betas,
                 )
                 steps: _EagerSteps = _GraphedSteps(_EagerSteps(model, ds, loss_fn, optimizer))
             else:
-                optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, **adam)
+                optimizer = torch.optim.Adam(
+                    model.parameters(),
+                    lr=settings.lr,
+                    weight_decay=settings.weight_decay,
+                    betas=settings.betas,
+                )
                 steps = _EagerSteps(model, ds, loss_fn, optimizer)
                 if drop_edge:
                     steps.drop(float(drop_edge), seed)
