@@ -242,7 +242,7 @@ class DistributedGraph(Graph):
 
         Args:
             x: this rank's rows of :math:`X`, shape ``(num_nodes,)`` or ``(num_nodes, d)``, on
-                :attr:`device`.
+                :attr:`~deepgnn.Graph.device`.
             bias: optional ``(d,)`` tensor added to every row.
             activation: ``"identity"``, ``"tanh"`` or ``"relu"``.
 
@@ -302,7 +302,7 @@ class DistributedGraph(Graph):
     # -------------------------------------------------------------- rank's rows
     def local(self, t: Tensor) -> Tensor:
         """Return this rank's rows of a whole-graph tensor ``t`` ``(global_num_nodes, ...)``, on
-        :attr:`device`."""
+        :attr:`~deepgnn.Graph.device`."""
         if not isinstance(t, Tensor):
             raise TypeError(f"t must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() == 0 or t.shape[0] != self.global_num_nodes:
@@ -376,8 +376,9 @@ class DistributedGraph(Graph):
         return out
 
     def kernel_info(self) -> dict[str, Any]:
-        """Return how the own block's product runs on :attr:`device` (see ``Graph.kernel_info``)
-        and the halo: ``halo_rows``, ``send_rows``."""
+        """Return how the own block's product runs on :attr:`~deepgnn.Graph.device` (see
+        :meth:`Graph.kernel_info <deepgnn.Graph.kernel_info>`) and the halo: ``halo_rows``,
+        ``send_rows``."""
         info = dict(self._kernel_plan().info)
         info["reasons"] = list(info["reasons"])
         info.update(

@@ -43,7 +43,7 @@ class RevGCN(GNN):
     "Training Graph Neural Networks with 1000 Layers", ICML 2021 (arXiv 2106.07476, Sec. 3,
     grouped reversible connections); PyG's ``GroupAddRev``.
 
-    Options:
+    Args:
         groups: :math:`C \ge 2`, dividing ``width`` (default 2).
         reversible: ``True`` (default): ``model(graph, x)`` runs the blocks in one autograd
             function that stores only its input and output; ``False``: ordinary autograd,
@@ -104,6 +104,8 @@ class RevGCN(GNN):
         self.out_proj = nn.Linear(width, self.out_dim, bias=bias)
 
     def layer_weights(self) -> list[LayerWeight]:
+        """The input projection, the graph convolution of every group update, the output
+        projection."""
         return [
             LayerWeight(
                 "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
