@@ -46,7 +46,7 @@ lint: $(VENV)/.ready
 	$(VENV)/bin/ruff check deepgnn tests benchmarks docs
 	$(VENV)/bin/ruff format --check deepgnn tests benchmarks docs
 
-# mypy on the package (strict on the public modules: pyproject.toml, [tool.mypy]).
+# mypy on the package (its settings: pyproject.toml, [tool.mypy]).
 typecheck: $(VENV)/.ready
 	$(VENV)/bin/mypy
 

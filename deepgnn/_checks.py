@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sized
 from typing import Any
 
 
@@ -72,12 +72,13 @@ def check_pair(arg: str, value: object, *, example: str) -> tuple[float, float]:
     """Return ``value`` as two floats, or raise ``TypeError`` naming ``arg`` and an example."""
     if (
         isinstance(value, (str, bytes))
-        or not hasattr(value, "__len__")
-        or len(value) != 2  # type: ignore[arg-type]
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)  # type: ignore[union-attr]
+        or not isinstance(value, Sized)
+        or not isinstance(value, Iterable)
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         raise TypeError(f"{arg} must be two numbers such as {example}, got {value!r}")
-    low, high = value  # type: ignore[misc]
+    low, high = value
     return float(low), float(high)
 
 

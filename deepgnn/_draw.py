@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal, cast
 
 import torch
 from torch import Tensor
@@ -54,7 +55,11 @@ def activation_gain(nonlinearity: str, negative_slope: float | None = None) -> f
         negative_slope = check_real("negative_slope", negative_slope, example="0.01")
     if nonlinearity == "identity":
         return 1.0
-    return torch.nn.init.calculate_gain(nonlinearity, negative_slope)  # type: ignore[arg-type]
+    # check_choice above narrowed the name to calculate_gain's own
+    gain_name = cast(
+        Literal["linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu"], nonlinearity
+    )
+    return torch.nn.init.calculate_gain(gain_name, negative_slope)
 
 
 def draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator | None) -> None:

@@ -72,6 +72,11 @@ class Plan(NamedTuple):
     long_rows: np.ndarray | None = None
     long_ptr: np.ndarray | None = None
 
+    @property
+    def slots(self) -> int:
+        """The number of partial sums the long rows' segments write (0 unless ``"split"``)."""
+        return 0 if self.long_ptr is None else int(self.long_ptr[-1])
+
 
 class CSR(NamedTuple):
     """The arrays of a symmetric sparse matrix on one device, as the kernels take them.
@@ -282,10 +287,11 @@ def _triton_spmm(adj: CSR, x: Tensor, bias: Tensor | None, activation: str = "id
         assert adj.seg_ptr is not None and adj.seg_tgt is not None  # noqa: S101 -- our plan
         assert adj.long_rows is not None and adj.long_ptr is not None  # noqa: S101
         ptr, tgt, programs = adj.seg_ptr, adj.seg_tgt, adj.seg_tgt.numel()
+        long: tuple[Tensor, Tensor] | None = (adj.long_rows, adj.long_ptr)
         # Partial sums of the long rows' segments: a few MB at most (slots x d float32).
         partial = torch.empty(adj.slots, d, device=x.device, dtype=torch.float32)
     else:
-        ptr, tgt, programs, partial = adj.crow, adj.crow, n, out
+        ptr, tgt, programs, partial, long = adj.crow, adj.crow, n, out, None
     kernel[(programs, blocks)](
         ptr,
         tgt,
@@ -305,10 +311,11 @@ def _triton_spmm(adj: CSR, x: Tensor, bias: Tensor | None, activation: str = "id
         BLOCK_D=block_d,
         num_warps=num_warps,
     )
-    if split:
-        reduce_long[(adj.long_rows.numel(), blocks)](
-            adj.long_rows,
-            adj.long_ptr,
+    if long is not None:  # the split path
+        long_rows, long_ptr = long
+        reduce_long[(long_rows.numel(), blocks)](
+            long_rows,
+            long_ptr,
             partial,
             bias if bias is not None else x,
             out,
@@ -373,7 +380,9 @@ def _triton_act_backward(
 
 def _triton_column_sum(g: Tensor, **geometry: int) -> Tensor:
     """Column sums of ``g`` ``(n, d)`` in float32 (the bias gradient of the identity case)."""
-    return _triton_act_backward(g, None, "identity", True, **geometry)[1]
+    sums = _triton_act_backward(g, None, "identity", True, **geometry)[1]
+    assert sums is not None  # noqa: S101 -- column_sum=True always returns them
+    return sums
 
 
 @functools.cache

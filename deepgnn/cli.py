@@ -200,7 +200,7 @@ def _data_flags(parser: argparse.ArgumentParser) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import deepgnn
 
-    ds = deepgnn.data.load(args.dataset)
+    ds = deepgnn.data._load_nodes(args.dataset, what="deepgnn demo")
     print(
         f"{args.activation} GCN on {ds.name} ({ds.num_nodes} nodes), width {args.width}, "
         f"zero biases, seed {args.seed}; loss on the training nodes"
@@ -238,7 +238,7 @@ def _analyze(args: argparse.Namespace) -> int:
             f"--activation has {len(acts)} entries for {len(args.family)} families; "
             "pass one activation, or one per family in the same order"
         )
-    ds = deepgnn.data.load(args.dataset, root=args.root)
+    ds = deepgnn.data._load_nodes(args.dataset, args.root, what="deepgnn analyze")
     # A bar over the cells on a terminal; elsewhere (a log file, CI) one line per cell.
     bar = sys.stderr.isatty()
     with _cell_lines(enabled=not bar):
@@ -305,6 +305,7 @@ def _train(args: argparse.Namespace) -> int:
     from deepgnn.experiment import CellSpec, run_cell
 
     # Only what was given: the rest comes from the protocol (or train_graph's defaults).
+    given: tuple[str, ...]
     given = ("protocol", "epochs", "lr", "weight_decay", "patience", "split", "batch_size")
     given += ("drop_edge",)  # node datasets
     train: dict[str, Any] = {k: getattr(args, k) for k in given if getattr(args, k) is not None}
@@ -413,7 +414,7 @@ def _search(args: argparse.Namespace) -> int:
     from deepgnn.objective import objective
     from deepgnn.search import DEFAULT_METHOD, objective_defaults, search
 
-    ds = deepgnn.data.load(args.dataset, root=args.root)
+    ds = deepgnn.data._load_nodes(args.dataset, args.root, what="deepgnn search")
     model = deepgnn.build(
         args.family,
         ds.num_features,

@@ -228,7 +228,7 @@ class Graph:
         self._plan: Plan | None = None
         self._dgl_cache: Any = None
         self._coo_cache: tuple[Tensor, Tensor] | None = None
-        self._drop_cache: tuple[Tensor, ...] | None = None
+        self._drop_cache: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -344,16 +344,19 @@ class Graph:
         if self._drop_cache is None:
             n = self.num_nodes
             adj = self.to_scipy() if self._scipy is None else self._scipy
-            rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(adj.indptr))
-            cols = adj.indices.astype(np.int64)
-            off = rows != cols
-            key = np.minimum(rows, cols) * n + np.maximum(rows, cols)
-            pair = np.full(rows.shape, -1, dtype=np.int64)
-            pair[off] = np.unique(key[off], return_inverse=True)[1]
-            deg = self._degree.cpu().numpy()
-            raw = adj.data * np.sqrt(deg[rows] * deg[cols])  # w_ij, 1 on the loops
+            ii = np.repeat(np.arange(n, dtype=np.int64), np.diff(adj.indptr))
+            jj = adj.indices.astype(np.int64)
+            off = ii != jj
+            key = np.minimum(ii, jj) * n + np.maximum(ii, jj)
+            pair_of = np.full(ii.shape, -1, dtype=np.int64)
+            pair_of[off] = np.unique(key[off], return_inverse=True)[1]
+            deg_np = self._degree.cpu().numpy()
+            raw_w = adj.data * np.sqrt(deg_np[ii] * deg_np[jj])  # w_ij, 1 on the loops
             dev = self.device
-            self._drop_cache = tuple(torch.from_numpy(a).to(dev) for a in (rows, cols, pair, raw))
+            rows_t, cols_t, pair_t, raw_t = (
+                torch.from_numpy(a).to(dev) for a in (ii, jj, pair_of, raw_w)
+            )
+            self._drop_cache = (rows_t, cols_t, pair_t, raw_t)
         rows, cols, pair, raw = self._drop_cache
         kept = torch.rand(self.num_edges, generator=generator, device=self.device) >= p
         keep = (pair < 0) | kept[pair.clamp_min(0)]
@@ -478,7 +481,7 @@ class Graph:
                     split[name] = (
                         torch.from_numpy(getattr(plan, name)).to(crow.dtype).to(crow.device)
                     )
-                split["slots"] = int(plan.long_ptr[-1])
+                split["slots"] = plan.slots
             with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
                 warnings.simplefilter("ignore", UserWarning)
                 sparse = torch.sparse_csr_tensor(

@@ -27,6 +27,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -338,7 +339,7 @@ def spoginit_(
     base_layers: str = "all",
     data: str = "real",
     generator: torch.Generator | None = None,
-    **search_options: object,
+    **search_options: Any,
 ) -> GNN:
     r"""SPoGInit: draw a base init, then scale each layer to balance signal propagation. In place; returns ``model``.
 
@@ -424,7 +425,7 @@ def spoginit_(
         )
     if data == "random":
         x, y = None, None
-    result = _search.search(model, graph, x, y, mask=mask, **search_options)  # type: ignore[arg-type]
+    result = _search.search(model, graph, x, y, mask=mask, **search_options)
     return scale_(model, result.scales, gates=result.gates)
 
 

@@ -153,12 +153,13 @@ def check_weights(weights: object) -> tuple[float, float, float]:
         raise TypeError(
             f"weights must be three numbers (w1, w2, w3) such as (1, 10, 1), got {weights!r}"
         )
-    w = tuple(float(v) for v in values)
+    w1, w2, w3 = (float(v) for v in values)
+    w = (w1, w2, w3)
     if not all(math.isfinite(v) and v >= 0 for v in w) or not any(w):
         raise ValueError(
             f"weights={w} must be three finite numbers >= 0, not all 0, such as weights=(1, 10, 1)"
         )
-    return w  # type: ignore[return-value]
+    return w
 
 
 def _dtype_name(value: object) -> str:
@@ -213,16 +214,19 @@ def check_operands(
             )
     n = graph.num_nodes
     if y is not None:
-        integer = isinstance(y, Tensor) and not (
-            y.is_floating_point() or y.is_complex() or y.dtype == torch.bool
-        )
-        if not integer or y.shape != (n,):  # type: ignore[union-attr]
+        if (
+            not isinstance(y, Tensor)
+            or y.is_floating_point()
+            or y.is_complex()
+            or y.dtype == torch.bool
+            or y.shape != (n,)
+        ):
             raise ValueError(
                 f"y must be an integer tensor of shape ({n},), one label per node of the graph, "
                 f"got {_dtype_name(y)}; pass class ids such as ds.y (float or bool labels: "
                 "y.long())"
             )
-        lo, hi = int(y.min()), int(y.max())  # type: ignore[union-attr]
+        lo, hi = int(y.min()), int(y.max())
         if hi >= model.out_dim:
             raise ValueError(
                 f"y holds label {hi} but the model has out_dim={model.out_dim}; "
@@ -246,7 +250,7 @@ def check_operands(
             )
         if not bool(mask.any()):
             raise ValueError("mask selects no node; pass a mask with at least one True")
-        if y is not None and bool((y[mask] < 0).any()):  # type: ignore[index]
+        if y is not None and bool((y[mask] < 0).any()):
             raise ValueError("mask selects nodes with label -1 (unlabeled); drop them from mask")
     return model, graph, x
 

@@ -297,7 +297,8 @@ def numerical_rank(h: Tensor) -> int:
         3
     """
     s = singular_values(h)
-    return _ranks(s, tuple(h.reshape(h.shape[0], -1).shape), h.dtype)[0]
+    rows, cols = h.reshape(h.shape[0], -1).shape
+    return _ranks(s, (rows, cols), h.dtype)[0]
 
 
 def effective_rank(h: Tensor) -> float:
@@ -324,7 +325,8 @@ def effective_rank(h: Tensor) -> float:
         5.0
     """
     s = singular_values(h)
-    return _ranks(s, tuple(h.reshape(h.shape[0], -1).shape), h.dtype)[1]
+    rows, cols = h.reshape(h.shape[0], -1).shape
+    return _ranks(s, (rows, cols), h.dtype)[1]
 
 
 def _measure_columns(h: Tensor, graph: Graph, measures: tuple[str, ...], seed: int) -> dict:

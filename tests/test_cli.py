@@ -173,3 +173,17 @@ def test_analyze_prints_a_line_per_cell_to_stderr_when_it_is_not_a_terminal(caps
         "gcn depth 2 xavier seed 0",
         "gcn depth 3 xavier seed 0",
     ]
+
+
+@pytest.mark.parametrize("command", ["demo", "analyze", "search"])
+def test_node_commands_refuse_a_molecule_dataset_in_one_line(capsys, monkeypatch, command):
+    import deepgnn.data
+
+    # A graph-classification dataset, without its CSV: load's result as the molecule loader gives it
+    monkeypatch.setattr(
+        deepgnn.data, "load", lambda name, root=None: object.__new__(deepgnn.data.GraphDataset)
+    )
+    assert main([command, "--dataset", "ogbg-molhiv"]) == 2
+    err = capsys.readouterr().err
+    assert f"deepgnn {command}: error: " in err and err.count("\n") == 1
+    assert "graph-classification dataset" in err and "'cora'" in err

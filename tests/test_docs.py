@@ -43,3 +43,12 @@ def test_each_public_name_is_documented_once_under_a_public_module(docs_ext):
     # re-exports and private definitions resolve to the documented name
     assert api.targets["deepgnn.Graph"] == "deepgnn.graph.Graph"
     assert api.targets["deepgnn.models._base.GNN"] == "deepgnn.models.GNN"
+
+
+def test_type_variables_of_signatures_are_recognized(docs_ext):
+    # saved_tensor_bytes(fn: Callable[[], T]) -> tuple[T, int]: T is shown as text
+    assert docs_ext.is_type_variable("deepgnn.bench.memory.T")
+    assert docs_ext.is_type_variable("T", "deepgnn.bench.memory")
+    assert not docs_ext.is_type_variable("deepgnn.bench.memory.saved_tensor_bytes")
+    assert not docs_ext.is_type_variable("T", "deepgnn.graph")
+    assert not docs_ext.is_type_variable("deepgnn.no_such_module.T")

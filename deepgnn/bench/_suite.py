@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime
 import functools
 import gc
@@ -45,8 +44,8 @@ class TorchSparseGraph(Graph):
 
     @classmethod
     def wrap(cls, graph: Graph) -> TorchSparseGraph:
-        out = copy.copy(graph)
-        out.__class__ = cls
+        out = cls.__new__(cls)  # a shallow copy of graph, as this class
+        out.__dict__.update(graph.__dict__)
         return out
 
     def spmm(
@@ -395,17 +394,13 @@ def _run_graph(
                 if impl == "pyg":
                     torch.manual_seed(seed)
                     model: nn.Module = PyGNet(family, f, c, depth, width).to(dev)
-
-                    def fwd(model: nn.Module = model) -> Tensor:
-                        return model(edge_index, x)
+                    fwd: Callable[[], Tensor] = functools.partial(model, edge_index, x)
                 else:
                     model = deepgnn.build(
                         family, f, c, depth, width=width, activation="tanh", seed=seed
                     ).to(dev)
                     g = graph if impl == "deepgnn" else ts_graph
-
-                    def fwd(model: nn.Module = model, g: Graph = g) -> Tensor:
-                        return model(g, x)
+                    fwd = functools.partial(model, g, x)
 
                 try:
                     res = time_step(
@@ -482,7 +477,7 @@ def run_cpu(
     import_dgl()
     dev = torch.device("cpu")
     env = environment(dev)
-    ds = deepgnn.data.load("cora")
+    ds = deepgnn.data._load_nodes("cora", what="the CPU suite")
     train_idx = ds.train_mask.nonzero().flatten()
     records = []
     for family in families:
@@ -501,7 +496,7 @@ def run_cpu(
                         seed=seed,
                     )
                     res = time_step(
-                        lambda model=model: model(ds.graph, ds.x),
+                        functools.partial(model, ds.graph, ds.x),
                         list(model.parameters()),
                         ds.y,
                         train_idx,

@@ -250,7 +250,7 @@ def graph_record(graph: Graph, name: str) -> dict[str, Any]:
     """What every benchmark record says about its graph: name, generator, exponent, size, order,
     largest and mean degree (neighbours, self loops excluded)."""
     spec = GRAPHS.get(name, {})
-    deg = np.diff(graph._scipy.indptr) - 1
+    deg = np.diff(graph._crow.cpu().numpy()) - 1  # the CSR's row pointers
     return {
         "graph": name,
         "generator": spec.get("generator"),

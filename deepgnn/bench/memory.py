@@ -11,6 +11,7 @@ timed steps on CUDA, and the ratios against the plain ``resgcn`` of the same dep
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import Callable, Sequence
@@ -127,13 +128,13 @@ def run_memory(
             ).to(dev)
             params = list(model.parameters())
             out, saved = saved_tensor_bytes(
-                lambda model=model: model(ds.graph, ds.x), exclude=params
+                functools.partial(model, ds.graph, ds.x), exclude=params
             )
             F.cross_entropy(out[train_idx], ds.y[train_idx]).backward()
             del out
             model.zero_grad(set_to_none=True)
             timing = time_step(
-                lambda model=model: model(ds.graph, ds.x),
+                functools.partial(model, ds.graph, ds.x),
                 params,
                 ds.y,
                 train_idx,

@@ -87,10 +87,13 @@ def _graph_tables(rs: Sequence[dict[str, Any]], name: str) -> list[str]:
     def get(cell: tuple, impl: str, mode: str = "fp32") -> dict[str, Any] | None:
         return index.get((*cell, impl, mode))
 
+    def field(r: dict[str, Any] | None, key: str) -> Any:
+        return None if r is None else r[key]
+
     def ms(r: dict[str, Any] | None) -> str:
         if r is not None and r.get("error"):
             return r["error"]
-        return _fmt(r and r["step_ms"], 2)
+        return _fmt(field(r, "step_ms"), 2)
 
     head = ["model", "width", "depth"] + [f"deepgnn {m}" for m in modes] + others
     lines += [
@@ -121,12 +124,11 @@ def _graph_tables(rs: Sequence[dict[str, Any]], name: str) -> list[str]:
         for m in bases:
             base = get(cell, "deepgnn", m)
             for i in others:
-                r = get(cell, i)
-                ok = r and base and r["step_ms"] and base["step_ms"]
-                ratio = r["step_ms"] / base["step_ms"] if ok else None
+                step, base_step = field(get(cell, i), "step_ms"), field(base, "step_ms")
+                ratio = step / base_step if step and base_step else None
                 row.append(_fmt(ratio, 2) + ("×" if ratio else ""))
         if gpu:
-            row += [_fmt((r := get(cell, i)) and r["peak_mem_gb"], 2) for i in impls]
+            row += [_fmt(field(get(cell, i), "peak_mem_gb"), 2) for i in impls]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     return lines

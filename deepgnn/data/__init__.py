@@ -192,3 +192,15 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
     check_choice("name", key, _LOADERS)
     return _LOADERS[key](data_root(root))
+
+
+def _load_nodes(name: str, root: str | Path | None = None, *, what: str) -> Dataset:
+    """:func:`load` for ``what``, which takes a node dataset: a molecule dataset is refused."""
+    ds = load(name, root)
+    if not isinstance(ds, Dataset):
+        nodes = [n for n in available() if n not in _mol.NAMES]
+        raise ValueError(
+            f"{name} is a graph-classification dataset, but {what} takes a node dataset: "
+            f"one of {nodes}"
+        )
+    return ds

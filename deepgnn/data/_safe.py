@@ -15,7 +15,7 @@ import io
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import torch
 try:  # numpy >= 2 moved the reconstruction helper
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # pragma: no cover - numpy < 2
-    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]  # numpy 1's name
 
 # The six globals that Planetoid's files reference (numpy, scipy and Python 2 builtin names).
 PLANETOID_GLOBALS: Mapping[tuple[str, str], Any] = {
@@ -74,9 +74,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         obj = self._allowed.get((module, name))
         if obj is None:
-            allowed = sorted(f"{m}.{n}" for m, n in self._allowed)
-            if len(allowed) > 10:
-                allowed = "numpy arrays, their dtypes and Python containers"
+            names = sorted(f"{m}.{n}" for m, n in self._allowed)
+            allowed = (
+                str(names)
+                if len(names) <= 10
+                else "numpy arrays, their dtypes and Python containers"
+            )
             raise RefusedPickle(
                 f"{self._path}: refusing to load {module}.{name}; this loader accepts only "
                 f"{allowed}. The file is not {self._kind} or was tampered with"
@@ -152,7 +155,9 @@ def load_torch_numpy(path: str | Path) -> Any:
                     io.BytesIO(zf.read(pkl[0])), path, NUMPY_GLOBALS, kind="an OGB data file"
                 )
                 return unpickler.load()
-    safe = [(obj, f"{m}.{n}") for (m, n), obj in NUMPY_GLOBALS.items()]
+    safe: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+        (obj, f"{m}.{n}") for (m, n), obj in NUMPY_GLOBALS.items()
+    ]
     with torch.serialization.safe_globals(safe):
         try:
             return torch.load(path, map_location="cpu", weights_only=True)

@@ -103,7 +103,7 @@ def load_heterophilous(root: str | Path, name: str) -> Dataset:
             f"{[m.shape[-1] for m in masks]} columns; the file is corrupt: {fix}"
         )
     num_classes = count_classes(y, path=path, fix=fix)
-    masks = [m.reshape(-1, n) for m in masks]
+    train, val, test = (m.reshape(-1, n) for m in masks)
     with reading(path, fix=fix):
         graph = Graph(torch.from_numpy(edges.T), num_nodes=n)
     return Dataset(
@@ -111,7 +111,9 @@ def load_heterophilous(root: str | Path, name: str) -> Dataset:
         graph,
         torch.from_numpy(x),
         torch.from_numpy(y),
-        *masks,
+        train,
+        val,
+        test,
         num_classes=num_classes,
         metric="rocauc" if num_classes == 2 else "accuracy",
     )

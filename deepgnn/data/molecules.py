@@ -308,7 +308,7 @@ def load_moleculenet(
         arrays = _parse(table["smiles"].tolist())
         if cache:
             try:
-                write_atomic(file, lambda f: np.savez(f, **arrays))
+                write_atomic(file, lambda f: np.savez(f, allow_pickle=False, **arrays))
             except OSError as err:
                 log.warning("%s: could not write the cache %s (%s)", name, file, err)
     return _build(name, arrays, labels)

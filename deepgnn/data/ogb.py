@@ -117,7 +117,7 @@ def _read_raw(folder: Path, name: str) -> dict[str, Any]:
         return out
     if (raw / "data.npz").is_file():
         log.info("%s: reading the binary files in %s", name, raw)
-        out = _npz(raw / "data.npz", ("edge_index", "num_nodes_list"), name)
+        out = dict(_npz(raw / "data.npz", ("edge_index", "num_nodes_list"), name))  # + an int
         out["num_nodes"] = int(out.pop("num_nodes_list").sum())
         label = raw / "node-label.npz"
         if not label.is_file():
@@ -159,13 +159,14 @@ def _read_split(folder: Path, name: str) -> dict[str, np.ndarray]:
 _PARTS = ("train", "valid", "test")
 
 
-def _masks(split: dict[str, np.ndarray], n: int) -> list[torch.Tensor]:
+def _masks(split: dict[str, np.ndarray], n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     masks = []
     for k in _PARTS:
         m = torch.zeros(1, n, dtype=torch.bool)
         m[0, torch.tensor(split[k], dtype=torch.long)] = True
         masks.append(m)
-    return masks
+    train, val, test = masks
+    return train, val, test
 
 
 def even_quantile_labels(values: np.ndarray, num_classes: int) -> np.ndarray:
@@ -192,7 +193,9 @@ def even_quantile_labels(values: np.ndarray, num_classes: int) -> np.ndarray:
     return label
 
 
-def _random_splits(n: int, num_splits: int, seed: int) -> list[torch.Tensor]:
+def _random_splits(
+    n: int, num_splits: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(seed)
     masks = torch.zeros(3, num_splits, n, dtype=torch.bool)
     for k in range(num_splits):
@@ -201,7 +204,7 @@ def _random_splits(n: int, num_splits: int, seed: int) -> list[torch.Tensor]:
         masks[0, k, perm[:a]] = True
         masks[1, k, perm[a:b]] = True
         masks[2, k, perm[b:]] = True
-    return list(masks)
+    return masks[0], masks[1], masks[2]
 
 
 def load_ogb_node(root: str | Path, name: str) -> Dataset:
@@ -269,10 +272,10 @@ def load_ogb_node(root: str | Path, name: str) -> Dataset:
         if x.shape[0] != n:
             raise ValueError(f"{x.shape[0]} feature rows for {n} nodes")
         labels = np.asarray(data["labels"]).reshape(n, -1)
-        if name == "arxiv-year":
+        if split is None:  # arxiv-year, which has no split of its own
             y = torch.from_numpy(even_quantile_labels(data["node_year"], 5))
             return Dataset("arxiv-year", graph, x, y, *_random_splits(n, 5, seed=0), num_classes=5)
-        masks = _masks(split, n)  # type: ignore[arg-type]
+        masks = _masks(split, n)
     # Class and task counts come from the files (the same as OGB's for the real datasets).
     if meta.metric == "rocauc":
         y = torch.from_numpy(labels.astype(np.float32))

@@ -171,12 +171,15 @@ def csbm(
         masks[0, k, perm[:num_train]] = True
         masks[1, k, perm[num_train : num_train + num_val]] = True
         masks[2, k, perm[num_train + num_val :]] = True
+    train, val, test = (torch.from_numpy(m_) for m_ in masks)
     return Dataset(
         "csbm",
         Graph(torch.from_numpy(edges), num_nodes=n),
         torch.from_numpy(x),
         torch.from_numpy(y.astype(np.int64)),
-        *(torch.from_numpy(m_) for m_ in masks),
+        train,
+        val,
+        test,
         num_classes=c,
         metric="accuracy",
     )

@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from deepgnn._checks import check_device
-from deepgnn._spmm import CSR, plan_for, symmetric_spmm
+from deepgnn._spmm import CSR, Plan, plan_for, symmetric_spmm
 from deepgnn._typing import Device
 from deepgnn.distributed.partition import Partition
 from deepgnn.graph import SPMM_ACTIVATIONS, Graph
@@ -196,7 +196,8 @@ class DistributedGraph(Graph):
     def _setup_device(self) -> None:
         self._send_idx = self._send_idx_cpu.to(self.device)
         self._operands: dict[torch.dtype, tuple[CSR, Tensor, Tensor]] = {}
-        self._plan = plan_for(np.diff(self._own.indptr), self.device)
+        self._plan = None
+        self._kernel_plan()  # chosen once per device, from the own block's row lengths
         self._traffic = {
             "forward_exchanges": 0,
             "forward_bytes_sent": 0,
@@ -206,11 +207,16 @@ class DistributedGraph(Graph):
             "backward_bytes_received": 0,
         }
 
+    def _kernel_plan(self) -> Plan:
+        if self._plan is None:
+            self._plan = plan_for(np.diff(self._own.indptr), self.device)
+        return self._plan
+
     def _operand(self, dtype: torch.dtype) -> tuple[CSR, Tensor, Tensor]:
         """The own block as the symmetric kernels take it, the halo block and its transpose."""
         ops = self._operands.get(dtype)
         if ops is None:
-            m, dev, plan = self._own, self.device, self._plan
+            m, dev, plan = self._own, self.device, self._kernel_plan()
             small = m.nnz < 2**31
             crow = torch.from_numpy(m.indptr.astype(np.int32 if small else np.int64)).to(dev)
             col = torch.from_numpy(m.indices.astype(np.int32)).to(dev)
@@ -219,10 +225,10 @@ class DistributedGraph(Graph):
             if plan.path == "split":
                 for name in ("seg_ptr", "seg_tgt", "long_rows", "long_ptr"):
                     split[name] = torch.from_numpy(getattr(plan, name)).to(crow.dtype).to(dev)
-                split["slots"] = int(plan.long_ptr[-1])
+                split["slots"] = plan.slots
             own = CSR(_sparse_csr(m, dev, dtype), crow, col, val32, plan.path, **split)
-            ops = (own, _sparse_csr(self._halo_block, dev, dtype))
-            ops = (*ops, _sparse_csr(self._halo_block_t, dev, dtype))
+            halo = _sparse_csr(self._halo_block, dev, dtype)
+            ops = (own, halo, _sparse_csr(self._halo_block_t, dev, dtype))
             self._operands[dtype] = ops
         return ops
 
@@ -236,7 +242,7 @@ class DistributedGraph(Graph):
 
         Args:
             x: this rank's rows of :math:`X`, shape ``(num_nodes,)`` or ``(num_nodes, d)``, on
-                :attr:`device`.
+                :attr:`~deepgnn.Graph.device`.
             bias: optional ``(d,)`` tensor added to every row.
             activation: ``"identity"``, ``"tanh"`` or ``"relu"``.
 
@@ -296,7 +302,7 @@ class DistributedGraph(Graph):
     # -------------------------------------------------------------- rank's rows
     def local(self, t: Tensor) -> Tensor:
         """Return this rank's rows of a whole-graph tensor ``t`` ``(global_num_nodes, ...)``, on
-        :attr:`device`."""
+        :attr:`~deepgnn.Graph.device`."""
         if not isinstance(t, Tensor):
             raise TypeError(f"t must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() == 0 or t.shape[0] != self.global_num_nodes:
@@ -370,9 +376,10 @@ class DistributedGraph(Graph):
         return out
 
     def kernel_info(self) -> dict[str, Any]:
-        """Return how the own block's product runs on :attr:`device` (see ``Graph.kernel_info``)
-        and the halo: ``halo_rows``, ``send_rows``."""
-        info = dict(self._plan.info)
+        """Return how the own block's product runs on :attr:`~deepgnn.Graph.device` (see
+        :meth:`Graph.kernel_info <deepgnn.Graph.kernel_info>`) and the halo: ``halo_rows``,
+        ``send_rows``."""
+        info = dict(self._kernel_plan().info)
         info["reasons"] = list(info["reasons"])
         info.update(
             device=str(self.device),
@@ -391,27 +398,34 @@ class DistributedGraph(Graph):
         )
 
     @property
-    def num_edges(self) -> int:  # type: ignore[override]
+    def num_edges(self) -> int:
+        """Raise :class:`TypeError`: the edge count is a whole-graph quantity."""
         self._whole_graph_only("num_edges")
 
     @property
-    def edge_index(self) -> Tensor:  # type: ignore[override]
+    def edge_index(self) -> Tensor:
+        r"""Raise :class:`TypeError`: a rank holds its rows of :math:`\hat A`, not the edge list."""
         self._whole_graph_only("edge_index")
 
     @property
-    def edge_weight(self) -> Tensor:  # type: ignore[override]
+    def edge_weight(self) -> Tensor:
+        r"""Raise :class:`TypeError`: a rank holds its rows of :math:`\hat A`, not the edge list."""
         self._whole_graph_only("edge_weight")
 
     def to_scipy(self) -> sp.csr_array:
+        r"""Raise :class:`TypeError`: the whole :math:`\hat A` lives on no single rank."""
         self._whole_graph_only("to_scipy()")
 
     def adjacency(self, dtype: torch.dtype = torch.float32) -> Tensor:
+        r"""Raise :class:`TypeError`: the whole :math:`\hat A` lives on no single rank."""
         self._whole_graph_only("adjacency()")
 
     def coo(self) -> tuple[Tensor, Tensor]:
+        r"""Raise :class:`TypeError`: the whole :math:`\hat A` lives on no single rank."""
         self._whole_graph_only("coo() (attention models such as gat need it)")
 
     def to_dgl(self) -> Any:
+        """Raise :class:`TypeError`: a DGL graph needs the whole edge list."""
         self._whole_graph_only("to_dgl() (backend='dgl' needs it)")
 
     def __repr__(self) -> str:
@@ -436,8 +450,8 @@ class _HaloSpMM(torch.autograd.Function):
     to the ranks that own those rows."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx, x: Tensor, bias: Tensor | None, activation: str, graph: DistributedGraph
+    def forward(
+        ctx: Any, x: Tensor, bias: Tensor | None, activation: str, graph: DistributedGraph
     ) -> Tensor:
         own, halo_block, _ = graph._operand(x.dtype)
         recv, work = graph._exchange(
@@ -465,9 +479,7 @@ class _HaloSpMM(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(  # type: ignore[override]
-        ctx, grad: Tensor
-    ) -> tuple[Tensor | None, Tensor | None, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         graph: DistributedGraph = ctx.graph
         y = ctx.saved_tensors[0] if ctx.activation != "identity" else None
         g = _act_grad(grad.contiguous(), y, ctx.activation)

@@ -220,7 +220,7 @@ def _balanced_ranges(weight: np.ndarray, parts: int) -> np.ndarray:
     return np.searchsorted(cuts, np.arange(n), side="right").astype(np.int64)
 
 
-def _metis(adj, row_nnz: np.ndarray, parts: int, seed: int) -> np.ndarray:  # noqa: ANN001
+def _metis(adj: sp.csr_array, row_nnz: np.ndarray, parts: int, seed: int) -> np.ndarray:
     try:
         import pymetis
     except ImportError as err:
@@ -250,7 +250,7 @@ def _metis(adj, row_nnz: np.ndarray, parts: int, seed: int) -> np.ndarray:  # no
     return a
 
 
-def _halo_table(adj, a: np.ndarray, world_size: int) -> pd.DataFrame:  # noqa: ANN001
+def _halo_table(adj: sp.csr_array, a: np.ndarray, world_size: int) -> pd.DataFrame:
     import pandas as pd
 
     rows = np.repeat(np.arange(adj.shape[0], dtype=np.int64), np.diff(adj.indptr))

@@ -152,11 +152,25 @@ def build(
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     cls = _REGISTRY[family]
-    # the family's constructor checks ``options`` against its family_options table
-    kwargs: dict[str, object] = {"width": width, "activation": activation, "dropout": dropout}
-    kwargs.update(bias=bias, norm=norm, backend=backend, checkpoint=checkpoint, **options)
+
+    def make() -> GNN:
+        # the family's constructor checks ``options`` against its family_options table
+        return cls(
+            in_dim,
+            out_dim,
+            depth,
+            width=width,
+            activation=activation,
+            dropout=dropout,
+            bias=bias,
+            norm=norm,
+            backend=backend,
+            checkpoint=checkpoint,
+            **options,
+        )
+
     if seed is None:
-        return cls(in_dim, out_dim, depth, **kwargs)
+        return make()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return cls(in_dim, out_dim, depth, **kwargs)
+        return make()

@@ -10,7 +10,7 @@ import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -72,9 +72,9 @@ class LayerWeight:
     """
 
     name: str
-    param: nn.Parameter
+    param: Tensor
     transposed: bool = False
-    bias: nn.Parameter | None = None
+    bias: Tensor | None = None
     kind: str = "conv"
 
     @property
@@ -144,6 +144,18 @@ class NodeNorm(nn.Module):
         """Return NodeNorm of node features ``x``, shape ``(num_nodes, d)`` in and out."""
         std = (x.var(dim=1, unbiased=False, keepdim=True) + self.eps).sqrt()
         return x / std.pow(1.0 / self.p)
+
+
+class _GraphLayer(Protocol):
+    """What ``make_gcn_conv`` / ``make_gat_conv`` return besides being an ``nn.Module``."""
+
+    def layer_weight(self, prefix: str) -> LayerWeight: ...
+
+
+def conv_layer_weight(conv: nn.Module, prefix: str) -> LayerWeight:
+    """``conv.layer_weight(prefix)`` for a graph layer held in an ``nn.ModuleList``."""
+    # A ModuleList yields plain nn.Module: the layer's own API is not in its type.
+    return cast(_GraphLayer, conv).layer_weight(prefix)
 
 
 def make_norm(norm: str | None, width: int) -> nn.Module:
@@ -297,7 +309,7 @@ class GNN(nn.Module):
 
     def layer_weights(self) -> list[LayerWeight]:
         """Return the weight matrix of every layer, input to output, in ``(out, in)`` view."""
-        return [conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)]
+        return [conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)]
 
     def gates(self) -> dict[str, nn.Parameter]:
         """Return the per-layer residual gates (``alpha``, ``beta``) of gated families, else ``{}``."""
@@ -306,8 +318,9 @@ class GNN(nn.Module):
     def reset_parameters(self) -> None:
         """Re-initialize every parameter the way the family's constructor does."""
         for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            reset = getattr(module, "reset_parameters", None)
+            if module is not self and reset is not None:
+                reset()
 
     def extra_repr(self) -> str:
         """The family, depth, width and options shown in ``repr(model)``."""

@@ -73,15 +73,18 @@ class frozen_running_stats:  # noqa: N801 -- used like a function: with frozen_r
 
     def __init__(self, modules: list[nn.Module]) -> None:
         self.modules = modules
-        self.saved: list[tuple[nn.Module, Tensor, Tensor, Tensor]] = []
+        self.saved: list[tuple[nn.modules.batchnorm._BatchNorm, Tensor, Tensor, Tensor]] = []
 
     def __enter__(self) -> None:
         for m in self.modules:
             for bn in _batch_norms(m):
-                self.saved.append((bn, bn.running_mean, bn.running_var, bn.num_batches_tracked))
-                bn.running_mean = bn.running_mean.clone()
-                bn.running_var = bn.running_var.clone()
-                bn.num_batches_tracked = bn.num_batches_tracked.clone()
+                mean, var, count = bn.running_mean, bn.running_var, bn.num_batches_tracked
+                # _batch_norms keeps modules with track_running_stats, which hold all three
+                assert mean is not None and var is not None and count is not None
+                self.saved.append((bn, mean, var, count))
+                bn.running_mean = mean.clone()
+                bn.running_var = var.clone()
+                bn.num_batches_tracked = count.clone()
 
     def __exit__(self, *exc: object) -> None:
         for bn, mean, var, count in self.saved:

@@ -108,6 +108,7 @@ class GAT(GNN):
 
     family = "gat"
     family_options = {"heads": 4}
+    heads: int
 
     def _check_options(self) -> None:
         heads = self.heads

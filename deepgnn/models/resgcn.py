@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
 from deepgnn.models.gcn import make_gcn_conv
 
 __all__ = ["ResGCN", "GatedResGCN", "ReZeroGCN"]
@@ -59,7 +59,7 @@ class ResGCN(GNN):
             LayerWeight(
                 "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
             ),
-            *(conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)),
+            *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
             LayerWeight(
                 "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 
 from deepgnn._checks import check_int
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
 from deepgnn.models._memory import frozen_running_stats
 from deepgnn.models.gcn import make_gcn_conv
 
@@ -42,7 +43,7 @@ class RevGCN(GNN):
     "Training Graph Neural Networks with 1000 Layers", ICML 2021 (arXiv 2106.07476, Sec. 3,
     grouped reversible connections); PyG's ``GroupAddRev``.
 
-    Options:
+    Args:
         groups: :math:`C \ge 2`, dividing ``width`` (default 2).
         reversible: ``True`` (default): ``model(graph, x)`` runs the blocks in one autograd
             function that stores only its input and output; ``False``: ordinary autograd,
@@ -71,6 +72,8 @@ class RevGCN(GNN):
 
     family = "revgcn"
     family_options = {"groups": 2, "reversible": True}
+    groups: int
+    reversible: bool
 
     # ------------------------------------------------------------------ options, layers
     def _check_options(self) -> None:
@@ -101,11 +104,13 @@ class RevGCN(GNN):
         self.out_proj = nn.Linear(width, self.out_dim, bias=bias)
 
     def layer_weights(self) -> list[LayerWeight]:
+        """The input projection, the graph convolution of every group update, the output
+        projection."""
         return [
             LayerWeight(
                 "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
             ),
-            *(conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)),
+            *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
             LayerWeight(
                 "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
             ),
@@ -198,8 +203,8 @@ class _ReversibleSteps(torch.autograd.Function):
     # subtracting it undoes the forward's addition.
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
-    def forward(  # type: ignore[override]
-        ctx,
+    def forward(
+        ctx: Any,
         model: RevGCN,
         graph: Graph,
         seeds: Sequence[int | None],
@@ -218,7 +223,7 @@ class _ReversibleSteps(torch.autograd.Function):
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         model, graph, seeds = ctx.model, ctx.graph, ctx.seeds
         h, out = ctx.saved_tensors
         steps = range(len(model.convs))
@@ -238,7 +243,7 @@ class _ReversibleSteps(torch.autograd.Function):
                 gu, *gp = torch.autograd.grad(
                     f, [u, *step_params[i]], g[:, lo:hi], allow_unused=True
                 )
-            param_grads[i] = gp
+            param_grads[i] = [*gp]  # with allow_unused, None for a parameter f did not use
             with torch.no_grad():
                 y[:, lo:hi] -= f  # the state before update i
                 # dL/dx = dL/dy + (du/dx)^T dL/du; u reads the previous group, or every other one

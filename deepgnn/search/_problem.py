@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import pandas as pd
 import torch
@@ -182,6 +182,16 @@ class Problem:
                 if positive:
                     g = g * float(value_t.detach())
         return self._finish(s, value_t, terms, candidate), g
+
+    @overload
+    def residuals(
+        self, s: Tensor, index: int, *, jacobian: Literal[True]
+    ) -> tuple[float, Tensor, Tensor]: ...
+
+    @overload
+    def residuals(
+        self, s: Tensor, index: int, *, jacobian: Literal[False] = False
+    ) -> tuple[float, Tensor, None]: ...
 
     def residuals(
         self, s: Tensor, index: int, *, jacobian: bool = False

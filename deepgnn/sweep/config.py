@@ -17,6 +17,7 @@ import inspect
 import itertools
 import json
 import re
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -598,9 +599,9 @@ def _positive(key: str, value: Any) -> float:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         import tomli as tomllib
     with open(path, "rb") as f:
         try:

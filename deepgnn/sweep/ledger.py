@@ -420,13 +420,22 @@ class Ledger:
             )
         self.finished = 0  # units with a final row, as of the last next_claim
 
+    def _opened(self) -> Any:
+        """The study, for what needs one: only :meth:`status` reads a ledger without it."""
+        if self.study is None:
+            raise RuntimeError(
+                f"sweep {self.config.name!r} has no study at {self.where}; run it first "
+                "(deepgnn sweep run)"
+            )
+        return self.study
+
     def trials(self) -> list[Any]:
         """Every trial of the sweep's study (claims, results, failures)."""
-        return self.study.get_trials(deepcopy=False)
+        return self._opened().get_trials(deepcopy=False)
 
     def retried(self) -> dict[str, int]:
         """Cell -> the last trial number a retry of its failures covered."""
-        return dict(self.study.user_attrs.get(_RETRIED, {}))
+        return dict(self._opened().user_attrs.get(_RETRIED, {}))
 
     def states(self, trials: Sequence[Any] | None = None) -> dict[str, CellState]:
         """Every cell's :class:`CellState`."""
@@ -449,7 +458,7 @@ class Ledger:
         for k in keys:
             retried[k] = max(t.number for t in states[k].errors)
         if keys:
-            self.study.set_user_attr(_RETRIED, retried)
+            self._opened().set_user_attr(_RETRIED, retried)
             log.info("%d failed cells get %d more tries", len(keys), 1 + self.config.max_retries)
         return keys
 
@@ -505,6 +514,7 @@ class Ledger:
         from optuna.trial import TrialState
 
         host, pid = socket.gethostname(), os.getpid()
+        study = self._opened()
         while True:
             trials = self.trials()
             states = self.states(trials)
@@ -531,11 +541,11 @@ class Ledger:
                 return None
             if not waiting:
                 key = rng.choice(todo)
-                self.study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
-            trial = self.study.ask()
+                study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
+            trial = study.ask()
             key = trial.user_attrs.get("cell_key")
             if key not in self.by_key:
-                self.study.tell(trial, state=TrialState.PRUNED)
+                study.tell(trial, state=TrialState.PRUNED)
                 continue
             trial.suggest_int("cell", 0, len(self.units) - 1)
             for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
@@ -544,7 +554,7 @@ class Ledger:
             trial.set_user_attr("heartbeat", time.time())
             if not self._owns(trial, key):
                 trial.set_user_attr("duplicate", True)
-                self.study.tell(trial, state=TrialState.PRUNED)
+                study.tell(trial, state=TrialState.PRUNED)
                 continue
             return Claim(trial, self.by_key[key], self._attempt(key))
 
@@ -563,7 +573,7 @@ class Ledger:
                 t.user_attrs.get("worker", "?"),
                 time.time() - last_beat(t),
             )
-            self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            self._opened().tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
 
     def _owns(self, trial: Any, key: str) -> bool:
         """Whether ``trial`` is the lowest-numbered live claim of ``key`` (so it runs)."""
@@ -581,10 +591,9 @@ class Ledger:
     def _attempt(self, key: str) -> int:
         from optuna.trial import TrialState
 
-        return 1 + sum(
-            1
-            for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if t.user_attrs.get("cell_key") == key and "error" in t.user_attrs
+        failed = self._opened().get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        return 1 + len(
+            [t for t in failed if t.user_attrs.get("cell_key") == key and "error" in t.user_attrs]
         )
 
     @contextmanager
@@ -598,7 +607,7 @@ class Ledger:
                 yield
         except BaseException:
             try:
-                self.study.tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
+                self._opened().tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
             except OSError as err:  # a full disk: the next run finds the claim's worker gone
                 log.warning("cell %s: could not free its claim: %s", claim.cell.key, err)
             raise
@@ -608,23 +617,23 @@ class Ledger:
         from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
-        trial, key = claim.trial, claim.cell.key
+        trial, key, study = claim.trial, claim.cell.key, self._opened()
         try:
             trial.set_user_attr("row", _jsonable(row))
             if error is not None:
                 trial.set_user_attr("error", error)
-                self.study.tell(trial, state=TrialState.FAIL)
+                study.tell(trial, state=TrialState.FAIL)
                 return
             if any(
                 t.user_attrs.get("cell_key") == key
-                for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             ):
                 trial.set_user_attr("duplicate", True)
-                self.study.tell(trial, state=TrialState.PRUNED)
+                study.tell(trial, state=TrialState.PRUNED)
                 return
             test = row.get("test")
             finite = isinstance(test, float) and math.isfinite(test)
-            self.study.tell(trial, test if finite else float("-inf"))
+            study.tell(trial, test if finite else float("-inf"))
         except UpdateFinishedTrialError:
             log.warning(
                 "cell %s: another worker took it over after a missed heartbeat; result dropped",

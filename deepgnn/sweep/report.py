@@ -219,7 +219,7 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
     family, one line (and color) per init (× any other axis of the sweep), one legend."""
     from matplotlib.figure import Figure
 
-    written = []
+    written: list[Path] = []
     ok = df[df["status"] != "failed"].copy()
     if ok.empty:
         return written

@@ -146,7 +146,8 @@ def train_graph(
         init_options=init_options,
         on_epoch=on_epoch,
     )
-    settings = Settings("", epochs, lr, weight_decay, patience, tuple(betas), None)  # type: ignore[arg-type]
+    beta1, beta2 = betas  # a pair (check_options), maybe given as a list
+    settings = Settings("", epochs, lr, weight_decay, patience, (beta1, beta2), None)
     dev = resolve_device(device)
     split = {k: v.cpu() for k, v in dataset.split_idx.items()}
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):

@@ -143,7 +143,8 @@ def resolve(
 ) -> Settings:
     """The protocol for the model's depth, overridden by every setting the caller gave."""
     p = get("kipf" if protocol is None else protocol, model.depth, family=model.family)
-    values = {
+    # The caller's values are checked at run time (check_options), whatever their static types.
+    values: dict[str, Any] = {
         "epochs": p.epochs if epochs is None else epochs,
         "lr": p.lr if lr is None else lr,
         "weight_decay": p.weight_decay if weight_decay is None else weight_decay,

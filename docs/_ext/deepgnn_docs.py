@@ -9,7 +9,8 @@
   docstring (module-level constants need a ``#:`` comment); each one is a build warning, and
   ``make docs`` runs with warnings as errors.
 - Cross-references to the private module a name is defined in (``deepgnn.models._base.GNN``,
-  as autodoc writes type hints) resolve to the public name it is documented under.
+  as autodoc writes type hints) resolve to the public name it is documented under; a type
+  variable of a signature (``Callable[[], T]``) is shown as text, as ``typing``'s names are.
 - ``.. deepgnn-families::`` writes the table of model families from
   ``deepgnn.models.available()`` at build time.
 
@@ -25,6 +26,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -379,11 +381,28 @@ def _resolve(name: str) -> str | None:
     return None
 
 
+def is_type_variable(name: str, modname: str = "") -> bool:
+    """Whether ``name`` (dotted, or relative to ``modname``) is a ``TypeVar`` of deepgnn."""
+    for full in (name, f"{modname}.{name}"):
+        mod, _, attr = full.rpartition(".")
+        if not mod.startswith(PACKAGE):
+            continue
+        try:
+            obj = getattr(importlib.import_module(mod), attr, None)
+        except ImportError:
+            continue
+        if isinstance(obj, typing.TypeVar):
+            return True
+    return False
+
+
 def _missing_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     if node.get("refdomain") != "py" or _API is None:
         return None
     target = node.get("reftarget", "")
     modname = node.get("py:module") or ""
+    if is_type_variable(target, modname):
+        return contnode  # a signature's type variable documents nothing to link to
     # the name as written, then relative to the module it was written in (a type hint under
     # `from __future__ import annotations`, a re-exported name) and to that module's packages
     candidates = [target]
