@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -66,6 +68,8 @@ class APPNP(GNN):
 
     family = "appnp"
     family_options = {"alpha": 0.1, "mlp_layers": 2}
+    alpha: float
+    mlp_layers: int
 
     def _check_options(self) -> None:
         alpha, layers = self.alpha, self.mlp_layers
@@ -112,7 +116,9 @@ class APPNP(GNN):
         return z
 
     def layer_weights(self) -> list[LayerWeight]:
+        """The MLP's linear layers; the propagation steps have no weights."""
+        lins = [cast(nn.Linear, lin) for lin in self.lins]  # a ModuleList yields nn.Module
         return [
             LayerWeight(f"lins.{i}.weight", lin.weight, bias=lin.bias, kind="linear")
-            for i, lin in enumerate(self.lins)
+            for i, lin in enumerate(lins)
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -93,7 +93,9 @@ def _raw_edge_weights(graph: Graph, g: Any, dtype: torch.dtype) -> Tensor:
 def _gcn2conv_class() -> type[nn.Module]:
     dgl = import_dgl()
 
-    class GCN2Conv(dgl.nn.GCN2Conv):
+    base: Any = dgl.nn.GCN2Conv  # DGL has no type information
+
+    class GCN2Conv(base):
         # DGL draws weight1 from N(0, 1); the GCNII authors (and deepgnn's GCNIIConv) from
         # U(+-1/sqrt(width)). An override, so that every reset_parameters call draws the same.
         def reset_parameters(self) -> None:
@@ -106,7 +108,7 @@ def _gcn2conv_class() -> type[nn.Module]:
 class DGLGCN2Conv(nn.Module):
     r"""``dgl.nn.GCN2Conv`` (shared weight, no bias) computing GCNII's layer on :math:`\hat A`.
 
-    ``weight1`` is stored ``(in, out)``; :meth:`layer_weight` hands its transpose.
+    ``weight1`` is stored ``(in, out)``; ``layer_weight`` hands its transpose.
     """
 
     def __init__(self, width: int, *, layer: int, alpha: float, lamda: float) -> None:
@@ -122,11 +124,14 @@ class DGLGCN2Conv(nn.Module):
         )
 
     def forward(self, graph: Graph, h: Tensor, h0: Tensor) -> Tensor:
+        """GCNII's layer on the DGL graph of ``graph``, with Â's weights."""
         g = graph.to_dgl()
         return self.conv(g, h, h0, edge_weight=_raw_edge_weights(graph, g, h.dtype))
 
     def layer_weight(self, prefix: str) -> LayerWeight:
-        return LayerWeight(f"{prefix}.conv.weight1", self.conv.weight1, transposed=True)
+        """``weight1`` in ``(out, in)`` view."""
+        weight1 = cast(Tensor, self.conv.weight1)  # nn.Module attribute lookup is untyped
+        return LayerWeight(f"{prefix}.conv.weight1", weight1, transposed=True)
 
 
 class DGLAPPNPConv(nn.Module):
@@ -137,5 +142,6 @@ class DGLAPPNPConv(nn.Module):
         self.conv = import_dgl().nn.APPNPConv(k, alpha)
 
     def forward(self, graph: Graph, z: Tensor) -> Tensor:
+        """APPNP's propagation steps on the DGL graph of ``graph``, with Â's weights."""
         g = graph.to_dgl()
         return self.conv(g, z, edge_weight=_raw_edge_weights(graph, g, z.dtype))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
 from deepgnn.models._memory import run_segments, segment_length
 
 __all__ = ["GCNII", "GCNIIConv", "make_gcnii_conv"]
@@ -39,16 +39,19 @@ class GCNIIConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw the weight from U(±1/√width), as the GCNII authors' code."""
         bound = 1.0 / math.sqrt(self.weight.shape[0])
         nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, graph: Graph, h: Tensor, h0: Tensor) -> Tensor:
+        r"""Return :math:`((1-\alpha)\hat A h + \alpha h_0)((1-\beta_l) I + \beta_l W)`."""
         # Two fused ops instead of six elementwise passes, as PyG's GCN2Conv (addmm): a
         # depth-64 training step on Cora took ~0.47 -> ~0.33 s (2-core CPU, 1 thread).
         support = torch.add(self.alpha * h0, graph.spmm(h), alpha=1.0 - self.alpha)
         return torch.addmm(support, support, self.weight.t(), beta=1.0 - self.beta, alpha=self.beta)
 
     def layer_weight(self, prefix: str) -> LayerWeight:
+        """The layer's weight :math:`W`, as inits and the analyzer see it."""
         return LayerWeight(f"{prefix}.weight", self.weight)
 
 
@@ -106,6 +109,8 @@ class GCNII(GNN):
 
     family = "gcnii"
     family_options = {"alpha": 0.1, "lamda": 0.5}
+    alpha: float
+    lamda: float
 
     def _check_options(self) -> None:
         alpha, lamda = self.alpha, self.lamda
@@ -155,11 +160,12 @@ class GCNII(GNN):
         return keep(self.out_proj(drop(h)))
 
     def layer_weights(self) -> list[LayerWeight]:
+        """The input projection, every GCNII layer and the output projection."""
         return [
             LayerWeight(
                 "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
             ),
-            *(conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)),
+            *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
             LayerWeight(
                 "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
             ),

@@ -7,11 +7,12 @@ from torch import Tensor, nn
 
 from deepgnn._checks import check_choice
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
 from deepgnn.models.gcn import make_gcn_conv
 
 __all__ = ["JKNet", "JK_MODES"]
 
+#: The layer aggregations: concatenation or element-wise max (Xu et al., ICML 2018).
 JK_MODES = ("cat", "max")
 
 
@@ -47,6 +48,7 @@ class JKNet(GNN):
 
     family = "jknet"
     family_options = {"mode": "cat"}
+    mode: str
 
     def _check_options(self) -> None:
         if not isinstance(self.mode, str):
@@ -87,8 +89,9 @@ class JKNet(GNN):
         return out
 
     def layer_weights(self) -> list[LayerWeight]:
+        """Every graph convolution, then the classifier on the aggregated layers."""
         return [
-            *(conv.layer_weight(f"convs.{i}") for i, conv in enumerate(self.convs)),
+            *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
             LayerWeight(
                 "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
             ),

@@ -135,7 +135,7 @@ def resolve(
     *,
     epochs: int | None,
     lr: float | None,
-    weight_decay: float | None,
+    weight_decay: float | Mapping[str, float] | None,
     patience: int | str | None,
     betas: tuple[float, float] | None,
     dropout: float | None,
