@@ -44,7 +44,7 @@ class GCNIIConv(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, graph: Graph, h: Tensor, h0: Tensor) -> Tensor:
-        r"""Return :math:`((1-\alpha)\hat A h + \alpha h_0)((1-\beta_l) I + \beta_l W)`."""
+        r"""Return :math:`((1-\alpha)\hat A h + \alpha h_0)((1-\beta_l) I + \beta_l W^\top)`."""
         # Two fused ops instead of six elementwise passes, as PyG's GCN2Conv (addmm): a
         # depth-64 training step on Cora took ~0.47 -> ~0.33 s (2-core CPU, 1 thread).
         support = torch.add(self.alpha * h0, graph.spmm(h), alpha=1.0 - self.alpha)
