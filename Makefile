@@ -54,7 +54,7 @@ typecheck: $(VENV)/.ready
 # missing, then builds from scratch, running the tutorials, with warnings as errors and every
 # cross-reference checked (-n). Output: docs/_build/html/index.html.
 $(VENV)/.docs-ready: $(VENV)/.ready pyproject.toml
-	@$(PY) -c "import sphinx, myst_parser, sphinxarg, sphinx_gallery, furo" 2>/dev/null || \
+	@$(PY) -c "import sphinx, myst_parser, sphinxarg, sphinx_gallery, furo, importlib.metadata as m; m.version('sphinx-mathjax-offline')" 2>/dev/null || \
 		$(VENV)/bin/pip install -q -e ".[docs]"
 	@touch $@
 

@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served with the pages: formulas render offline too
     "sphinx.ext.viewcode",
     "myst_parser",
     "sphinxarg.ext",
