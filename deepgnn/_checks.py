@@ -68,6 +68,13 @@ def check_fraction(arg: str, value: object) -> float:
     return float(value)
 
 
+def check_unit(arg: str, value: object, *, what: str, example: float) -> float:
+    """Return ``value`` as a float in ``[0, 1]``, or raise naming ``arg``, ``what`` it is and an example."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{arg}={value!r}; pass {what} in [0, 1] such as {arg}={example}")
+    return float(value)
+
+
 def check_pair(arg: str, value: object, *, example: str) -> tuple[float, float]:
     """Return ``value`` as two floats, or raise ``TypeError`` naming ``arg`` and an example."""
     if (

@@ -38,6 +38,7 @@ __all__ = [
     "ACTIVATIONS",
     "CSR",
     "Plan",
+    "act_grad",
     "choose_plan",
     "plan_for",
     "symmetric_spmm",
@@ -421,7 +422,7 @@ def _spmm(adj: CSR, x: Tensor, bias: Tensor | None, activation: str) -> Tensor:
     return out
 
 
-def _act_grad(grad: Tensor, y: Tensor | None, activation: str) -> Tensor:
+def act_grad(grad: Tensor, y: Tensor | None, activation: str) -> Tensor:
     """``grad * act'(y)`` with the ops autograd uses for ``tanh`` / ``relu`` (differentiable)."""
     if activation == "tanh":
         return torch.ops.aten.tanh_backward(grad, y)
@@ -453,7 +454,7 @@ class _SymmetricSpMM(torch.autograd.Function):
         if torch.is_grad_enabled():
             # create_graph=True (SPoGInit's gradient search, analyze): differentiable torch
             # ops, and Â·G' through this Function again, so that double backward works.
-            g = _act_grad(grad, y, ctx.activation)
+            g = act_grad(grad, y, ctx.activation)
             grad_x = _SymmetricSpMM.apply(g, ctx.adj, None, "identity") if need_x else None
             grad_b = g.sum(0) if need_b else None
         elif ctx.activation == "identity" and not need_b:
@@ -467,7 +468,7 @@ class _SymmetricSpMM(torch.autograd.Function):
                 # (width 64) and from 184.5 to 175.4 ms (width 256).
                 g, grad_b = _triton_act_backward(grad, y, ctx.activation, need_b)
             else:
-                g = _act_grad(grad, y, ctx.activation)
+                g = act_grad(grad, y, ctx.activation)
                 grad_b = g.sum(0) if need_b else None
             # Â is symmetric, so the backward of Â·X is Â·G: reuse the forward kernel instead of
             # the sparse transpose torch.sparse builds on every backward (~2x per step, H100).

@@ -524,15 +524,27 @@ class Graph:
             >>> torch.allclose(g.spmm(x, bias=b, activation="tanh"), torch.tanh(g.spmm(x, bias=b)))
             True
         """
+        x2, vector = self._spmm_operand(x, bias, activation)
+        out = self._product(x2, bias, activation)
+        return out.reshape(x.shape) if vector else out
+
+    def _rows_hint(self) -> str:
+        """What ``x`` of :meth:`spmm` holds, for the shape error."""
+        return f"x must have shape (num_nodes={self.num_nodes}, d) or ({self.num_nodes},)"
+
+    def _product(self, x2: Tensor, bias: Tensor | None, activation: str) -> Tensor:
+        r""":math:`\sigma(\hat A x + b)` of checked, contiguous 2-D operands."""
+        return symmetric_spmm(self._kernel_operand(x2.dtype), x2, bias, activation)
+
+    def _spmm_operand(self, x: Tensor, bias: Tensor | None, activation: str) -> tuple[Tensor, bool]:
+        """Check :meth:`spmm`'s arguments; return ``x`` as a contiguous 2-D tensor and whether
+        it was a vector."""
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
             raise ValueError(f"x has dtype {x.dtype}; pass a floating tensor, e.g. x.float()")
         if x.dim() not in (1, 2) or x.shape[0] != self.num_nodes:
-            raise ValueError(
-                f"x must have shape (num_nodes={self.num_nodes}, d) or ({self.num_nodes},), "
-                f"got {tuple(x.shape)}"
-            )
+            raise ValueError(f"{self._rows_hint()}, got {tuple(x.shape)}")
         if x.device != self.device:
             raise ValueError(
                 f"x is on {x.device} but the graph on {self.device}; call graph.to(x.device)"
@@ -553,8 +565,7 @@ class Graph:
                     f"{tuple(bias.shape)} on {bias.device}"
                 )
         x2 = (x.reshape(self.num_nodes, 1) if vector else x).contiguous()
-        out = symmetric_spmm(self._kernel_operand(x.dtype), x2, bias, activation)
-        return out.reshape(x.shape) if vector else out
+        return x2, vector
 
     def coo(self) -> tuple[Tensor, Tensor]:
         r"""Return ``(row, col)`` of :math:`\hat A`'s nonzeros (self loops included), on :attr:`device`."""

@@ -13,10 +13,10 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from deepgnn._checks import check_device
-from deepgnn._spmm import CSR, Plan, plan_for, symmetric_spmm
+from deepgnn._spmm import CSR, Plan, act_grad, plan_for, symmetric_spmm
 from deepgnn._typing import Device
 from deepgnn.distributed.partition import Partition
-from deepgnn.graph import SPMM_ACTIVATIONS, Graph
+from deepgnn.graph import Graph
 
 __all__ = ["DistributedGraph"]
 
@@ -249,38 +249,19 @@ class DistributedGraph(Graph):
         Returns:
             A tensor with the shape and dtype of ``x``.
         """
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise ValueError(f"x has dtype {x.dtype}; pass a floating tensor, e.g. x.float()")
-        if x.dim() not in (1, 2) or x.shape[0] != self.num_nodes:
-            raise ValueError(
-                f"x must hold rank {self.rank}'s rows, shape (num_nodes={self.num_nodes}, d) or "
-                f"({self.num_nodes},), got {tuple(x.shape)}; cut a whole-graph tensor with "
-                "graph.local(x)"
-            )
-        if x.device != self.device:
-            raise ValueError(
-                f"x is on {x.device} but the graph on {self.device}; call graph.to(x.device)"
-            )
-        if activation not in SPMM_ACTIVATIONS:
-            raise ValueError(
-                f"activation={activation!r} is not one of {list(SPMM_ACTIVATIONS)}; apply "
-                "other activations to the result of graph.spmm(x, bias=bias)"
-            )
-        vector = x.dim() == 1
-        d = 1 if vector else x.shape[1]
-        if bias is not None:
-            if not isinstance(bias, Tensor):
-                raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
-            if bias.shape != (d,) or bias.device != x.device:
-                raise ValueError(
-                    f"bias must have shape ({d},) and live on {x.device}, got shape "
-                    f"{tuple(bias.shape)} on {bias.device}"
-                )
-        x2 = (x.reshape(self.num_nodes, 1) if vector else x).contiguous()
-        out = _HaloSpMM.apply(x2, bias, activation, self)
-        return out.reshape(x.shape) if vector else out
+        return super().spmm(x, bias=bias, activation=activation)
+
+    def _rows_hint(self) -> str:
+        """What ``x`` holds: this rank's rows."""
+        return (
+            f"x must hold rank {self.rank}'s rows, shape (num_nodes={self.num_nodes}, d) or "
+            f"({self.num_nodes},); cut a whole-graph tensor with graph.local(x)"
+        )
+
+    def _product(self, x2: Tensor, bias: Tensor | None, activation: str) -> Tensor:
+        r"""The rows of :math:`\sigma(\hat A x + b)` this rank holds, with the halo exchange."""
+        out: Tensor = _HaloSpMM.apply(x2, bias, activation, self)
+        return out
 
     def _exchange(self, send: Tensor, out_rows: int, direction: str, *, reverse: bool) -> Any:
         """Start the all-to-all of ``send`` (rows grouped by destination); return (buffer, work)."""
@@ -437,14 +418,6 @@ class DistributedGraph(Graph):
         )
 
 
-def _act_grad(grad: Tensor, y: Tensor | None, activation: str) -> Tensor:
-    if activation == "tanh":
-        return torch.ops.aten.tanh_backward(grad, y)
-    if activation == "relu":
-        return torch.ops.aten.threshold_backward(grad, y, 0)
-    return grad
-
-
 class _HaloSpMM(torch.autograd.Function):
     """``act(Â_own,own x + Â_own,halo halo(x) + b)``; the backward returns the halo's gradient
     to the ranks that own those rows."""
@@ -482,7 +455,7 @@ class _HaloSpMM(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         graph: DistributedGraph = ctx.graph
         y = ctx.saved_tensors[0] if ctx.activation != "identity" else None
-        g = _act_grad(grad.contiguous(), y, ctx.activation)
+        g = act_grad(grad.contiguous(), y, ctx.activation)
         grad_b = g.sum(0).to(ctx.bias_dtype) if ctx.has_bias and ctx.needs_input_grad[1] else None
         if not ctx.needs_input_grad[0]:
             return None, grad_b, None, None

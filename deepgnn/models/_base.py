@@ -158,6 +158,11 @@ def conv_layer_weight(conv: nn.Module, prefix: str) -> LayerWeight:
     return cast(_GraphLayer, conv).layer_weight(prefix)
 
 
+def linear_layer_weight(name: str, linear: nn.Linear) -> LayerWeight:
+    """The :class:`LayerWeight` of projection ``linear`` held as attribute ``name``."""
+    return LayerWeight(f"{name}.weight", linear.weight, bias=linear.bias, kind="linear")
+
+
 def make_norm(norm: str | None, width: int) -> nn.Module:
     """Return the norm module ``norm`` (one of :data:`NORMS`, or ``None``: identity) of ``width``."""
     if norm is None:

@@ -7,6 +7,7 @@ from typing import cast
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepgnn._checks import check_unit
 from deepgnn.graph import Graph
 from deepgnn.models._base import GNN, LayerWeight, make_norm
 
@@ -78,10 +79,7 @@ class APPNP(GNN):
                 f"checkpoint={self.checkpoint!r} does not apply to appnp: its depth is "
                 "propagation steps of out_dim columns, without weights; pass checkpoint=None"
             )
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-            raise ValueError(
-                f"alpha={alpha!r}; pass a teleport probability in [0, 1] such as alpha=0.1"
-            )
+        alpha = check_unit("alpha", alpha, what="a teleport probability", example=0.1)
         if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
             raise ValueError(f"mlp_layers={layers!r}; pass a positive int such as mlp_layers=2")
         self.alpha = float(alpha)

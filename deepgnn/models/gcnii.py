@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepgnn._checks import check_unit
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, linear_layer_weight, make_norm
 from deepgnn.models._memory import run_segments, segment_length
 
 __all__ = ["GCNII", "GCNIIConv", "make_gcnii_conv"]
@@ -114,10 +115,7 @@ class GCNII(GNN):
 
     def _check_options(self) -> None:
         alpha, lamda = self.alpha, self.lamda
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-            raise ValueError(
-                f"alpha={alpha!r}; pass an initial-residual weight in [0, 1] such as alpha=0.1"
-            )
+        alpha = check_unit("alpha", alpha, what="an initial-residual weight", example=0.1)
         if (
             isinstance(lamda, bool)
             or not isinstance(lamda, (int, float))
@@ -162,11 +160,7 @@ class GCNII(GNN):
     def layer_weights(self) -> list[LayerWeight]:
         """The input projection, every GCNII layer and the output projection."""
         return [
-            LayerWeight(
-                "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
-            ),
+            linear_layer_weight("in_proj", self.in_proj),
             *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
-            LayerWeight(
-                "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
-            ),
+            linear_layer_weight("out_proj", self.out_proj),
         ]

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from deepgnn._checks import check_choice
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, linear_layer_weight, make_norm
 from deepgnn.models.gcn import make_gcn_conv
 
 __all__ = ["JKNet", "JK_MODES"]
@@ -92,7 +92,5 @@ class JKNet(GNN):
         """Every graph convolution, then the classifier on the aggregated layers."""
         return [
             *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
-            LayerWeight(
-                "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
-            ),
+            linear_layer_weight("out_proj", self.out_proj),
         ]

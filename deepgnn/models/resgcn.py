@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from deepgnn.graph import Graph
-from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, make_norm
+from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, linear_layer_weight, make_norm
 from deepgnn.models.gcn import make_gcn_conv
 
 __all__ = ["ResGCN", "GatedResGCN", "ReZeroGCN"]
@@ -56,13 +56,9 @@ class ResGCN(GNN):
     def layer_weights(self) -> list[LayerWeight]:
         """The input projection, every graph convolution and the output projection."""
         return [
-            LayerWeight(
-                "in_proj.weight", self.in_proj.weight, bias=self.in_proj.bias, kind="linear"
-            ),
+            linear_layer_weight("in_proj", self.in_proj),
             *(conv_layer_weight(conv, f"convs.{i}") for i, conv in enumerate(self.convs)),
-            LayerWeight(
-                "out_proj.weight", self.out_proj.weight, bias=self.out_proj.bias, kind="linear"
-            ),
+            linear_layer_weight("out_proj", self.out_proj),
         ]
 
 
