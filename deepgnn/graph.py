@@ -183,25 +183,39 @@ class Graph:
         self._build(ei[0], ei[1], w, num_nodes)
 
     def _build(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray, n: int) -> None:
+        # Written to hold few edge-sized temporaries at once: 31 M edges (ogbn-products'
+        # size) build in about 4 GB.
         keep = src != dst
-        src, dst, w = src[keep], dst[keep], w[keep]
-        rows = np.concatenate([src, dst])
-        cols = np.concatenate([dst, src])
-        w = np.concatenate([w, w])
-        key = rows * n + cols
-        order = np.argsort(key, kind="stable")
-        key, w = key[order], w[order]
-        uniq, start = np.unique(key, return_index=True)
-        w = np.maximum.reduceat(w, start) if len(w) else w
-        rows, cols = uniq // n, uniq % n
+        if not keep.all():
+            src, dst, w = src[keep], dst[keep], w[keep]
+        del keep
+        # both directions as row-major keys, sorted; a repeated edge keeps its largest weight
+        key = np.concatenate([src * n + dst, dst * n + src])
+        weights: np.ndarray | None = None
+        if w.size and (w == w[0]).all():  # one weight for all (unweighted input): a plain sort
+            fill = w[0]
+            key.sort()
+        else:
+            order = np.argsort(key, kind="stable")
+            key, weights = key[order], np.concatenate([w, w])[order]
+            del order
+        if key.size:
+            start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+            if start.size < key.size:
+                key = key[start]
+            if weights is not None:
+                weights = np.maximum.reduceat(weights, start)
+            del start
+        w = np.full(key.size, fill) if weights is None else weights
+        edge_index = np.empty((2, key.size), dtype=np.int64)
+        np.floor_divide(key, n, out=edge_index[0])
+        np.remainder(key, n, out=edge_index[1])
+        del key
+        rows, cols = edge_index
         self.num_nodes: int = n
-        self._edge_index = torch.from_numpy(np.stack([rows, cols]))
+        self._edge_index = torch.from_numpy(edge_index)
         self._edge_weight = torch.from_numpy(w)
-        loops = np.arange(n, dtype=np.int64)
-        r = np.concatenate([rows, loops])
-        c = np.concatenate([cols, loops])
-        v = np.concatenate([w, np.ones(n)])
-        deg = np.bincount(r, weights=v, minlength=n)
+        deg = np.bincount(rows, weights=w, minlength=n) + 1.0  # the self loop's weight last
         if not np.isfinite(deg).all():
             node = int(np.flatnonzero(~np.isfinite(deg))[0])
             raise ValueError(
@@ -210,7 +224,22 @@ class Graph:
                 "edge_weight / edge_weight.max()"
             )
         dinv = 1.0 / np.sqrt(deg)
-        adj = sp.csr_array((v * dinv[r] * dinv[c], (r, c)), shape=(n, n))
+        # Â in CSR directly: the edges are in row-major order already, and each row's self
+        # loop goes in after its neighbours of smaller id.
+        nnz = rows.size + n
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n) + 1, out=indptr[1:])
+        loop_at = indptr[:-1] + np.bincount(rows[cols < rows], minlength=n)
+        is_edge = np.ones(nnz, dtype=bool)
+        is_edge[loop_at] = False
+        indices = np.empty(nnz, dtype=np.int64)
+        indices[loop_at] = np.arange(n)
+        indices[is_edge] = cols
+        data = np.empty(nnz)
+        data[loop_at] = np.ones(n) * dinv * dinv
+        data[is_edge] = w * dinv[rows] * dinv[cols]
+        del loop_at, is_edge
+        adj = sp.csr_array((data, indices, indptr), shape=(n, n))
         adj.sort_indices()
         self._scipy: sp.csr_array | None = adj
         self._degree = torch.from_numpy(deg)

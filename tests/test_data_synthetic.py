@@ -76,3 +76,111 @@ def test_csbm_arxiv_has_ogbn_arxiv_size_and_homophily():
     src, dst = ds.graph.edge_index
     same = (ds.y[src] == ds.y[dst]).float().mean().item()
     assert same == pytest.approx(0.655, abs=2e-3)
+
+
+def _hill_exponent(degree: torch.Tensor, top: int) -> float:
+    """Hill's estimate of the tail exponent gamma of P(k) ~ k^-gamma from the ``top`` degrees."""
+    k = degree.double().sort(descending=True).values
+    return 1.0 + 1.0 / torch.log(k[:top] / k[top]).mean().item()
+
+
+@pytest.mark.parametrize("exponent", [2.1, 2.5])
+def test_degree_corrected_csbm_has_a_power_law_tail(exponent):
+    ds = csbm(num_nodes=20_000, avg_degree=10.0, num_classes=10, degree_exponent=exponent, seed=0)
+    degree = ds.graph.degree - 1
+    assert ds.graph.num_edges == 100_000
+    assert degree.float().mean().item() == pytest.approx(10.0, abs=1e-3)
+    # hubs: the default cap is sqrt(N * d) = 447, some 40 times the mean
+    assert 300 <= degree.max().item() <= 447
+    # the top 5% of the nodes follow the tail (Hill's estimator), below the cap's reach
+    assert _hill_exponent(degree, 1000) == pytest.approx(exponent, abs=0.2)
+
+
+@pytest.mark.parametrize("homophily", [0.1, 0.81])
+def test_degree_corrected_csbm_realizes_homophily_exactly(homophily):
+    ds = csbm(
+        num_nodes=20_000,
+        avg_degree=10.0,
+        num_classes=47,
+        homophily=homophily,
+        degree_exponent=2.1,
+        max_degree=2000,
+        seed=1,
+    )
+    rows, cols = ds.graph.edge_index
+    assert (ds.y[rows] == ds.y[cols]).float().mean().item() == pytest.approx(homophily, abs=1e-4)
+    assert torch.bincount(ds.y).max() - torch.bincount(ds.y).min() <= 1  # balanced classes
+    # a cap above sqrt(N d) = 447 lets hubs past it (short of 2000: their mutual pairs repeat)
+    assert (ds.graph.degree - 1).max().item() > 600
+
+
+def test_degree_corrected_csbm_is_reproducible_from_its_seed():
+    kwargs = {"num_nodes": 3000, "avg_degree": 8.0, "degree_exponent": 2.2}
+    a, b, c = csbm(**kwargs, seed=4), csbm(**kwargs, seed=4), csbm(**kwargs, seed=5)
+    assert torch.equal(a.graph.edge_index, b.graph.edge_index)
+    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    assert not torch.equal(a.graph.edge_index, c.graph.edge_index)
+    assert not torch.equal(a.graph.degree, c.graph.degree)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"degree_exponent": 1.0}, ValueError, r"degree_exponent=1.0 must be .*above 1.*e\.g\."),
+        ({"degree_exponent": float("nan")}, ValueError, "degree_exponent=nan must be"),
+        ({"degree_exponent": "2.1"}, TypeError, "degree_exponent must be a float"),
+        ({"max_degree": 50}, ValueError, "max_degree=50 caps .* pass degree_exponent="),
+        ({"degree_exponent": 2.1, "max_degree": 5}, ValueError, r"max_degree=5 .* pass .* in \[10"),
+        ({"degree_exponent": 2.1, "max_degree": 10**6}, ValueError, "num_nodes - 1 = 9999"),
+        ({"degree_exponent": 2.1, "max_degree": 99.5}, TypeError, "max_degree must be an int"),
+        (
+            {
+                "num_nodes": 40,
+                "avg_degree": 30.0,
+                "num_classes": 10,
+                "homophily": 1.0,
+                "degree_exponent": 2.1,
+            },
+            ValueError,
+            "too dense",
+        ),
+    ],
+)
+def test_degree_corrected_csbm_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        csbm(**kwargs)
+
+
+def test_degree_corrected_community_structure_carries_the_signal():
+    import dataclasses
+
+    from deepgnn.graph import Graph
+    from deepgnn.train import train_node
+
+    ds = csbm(
+        num_nodes=2000,
+        avg_degree=10.0,
+        num_classes=5,
+        homophily=0.85,
+        snr=0.5,
+        num_features=16,
+        degree_exponent=2.3,
+        seed=0,
+    )
+    no_edges = Graph(torch.zeros(2, 0, dtype=torch.long), num_nodes=ds.num_nodes)
+    test = {}
+    for name, data in (("gcn", ds), ("mlp", dataclasses.replace(ds, graph=no_edges))):
+        model = deepgnn.build(
+            "gcn", ds.num_features, ds.num_classes, 2, width=32, activation="relu", seed=0
+        )
+        test[name] = train_node(model, data, epochs=30, lr=0.05, patience=None, seed=0).test
+    # on an edgeless graph the same model is an MLP of the features alone
+    assert test["gcn"] > test["mlp"] + 0.3
+    assert test["mlp"] > 0.2 + 0.03  # features alone: weakly above chance (1/5)
+
+
+def test_csbm_products_is_registered_with_products_size():
+    from deepgnn.data import PRODUCTS_HOMOPHILY, PRODUCTS_MAX_DEGREE, available
+
+    assert "csbm-products" in available()
+    assert (PRODUCTS_HOMOPHILY, PRODUCTS_MAX_DEGREE) == (0.81, 17_481)

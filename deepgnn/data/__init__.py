@@ -22,7 +22,8 @@ molecules (extra ``chem``)    ``ogbg-molhiv``, ``ogbg-molbbbp``
                               (``molecules/hiv.csv``, ``molecules/bbbp.csv``)
 synthetic                     ``csbm`` (:func:`csbm` with its defaults; call it for others),
                               ``csbm-arxiv`` (ogbn-arxiv's size, features, classes and
-                              homophily)
+                              homophily), ``csbm-products`` (ogbn-products' size, features,
+                              classes and homophily, power-law degrees with hubs)
 ============================  =========================================================
 """
 
@@ -142,6 +143,30 @@ def _csbm_arxiv() -> Dataset:
     return ds
 
 
+# ogbn-products: its largest degree, and the edge homophily Lim et al. (NeurIPS 2021) report.
+PRODUCTS_MAX_DEGREE = 17_481
+PRODUCTS_HOMOPHILY = 0.81
+
+
+def _csbm_products() -> Dataset:
+    # ogbn-products' size (2,449,029 nodes, 30,929,570 undirected edges: mean degree 25.26),
+    # 100 features and 47 classes (balanced here), with Chung-Lu degrees of exponent 2.1 capped
+    # at products' largest degree; features as weak as csbm-arxiv's.
+    ds = csbm(
+        num_nodes=2_449_029,
+        avg_degree=2 * 30_929_570 / 2_449_029,
+        num_classes=47,
+        homophily=PRODUCTS_HOMOPHILY,
+        snr=CSBM_ARXIV_SNR,
+        num_features=100,
+        seed=0,
+        degree_exponent=2.1,
+        max_degree=PRODUCTS_MAX_DEGREE,
+    )
+    ds.name = "csbm-products"
+    return ds
+
+
 _LOADERS: dict[str, _Loader] = {
     **{name: _planetoid(name) for name in ("cora", "citeseer", "pubmed")},
     **{name: _heterophilous(name) for name in _het.NAMES},
@@ -149,6 +174,7 @@ _LOADERS: dict[str, _Loader] = {
     **{name: _molecules(name) for name in _mol.NAMES},
     "csbm": lambda root: csbm(),
     "csbm-arxiv": lambda root: _csbm_arxiv(),
+    "csbm-products": lambda root: _csbm_products(),
 }
 
 

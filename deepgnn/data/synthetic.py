@@ -3,12 +3,16 @@ r"""Synthetic graphs: the contextual stochastic block model (cSBM).
 A cSBM couples a stochastic block model (the graph) with a Gaussian mixture (the features)
 through shared class labels (Deshpande, Sen, Montanari, Mossel, "Contextual Stochastic Block
 Models", NeurIPS 2018, arXiv 1807.09596). Homophily, degree and feature signal are set
-independently, which makes it the controlled dataset for depth and scaling studies.
+independently, which makes it the controlled dataset for depth and scaling studies. With
+``degree_exponent=`` the graph is degree-corrected (Karrer & Newman, "Stochastic blockmodels and
+community structure in networks", Phys. Rev. E 2011): Chung–Lu power-law degrees with hubs,
+sampled in chunks up to ogbn-products size.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -71,6 +75,118 @@ def _sample_pairs(
     return keys
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    # np.unique hashes int64 keys in numpy 2.3, several times slower than a sort on 2 cores
+    a = np.sort(a)
+    return a[np.concatenate([[True], a[1:] != a[:-1]])] if a.size else a
+
+
+def _powerlaw_degrees(n: int, d: float, exponent: float, cap: float) -> np.ndarray:
+    r"""Expected degrees by rank, largest first: :math:`\min(s\,r^{-1/(\gamma-1)}, k_{max})`
+    with :math:`s` chosen so that they sum to :math:`n\bar d`."""
+    base = np.arange(1, n + 1, dtype=np.float64) ** (-1.0 / (exponent - 1.0))
+    suffix = np.cumsum(base[::-1])[::-1]  # suffix[k] = sum of base[k:]
+    k = np.arange(n)
+    scale = (n * d - k * cap) / suffix  # scale if the top k ranks are capped
+    capped = int(np.argmax(scale * base <= cap))  # the fewest capped ranks that are consistent
+    return np.minimum(scale[capped] * base, cap)
+
+
+def _distinct_pairs(
+    rng: np.random.Generator,
+    n: int,
+    count: int,
+    draw: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    what: str,
+    chunk: int,
+) -> np.ndarray:
+    """Return ``count`` distinct sorted keys ``i*n + j`` (``i < j``) of the pairs ``draw(k)``
+    yields, ``chunk`` draws at a time; a random surplus is dropped at the end."""
+    keys = np.empty(0, dtype=np.int64)
+    chunks: list[np.ndarray] = []
+    pending, rounds = 0, 0
+    limit = 64 + 8 * (count // chunk + 1)
+    while keys.size < count:
+        rounds += 1
+        if rounds > limit:
+            raise ValueError(
+                f"cannot place {count} distinct {what}-class edges; the hubs' pairs repeat too "
+                "often: lower avg_degree or max_degree, raise degree_exponent or num_nodes"
+            )
+        u, v = draw(min(chunk, int((count - keys.size - pending) * 1.1) + 64))
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        chunks.append(_sorted_unique((lo * n + hi)[lo != hi]))
+        del u, v, lo, hi
+        pending += chunks[-1].size
+        if keys.size + pending >= count:  # merge only when the chunks could be enough
+            keys = _sorted_unique(np.concatenate([keys, *chunks]))
+            chunks, pending = [], 0
+    surplus = keys.size - count
+    if surplus:
+        keys = np.delete(keys, rng.choice(keys.size, surplus, replace=False))
+    return keys
+
+
+def _dc_edges(
+    rng: np.random.Generator,
+    y: np.ndarray,
+    order: np.ndarray,
+    start: np.ndarray,
+    size: np.ndarray,
+    m: int,
+    m_intra: int,
+    d: float,
+    exponent: float,
+    cap: float,
+    chunk: int,
+) -> np.ndarray:
+    """Degree-corrected edges: ``m_intra`` distinct intra-class and ``m - m_intra`` distinct
+    inter-class pairs, each pair drawn with probability proportional to ``w_i w_j``."""
+    n, c = len(y), len(size)
+    degrees = _powerlaw_degrees(n, d, exponent, cap)
+    w = np.empty(n)
+    w[rng.permutation(n)] = degrees  # rank -> random node: hubs fall in every class
+    del degrees
+    cum = np.cumsum(w[order])  # cumulative weight in class-sorted order
+    del w
+    end = start + size
+    before = np.concatenate([[0.0], cum[:-1]])[start]  # weight of the classes before c
+    weight = cum[end - 1] - before
+    yo = y[order]
+
+    def pick(value: np.ndarray, lo: np.ndarray | int, hi: np.ndarray | int) -> np.ndarray:
+        # searchsorted of sorted values walks cum in order: 5x faster than of random ones
+        return np.clip(np.searchsorted(cum, np.sort(value), side="right"), lo, hi)
+
+    p_class = weight**2 / (weight**2).sum()  # intra pairs of class c weigh W_c**2 in all
+
+    def intra(k: int) -> tuple[np.ndarray, np.ndarray]:
+        # class by class (the classes hold disjoint ranges of cum, so sorting keeps them
+        # apart): both ends sorted, the second then shuffled within its class
+        cls = np.repeat(np.arange(c), rng.multinomial(k, p_class))
+        lo, hi, base, span = start[cls], end[cls] - 1, before[cls], weight[cls]
+        u = pick(base + rng.random(k) * span, lo, hi)
+        v = pick(base + rng.random(k) * span, lo, hi)
+        v = v[np.argsort(cls + rng.random(k))]
+        return order[u], order[v]
+
+    def inter(k: int) -> tuple[np.ndarray, np.ndarray]:
+        # both ends in proportion to w, pairs inside a class rejected
+        u = pick(rng.random(k) * cum[-1], 0, n - 1)
+        v = rng.permutation(pick(rng.random(k) * cum[-1], 0, n - 1))
+        keep = yo[u] != yo[v]
+        return order[u[keep]], order[v[keep]]
+
+    a = _distinct_pairs(rng, n, m_intra, intra, "intra", chunk)
+    b = _distinct_pairs(rng, n, m - m_intra, inter, "inter", chunk)
+    keys = np.concatenate([a, b])
+    del a, b
+    edges = np.empty((2, m), dtype=np.int64)
+    np.floor_divide(keys, n, out=edges[0])
+    np.remainder(keys, n, out=edges[1])
+    return edges
+
+
 def csbm(
     *,
     num_nodes: int = 10_000,
@@ -83,6 +199,8 @@ def csbm(
     train_fraction: float = 0.5,
     val_fraction: float = 0.25,
     seed: int = 0,
+    degree_exponent: float | None = None,
+    max_degree: int | None = None,
 ) -> Dataset:
     r"""Sample a contextual stochastic block model: graph, features, labels and splits.
 
@@ -104,6 +222,23 @@ def csbm(
     2018, arXiv 1807.09596). Everything is vectorized numpy: ogbn-arxiv size (169,343 nodes,
     ``avg_degree=13.7``) samples in seconds.
 
+    **Degree-corrected** (``degree_exponent=`` :math:`\gamma`): the degrees follow a power law
+    with hubs, as in real graphs (a degree-corrected SBM, Karrer & Newman, Phys. Rev. E 2011,
+    with Chung–Lu weights, Chung & Lu, Annals of Combinatorics 2002). The node of rank
+    :math:`r` (ranks given to the nodes at random, so hubs fall in every class) gets the
+    expected degree :math:`w_r = \min(s\,r^{-1/(\gamma-1)}, k_{max})`, whose tail is
+    :math:`P(k) \propto k^{-\gamma}`, with :math:`s` set so that the mean is :math:`\bar d`.
+    Each intra-class pair is drawn with probability :math:`\propto w_i w_j` among the
+    intra-class pairs, and each inter-class pair likewise among the inter-class pairs; repeats
+    and self loops are dropped and draws go on (``2**22`` at a time, no dense or
+    :math:`N \times N` intermediate) until there are exactly :math:`\mathrm{round}(hM)` and
+    :math:`M - \mathrm{round}(hM)` distinct ones, of which a random surplus is dropped. So the
+    edge count and homophily are exact as above, and the realized degrees of the hubs fall
+    somewhat below :math:`k_{max}` (their mutual pairs repeat). Nodes of small weight may end
+    isolated. Labels stay balanced (chance is :math:`1/C`). At ogbn-products size (the
+    ``csbm-products`` dataset: 2,449,029 nodes, 30,929,570 edges) it takes 52 s and 4.4 GiB
+    on a 2-core CPU; its largest degree is 11,379 (seed 0).
+
     Args:
         num_nodes: :math:`N`.
         avg_degree: mean number of neighbours :math:`\bar d` (self loops not counted).
@@ -114,6 +249,11 @@ def csbm(
         num_splits: number of random train/val/test splits.
         train_fraction, val_fraction: split sizes; the test set is the rest.
         seed: seeds every random choice; the same arguments give the same dataset.
+        degree_exponent: :math:`\gamma > 1` of the power-law degree tail (real graphs mostly
+            have 2 to 3); ``None`` (the default): the uniform cSBM above.
+        max_degree: :math:`k_{max}`, the cap on the expected degree, at least ``avg_degree``
+            and below ``num_nodes``; ``None``: :math:`\lfloor\sqrt{N \bar d}\rfloor` (the cap at
+            which no pair's expected count exceeds 1). Only with ``degree_exponent``.
 
     Returns:
         A :class:`~deepgnn.data.Dataset` named ``"csbm"`` with metric ``"accuracy"``.
@@ -125,6 +265,10 @@ def csbm(
         >>> ds = csbm(num_nodes=1000, avg_degree=8, homophily=0.9, seed=1)
         >>> ds.graph.num_edges, ds.num_classes
         (4000, 5)
+        >>> hubs = csbm(num_nodes=5000, avg_degree=10, degree_exponent=2.1, seed=1)
+        >>> deg = hubs.graph.degree - 1
+        >>> hubs.graph.num_edges, bool(deg.max() > 15 * deg.mean())
+        (25000, True)
     """
     n = check_int("num_nodes", num_nodes, minimum=2)
     c = check_int("num_classes", num_classes, minimum=2)
@@ -138,6 +282,33 @@ def csbm(
     snr = _check_float("snr", snr, 0.0, math.inf, closed_hi=False)
     tr = _check_float("train_fraction", train_fraction, 0.0, 1.0, closed_hi=False)
     va = _check_float("val_fraction", val_fraction, 0.0, 1.0, closed_hi=False)
+    gamma = cap = None
+    if degree_exponent is not None:
+        gamma = degree_exponent
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+            raise TypeError(
+                f"degree_exponent must be a float, got {type(gamma).__name__} {gamma!r}; pass "
+                "e.g. degree_exponent=2.1"
+            )
+        gamma = float(gamma)
+        if not (gamma > 1.0 and math.isfinite(gamma)):
+            raise ValueError(
+                f"degree_exponent={gamma} must be a finite number above 1 (the degree tail "
+                "k^-degree_exponent); real graphs mostly have 2 to 3, e.g. degree_exponent=2.1"
+            )
+        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
+    if max_degree is not None:
+        if gamma is None:
+            raise ValueError(
+                f"max_degree={max_degree} caps power-law degrees; pass degree_exponent= "
+                "(e.g. 2.1) with it, or drop max_degree"
+            )
+        cap = float(check_int("max_degree", max_degree, minimum=1))
+        if not d <= cap <= n - 1:
+            raise ValueError(
+                f"max_degree={max_degree} must lie between avg_degree={d} and "
+                f"num_nodes - 1 = {n - 1}; pass a max_degree in [{math.ceil(d)}, {n - 1}]"
+            )
     if tr + va >= 1.0:
         raise ValueError(
             f"train_fraction + val_fraction = {tr + va} leaves no test nodes; keep the sum below 1"
@@ -151,10 +322,23 @@ def csbm(
 
     m = round(n * d / 2)
     m_intra = round(h * m)
-    intra = _sample_pairs(rng, y, order, start, size, m_intra, True, np.empty(0, np.int64))
-    inter = _sample_pairs(rng, y, order, start, size, m - m_intra, False, intra)
-    keys = np.concatenate([intra, inter])
-    edges = np.stack([keys // n, keys % n])
+    if gamma is None:
+        intra = _sample_pairs(rng, y, order, start, size, m_intra, True, np.empty(0, np.int64))
+        inter = _sample_pairs(rng, y, order, start, size, m - m_intra, False, intra)
+        keys = np.concatenate([intra, inter])
+        edges = np.stack([keys // n, keys % n])
+        del intra, inter, keys
+    else:
+        assert cap is not None
+        pairs = int((size * (size - 1) // 2).sum())
+        if m_intra > pairs or m - m_intra > n * (n - 1) // 2 - pairs:
+            raise ValueError(
+                f"cannot place {m_intra} intra- and {m - m_intra} inter-class edges; the graph "
+                "is too dense for its classes: lower avg_degree or raise num_nodes"
+            )
+        edges = _dc_edges(rng, y, order, start, size, m, m_intra, d, gamma, cap, 1 << 22)
+    graph = Graph(torch.from_numpy(edges), num_nodes=n)
+    del edges
 
     if f >= c:
         q, _ = np.linalg.qr(rng.standard_normal((f, c)))
@@ -162,7 +346,10 @@ def csbm(
     else:
         means = rng.standard_normal((c, f))
         means /= np.linalg.norm(means, axis=1, keepdims=True)
-    x = (rng.standard_normal((n, f), dtype=np.float32) + snr * means[y]).astype(np.float32)
+    x = rng.standard_normal((n, f), dtype=np.float32)
+    step = max(1, (1 << 24) // f)  # rows at a time: no (n, f) float64 intermediate
+    for i in range(0, n, step):
+        x[i : i + step] = x[i : i + step] + snr * means[y[i : i + step]]
 
     num_train, num_val = int(tr * n), int(va * n)
     masks = np.zeros((3, num_splits, n), dtype=bool)
@@ -174,7 +361,7 @@ def csbm(
     train, val, test = (torch.from_numpy(m_) for m_ in masks)
     return Dataset(
         "csbm",
-        Graph(torch.from_numpy(edges), num_nodes=n),
+        graph,
         torch.from_numpy(x),
         torch.from_numpy(y.astype(np.int64)),
         train,
