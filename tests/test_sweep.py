@@ -85,6 +85,10 @@ def _complete_per_cell(config, out, storage=None) -> Counter:
         ("[model]\nname='gcn'\ndepth=2\nheads=4\n", r"\[model\] heads is an option of \['gat'\]"),
         ("[model]\nname='gcn'\ndepth=2\n[train]\nlr=-1\n", r"\[train\] lr=-1"),
         (
+            "[model]\nname='gcn'\ndepth=2\n[train]\ndrop_edge=1.5\n",
+            r"\[train\] drop_edge=1.5; pass a drop probability in \[0, 1\)",
+        ),
+        (
             "[model]\nname='gcn'\ndepth=2\n[train]\nepoch=5\n",
             r"\[train\] has unknown key 'epoch'.*'epochs'",
         ),

@@ -196,7 +196,8 @@ def check_options(**settings: Any) -> None:
     """Raise the error :func:`~deepgnn.train.train_node` / ``train_graph`` would raise for these.
 
     Checks the values of the given keywords among ``epochs``, ``lr``, ``weight_decay``,
-    ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout``, ``protocol``, ``seed``
+    ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout``, ``drop_edge``,
+    ``protocol``, ``seed``
     (an int >= 0), ``device`` (one this torch can use), ``init`` with ``init_options``, and
     ``on_epoch`` (a callable or ``None``); other keywords are not looked at.
 
@@ -238,6 +239,14 @@ def check_options(**settings: Any) -> None:
         isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1
     ):
         raise ValueError(f"dropout={dropout!r} is outside [0, 1); pass e.g. dropout=0.5")
+    drop_edge = settings.get("drop_edge")
+    if drop_edge is not None:
+        if isinstance(drop_edge, bool) or not isinstance(drop_edge, (int, float)):
+            raise TypeError(f"drop_edge must be a float in [0, 1), got {drop_edge!r}")
+        if not 0.0 <= drop_edge < 1.0:
+            raise ValueError(
+                f"drop_edge={drop_edge!r}; pass a drop probability in [0, 1), e.g. 0.3"
+            )
     if settings.get("protocol") is not None and not isinstance(settings["protocol"], Protocol):
         check_choice("protocol", settings["protocol"], available())
     if "seed" in settings:

@@ -131,7 +131,14 @@ def train_node(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
             "graph-classification datasets go to train_graph"
         )
-    check_options(seed=seed, device=device, init=init, init_options=init_options, on_epoch=on_epoch)
+    check_options(
+        seed=seed,
+        device=device,
+        init=init,
+        init_options=init_options,
+        on_epoch=on_epoch,
+        drop_edge=drop_edge,
+    )
     settings = resolve(
         model,
         protocol,
@@ -159,10 +166,6 @@ def train_node(
             f"cuda_graph=True needs a CUDA device, but training runs on {dev}; pass "
             "device='cuda' or cuda_graph=False"
         )
-    if isinstance(drop_edge, bool) or not isinstance(drop_edge, (int, float)):
-        raise TypeError(f"drop_edge must be a float in [0, 1), got {drop_edge!r}")
-    if not 0.0 <= drop_edge < 1.0:
-        raise ValueError(f"drop_edge={drop_edge!r}; pass a drop probability in [0, 1), e.g. 0.3")
     if drop_edge and cuda_graph:
         raise ValueError(
             "drop_edge and cuda_graph=True do not go together: a captured step replays one "
