@@ -372,20 +372,14 @@ class Graph:
             )
         if self._drop_cache is None:
             n = self.num_nodes
-            adj = self.to_scipy() if self._scipy is None else self._scipy
-            ii = np.repeat(np.arange(n, dtype=np.int64), np.diff(adj.indptr))
-            jj = adj.indices.astype(np.int64)
+            ii, jj = self.coo()  # Â's nonzeros in CSR order, on the device
             off = ii != jj
-            key = np.minimum(ii, jj) * n + np.maximum(ii, jj)
-            pair_of = np.full(ii.shape, -1, dtype=np.int64)
-            pair_of[off] = np.unique(key[off], return_inverse=True)[1]
-            deg_np = self._degree.cpu().numpy()
-            raw_w = adj.data * np.sqrt(deg_np[ii] * deg_np[jj])  # w_ij, 1 on the loops
-            dev = self.device
-            rows_t, cols_t, pair_t, raw_t = (
-                torch.from_numpy(a).to(dev) for a in (ii, jj, pair_of, raw_w)
-            )
-            self._drop_cache = (rows_t, cols_t, pair_t, raw_t)
+            key = torch.minimum(ii, jj) * n + torch.maximum(ii, jj)
+            pair_of = torch.full_like(ii, -1)  # the undirected edge of each nonzero
+            pair_of[off] = torch.unique(key[off], return_inverse=True)[1]
+            deg = self.degree
+            raw_w = self._val.to(self.device) * (deg[ii] * deg[jj]).sqrt()  # w_ij, 1 on loops
+            self._drop_cache = (ii, jj, pair_of, raw_w)
         rows, cols, pair, raw = self._drop_cache
         kept = torch.rand(self.num_edges, generator=generator, device=self.device) >= p
         keep = (pair < 0) | kept[pair.clamp_min(0)]
@@ -402,10 +396,7 @@ class Graph:
         out._edge_index = torch.stack([r[edge], c[edge]])
         out._edge_weight = w[edge]
         out._scipy = None
-        for name in ("_index_cache", "_kernel_arrays", "_plan", "_dgl_cache", "_coo_cache"):
-            setattr(out, name, None)
-        out._adj_cache, out._csr_cache = {}, {}
-        out._drop_cache = None
+        out._clear_derived()
         return out
 
     def adjacency(self, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -438,17 +429,21 @@ class Graph:
             return self
         out = copy.copy(self)
         out.device = device
-        out._index_cache = None
-        out._kernel_arrays = None
-        out._adj_cache = {}
-        out._csr_cache = {}
-        out._plan = None
-        out._dgl_cache = None
-        out._coo_cache = None
-        out._drop_cache = None
+        out._clear_derived()
         if device.type == "cuda":
             out._kernel_plan()  # chosen once per graph and device, from the degree statistics
         return out
+
+    def _clear_derived(self) -> None:
+        """Forget everything derived from the masters for a device (after a copy)."""
+        self._index_cache = None
+        self._kernel_arrays = None
+        self._adj_cache = {}
+        self._csr_cache = {}
+        self._plan = None
+        self._dgl_cache = None
+        self._coo_cache = None
+        self._drop_cache = None
 
     def _kernel_plan(self) -> Plan:
         if self._plan is None:
