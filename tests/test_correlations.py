@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from deepgnn.sweep.correlations import correlations, correlations_md
 
@@ -81,3 +81,23 @@ def test_committed_planetoid_study_correlations():
     assert (t[["rho", "rho_depth"]].abs() <= 1).all().all()
     md = correlations_md(t, title="paper_planetoid")
     assert md.count("## ") == 6 and "| GEV (graph-embedding variation) |" in md
+
+
+def test_within_depth_ranks_are_taken_among_one_depths_cells_only():
+    # the two depths' values interleave: ranks over all cells would space them differently
+    depths = [2] * 4 + [8] * 4
+    measure = [1.0, 10.0, 20.0, 30.0, 2.0, 3.0, 4.0, 40.0]
+    test = [0.2, 0.5, 0.3, 0.9, 0.1, 0.4, 0.2, 0.6]
+
+    def centered(v, d):  # ranks among one depth's cells, minus their mean
+        v, d = np.asarray(v), np.asarray(d)
+        out = np.zeros(len(v))
+        for k in np.unique(d):
+            r = rankdata(v[d == k])
+            out[d == k] = r - r.mean()
+        return out
+
+    a, b = centered(measure, depths), centered(test, depths)
+    expected = (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())
+    t = correlations(_rows(depths, measure, test), n_resamples=0).iloc[0]
+    assert t["rho_depth"] == pytest.approx(expected)

@@ -53,14 +53,18 @@ def _ranks(a: np.ndarray) -> np.ndarray:
     return rankdata(a, axis=-1)
 
 
-def _within(r: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Ranks centered within each depth (``r`` and ``depth`` of shape ``(..., n)``)."""
-    out = np.zeros_like(r, dtype=float)
+def _within(a: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Ranks of ``a`` among the cells of the same depth, centered there (shape ``(..., n)``).
+
+    The other depths' cells are set to +inf for the ranking, so a cell's rank counts only the
+    cells of its own depth; a depth of k cells gets ranks 1..k, centered by (k + 1) / 2.
+    """
+    out = np.zeros_like(a, dtype=float)
     for d in np.unique(depth):
         mask = depth == d
+        r = _ranks(np.where(mask, a, np.inf))
         count = mask.sum(axis=-1, keepdims=True)
-        mean = np.where(mask, r, 0.0).sum(axis=-1, keepdims=True) / np.maximum(count, 1)
-        out = np.where(mask, r - mean, out)
+        out = np.where(mask, r - (count + 1) / 2, out)
     return out
 
 
@@ -73,13 +77,13 @@ def _pearson(a: np.ndarray, b: np.ndarray, *, centered: bool) -> np.ndarray:
         return np.where(den > 0, (a * b).sum(axis=-1) / np.where(den > 0, den, 1.0), np.nan)
 
 
+# ``axis``: scipy's vectorized bootstrap passes it; the statistics always reduce the last axis.
 def _rho(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return _pearson(_ranks(x), _ranks(y), centered=False)
 
 
 def _rho_depth(x: np.ndarray, y: np.ndarray, depth: np.ndarray, axis: int = -1) -> np.ndarray:
-    # ranks within a depth = ranks of (depth, value) pairs, less the depth's mean rank
-    return _pearson(_within(_ranks(x), depth), _within(_ranks(y), depth), centered=True)
+    return _pearson(_within(x, depth), _within(y, depth), centered=True)
 
 
 def _interval(stat: Any, data: tuple[np.ndarray, ...], n_resamples: int, seed: int) -> tuple:
@@ -177,8 +181,7 @@ def correlations(
                 "rho_depth": (_rho_depth, (x, y, d)),
                 "rho_depth_trained": (_rho_depth, (x[~bad], y[~bad], d[~bad])),
             }
-            for k, (stat, data) in enumerate(stats.values()):
-                key = list(stats)[k]
+            for key, (stat, data) in stats.items():
                 if len(data[0]) < 3:
                     row.update({key: math.nan, f"{key}_lo": math.nan, f"{key}_hi": math.nan})
                     continue
