@@ -352,20 +352,31 @@ class GNN(nn.Module):
                 states.append(h)
             return h
 
+        def layer(i: int, h: Tensor) -> Tensor:
+            return self._combine(i, h, self._hidden(i, graph, h))
+
         encoded = self._encode(x)
         h = x if encoded is None else keep(encoded)
-        layers = len(self.norms)
-        length = segment_length(self.checkpoint, layers) if torch.is_grad_enabled() else 0
-        if states is None and length:
-
-            def layer(i: int, h: Tensor) -> Tensor:
-                return self._combine(i, h, self._hidden(i, graph, h))
-
-            h = run_segments(layer, h, layers, length, [self])
-        else:
-            for i in range(layers):
-                h = keep(self._combine(i, h, self._hidden(i, graph, h)))
+        h = self._run_layers(layer, h, len(self.norms), states)
         return keep(self._output(graph, h))
+
+    def _run_layers(
+        self,
+        layer: Callable[[int, Tensor], Tensor],
+        h: Tensor,
+        count: int,
+        states: list[Tensor] | None,
+    ) -> Tensor:
+        """``h = layer(i, h)`` for ``i < count``, appending each output to ``states`` when
+        given; with ``checkpoint`` set and no states kept, in recomputed segments."""
+        length = segment_length(self.checkpoint, count) if torch.is_grad_enabled() else 0
+        if states is None and length:
+            return run_segments(layer, h, count, length, [self])
+        for i in range(count):
+            h = layer(i, h)
+            if states is not None:
+                states.append(h)
+        return h
 
     # ---------------------------------------------------------------- family hooks
     def _check_options(self) -> None:

@@ -11,7 +11,6 @@ from torch import Tensor, nn
 from deepgnn._checks import check_unit
 from deepgnn.graph import Graph
 from deepgnn.models._base import GNN, LayerWeight, conv_layer_weight, linear_layer_weight, make_norm
-from deepgnn.models._memory import run_segments, segment_length
 
 __all__ = ["GCNII", "GCNIIConv", "make_gcnii_conv"]
 
@@ -148,13 +147,7 @@ class GCNII(GNN):
             return self.act(self.norms[i](self.convs[i](graph, drop(h), h0)))
 
         h0 = keep(self.act(self.in_proj(drop(x))))
-        h = h0
-        length = segment_length(self.checkpoint, self.depth) if torch.is_grad_enabled() else 0
-        if states is None and length:
-            h = run_segments(layer, h, self.depth, length, [self])
-        else:
-            for i in range(self.depth):
-                h = keep(layer(i, h))
+        h = self._run_layers(layer, h0, self.depth, states)
         return keep(self.out_proj(drop(h)))
 
     def layer_weights(self) -> list[LayerWeight]:
