@@ -10,6 +10,7 @@ for every depth × initialization × seed; :func:`format_depth_table` and
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import itertools
 import logging
@@ -24,7 +25,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn import _plot, data, init
+from deepgnn import _plot, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._io import save_figure, write_atomic
 from deepgnn.data import Dataset
@@ -43,10 +44,12 @@ __all__ = [
     "build_model",
     "check_measures",
     "clear_cache",
+    "curve_rows",
     "depth_table",
     "device_name",
     "format_depth_table",
     "plot_depth_table",
+    "resolve_cell",
     "run_cell",
 ]
 
@@ -210,18 +213,67 @@ def _signal_columns(
     return cols
 
 
-def _init_options(spec: CellSpec, model: GNN) -> dict[str, Any]:
+def _init_options(spec: CellSpec, activation: str) -> dict[str, Any]:
     """The cell's init options; a scheme with a ``nonlinearity`` option left unset gets the
     model's activation (Kaiming's gain for a tanh model is 5/3); SPoGInit's search is seeded
     by the cell's seed and runs without a progress bar."""
     options = dict(spec.init_options)
     assert spec.init is not None
     if "nonlinearity" in init.options(spec.init) and "nonlinearity" not in options:
-        options["nonlinearity"] = model.activation
+        options["nonlinearity"] = activation
     if spec.init == "spoginit":
         options.setdefault("seed", spec.seed)
         options.setdefault("progress", False)
     return options
+
+
+def _train_options(spec: CellSpec) -> dict[str, Any]:
+    """The cell's train options as the trainer gets them: with a protocol, a ``dropout`` in
+    ``model`` wins over the protocol's."""
+    train_kw = dict(spec.train)
+    if "dropout" in spec.model and train_kw.get("protocol") is not None:
+        train_kw.setdefault("dropout", spec.model["dropout"])
+    return train_kw
+
+
+def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
+    """Return what decides a cell's numbers beyond its own settings: the library's defaults, applied.
+
+    ``{"init": ..., "train": ...}``: the init scheme's options as it runs them
+    (:func:`deepgnn.init.resolve_options`; for SPoGInit the resolved objective, method,
+    settings and budget for the cell's family, its search seed left out where it is the
+    cell's own; ``{}`` for ``init=None``) and the training
+    settings (:func:`deepgnn.train.resolve_options`: the protocol's learning rate, dropout,
+    epochs, ... for the cell's depth and family). Computed without data or a model; a sweep
+    records both with every row and hashes them into the cell's key, so a change of a
+    library default (:func:`deepgnn.search.objective_defaults`, a protocol's table) makes new
+    cells instead of passing old results off as current.
+
+    Example:
+        >>> spec = CellSpec("cora", "gcn", 32, init="spoginit", seed=1,
+        ...                 model={"activation": "tanh"}, train={"protocol": "spoginit-paper"})
+        >>> r = resolve_cell(spec)
+        >>> r["init"]["form"], r["init"]["method"], r["train"]["lr"], r["train"]["dropout"]
+        ('divide_old', 'gauss_newton', 0.0005, 0.0)
+    """
+    train_kw = _train_options(spec)
+    train_kw.pop("split", None)
+    resolved_train = train.resolve_options(
+        data.task(spec.dataset), depth=spec.depth, family=spec.family, **train_kw
+    )
+    resolved_train.pop("split", None)  # which split a cell uses is its own setting
+    if spec.init is None:
+        return {"init": {}, "train": resolved_train}
+    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
+    options = _init_options(spec, str(activation))
+    options.pop("progress", None)
+    resolved_init = init.resolve_options(spec.init, family=spec.family, **options)
+    if spec.init == "spoginit" and "seed" not in spec.init_options:
+        del resolved_init["seed"]  # the cell's own seed, a column of its own
+    return {"init": resolved_init, "train": resolved_train}
+
+
+_BUILD_DEFAULTS = {name: p.default for name, p in inspect.signature(build).parameters.items()}
 
 
 def _init_node_model(
@@ -255,6 +307,7 @@ def run_cell(
     record: Sequence[str] = ("final",),
     measures: Sequence[str] = (),
     curves: str | Path | None = None,
+    curve_every: int = 1,
     progress: bool = False,
     on_epoch: Any = None,
 ) -> CellResult:
@@ -275,7 +328,10 @@ def run_cell(
             subset of :data:`SIGNAL_MEASURES` (``dirichlet``, ``mad``, ``rank`` of
             :func:`~deepgnn.signal.analyze`, ``jacobian``: the Jacobian's extreme singular
             values); they cost extra time.
-        curves: with ``"curves"`` in ``record``, the CSV file the per-epoch log is written to.
+        curves: with ``"curves"`` in ``record``, the CSV file the per-epoch log is written to
+            (gzip-compressed when its name ends in ``.gz``).
+        curve_every: keep every ``curve_every``-th epoch of the log in ``curves`` (and the
+            first, the best-validation and the last epoch; :func:`curve_rows`).
         progress: show a tqdm bar over the epochs.
         on_epoch: passed to the trainer (called with every epoch's log row).
 
@@ -293,10 +349,8 @@ def run_cell(
     cpu = _dataset(spec.dataset, spec.root, torch.device("cpu"))
     graph_task = getattr(cpu, "task", "node") == "graph"
     model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
-    train_kw = dict(spec.train)
-    if "dropout" in spec.model and train_kw.get("protocol") is not None:
-        # An explicit model dropout overrides the protocol's (train_node would set its own).
-        train_kw.setdefault("dropout", spec.model["dropout"])
+    # An explicit model dropout overrides the protocol's (train_node would set its own).
+    train_kw = _train_options(spec)
     trainer = train_graph if graph_task else train_node
     accepted = set(inspect.signature(trainer).parameters)
     extra = sorted(set(train_kw) - accepted)
@@ -305,7 +359,7 @@ def run_cell(
             f"train options {extra} do not apply to {spec.dataset} ({trainer.__name__}); its "
             f"options are {sorted(accepted - MANAGED)}"
         )
-    init_options = _init_options(spec, model) if spec.init is not None else None
+    init_options = _init_options(spec, model.activation) if spec.init is not None else None
     row: dict[str, Any] = {}
     if graph_task:
         if {"signal_init", "signal_final"} & set(record):
@@ -344,12 +398,39 @@ def run_cell(
         if "signal_final" in record:
             row.update(_signal_columns("final", model, ds, spec.seed, measures))
     if curves is not None and "curves" in record:
-        write_atomic(curves, result.log.to_csv(index=False))
+        every = check_int("curve_every", curve_every, minimum=1)
+        rows = curve_rows(result.log, every, best_epoch=result.best_epoch)
+        text = rows.to_csv(index=False, float_format="%.6g")
+        if str(curves).endswith(".gz"):
+            # mtime=0: the same curve gives the same bytes (no timestamp in the header)
+            write_atomic(curves, gzip.compress(text.encode(), mtime=0))
+        else:
+            write_atomic(curves, text)
     row.update(result.as_row())
     row["status"] = "diverged" if result.diverged else "ok"
     row["device"] = str(dev)
     row["device_name"] = device_name(dev)
     return CellResult(row=row, result=result, model=model)
+
+
+def curve_rows(log: pd.DataFrame, every: int, *, best_epoch: int = 0) -> pd.DataFrame:
+    """The rows of a per-epoch training ``log`` a curve keeps: every ``every``-th epoch, the
+    first, the best-validation one (``best_epoch``) and the last.
+
+    Enough to tell a run still improving at the end of its budget from one stuck since its
+    start, at a tenth of the size for ``every=10``.
+
+    Example:
+        >>> log = pd.DataFrame({"epoch": range(1, 36), "loss": 0.0})
+        >>> curve_rows(log, 10, best_epoch=17)["epoch"].tolist()
+        [1, 10, 17, 20, 30, 35]
+    """
+    if log.empty or every == 1:
+        return log
+    epoch = log["epoch"]
+    keep = (epoch % every == 0) | (epoch == epoch.iloc[0]) | (epoch == epoch.iloc[-1])
+    keep |= epoch == best_epoch
+    return log[keep].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------- depth table

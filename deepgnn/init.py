@@ -59,6 +59,7 @@ __all__ = [
     "kaiming_",
     "lecun_",
     "options",
+    "resolve_options",
     "orthogonal_",
     "scale_",
     "spoginit_",
@@ -477,6 +478,55 @@ def options(scheme: str) -> set[str]:
     """
     check_choice("scheme", scheme, _SCHEMES)
     return _accepted(scheme)
+
+
+def resolve_options(scheme: str, *, family: str | None = None, **options: object) -> dict[str, Any]:
+    """Return every option init scheme ``scheme`` runs with, its defaults applied.
+
+    The scheme's keyword options with their defaults, overridden by ``options`` (``generator``
+    left out: a draw's randomness is its seed, not a setting). For ``spoginit`` that is
+    ``base``, ``base_layers``, ``data`` and everything :func:`deepgnn.search.resolve_options`
+    resolves for ``family``: the objective, the method and its settings, the budget. Values are
+    plain JSON-able ones: a sweep hashes them into its cell keys, so that a change of a library
+    default makes a new cell instead of passing an old result off as current.
+
+    Raises:
+        ValueError: an unknown scheme or option (as :func:`init_`).
+
+    Example:
+        >>> resolve_options("xavier")
+        {'bias': 'zeros', 'distribution': 'uniform', 'gain': 1.0, 'layers': 'all'}
+        >>> r = resolve_options("spoginit", family="gcn", n_trials=100)
+        >>> r["base"], r["form"], r["weights"], r["state"], r["method"], r["n_trials"]
+        ('xavier', 'divide_old', [1.0, 10.0, 1.0], 'logits', 'gauss_newton', 100)
+    """
+    check_choice("scheme", scheme, _SCHEMES)
+    accepted = _accepted(scheme)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(
+            f"init scheme {scheme!r} does not take {unknown}; its options are {sorted(accepted)}"
+        )
+    params = inspect.signature(_SCHEMES[scheme]).parameters
+    resolved: dict[str, Any] = {}
+    for name, p in params.items():
+        if p.kind is p.KEYWORD_ONLY and name not in ("generator", "mask"):
+            resolved[name] = options.get(name, p.default)
+    if scheme == "spoginit":
+        from deepgnn import search as _search
+
+        rest = {k: v for k, v in options.items() if k not in resolved}
+        resolved.update(_search.resolve_options(family, **rest))
+    return {k: _plain(v) for k, v in sorted(resolved.items())}
+
+
+def _plain(value: object) -> object:
+    """``value`` as JSON would hold it (tuples as lists; anything else not JSON-able as text)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
 
 
 def _accepted(scheme: str) -> set[str]:

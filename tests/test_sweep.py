@@ -158,6 +158,93 @@ def test_cell_keys_are_stable_and_cover_every_setting(tmp_path):
     ]
 
 
+SPOG = """
+[init]
+name = ["xavier", "spoginit"]
+[init.spoginit]
+n_trials = 5
+"""
+
+
+def test_cell_key_changes_when_a_spoginit_default_changes(tmp_path, monkeypatch):
+    from deepgnn import search
+
+    path = _write(tmp_path, "spog", extra=SPOG.replace("[init]", "protocol = 'kipf'\n[init]"))
+    before = {(c.family, c.init, c.depth, c.seed): c.key for c in sweep.load_config(path).cells()}
+    monkeypatch.setitem(search.DEFAULT_WEIGHTS, "gcn", (1.0, 5.0, 1.0))
+    after = {(c.family, c.init, c.depth, c.seed): c.key for c in sweep.load_config(path).cells()}
+    changed = {k for k in before if before[k] != after[k]}
+    # only the GCN's SPoGInit cells: the residual family's objective did not change
+    assert changed == {k for k in before if k[:2] == ("gcn", "spoginit")} and len(changed) == 4
+
+
+def test_cell_key_changes_when_a_protocol_table_changes(tmp_path, monkeypatch):
+    from deepgnn.train import protocols
+
+    path = _write(tmp_path, "proto", extra="protocol = 'spoginit-paper'")
+    before = {c.key for c in sweep.load_config(path).cells()}
+    monkeypatch.setattr(protocols, "_PAPER_BETAS", (0.9, 0.999))
+    after = {c.key for c in sweep.load_config(path).cells()}
+    assert len(before) == 8 and not before & after
+
+
+def test_rows_carry_the_resolved_settings_of_their_cell(tmp_path):
+    extra = SPOG + '[init.spoginit.resgcn]\nmethod = "zeroth_order_single"\nlr = 0.2\n'
+    config = sweep.load_config(_write(tmp_path, "res", epochs=3, extra=extra))
+    out = tmp_path / "out"
+    sweep.run(config, out=out, workers=1, progress=False)
+    rows = sweep.report(config, out=out).set_index("cell")
+    by_key = {c.key: c for c in config.cells()}
+    assert set(rows.index) == set(by_key)
+    for key, row in rows.iterrows():
+        spec = by_key[key].spec()
+        assert json.loads(row["init_resolved"]) == experiment.resolve_cell(spec)["init"]
+        assert json.loads(row["train_resolved"]) == experiment.resolve_cell(spec)["train"]
+    res = rows[(rows["family"] == "resgcn") & (rows["init"] == "spoginit")]
+    resolved = [json.loads(v) for v in res["init_resolved"]]
+    assert {(r["method"], r["lr"], r["n_trials"], r["form"], r["state"]) for r in resolved} == {
+        ("zeroth_order_single", 0.2, 5, "divide_stable", "hidden")
+    }
+    train_res = json.loads(rows["train_resolved"].iloc[0])
+    assert (train_res["protocol"], train_res["lr"], train_res["epochs"]) == ("kipf", 0.01, 3)
+
+
+def test_authors_gated_search_of_the_shipped_study_scales_only_alpha():
+    """paper_planetoid's ``spoginit@authors`` on the gated ResGCN is the authors'
+    ``zerosingle_initialization_gate``: the gates alpha move, nothing else does."""
+    config = sweep.load_config(ROOT / "sweeps" / "paper_planetoid.toml")
+    cell = next(
+        c
+        for c in config.cells()
+        if (c.family, c.init, c.depth, c.dataset) == ("gated_resgcn", "spoginit@authors", 8, "cora")
+    )
+    options = {**cell.init_options, "n_trials": 30, "progress": False}
+    assert (options["layers"], options["search_gates"]) == ("none", ["alpha"])
+    ds = deepgnn.data.load("cora")
+    model = experiment.build_model(ds, cell.family, cell.depth, seed=0, **cell.spec().model)
+    deepgnn.init.xavier_(model, generator=torch.Generator().manual_seed(0))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    deepgnn.init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
+    moved = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved and all(k.split(".")[-1] == "alpha" or ".alpha" in k for k in moved), moved
+    assert not any("beta" in k for k in moved)
+
+
+def test_curves_keep_every_tenth_epoch_and_the_best_gzipped(tmp_path):
+    config = sweep.load_config(_write(tmp_path, "curves", epochs=25))
+    assert config.curve_every == 10
+    out = tmp_path / "out"
+    sweep.run(config, out=out, workers=1, progress=False)
+    rows = sweep.report(config, out=out).set_index("cell")
+    for cell in config.cells():
+        curve = pd.read_csv(out / "curves" / f"{cell.key}.csv.gz")
+        best = int(rows.loc[cell.key, "best_epoch"])
+        assert set(curve["epoch"]) == {1, 10, 20, 25, best}
+        at_best = curve.set_index("epoch").loc[best]
+        assert at_best["test"] == pytest.approx(rows.loc[cell.key, "test"], abs=1e-6)
+        assert list(curve.columns[:5]) == ["epoch", "loss", "train", "val", "test"]
+
+
 def test_stale_claims_are_found_by_dead_process_or_old_heartbeat(tmp_path):
     from optuna.distributions import IntDistribution
     from optuna.trial import TrialState, create_trial

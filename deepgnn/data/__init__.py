@@ -51,6 +51,7 @@ __all__ = [
     "available",
     "data_root",
     "csbm",
+    "task",
 ]
 
 
@@ -186,6 +187,21 @@ def available() -> list[str]:
         ['ogbn-arxiv', 'ogbn-products', 'ogbn-proteins']
     """
     return sorted(_LOADERS)
+
+
+def task(name: str) -> str:
+    """Return the task of dataset ``name``: ``"graph"`` (graph classification) or ``"node"``.
+
+    Known without loading the files: what a sweep needs to check its configuration and to
+    resolve each cell's training settings before any data is read.
+
+    Example:
+        >>> task("cora"), task("ogbg-molhiv")
+        ('node', 'graph')
+    """
+    key = name.lower().replace("_", "-") if isinstance(name, str) else name
+    check_choice("name", key, _LOADERS)
+    return "graph" if key in _mol.NAMES else "node"
 
 
 def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:

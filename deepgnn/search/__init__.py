@@ -68,6 +68,7 @@ __all__ = [
     "check_options",
     "method_options",
     "objective_defaults",
+    "resolve_options",
     "search",
 ]
 
@@ -229,6 +230,74 @@ def objective_defaults(family: str) -> dict[str, Any]:
         "state": DEFAULT_STATE[key],
         "method": DEFAULT_METHOD[form],
     }
+
+
+def resolve_options(family: str | None = None, **options: object) -> dict[str, Any]:
+    """Return every setting :func:`search` runs with for these options on a model of ``family``.
+
+    The objective (``form``, ``weights``, ``state``) and the method after the family's
+    defaults (:func:`objective_defaults`), the method's own settings with their defaults
+    (:func:`method_options`), the budget ``n_trials`` (the method's when ``None``),
+    ``timeout``, ``layers``, ``search_gates``, ``bounds`` and ``seed``: what decides the
+    scales a search finds, as plain JSON-able values. :func:`search` runs exactly these
+    (it resolves its options through this function), and a sweep's cell key hashes them,
+    so a change of a library default gives a new cell rather than passing an old result off
+    as current.
+
+    Args:
+        family: the model family (``None``: the GCN defaults, as for an unknown family).
+        **options: keyword options of :func:`search` (not its operands nor ``progress``).
+
+    Raises:
+        ValueError, TypeError: what :func:`search` raises for these options.
+
+    Example:
+        >>> r = resolve_options("gated_resgcn", method="zeroth_order_single", lr=0.2,
+        ...                     layers="none", search_gates=["alpha"])
+        >>> r["form"], r["state"], r["lr"], r["decay"], r["n_trials"], r["search_gates"]
+        ('divide_stable', 'hidden', 0.2, 0.7, 300, ['alpha'])
+    """
+    options = {k: v for k, v in options.items() if k != "progress"}
+    bound = inspect.signature(search).bind(None, None, **options)
+    bound.apply_defaults()
+    args = dict(bound.arguments)
+    for operand in ("model", "graph", "x", "y", "mask", "progress"):
+        args.pop(operand, None)
+    settings = dict(args.pop("settings"))
+    defaults = objective_defaults(family or "")
+    form = defaults["form"] if args["form"] is None else args["form"]
+    state = defaults["state"] if args["state"] is None else args["state"]
+    weights = defaults["weights"] if args["weights"] is None else args["weights"]
+    method, obj = _settings(args["method"], form, settings)
+    checked = _check_common({**args, "state": state, "weights": weights})
+    gates = args["search_gates"]
+    if not isinstance(gates, bool):
+        if isinstance(gates, str) or not isinstance(gates, Sequence):
+            raise TypeError(
+                f"search_gates must be True, False or a list of gate names such as ['alpha'], "
+                f"got {gates!r}"
+            )
+        gates = list(dict.fromkeys(str(g) for g in gates))
+    resolved: dict[str, Any] = {
+        "form": form,
+        "weights": [float(w) for w in checked["weights"]],
+        "state": state,
+        "method": method,
+    }
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        resolved[f.name] = (
+            value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+        )
+    resolved.update(
+        n_trials=obj.budget if args["n_trials"] is None else checked["n_trials"],
+        timeout=checked.get("timeout"),
+        layers=args["layers"],
+        search_gates=gates,
+        bounds=[float(b) for b in checked["bounds"]],
+        seed=checked["seed"],
+    )
+    return resolved
 
 
 def _settings(method: str | None, form: str, settings: dict[str, object]) -> tuple[str, Any]:
@@ -502,26 +571,24 @@ def search(
         >>> res.method, res.evaluations
         ('gradient', 5)
     """
-    family = getattr(model, "family", "")
-    defaults = objective_defaults(family)
-    form = defaults["form"] if form is None else form
-    weights = defaults["weights"] if weights is None else weights
-    state = defaults["state"] if state is None else state
-    method, options = _settings(method, form, settings)
-    checked = _check_common(
-        {
-            "state": state,
-            "layers": layers,
-            "weights": weights,
-            "bounds": bounds,
-            "seed": seed,
-            "n_trials": n_trials,
-            "timeout": timeout,
-        }
+    resolved = resolve_options(
+        getattr(model, "family", ""),
+        method=method,
+        n_trials=n_trials,
+        timeout=timeout,
+        form=form,
+        weights=weights,
+        state=state,
+        bounds=bounds,
+        layers=layers,
+        search_gates=search_gates,
+        seed=seed,
+        **settings,
     )
-    weights, bounds, seed = checked["weights"], checked["bounds"], checked["seed"]
-    n = options.budget if n_trials is None else checked["n_trials"]
-    timeout = checked.get("timeout")
+    form, state, method = resolved["form"], resolved["state"], resolved["method"]
+    weights, bounds, seed = tuple(resolved["weights"]), tuple(resolved["bounds"]), resolved["seed"]
+    n, timeout = resolved["n_trials"], resolved["timeout"]
+    _, options = _settings(method, form, settings)
     if x is None:
         if not isinstance(graph, Graph):
             raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")

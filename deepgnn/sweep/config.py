@@ -39,6 +39,7 @@ _TOP_KEYS = (
     "seed",
     "record",
     "measures",
+    "curve_every",
     "max_retries",
     "heartbeat_interval",
     "grace_period",
@@ -116,6 +117,11 @@ def _as_axis(where: str, key: str, value: Any) -> list[Any]:
     return values
 
 
+#: Options for which the string "none" is itself a choice (``search(layers="none")``: search
+#: the gates only), not TOML's spelling of ``None``.
+_NONE_IS_A_CHOICE = frozenset({"layers"})
+
+
 def _none(value: Any) -> Any:
     return None if value == _NONE else value
 
@@ -132,7 +138,8 @@ class Cell:
 
     Attributes:
         key: deterministic id, ``<dataset>-<family>-d<depth>-<init>-s<seed>-<hash>``; the hash
-            covers every setting (fixed ones too), so changing e.g. ``epochs`` makes new cells.
+            covers every setting (fixed ones too) and ``resolved``, so changing e.g.
+            ``epochs``, or a library default that decides the cell's numbers, makes new cells.
         dataset, family, depth, init, seed: the main axes (``init="default"`` keeps ``build``'s
             own initialization; ``"<scheme>@<label>"`` is a variant of a scheme with its own
             options, e.g. ``"spoginit@zeroth_order"``).
@@ -141,6 +148,10 @@ class Cell:
         train: keyword arguments of :func:`~deepgnn.train.train_node` / ``train_graph``.
         init_options: keyword options passed to :func:`deepgnn.init.init_`.
         root: the data folder (not part of the key: it differs between machines).
+        resolved: :func:`deepgnn.experiment.resolve_cell` of the cell: the init options and
+            training settings after the library's defaults (SPoGInit's objective, method and
+            budget for the family; the protocol's values for the depth). Recorded in every
+            row as ``init_resolved`` / ``train_resolved`` (JSON) and hashed into ``key``.
     """
 
     key: str
@@ -154,6 +165,7 @@ class Cell:
     init_options: dict[str, Any] = field(default_factory=dict)
     root: str | None = None
     tune_key: str | None = None
+    resolved: dict[str, Any] = field(default_factory=dict)
 
     def spec(self) -> experiment.CellSpec:
         """The experiment :func:`deepgnn.experiment.run_cell` runs for this cell (TOML's
@@ -180,6 +192,9 @@ class Cell:
             cols["init_options"] = json.dumps(self.init_options, sort_keys=True)
         cols.update({_RENAMED.get(k, k): v for k, v in self.train.items()})
         cols["seed"] = self.seed
+        for part in ("init", "train"):
+            if part in self.resolved:
+                cols[f"{part}_resolved"] = json.dumps(self.resolved[part], sort_keys=True)
         return cols
 
 
@@ -205,6 +220,10 @@ class SweepConfig:
         measures: extra measures of the recorded signal summaries, a subset of
             :data:`deepgnn.experiment.SIGNAL_MEASURES` (Dirichlet energy, MAD, ranks, the
             Jacobian's extreme singular values); they do not change a cell's key.
+        curve_every: with ``"curves"`` in ``record``, each cell's per-epoch log keeps every
+            ``curve_every``-th epoch (and the first, the best-validation and the last), written
+            gzip-compressed to ``<out>/curves/<cell>.csv.gz`` (default 10: about 3 kB a cell of
+            1000 epochs). It does not change a cell's key.
         max_retries: how often a cell that raised runs again.
         heartbeat_interval: seconds between a running cell's heartbeats.
         grace_period: a running cell whose heartbeat is older than this is lost.
@@ -225,6 +244,7 @@ class SweepConfig:
     seed: tuple[int, ...]
     record: tuple[str, ...] = ("final",)
     measures: tuple[str, ...] = ()
+    curve_every: int = 10
     max_retries: int = 2
     heartbeat_interval: float = 30.0
     grace_period: float = 120.0
@@ -289,6 +309,7 @@ class SweepConfig:
                 f"measures={measures!r}; pass a list such as measures = ['dirichlet', 'mad']"
             )
         experiment.check_measures(measures, record)
+        curve_every = check_int("curve_every", raw.get("curve_every", 10), minimum=1)
         max_retries = check_int("max_retries", raw.get("max_retries", 2), minimum=0)
         interval = _positive("heartbeat_interval", raw.get("heartbeat_interval", 30.0))
         grace = _positive("grace_period", raw.get("grace_period", max(4 * interval, 10.0)))
@@ -307,7 +328,7 @@ class SweepConfig:
         fields.update(model_overrides=model_overrides, tune=tune, init=init_table)
         fields.update(train=train_table, init_options=init_options, seed=tuple(seeds))
         fields.update(record=tuple(dict.fromkeys(["final", *record])), max_retries=max_retries)
-        fields.update(measures=tuple(dict.fromkeys(measures)))
+        fields.update(measures=tuple(dict.fromkeys(measures)), curve_every=curve_every)
         fields.update(heartbeat_interval=float(interval), grace_period=float(grace))
         fields.update(storage=storage, description=description, source=source)
         return cls(**fields)
@@ -452,7 +473,11 @@ class SweepConfig:
                 try:
                     search.check_options(
                         family=family,
-                        **{k: _none(v) for k, v in merged.items() if k not in own},
+                        **{
+                            k: v if k in _NONE_IS_A_CHOICE else _none(v)
+                            for k, v in merged.items()
+                            if k not in own
+                        },
                     )
                 except (ValueError, TypeError) as err:
                     raise _ConfigError(f"{where} (family {family!r}): {err}") from None
@@ -526,6 +551,7 @@ class SweepConfig:
             # key, dataset, family, depth, init, seed, model, train, init_options, root
             cell = Cell("", dataset, family, depth, scheme, seed, dict(model), train, options)
             cell.root = self.data["root"][0]
+            cell.resolved = experiment.resolve_cell(cell.spec())
             hashed: dict[str, Any] = cell.columns()
             if self.tune is not None:  # a tuned cell is another experiment than an untuned one
                 hashed["tune"] = self.tune.__dict__

@@ -157,7 +157,8 @@ def _run_claim(
                     device=device,
                     record=config.record,
                     measures=config.measures,
-                    curves=out / "curves" / f"{unit.key}.csv",
+                    curves=out / "curves" / f"{unit.key}.csv.gz",
+                    curve_every=config.curve_every,
                 ).row
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None

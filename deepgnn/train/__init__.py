@@ -11,6 +11,7 @@ the model's depth. Every result says whether the model trained at all
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any
 
@@ -18,11 +19,16 @@ from deepgnn._checks import check_choice
 from deepgnn.train import protocols
 from deepgnn.train._graph import GraphClassifier, train_graph
 from deepgnn.train._loop import (
+    BUDGET_FRACTION,
+    FIT_FRACTION,
     SCHEDULES,
     UNTRAINED_FRACTION,
     TrainResult,
     check_options,
+    is_budget_limited,
+    is_fitted,
     is_untrained,
+    resolve_for,
 )
 from deepgnn.train._node import train_node
 from deepgnn.train.protocols import Protocol
@@ -30,13 +36,18 @@ from deepgnn.train.protocols import Protocol
 __all__ = [
     "SCHEDULES",
     "UNTRAINED_FRACTION",
+    "BUDGET_FRACTION",
+    "FIT_FRACTION",
     "GraphClassifier",
     "Protocol",
     "TrainResult",
     "check_options",
+    "is_budget_limited",
+    "is_fitted",
     "is_untrained",
     "options",
     "protocols",
+    "resolve_options",
     "train_graph",
     "train_node",
 ]
@@ -54,3 +65,66 @@ def options(task: str = "node") -> dict[str, Any]:
     fn = train_node if task == "node" else train_graph
     params = inspect.signature(fn).parameters.values()
     return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+#: Keywords of the trainers that say where and how a run happens, not what it computes.
+_NOT_SETTINGS = ("init", "init_options", "device", "seed", "progress", "on_epoch")
+
+
+def resolve_options(
+    task: str = "node", *, depth: int, family: str | None = None, **settings: Any
+) -> dict[str, Any]:
+    """Return every training setting a run takes, the protocol and the defaults applied.
+
+    The keyword options of :func:`train_node` (``task="node"``) or :func:`train_graph`
+    (``"graph"``) with their defaults, overridden by ``settings``; for node tasks the
+    protocol (:mod:`deepgnn.train.protocols`, ``None``: ``"kipf"``) resolved for ``depth``
+    and ``family`` fills ``epochs``, ``lr``, ``weight_decay``, ``patience``, ``betas`` and
+    ``dropout`` where ``settings`` leaves them to it, as the trainer does. Values are plain
+    JSON-able ones: a sweep hashes them into its cell keys, so that a change of a protocol's
+    table makes new cells instead of passing old results off as current. ``init``,
+    ``device``, ``seed`` and the like are not settings and are left out.
+
+    Raises:
+        ValueError: an unknown task or option, or a bad value (as the trainer would raise).
+
+    Example:
+        >>> r = resolve_options("node", depth=32, family="gcn", protocol="spoginit-paper")
+        >>> r["protocol"], r["lr"], r["dropout"], r["epochs"], r["patience"], r["betas"]
+        ('spoginit-paper', 0.0005, 0.0, 1000, None, [0.9, 0.9995])
+        >>> resolve_options("node", depth=32, family="resgcn", protocol="spoginit-paper")["lr"]
+        0.005
+    """
+    defaults = options(task)
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"train options {unknown} do not apply to {task} tasks; its options are "
+            f"{sorted(set(defaults) - set(_NOT_SETTINGS))}"
+        )
+    merged = {k: settings.get(k, v) for k, v in defaults.items() if k not in _NOT_SETTINGS}
+    if task == "node":
+        resolved = resolve_for(
+            depth,
+            family,
+            merged["protocol"],
+            epochs=merged["epochs"],
+            lr=merged["lr"],
+            weight_decay=merged["weight_decay"],
+            patience=merged["patience"],
+            betas=merged["betas"],
+            dropout=merged["dropout"],
+            schedule=merged["schedule"],
+        )
+        merged.update(dataclasses.asdict(resolved))
+    return {k: _plain(v) for k, v in sorted(merged.items())}
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    return str(value)
