@@ -398,6 +398,9 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.action == "status":
         print(sweep.status(args.config, **where))
         return 0
+    if args.curves:
+        print(sweep.plot_curves(args.config, args.curves, out=args.out))
+        return 0
     df = sweep.report(args.config, **where)
     out = args.out or f"results/{sweep.load_config(args.config).name}"
     if df.empty:
@@ -613,6 +616,15 @@ def _parser() -> argparse.ArgumentParser:
             "<out>/sweep.journal)",
         )
         a.add_argument("--out", default=None, help="output folder (default results/<name>)")
+        if action == "report":
+            a.add_argument(
+                "--curves",
+                default=None,
+                metavar="PATTERN",
+                help="instead of the report, plot the training curves of the cells whose key "
+                "matches this shell pattern (e.g. 'cora-gcn-d64-xavier-*') to "
+                "<out>/curves_<pattern>.png",
+            )
         if action == "run":
             a.add_argument(
                 "--workers",

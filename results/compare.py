@@ -1,10 +1,14 @@
 """Tables for the README's Findings from the sweeps' results.csv: Xavier against SPoGInit.
 
-For each dataset, depth rows and, per family, the test metric (mean ± std over the seeds that
-trained) of Xavier and SPoGInit with the best training metric in brackets; `†` marks a cell
-whose seeds all stayed untrained (`†k`: k of them). Then, for depth >= 32, how often SPoGInit's
-mean is above Xavier's and by more than the two standard deviations added. Run from the
-repository root:
+For each dataset, depth rows and, per family, the test metric of Xavier and SPoGInit: mean ±
+std over the seeds that count (fitted their training set and not budget-limited;
+`deepgnn.train.verdicts`), `n=k` where fewer than all seeds count (one seed: no ±), the best
+training metric over every seed in brackets, and why the other seeds were left out (`u`
+untrained, `f` trained without fitting, `b` budget-limited). A cell where no seed counts reads
+`—` with its seeds' mean test value after it. Then, for depth >= 32, how often SPoGInit's mean
+is above Xavier's and by more than the two standard deviations added, over the cases where both
+have at least two seeds that count; a case that would turn out otherwise with the
+budget-limited seeds counted is named. Run from the repository root:
 
     python results/compare.py results/paper_planetoid results/paper_heterophilous
 """
@@ -15,62 +19,106 @@ import sys
 
 import pandas as pd
 
+from deepgnn.train import verdicts
+
 FAMILIES = [("gcn", "GCN (tanh)"), ("resgcn", "ResGCN"), ("gated_resgcn", "gated ResGCN")]
 PAIR = ("xavier", "spoginit")
 
 
-def _cell(part: pd.DataFrame) -> tuple[str, float, float, int]:
-    bad = part["untrained"].astype(str).eq("True")
-    ok = part[~bad]
+def _true(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: v is True or v == 1 or v == "True")
+
+
+def _stats(test: pd.Series) -> tuple[float, float, int]:
+    n = len(test)
+    mean = float(test.mean()) if n else float("nan")
+    return mean, float(test.std()) if n > 1 else float("nan"), n
+
+
+def _cell(part: pd.DataFrame) -> tuple[str, tuple[float, float, int], tuple[float, float, int]]:
+    """The table entry, and (mean, std, n) over the seeds that count and over the fitted ones
+    (budget-limited included)."""
+    counts, fitted = part[part["counts"]], part[_true(part["fitted"])]
     train = part["best_train"].mean()
-    if ok.empty:
-        return f"† {part['test'].mean():.3f} ({train:.2f})", float("nan"), float("nan"), 0
-    mean, std = ok["test"].mean(), ok["test"].std() if len(ok) > 1 else 0.0
-    mark = f" †{int(bad.sum())}" if bad.any() else ""
-    return f"{mean:.3f} ± {std:.3f} ({train:.2f}){mark}", mean, std, len(ok)
+    mean, std, n = _stats(counts["test"])
+    why = {
+        "u": int(_true(part["untrained"]).sum()),
+        "f": int((~_true(part["untrained"]) & ~_true(part["fitted"])).sum()),
+        "b": int(_true(part["budget_limited"]).sum()),
+    }
+    notes = (["n=1"] if n == 1 else [f"n={n}"] if 0 < n < len(part) else []) + [
+        f"{k}{v}" for k, v in why.items() if v
+    ]
+    tail = f" ({train:.2f})" + (" " + " ".join(notes) if notes else "")
+    if n == 0:
+        text = f"— {part['test'].mean():.3f}{tail}"
+    elif n == 1:
+        text = f"{mean:.3f}{tail}"
+    else:
+        text = f"{mean:.3f} ± {std:.3f}{tail}"
+    return text, (mean, std, n), _stats(fitted["test"])
+
+
+def _verdict(x: tuple[float, float, int], s: tuple[float, float, int]) -> str | None:
+    """``"higher"``/``"lower"`` (by more than the summed std), ``"above"``/``"below"``, or
+    ``None`` when either side has fewer than two seeds."""
+    (mx, sx, nx), (ms, ss, ns) = x, s
+    if nx < 2 or ns < 2:
+        return None
+    if ms - mx > sx + ss:
+        return "higher"
+    if mx - ms > sx + ss:
+        return "lower"
+    return "above" if ms > mx else "below"
 
 
 def main(folders: list[str]) -> None:
-    df = pd.concat([pd.read_csv(f"{f}/results.csv") for f in folders], ignore_index=True)
-    verdicts = []
+    df = verdicts(pd.concat([pd.read_csv(f"{f}/results.csv") for f in folders], ignore_index=True))
+    cases = []
     for dataset, sub in df.groupby("dataset", sort=False):
         metric = sub["metric"].iloc[0]
-        print(f"**{dataset}** (test {metric}, best training {metric} in brackets)\n")
+        print(f"**{dataset}** (test {metric}; best training {metric} in brackets)\n")
         head = [f"{label} {i}" for _, label in FAMILIES for i in ("Xavier", "SPoGInit")]
         print("| depth | " + " | ".join(head) + " |")
         print("|---:|" + "---:|" * len(head))
         for depth in sorted(sub["depth"].unique()):
             out = []
             for family, _ in FAMILIES:
-                cells = []
+                entries = []
                 for init in PAIR:
                     part = sub[(sub.family == family) & (sub.depth == depth) & (sub.init == init)]
-                    cells.append(_cell(part) if len(part) else ("—", float("nan"), 0.0, 0))
-                (tx, mx, sx, nx), (ts, ms, ss, ns) = cells
-                if nx and ns:
-                    if ms > mx:
+                    none = (float("nan"), float("nan"), 0)
+                    entries.append(_cell(part) if len(part) else ("", none, none))
+                (tx, x, xf), (ts, s, sf) = entries
+                if x[2] and s[2]:
+                    if s[0] > x[0]:
                         ts = f"**{ts}**"
-                    elif mx > ms:
+                    elif x[0] > s[0]:
                         tx = f"**{tx}**"
-                if depth >= 32 and (nx or ns):
-                    verdicts.append((dataset, family, depth, mx, sx, nx, ms, ss, ns))
+                if depth >= 32:
+                    cases.append((dataset, family, depth, x, s, _verdict(x, s), _verdict(xf, sf)))
                 out += [tx, ts]
             print(f"| {depth} | " + " | ".join(out) + " |")
         print()
-    print("Depth >= 32, SPoGInit against Xavier (cells with at least one trained seed):\n")
-    v = pd.DataFrame(
-        verdicts, columns=["dataset", "family", "depth", "mx", "sx", "nx", "ms", "ss", "ns"]
-    )
-    for family, part in v.groupby("family", sort=False):
-        only_spog = part[(part.nx == 0) & (part.ns > 0)]
-        both = part[(part.nx > 0) & (part.ns > 0)]
-        higher = both[both.ms > both.mx]
-        clearly = both[both.ms - both.mx > both.sx + both.ss]
-        lower = both[both.mx - both.ms > both.sx + both.ss]
+    print("Depth >= 32, SPoGInit against Xavier (seeds that count):\n")
+    for family, _ in FAMILIES:
+        mine = [c for c in cases if c[1] == family]
+        if not mine:
+            continue
+        only_spog = [c for c in mine if c[3][2] == 0 and c[4][2] >= 2]
+        only_xavier = [c for c in mine if c[4][2] == 0 and c[3][2] >= 2]
+        both = [c for c in mine if c[5] is not None]
+        count = {k: sum(c[5] == k for c in both) for k in ("higher", "above", "below", "lower")}
+        flipped = [
+            f"{c[0]} depth {c[2]} ({c[5]}; {c[6]} with them)" for c in both if c[5] != c[6]
+        ]
         print(
-            f"- {family}: {len(part)} cases; Xavier untrained, SPoGInit trained in "
-            f"{len(only_spog)}; both trained in {len(both)}: SPoGInit higher in {len(higher)}, "
-            f"by more than the summed std in {len(clearly)}, lower by more in {len(lower)}"
+            f"- {family}: {len(mine)} cases; no Xavier seed counts but 2+ SPoGInit seeds do in "
+            f"{len(only_spog)}, the reverse in {len(only_xavier)}; both with 2+ seeds in "
+            f"{len(both)}: SPoGInit higher by more than the summed std in {count['higher']}, "
+            f"higher within it in {count['above']}, lower within it in {count['below']}, lower "
+            f"by more in {count['lower']}"
+            + (f"; decided by budget-limited seeds: {', '.join(flipped)}" if flipped else "")
         )
 
 

@@ -12,7 +12,8 @@ from deepgnn.sweep.correlations import correlations, correlations_md
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _rows(depths, measure, test, untrained=None):
+def _rows(depths, measure, test, best_train=None, best_epoch=None):
+    n = len(depths)
     return pd.DataFrame(
         {
             "dataset": "cora",
@@ -21,7 +22,10 @@ def _rows(depths, measure, test, untrained=None):
             "depth": depths,
             "test": test,
             "sp_init_fsp": measure,
-            "untrained": untrained if untrained is not None else [False] * len(depths),
+            "best_train": best_train if best_train is not None else [1.0] * n,
+            "chance": 1 / 7,
+            "best_epoch": best_epoch if best_epoch is not None else [100] * n,
+            "epochs": 1000,
         }
     )
 
@@ -40,18 +44,23 @@ def test_within_depth_correlation_sees_what_pooling_over_depth_hides():
     assert t["n"] == 8 and t["n_depths"] == 2 and t["n_untrained"] == 0
 
 
-def test_trained_only_leaves_the_untrained_cells_out():
+def test_fitted_only_leaves_out_untrained_unfitted_and_budget_limited_cells():
     rng = np.random.default_rng(0)
     depths = [4] * 12
     measure = list(range(12))
-    # the three untrained cells carry the correlation; the trained ones are noise
-    test = [0.1, 0.1, 0.1, *rng.permutation(np.linspace(0.6, 0.8, 9))]
-    bad = [True] * 3 + [False] * 9
-    t = correlations(_rows(depths, measure, test, bad), n_resamples=0).iloc[0]
-    trained = spearmanr(measure[3:], test[3:]).statistic
-    assert t["rho_depth_trained"] == pytest.approx(trained)
+    # the untrained (0.15), unfitted (0.43) and budget-limited (best epoch 950 of 1000) cells
+    # carry the correlation; the cells that count are noise
+    test = [0.1, 0.1, 0.2, 0.3, *rng.permutation(np.linspace(0.6, 0.8, 8))]
+    best_train = [0.15, 0.15, 0.43, 1.0] + [1.0] * 8
+    best_epoch = [100, 100, 100, 950] + [100] * 8
+    t = correlations(
+        _rows(depths, measure, test, best_train, best_epoch), n_resamples=0
+    ).iloc[0]
+    fitted = spearmanr(measure[4:], test[4:]).statistic
+    assert t["rho_depth_fitted"] == pytest.approx(fitted)
     assert t["rho_depth"] == pytest.approx(spearmanr(measure, test).statistic)
-    assert t["n_untrained"] == 3 and np.isnan(t["rho_depth_trained_lo"])
+    assert t["n_untrained"] == 2 and t["n_fitted"] == 8
+    assert np.isnan(t["rho_depth_fitted_lo"])
 
 
 def test_failed_cells_constant_measures_and_bad_input():

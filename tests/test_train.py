@@ -442,3 +442,50 @@ def test_drop_edge_resamples_the_graph_each_step_and_trains(cora, monkeypatch):
     assert a.test > 0.75 and a.best_train > 0.9
     with pytest.raises(ValueError, match=r"drop_edge=1; pass a drop probability in \[0, 1\)"):
         run(1)
+
+
+def test_fitted_verdict_takes_a_kipf_gcn_and_refuses_a_seed_at_0_43(cora):
+    from deepgnn.train import is_fitted, is_untrained
+
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, seed=0)
+    result = train_node(model, cora, protocol="kipf", seed=0)
+    assert result.fitted and not result.untrained and result.best_train > 0.95
+    assert result.fitted == is_fitted(result.best_train, result.chance)
+    # the Cora gated ResGCN-64 seed of the committed study: trained a little, did not fit
+    chance = result.chance
+    assert chance == pytest.approx(1 / 7)
+    assert not is_fitted(0.43, chance) and not is_untrained(0.43, chance)
+    assert is_fitted(chance + 0.8 * (1 - chance), chance) and not is_fitted(math.nan, chance)
+    assert not is_fitted(0.72, 0.5) and is_fitted(0.9, 0.5)  # ROC-AUC
+
+
+def test_budget_limited_when_the_best_epoch_is_in_the_last_tenth_of_the_budget(cora):
+    from deepgnn.train import is_budget_limited
+
+    assert is_budget_limited(950, 1000) and not is_budget_limited(900, 1000)
+    assert not is_budget_limited(95, 100, budget=200)  # stopped early by its patience
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, seed=0)
+    # still improving after 5 epochs: the best validation is the last epoch
+    short = train_node(model, cora, lr=1e-3, epochs=5, patience=None, seed=0)
+    assert short.best_epoch == 5 and short.budget_limited
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, seed=0)
+    early = train_node(model, cora, epochs=200, patience=10, seed=0)
+    assert early.epochs < 200 and not early.budget_limited
+
+
+def test_verdicts_of_a_table_match_the_runs_own(cora):
+    import pandas as pd
+
+    from deepgnn.train import verdicts
+
+    rows = []
+    for depth, epochs in ((2, 100), (2, 5), (16, 30)):
+        model = deepgnn.build("gcn", cora.num_features, cora.num_classes, depth, seed=1)
+        rows.append(train_node(model, cora, epochs=epochs, patience=None, seed=1).as_row())
+    table = pd.DataFrame(rows)
+    again = verdicts(table.drop(columns=["untrained", "fitted", "budget_limited"]))
+    for col in ("untrained", "fitted", "budget_limited"):
+        assert again[col].tolist() == table[col].tolist()
+    assert again["counts"].tolist() == [
+        bool(r["fitted"] and not r["budget_limited"]) for r in rows
+    ]

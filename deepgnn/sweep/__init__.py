@@ -12,7 +12,8 @@ and record one row.
 - :mod:`deepgnn.sweep.ledger`: the Optuna study the cells are claimed and recorded in, exactly
   once, across processes and hosts (:func:`status`, :func:`open_study`);
 - :mod:`deepgnn.sweep.runner`: the worker processes (:func:`run`);
-- :mod:`deepgnn.sweep.report`: ``results.csv``, ``summary.md`` and plots (:func:`report`);
+- :mod:`deepgnn.sweep.report`: ``results.csv``, ``summary.md`` and plots (:func:`report`), a
+  cell's training curves (:func:`plot_curves`);
 - :mod:`deepgnn.sweep.correlations`: which init-time measure predicts the test metric
   (``correlations.md``, written by :func:`report`).
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from deepgnn.sweep.config import RECORD, Cell, SweepConfig, load_config
 from deepgnn.sweep.ledger import SweepStatus, open_study, status
-from deepgnn.sweep.report import report
+from deepgnn.sweep.report import plot_curves, report
 from deepgnn.sweep.runner import run
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "SweepStatus",
     "load_config",
     "open_study",
+    "plot_curves",
     "report",
     "run",
     "status",

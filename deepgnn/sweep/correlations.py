@@ -13,11 +13,12 @@ with replacement, paired):
   there, and the centered ranks of measure and metric are correlated across all depths
   (Pearson on within-depth ranks): does the measure order the initializations (and seeds)
   of one depth the way the metric does? This is the question an initialization study asks.
-- ``rho_depth_trained``: the same over the cells that trained only, so that untrained cells,
-  whose test metric says nothing about the initialization, do not carry the correlation.
+- ``rho_depth_fitted``: the same over the cells that count only (fitted their training set,
+  not budget-limited: :func:`deepgnn.train.verdicts`), so that cells whose test metric mixes
+  how far training got with how well the model generalizes do not carry the correlation.
 
 Cells that failed, or whose metric or measure is not finite, are left out of each
-correlation; ``n`` and ``n_untrained`` count the cells used.
+correlation; ``n``, ``n_untrained`` and ``n_fitted`` count the cells used.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import warnings
 from typing import Any
 
 import numpy as np
+
+from deepgnn.train import verdicts
 
 __all__ = ["INIT_MEASURES", "correlations", "correlations_md"]
 
@@ -109,10 +112,8 @@ def _interval(stat: Any, data: tuple[np.ndarray, ...], n_resamples: int, seed: i
     return point, float(lo), float(hi)
 
 
-def _untrained(df: Any) -> np.ndarray:
-    if "untrained" not in df:
-        return np.zeros(len(df), dtype=bool)
-    return df["untrained"].map(lambda v: v is True or v == 1 or v == "True").to_numpy(bool)
+def _flags(df: Any, column: str) -> np.ndarray:
+    return df[column].map(lambda v: v is True or v == 1 or v == "True").to_numpy(bool)
 
 
 def correlations(
@@ -126,8 +127,10 @@ def correlations(
 
     Args:
         rows: a sweep's rows (``deepgnn.sweep.report``'s return value or its ``results.csv``
-            read by pandas): ``dataset``, ``family``, ``depth``, ``status``, ``untrained``,
-            ``metric`` and ``sp_init_*`` columns.
+            read by pandas): ``dataset``, ``family``, ``depth``, ``status``, ``metric`` and
+            ``sp_init_*`` columns; the verdicts come from ``best_train``, ``chance``,
+            ``best_epoch`` and ``epochs`` where it has them (:func:`deepgnn.train.verdicts`;
+            without them no cell counts as fitted).
         metric: the column correlated with (``"test"``; ``"best_train"`` asks about
             trainability).
         n_resamples: bootstrap resamples of the cells for the 95% intervals (0: none).
@@ -135,8 +138,9 @@ def correlations(
 
     Returns:
         A ``pandas.DataFrame``, one row per dataset × family × measure: ``n``, ``n_untrained``,
-        ``n_depths``, ``rho``, ``rho_lo``, ``rho_hi``, ``rho_depth`` (+ ``_lo``/``_hi``),
-        ``rho_depth_trained`` (+ ``_lo``/``_hi``). Empty when no measure was recorded.
+        ``n_fitted`` (cells that count), ``n_depths``, ``rho``, ``rho_lo``, ``rho_hi``,
+        ``rho_depth`` (+ ``_lo``/``_hi``), ``rho_depth_fitted`` (+ ``_lo``/``_hi``). Empty
+        when no measure was recorded.
 
     Raises:
         ValueError: ``rows`` lacks a column named above, or ``metric`` is not a column.
@@ -162,24 +166,27 @@ def correlations(
     if not isinstance(n_resamples, int) or isinstance(n_resamples, bool) or n_resamples < 0:
         raise ValueError(f"n_resamples={n_resamples!r}; pass an int >= 0 such as 1000")
     measures = [m for m in INIT_MEASURES if f"sp_init_{m}" in rows]
-    ran = rows[rows["status"] != "failed"]
+    ran = verdicts(rows[rows["status"] != "failed"])
     out = []
     for (dataset, family), part in ran.groupby(["dataset", "family"], sort=False):
         y_all = pd.to_numeric(part[metric], errors="coerce").to_numpy(float)
         depth_all = pd.to_numeric(part["depth"], errors="coerce").to_numpy(float)
-        bad_all = _untrained(part)
+        bad_all = _flags(part, "untrained")
+        counts_all = part["counts"].to_numpy(bool)
         for name in measures:
             x_all = pd.to_numeric(part[f"sp_init_{name}"], errors="coerce").to_numpy(float)
             keep = np.isfinite(x_all) & np.isfinite(y_all) & np.isfinite(depth_all)
             x, y, d, bad = x_all[keep], y_all[keep], depth_all[keep], bad_all[keep]
+            fit = counts_all[keep]
             if len(x) < 3 or np.ptp(x) == 0:
                 continue
             row: dict[str, Any] = {"dataset": dataset, "family": family, "measure": name}
-            row.update(n=len(x), n_untrained=int(bad.sum()), n_depths=len(np.unique(d)))
+            row.update(n=len(x), n_untrained=int(bad.sum()), n_fitted=int(fit.sum()))
+            row.update(n_depths=len(np.unique(d)))
             stats = {
                 "rho": (_rho, (x, y)),
                 "rho_depth": (_rho_depth, (x, y, d)),
-                "rho_depth_trained": (_rho_depth, (x[~bad], y[~bad], d[~bad])),
+                "rho_depth_fitted": (_rho_depth, (x[fit], y[fit], d[fit])),
             }
             for key, (stat, data) in stats.items():
                 if len(data[0]) < 3:
@@ -211,7 +218,8 @@ def correlations_md(table: Any, *, title: str, metric_name: str = "test metric")
         "*pooled*: all cells, depths together (both move with depth); *within depth*: ranks "
         "taken and centered among the cells of one depth, then correlated over all depths — "
         "does the measure order the initializations of a depth as the metric does; "
-        "*trained only*: the same without the untrained cells (deepgnn.train.is_untrained).",
+        "*fitted only*: the same over the cells that fitted their training set and were not "
+        "budget-limited (deepgnn.train.verdicts).",
         "",
     ]
     if table.empty:
@@ -222,14 +230,15 @@ def correlations_md(table: Any, *, title: str, metric_name: str = "test metric")
             f"## {dataset}, {family}",
             "",
             f"{int(first['n'])} cells over {int(first['n_depths'])} depths, "
-            f"{int(first['n_untrained'])} untrained.",
+            f"{int(first['n_untrained'])} untrained, {int(first['n_fitted'])} fitted and not "
+            "budget-limited.",
             "",
-            "| measure at init | pooled | within depth | within depth, trained only |",
+            "| measure at init | pooled | within depth | within depth, fitted only |",
             "|---|---:|---:|---:|",
         ]
         for _, row in part.iterrows():
             label = INIT_MEASURES.get(row["measure"], row["measure"])
-            cells = [_cell(row, k) for k in ("rho", "rho_depth", "rho_depth_trained")]
+            cells = [_cell(row, k) for k in ("rho", "rho_depth", "rho_depth_fitted")]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"

@@ -27,9 +27,9 @@ from deepgnn._plot import (
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.correlations import correlations, correlations_md
 from deepgnn.sweep.ledger import Ledger
-from deepgnn.train import UNTRAINED_FRACTION, is_untrained
+from deepgnn.train import BUDGET_FRACTION, FIT_FRACTION, UNTRAINED_FRACTION, verdicts
 
-__all__ = ["report"]
+__all__ = ["MAX_CURVES", "plot_curves", "report", "seed_kinds"]
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +45,18 @@ def _numeric(df: Any, column: str) -> Any:
 
 
 def _with_trainability(df: Any) -> Any:
-    """``untrained`` for every row that trained; rows recorded before the column existed get it
-    from ``best_train`` and ``chance`` when those are there, else stay unknown (``NaN``)."""
-    df = df.copy()
-    flags = df["untrained"].astype(object) if "untrained" in df else None
-    if flags is None:
-        flags = df["status"].map(lambda _: None).astype(object)
-    if {"best_train", "chance"} <= set(df):
-        best, chance = _numeric(df, "best_train"), _numeric(df, "chance")
-        for i in df.index[flags.isna() & best.notna()]:
-            flags[i] = is_untrained(float(best[i]), float(chance[i]))
-    flags[df["status"] == "failed"] = None
-    df["untrained"] = flags
-    return df
+    """Every row's verdicts (``untrained``, ``fitted``, ``budget_limited``, ``counts``),
+    recomputed from the columns it holds (:func:`deepgnn.train.verdicts`), so rows recorded
+    before a verdict existed are judged as new ones."""
+    return verdicts(df)
 
 
 def _untrained(df: Any) -> Any:
     return df["untrained"].map(lambda v: v is True or v == 1 or v == "True")
+
+
+def _flag(df: Any, column: str) -> Any:
+    return df[column].map(lambda v: v is True or v == 1 or v == "True")
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -70,21 +65,40 @@ def _fmt(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f}" if n < 2 or not math.isfinite(std) else f"{mean:.4f} ± {std:.4f}"
 
 
+def seed_kinds(part: Any) -> dict[str, int]:
+    """How many of ``part``'s run seeds are untrained, fitted-short (trained but not fitted) and
+    budget-limited (any fit: best validation in the last tenth of the budget)."""
+    ran = part[part["status"] != "failed"]
+    untrained = _untrained(ran)
+    unfitted = ~untrained & ~_flag(ran, "fitted")
+    return {
+        "untrained": int(untrained.sum()),
+        "unfitted": int((unfitted & ran["fitted"].notna()).sum()),
+        "budget-limited": int(_flag(ran, "budget_limited").sum()),
+    }
+
+
 def _test_cell(sub: Any) -> tuple[str, float]:
-    """The summary entry of one depth × init: trained seeds only, untrained ones counted."""
+    """The summary entry of one depth × init: the mean over the seeds that count (fitted, not
+    budget-limited), how many they are when not all, and what the others were."""
     ran = sub[sub["status"] != "failed"]
-    bad = _untrained(ran)
-    trained = _numeric(ran[~bad], "test").dropna()
-    n_bad = int(bad.sum())
-    if len(trained):
-        mean = float(trained.mean())
-        text = _fmt(mean, float(trained.std()) if len(trained) > 1 else math.nan, len(trained))
-    elif n_bad:
+    counted = _numeric(ran[ran["counts"]], "test").dropna()
+    kinds = {k: v for k, v in seed_kinds(sub).items() if v}
+    n = len(counted)
+    if n:
+        mean = float(counted.mean())
+        text = _fmt(mean, float(counted.std()) if n > 1 else math.nan, n)
+    elif len(ran):
         mean = math.nan
-        text = f"untrained ({_fmt(float(_numeric(ran, 'test').mean()), math.nan, 1)})"
+        everyone = _fmt(float(_numeric(ran, "test").mean()), math.nan, 1)
+        what = "untrained" if kinds.get("untrained") == len(ran) else "no seed counts"
+        text = f"{what} (test {everyone}"
     else:
         mean, text = math.nan, "—"
-    notes = [f"{n_bad} untrained"] if n_bad and len(trained) else []
+    notes = [f"n={n}"] if n == 1 or 0 < n < len(sub) else []
+    notes += [f"{v} {k}" for k, v in kinds.items()]
+    if not n and len(ran):
+        return text + "".join(f"; {note}" for note in notes) + ")", mean
     notes += [
         f"{int((sub['status'] == k).sum())} {k}"
         for k in ("diverged", "failed")
@@ -127,19 +141,25 @@ def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
     if config.description:
         lines += [config.description, ""]
     counts = df["status"].value_counts().to_dict()
-    n_bad = int(_untrained(df).sum())
-    known = bool(df["untrained"].notna().any())
+    kinds = seed_kinds(df)
+    known = bool(df["fitted"].notna().any())
+    seeds = ", ".join(f"{v} {k}" for k, v in kinds.items())
     lines.append(
         f"{len(df)} of {n_cells} cells recorded ("
         + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "diverged", "failed"))
-        + (f"; {n_bad} untrained" if known else "; trainability not recorded")
+        + (f"; seeds: {int(df['counts'].sum())} count, {seeds}" if known else "; fit not recorded")
         + f"). Entries: test {metric} at the epoch of best validation, mean ± std over the seeds "
-        "that trained; best per depth in **bold**. A seed is *untrained* when its best "
-        f"training {metric} over the run stayed less than {UNTRAINED_FRACTION:.0%} of the way "
-        "from chance to 1 (chance: the share of the training split's most common class, 0.5 "
-        "for ROC-AUC); untrained seeds are left out of the means and counted, and a cell whose "
-        "seeds all stayed untrained reads `untrained (its mean test value)`: it says nothing "
-        "about its initialization."
+        "that count, with their number n where not every seed counts (no ± for n=1); best per "
+        "depth in **bold**. A seed *counts* when it fitted its training set and was not "
+        f"budget-limited. *Fitted*: its best training {metric} over the run got at least "
+        f"{FIT_FRACTION:.0%} of the way from chance to 1 (chance: the share of the training "
+        "split's most common class, 0.5 for ROC-AUC; deepgnn.train.is_fitted); *untrained*: "
+        f"less than {UNTRAINED_FRACTION:.0%} of the way; *unfitted*: in between; "
+        f"*budget-limited*: its best validation epoch fell in the last {BUDGET_FRACTION:.0%} "
+        "of the epoch budget, so it may still have been improving (any fit; "
+        "deepgnn.train.is_budget_limited). A cell with no seed that counts reads `untrained` "
+        "or `no seed counts`, with the mean test value of its seeds in brackets: it supports "
+        "no claim about its initialization."
     )
     lines.append("")
     group_cols = ["dataset", "family"] + [
@@ -191,9 +211,9 @@ def _device_names(df: Any) -> str:
 
 _WHEN = {"init": "at initialization", "final": "after training"}
 _NOTES = {
-    "test": "Test {metric}: mean ± std over the seeds that trained (hollow: a seed that stayed "
-    "untrained, its test {metric}). Training {metric}: best over the run, mean ± std over every "
-    "seed. Bars clipped to [0, 1]. ",
+    "test": "Test {metric}: mean ± std over the seeds that count (fitted, not budget-limited; "
+    "hollow markers: each seed left out, at its test {metric}). Training {metric}: best over the "
+    "run, mean ± std over every seed. Bars clipped to [0, 1]. ",
     "signal": "Geometric mean over the seeds, bars ×/÷ their geometric std on log axes (FSP, "
     "BSP, J), mean ± std on the linear one (GEV). FSP and GEV of the logits h_L; BSP: gradient "
     "norm of the first layer's weight, loss = NLL on the training nodes; J: the SPoGInit "
@@ -232,7 +252,7 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
     ok["line"] = ok["init"].astype(str)
     for c in extra:
         ok["line"] += f", {c}=" + ok[c].astype(str)
-    ok["_bad"] = _untrained(ok)
+    ok["_kind"] = _kinds(ok)
     footer = f"{_device_names(ok)}; torch {ok.iloc[0].get('torch_version', '?')}"
     for dataset, part in ok.groupby("dataset", sort=False):
         metric = part["metric"].iloc[0] if "metric" in part else "metric"
@@ -254,7 +274,7 @@ def _plots(config: SweepConfig, df: Any, out: Path) -> list[Path]:
             handles = [line_handle(line, color=color) for line, color in lines.items()]
             handles += edge_handles(marks["zero"], marks["bad"])
             if name == "test":
-                handles += _test_handles(marks["untrained"], marks["chance"])
+                handles += _test_handles(marks, marks["chance"])
             note = _NOTES[name].format(metric=metric)
             if marks["zero"] or marks["bad"]:
                 note += OFF_SCALE_NOTE + ". "
@@ -278,7 +298,7 @@ def _draw_panels(
     dataset = part["dataset"].iloc[0]
     depths = sorted(part["depth"].unique())
     log_x = depths[-1] >= 8 * depths[0]
-    marks = dict.fromkeys(("zero", "bad", "untrained", "chance"), False)
+    marks = dict.fromkeys(("zero", "bad", "chance", *_MARKERS), False)
     for r, (col, label, log_y) in enumerate(rows):
         for c, family in enumerate(families):
             ax = axes[r][c]
@@ -311,7 +331,7 @@ def _plot_line(ax: Any, sub: Any, col: str, *, color: str, log: bool) -> dict[st
     bounded = col in ("test", "train")
     if col == "train" and "best_train" in sub and sub["best_train"].notna().any():
         col = "best_train"
-    shown = sub[~sub["_bad"]] if col == "test" else sub
+    shown = sub[sub["_kind"] == ""] if col == "test" else sub
     if bounded:  # a metric without a value (e.g. ROC-AUC of one class) is not a divergence
         shown = shown[_numeric(shown, col).notna()]
     flag = None
@@ -326,24 +346,58 @@ def _plot_line(ax: Any, sub: Any, col: str, *, color: str, log: bool) -> dict[st
         shown["depth"], shown[col], flag, log=log, bounds=(0.0, 1.0) if bounded else None
     )
     draw_line(ax, stats, color=color)
-    bad = sub[sub["_bad"]] if col == "test" else sub.iloc[:0]
-    if len(bad):
-        ax.scatter(bad["depth"], _numeric(bad, "test"), facecolors="none", edgecolors=color, s=22)
-    return {
-        "zero": bool(stats["zero"].any()),
-        "bad": bool(stats["bad"].any()),
-        "untrained": bool(len(bad)),
-    }
+    drawn = {"zero": bool(stats["zero"].any()), "bad": bool(stats["bad"].any())}
+    for kind, marker in _MARKERS.items():
+        seeds = sub[sub["_kind"] == kind] if col == "test" else sub.iloc[:0]
+        if len(seeds):
+            ax.scatter(
+                seeds["depth"],
+                _numeric(seeds, "test"),
+                marker=marker,
+                facecolors="none",
+                edgecolors=color,
+                s=24,
+                linewidths=0.9,
+            )
+        drawn[kind] = bool(len(seeds))
+    return drawn
 
 
-def _test_handles(untrained: bool, chance: bool) -> list[Any]:
+#: The marker of a seed left out of a mean, by why (hollow, in its line's color).
+_MARKERS = {"untrained": "o", "unfitted": "^", "budget-limited": "s"}
+
+
+def _kinds(df: Any) -> Any:
+    """Per row: ``""`` for a seed that counts, else why not (a key of :data:`_MARKERS`)."""
+    untrained = _untrained(df)
+    fitted = _flag(df, "fitted")
+    return df.index.map(
+        lambda i: (
+            ""
+            if bool(df.at[i, "counts"])
+            else "untrained"
+            if untrained[i]
+            else "unfitted"
+            if not fitted[i]
+            else "budget-limited"
+        )
+    ).to_series(index=df.index)
+
+
+def _test_handles(marks: dict[str, bool], chance: bool) -> list[Any]:
     from matplotlib.lines import Line2D
 
     handles = []
-    if untrained:
-        handles.append(
-            Line2D([], [], ls="none", marker="o", mfc="none", mec="0.35", label="untrained seed")
-        )
+    labels = {
+        "untrained": "untrained seed",
+        "unfitted": "seed that did not fit",
+        "budget-limited": "budget-limited seed",
+    }
+    for kind, marker in _MARKERS.items():
+        if marks.get(kind):
+            handles.append(
+                Line2D([], [], ls="none", marker=marker, mfc="none", mec="0.35", label=labels[kind])
+            )
     if chance:
         handles.append(Line2D([], [], color="0.5", ls=":", lw=1, label="chance (training)"))
     return handles
@@ -400,14 +454,18 @@ def report(
         log.warning("sweep %s has no recorded cell yet; nothing to report", config.name)
         return df
     df = _with_trainability(df)
-    n_bad = int(_untrained(df).sum())
-    if n_bad:
+    kinds = seed_kinds(df)
+    if any(kinds.values()):
         log.warning(
-            "sweep %s: %d of %d recorded cells stayed untrained (best training metric near "
-            "chance); summary.md leaves them out of the means and marks them",
+            "sweep %s: of %d recorded cells, %d stayed untrained, %d trained without fitting "
+            "their training set and %d were budget-limited (best validation in the last "
+            "%d%% of the epochs); summary.md leaves them out of the means and counts them",
             config.name,
-            n_bad,
             len(df),
+            kinds["untrained"],
+            kinds["unfitted"],
+            kinds["budget-limited"],
+            round(100 * BUDGET_FRACTION),
         )
     write_atomic(folder / "results.csv", df.to_csv(index=False))
     write_atomic(folder / "summary.md", _summary_md(config, df, n_cells))
@@ -423,3 +481,87 @@ def report(
         write_atomic(folder / "correlations.md", md)
     _plots(config, df, folder)
     return df
+
+
+#: At most this many cells in one curves figure: more would not read.
+MAX_CURVES = 12
+
+
+def plot_curves(
+    config: SweepConfig | str | Path,
+    pattern: str,
+    *,
+    out: str | Path | None = None,
+    path: str | Path | None = None,
+) -> Path:
+    """Plot the training curves of the cells whose key matches ``pattern``; return the PNG's path.
+
+    One row of two panels per cell: the training, validation and test metric against the
+    epoch (the best-validation epoch marked), and the training loss on a log axis. What a cell's row cannot say, its curve
+    does: a run whose best validation came at the end of its budget may have been climbing
+    (slow) or flat (stuck). The curves are the ones ``record = ["curves"]`` wrote to
+    ``<out>/curves/<cell>.csv.gz`` (every ``curve_every``-th epoch).
+
+    Args:
+        config: a :class:`SweepConfig` or the path of its TOML file.
+        pattern: a shell-style pattern over cell keys (``<dataset>-<family>-d<depth>-<init>-
+            s<seed>-<hash>``), e.g. ``"cora-gated_resgcn-d64-spoginit-*"``.
+        out: the sweep's output folder (default ``results/<name>``).
+        path: the PNG to write (default ``<out>/curves_<pattern>.png``, the pattern's
+            wildcards as ``x``).
+
+    Raises:
+        ValueError: no recorded curve matches, or more than :data:`MAX_CURVES` do (the
+            message lists some keys to narrow the pattern with).
+    """
+    import fnmatch
+    import re
+
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    config = as_config(config)
+    folder = out_dir(config, out)
+    keys = sorted(c.key for c in config.cells() if fnmatch.fnmatchcase(c.key, pattern))
+    files = [(k, folder / "curves" / f"{k}.csv.gz") for k in keys]
+    files = [(k, f if f.exists() else f.with_suffix("")) for k, f in files]
+    files = [(k, f) for k, f in files if f.exists()]
+    if not files:
+        raise ValueError(
+            f"no recorded curve matches pattern={pattern!r} in {folder / 'curves'}; cell keys "
+            f"look like {config.cells()[0].key!r} (record = ['curves'] writes them)"
+        )
+    if len(files) > MAX_CURVES:
+        raise ValueError(
+            f"pattern={pattern!r} matches {len(files)} curves, more than {MAX_CURVES}: narrow "
+            f"it, e.g. to {files[0][0].rsplit('-', 2)[0] + '-*'!r}"
+        )
+    fig = Figure(figsize=(9.0, 2.3 * len(files) + 0.6), layout="constrained")
+    axes = fig.subplots(len(files), 2, squeeze=False)
+    metric = "metric"
+    for (key, file), (ax, ax_loss) in zip(files, axes):
+        curve = pd.read_csv(file)
+        for col, color in (("train", "C0"), ("val", "C1"), ("test", "C2")):
+            ax.plot(curve["epoch"], curve[col], color=color, lw=1.2, label=col)
+        best = curve.loc[curve["val"].idxmax()]
+        ax.axvline(best["epoch"], color="0.5", lw=0.8, ls="--")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(key, fontsize=8, loc="left")
+        ax.set_ylabel("metric")
+        loss = curve["loss"].where(curve["loss"] > 0)
+        ax_loss.plot(curve["epoch"], loss, color="0.2", lw=1.2)
+        ax_loss.set_yscale("log")
+        ax_loss.set_ylabel("training loss")
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=c, lw=1.2, label=f"{name} {metric}")
+        for name, c in (("training", "C0"), ("validation", "C1"), ("test", "C2"))
+    ]
+    handles.append(Line2D([], [], color="0.5", lw=0.8, ls="--", label="best validation"))
+    handles.append(Line2D([], [], color="0.2", lw=1.2, label="training loss (right)"))
+    finish_figure(fig, handles, f"sweep {config.name}: curves from {folder / 'curves'}")
+    name = re.sub(r"[^A-Za-z0-9_.=-]", "x", pattern)
+    return save_figure(fig, Path(path) if path is not None else folder / f"curves_{name}.png")

@@ -29,6 +29,7 @@ from deepgnn.train._loop import (
     is_fitted,
     is_untrained,
     resolve_for,
+    verdicts,
 )
 from deepgnn.train._node import train_node
 from deepgnn.train.protocols import Protocol
@@ -50,6 +51,7 @@ __all__ = [
     "resolve_options",
     "train_graph",
     "train_node",
+    "verdicts",
 ]
 
 

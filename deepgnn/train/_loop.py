@@ -35,6 +35,7 @@ __all__ = [
     "check_options",
     "is_untrained",
     "is_fitted",
+    "verdicts",
     "is_budget_limited",
     "majority_share",
     "resolve",
@@ -134,6 +135,50 @@ def is_budget_limited(best_epoch: int, epochs: int, budget: int | None = None) -
     if budget <= 0 or epochs < budget:
         return False
     return best_epoch > (1.0 - BUDGET_FRACTION) * budget
+
+
+def verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` (one row per run, e.g. a sweep's ``results.csv``) with its verdicts recomputed.
+
+    From the columns every run records, as :class:`TrainResult` computes them:
+    ``untrained`` (:func:`is_untrained`) and ``fitted`` (:func:`is_fitted`) from
+    ``best_train`` and ``chance``; ``budget_limited`` (:func:`is_budget_limited`) from
+    ``best_epoch``, ``epochs`` and the budget ``max_epochs`` where the table has it (else the
+    run is taken to have used its whole budget); and ``counts``: the run enters a claim, being
+    fitted and not budget-limited. A failed run (``status == "failed"``) or one without the
+    columns gets ``None`` (unknown) and does not count. Rows recorded before a verdict existed
+    get it from the same columns, so old and new rows are judged alike.
+
+    Example:
+        >>> t = pd.DataFrame({"best_train": [1.0, 0.43, 1.0, 0.2], "chance": 1 / 7,
+        ...                   "best_epoch": [120, 990, 950, 10], "epochs": 1000})
+        >>> verdicts(t)[["untrained", "fitted", "budget_limited", "counts"]].values.tolist()
+        [[False, True, False, True], [False, False, True, False], [False, True, True, False], [True, False, False, False]]
+    """
+    df = table.copy()
+
+    def numeric(column: str) -> pd.Series:
+        if column not in df:
+            return pd.Series(math.nan, index=df.index, dtype=float)
+        return pd.to_numeric(df[column], errors="coerce")
+
+    best, chance = numeric("best_train"), numeric("chance")
+    best_epoch, epochs = numeric("best_epoch"), numeric("epochs")
+    budget = numeric("max_epochs").fillna(epochs)
+    failed = df["status"].eq("failed") if "status" in df else pd.Series(False, index=df.index)
+    known = chance.notna() & ~failed
+    untrained = pd.Series(None, index=df.index, dtype=object)
+    fitted = pd.Series(None, index=df.index, dtype=object)
+    limited = pd.Series(None, index=df.index, dtype=object)
+    for i in df.index[known]:
+        untrained[i] = is_untrained(float(best[i]), float(chance[i]))
+        fitted[i] = is_fitted(float(best[i]), float(chance[i]))
+    timed = best_epoch.notna() & epochs.notna() & ~failed
+    for i in df.index[timed]:
+        limited[i] = is_budget_limited(int(best_epoch[i]), int(epochs[i]), int(budget[i]))
+    df["untrained"], df["fitted"], df["budget_limited"] = untrained, fitted, limited
+    df["counts"] = fitted.eq(True) & limited.eq(False)
+    return df
 
 
 @dataclass
