@@ -55,7 +55,8 @@ def _cell(part: pd.DataFrame) -> tuple[str, tuple[float, float, int], tuple[floa
     elif n == 1:
         text = f"{mean:.3f}{tail}"
     else:
-        text = f"{mean:.3f} ± {std:.3f}{tail}"
+        spread = f" ± {std:.3f}" if round(std, 3) > 0 else ""
+        text = f"{mean:.3f}{spread}{tail}"
     return text, (mean, std, n), _stats(fitted["test"])
 
 

@@ -1172,3 +1172,21 @@ def test_devices_run_one_worker_process_per_entry_in_turn(tmp_path):
     # Worker processes (not this one), at most one per entry of devices, each on its device.
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
     assert set(df["device"]) == {"cpu"} and set(df["status"]) == {"ok"}
+
+
+@pytest.mark.parametrize("study", ["paper_planetoid", "tuned_cora", "paper_heterophilous"])
+def test_committed_rows_are_todays_cells_with_todays_resolved_settings(study):
+    """Every committed row has a key today's config makes, and its SPoGInit rows carry the
+    objective, method and budget today's library resolves for them: no stale cell passes."""
+    config = sweep.load_config(ROOT / "sweeps" / f"{study}.toml")
+    by_key = {c.key: c for c in config.cells()}
+    rows = pd.read_csv(ROOT / "results" / study / "results.csv")
+    assert set(rows["cell"]) <= set(by_key), "results.csv holds a cell today's config lacks"
+    spog = rows[rows["init"].str.startswith("spoginit")]
+    assert len(spog), f"{study} holds no SPoGInit row"
+    for _, row in spog.iterrows():
+        resolved = experiment.resolve_cell(by_key[row["cell"]].spec())
+        assert json.loads(row["init_resolved"]) == resolved["init"], row["cell"]
+        assert json.loads(row["train_resolved"]) == resolved["train"], row["cell"]
+    summary = (ROOT / "results" / study / "summary.md").read_text()
+    assert "± 0.0000" not in summary and "n=0" not in summary

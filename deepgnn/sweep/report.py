@@ -60,9 +60,12 @@ def _flag(df: Any, column: str) -> Any:
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
+    """``mean ± std``; the mean alone for one seed, or seeds that agree to the 4 digits shown."""
     if not math.isfinite(mean):
         return "—"
-    return f"{mean:.4f}" if n < 2 or not math.isfinite(std) else f"{mean:.4f} ± {std:.4f}"
+    if n < 2 or not math.isfinite(std) or round(std, 4) == 0:
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {std:.4f}"
 
 
 def seed_kinds(part: Any) -> dict[str, int]:
@@ -149,7 +152,8 @@ def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
         + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "diverged", "failed"))
         + (f"; seeds: {int(df['counts'].sum())} count, {seeds}" if known else "; fit not recorded")
         + f"). Entries: test {metric} at the epoch of best validation, mean ± std over the seeds "
-        "that count, with their number n where not every seed counts (no ± for n=1); best per "
+        "that count, with their number n where not every seed counts (no ± for n=1 nor where "
+        "the seeds agree to the digits shown); best per "
         "depth in **bold**. A seed *counts* when it fitted its training set and was not "
         f"budget-limited. *Fitted*: its best training {metric} over the run got at least "
         f"{FIT_FRACTION:.0%} of the way from chance to 1 (chance: the share of the training "
@@ -342,11 +346,13 @@ def _plot_line(ax: Any, sub: Any, col: str, *, color: str, log: bool) -> dict[st
             flag = shown[flag_col]
         elif when == "final":
             flag = shown["status"] == "diverged"
-    stats = summarize(
-        shown["depth"], shown[col], flag, log=log, bounds=(0.0, 1.0) if bounded else None
-    )
-    draw_line(ax, stats, color=color)
-    drawn = {"zero": bool(stats["zero"].any()), "bad": bool(stats["bad"].any())}
+    drawn = {"zero": False, "bad": False}
+    if len(shown):  # an init none of whose seeds counts at any depth has no line, only marks
+        stats = summarize(
+            shown["depth"], shown[col], flag, log=log, bounds=(0.0, 1.0) if bounded else None
+        )
+        draw_line(ax, stats, color=color)
+        drawn = {"zero": bool(stats["zero"].any()), "bad": bool(stats["bad"].any())}
     for kind, marker in _MARKERS.items():
         seeds = sub[sub["_kind"] == kind] if col == "test" else sub.iloc[:0]
         if len(seeds):
