@@ -187,3 +187,16 @@ def quiet_optuna() -> Iterator[None]:
         yield
     finally:
         optuna.logging.set_verbosity(level)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON holds it: tuples as lists, mappings with text keys in sorted order,
+    anything else JSON cannot hold as its text (what a cell key hashes must print the same
+    on every machine)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    return str(value)

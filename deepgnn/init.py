@@ -47,6 +47,7 @@ from deepgnn._draw import (
     reset_gates_,
 )
 from deepgnn._graph_schemes import ginit_, ginit_variances, virgo_, virgo_variances
+from deepgnn._io import jsonable
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
 
@@ -517,16 +518,7 @@ def resolve_options(scheme: str, *, family: str | None = None, **options: object
 
         rest = {k: v for k, v in options.items() if k not in resolved}
         resolved.update(_search.resolve_options(family, **rest))
-    return {k: _plain(v) for k, v in sorted(resolved.items())}
-
-
-def _plain(value: object) -> object:
-    """``value`` as JSON would hold it (tuples as lists; anything else not JSON-able as text)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return str(value)
+    return {k: jsonable(v) for k, v in sorted(resolved.items())}
 
 
 def _accepted(scheme: str) -> set[str]:

@@ -4,7 +4,7 @@ For each dataset, depth rows and, per family, the test metric of Xavier and SPoG
 std over the seeds that count (fitted their training set and not budget-limited;
 `deepgnn.train.verdicts`), `n=k` where fewer than all seeds count (one seed: no ±), the best
 training metric over every seed in brackets, and why the other seeds were left out (`u`
-untrained, `f` trained without fitting, `b` budget-limited). A cell where no seed counts reads
+untrained, `f` trained without fitting, `b` budget-limited, `m` not run yet). A cell where no seed counts reads
 `—` with its seeds' mean test value after it. Then, for depth >= 32, how often SPoGInit's mean
 is above Xavier's and by more than the two standard deviations added, over the cases where both
 have at least two seeds that count; a case that would turn out otherwise with the
@@ -35,7 +35,9 @@ def _stats(test: pd.Series) -> tuple[float, float, int]:
     return mean, float(test.std()) if n > 1 else float("nan"), n
 
 
-def _cell(part: pd.DataFrame) -> tuple[str, tuple[float, float, int], tuple[float, float, int]]:
+def _cell(
+    part: pd.DataFrame, seeds: int
+) -> tuple[str, tuple[float, float, int], tuple[float, float, int]]:
     """The table entry, and (mean, std, n) over the seeds that count and over the fitted ones
     (budget-limited included)."""
     counts, fitted = part[part["counts"]], part[_true(part["fitted"])]
@@ -45,8 +47,9 @@ def _cell(part: pd.DataFrame) -> tuple[str, tuple[float, float, int], tuple[floa
         "u": int(_true(part["untrained"]).sum()),
         "f": int((~_true(part["untrained"]) & ~_true(part["fitted"])).sum()),
         "b": int(_true(part["budget_limited"]).sum()),
+        "m": seeds - len(part),
     }
-    notes = (["n=1"] if n == 1 else [f"n={n}"] if 0 < n < len(part) else []) + [
+    notes = (["n=1"] if n == 1 else [f"n={n}"] if 0 < n < seeds else []) + [
         f"{k}{v}" for k, v in why.items() if v
     ]
     tail = f" ({train:.2f})" + (" " + " ".join(notes) if notes else "")
@@ -76,6 +79,7 @@ def _verdict(x: tuple[float, float, int], s: tuple[float, float, int]) -> str | 
 def main(folders: list[str]) -> None:
     df = verdicts(pd.concat([pd.read_csv(f"{f}/results.csv") for f in folders], ignore_index=True))
     cases = []
+    seeds = df["seed"].nunique()
     for dataset, sub in df.groupby("dataset", sort=False):
         metric = sub["metric"].iloc[0]
         print(f"**{dataset}** (test {metric}; best training {metric} in brackets)\n")
@@ -89,7 +93,7 @@ def main(folders: list[str]) -> None:
                 for init in PAIR:
                     part = sub[(sub.family == family) & (sub.depth == depth) & (sub.init == init)]
                     none = (float("nan"), float("nan"), 0)
-                    entries.append(_cell(part) if len(part) else ("", none, none))
+                    entries.append(_cell(part, seeds) if len(part) else ("", none, none))
                 (tx, x, xf), (ts, s, sf) = entries
                 if x[2] and s[2]:
                     if s[0] > x[0]:
@@ -110,9 +114,7 @@ def main(folders: list[str]) -> None:
         only_xavier = [c for c in mine if c[4][2] == 0 and c[3][2] >= 2]
         both = [c for c in mine if c[5] is not None]
         count = {k: sum(c[5] == k for c in both) for k in ("higher", "above", "below", "lower")}
-        flipped = [
-            f"{c[0]} depth {c[2]} ({c[5]}; {c[6]} with them)" for c in both if c[5] != c[6]
-        ]
+        flipped = [f"{c[0]} depth {c[2]} ({c[5]}; {c[6]} with them)" for c in both if c[5] != c[6]]
         print(
             f"- {family}: {len(mine)} cases; no Xavier seed counts but 2+ SPoGInit seeds do in "
             f"{len(only_spog)}, the reverse in {len(only_xavier)}; both with 2+ seeds in "

@@ -77,13 +77,17 @@ def main(paths: list[str]) -> None:
         found = {old for old in mapping if f'"{old}"' in text or f".tune.{old}" in text}
         already = sum(f'"{new}"' in text for new in mapping.values())
         if found:
-            pattern = re.compile("|".join(re.escape(k) for k in sorted(found, key=len, reverse=True)))
-            text = pattern.sub(lambda m: mapping[m.group(0)], text)
+            pattern = re.compile(
+                "|".join(re.escape(k) for k in sorted(found, key=len, reverse=True))
+            )
+            text = pattern.sub(lambda m, names=mapping: names[m.group(0)], text)
             tmp = journal.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(journal)
-        print(f"{journal}: {len(found)} keys renamed, {already} already current, "
-              f"{len(mapping) - len(found) - already} not in the journal")
+        print(
+            f"{journal}: {len(found)} keys renamed, {already} already current, "
+            f"{len(mapping) - len(found) - already} not in the journal"
+        )
 
 
 if __name__ == "__main__":

@@ -53,9 +53,7 @@ def test_fitted_only_leaves_out_untrained_unfitted_and_budget_limited_cells():
     test = [0.1, 0.1, 0.2, 0.3, *rng.permutation(np.linspace(0.6, 0.8, 8))]
     best_train = [0.15, 0.15, 0.43, 1.0] + [1.0] * 8
     best_epoch = [100, 100, 100, 950] + [100] * 8
-    t = correlations(
-        _rows(depths, measure, test, best_train, best_epoch), n_resamples=0
-    ).iloc[0]
+    t = correlations(_rows(depths, measure, test, best_train, best_epoch), n_resamples=0).iloc[0]
     fitted = spearmanr(measure[4:], test[4:]).statistic
     assert t["rho_depth_fitted"] == pytest.approx(fitted)
     assert t["rho_depth"] == pytest.approx(spearmanr(measure, test).statistic)

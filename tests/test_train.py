@@ -486,6 +486,4 @@ def test_verdicts_of_a_table_match_the_runs_own(cora):
     again = verdicts(table.drop(columns=["untrained", "fitted", "budget_limited"]))
     for col in ("untrained", "fitted", "budget_limited"):
         assert again[col].tolist() == table[col].tolist()
-    assert again["counts"].tolist() == [
-        bool(r["fitted"] and not r["budget_limited"]) for r in rows
-    ]
+    assert again["counts"].tolist() == [bool(r["fitted"] and not r["budget_limited"]) for r in rows]

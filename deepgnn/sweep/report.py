@@ -1,9 +1,11 @@
 """Sweep reports: ``results.csv``, ``summary.md`` and plots from the ledger's recorded rows.
 
-A depth result counts only if the model trained. Each row carries its best training metric,
-the task's chance level and ``untrained`` (:func:`deepgnn.train.is_untrained`); the summary and
-the plots leave untrained seeds out of every mean and mark them, and the training metric
-stands beside the test metric.
+A depth result counts only if the model fitted its training set. Each row carries its best
+training metric, the task's chance level, its best-validation epoch and the epochs it ran, and
+from them its verdicts (:func:`deepgnn.train.verdicts`: ``untrained``, ``fitted``,
+``budget_limited``, ``counts``); the summary and the plots average only the seeds that count
+(fitted, not budget-limited), say how many they are, count and mark the others by why, and
+put the training metric beside the test metric.
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ def seed_kinds(part: Any) -> dict[str, int]:
     }
 
 
-def _test_cell(sub: Any) -> tuple[str, float]:
+def _test_cell(sub: Any, seeds: int = 0) -> tuple[str, float]:
     """The summary entry of one depth × init: the mean over the seeds that count (fitted, not
-    budget-limited), how many they are when not all, and what the others were."""
+    budget-limited), how many they are when not all, and what the others were (of ``seeds``
+    the grid has: those not recorded yet are counted too)."""
     ran = sub[sub["status"] != "failed"]
     counted = _numeric(ran[ran["counts"]], "test").dropna()
     kinds = {k: v for k, v in seed_kinds(sub).items() if v}
@@ -98,8 +101,11 @@ def _test_cell(sub: Any) -> tuple[str, float]:
         text = f"{what} (test {everyone}"
     else:
         mean, text = math.nan, "—"
-    notes = [f"n={n}"] if n == 1 or 0 < n < len(sub) else []
+    seeds = max(seeds, len(sub))
+    notes = [f"n={n}"] if n == 1 or 0 < n < seeds else []
     notes += [f"{v} {k}" for k, v in kinds.items()]
+    if seeds > len(sub):
+        notes.append(f"{seeds - len(sub)} not run yet")
     if not n and len(ran):
         return text + "".join(f"; {note}" for note in notes) + ")", mean
     notes += [
@@ -175,7 +181,7 @@ def _summary_md(config: SweepConfig, df: Any, n_cells: int) -> str:
         inits = list(dict.fromkeys(part["init"]))
         name = _metric_name(part)
         lines += [f"## {title}", "", f"Test {name}:", ""]
-        lines += _table(part, inits, _test_cell)
+        lines += _table(part, inits, lambda sub: _test_cell(sub, len(config.seed)))
         lines += ["", f"Training {name} (best over the run, every seed):", ""]
         lines += _table(part, inits, _train_cell)
         tuned = [c for c in ("tuned_lr", "tuned_dropout", "tuned_weight_decay") if c in part]
@@ -419,26 +425,31 @@ def report(
 
     - ``results.csv``: one row per cell (a cell is one seed): its settings, the
       :class:`~deepgnn.train.TrainResult` fields (``test``, ``val``, ``train``, ``best_train``,
-      ``chance``, ``untrained``, ...), ``sp_init_*`` / ``sp_final_*`` signal summary columns
+      ``chance``, ``untrained``, ``fitted``, ``budget_limited``, ...; the verdicts and
+      ``counts`` recomputed for every row by :func:`deepgnn.train.verdicts`),
+      ``init_resolved`` / ``train_resolved``, ``sp_init_*`` / ``sp_final_*`` signal summary columns
       when recorded, ``tuned_*`` settings of tuned sweeps, ``status`` (``ok``, ``diverged``,
       ``failed``), ``error``, ``attempt``, ``trial``, ``worker``, ``host``, ``device``,
       ``device_name``, ``wall_seconds`` and the torch, deepgnn and Optuna versions. Cells not
       finished yet are left out.
     - ``summary.md``: per dataset x family (x any other axis), the test metric mean ± std over
-      the seeds that trained and the training metric, depth rows and init columns, best per
-      depth in bold, untrained seeds counted.
+      the seeds that count, with their number n where not every seed of the grid counts, and
+      the training metric; depth rows and init columns, best per depth in bold; the other
+      seeds counted by why (untrained, unfitted, budget-limited, not run yet).
     - ``correlations.csv`` and ``correlations.md``, when ``signal_init`` was recorded: the
       Spearman correlation of each init-time measure with the test metric, per dataset x
-      family, pooled and within depth, with bootstrap intervals
+      family, pooled, within depth and within depth over the seeds that count, with bootstrap
+      intervals
       (:func:`deepgnn.sweep.correlations.correlations`).
     - ``<dataset>_test_vs_depth.png`` (test and training metric, one line per init, one panel
-      per family; untrained seeds hollow) and, when signals were recorded,
+      per family; the seeds left out as hollow markers, one shape per reason) and, when
+      signals were recorded,
       ``<dataset>_signal_vs_depth.png`` (FSP, BSP, GEV and J at initialization and after
       training; FSP, BSP and J on log axes as geometric means ×/÷ the geometric std, values a
       log axis cannot show marked on its edge). One legend per figure; the devices and the
       torch version in its footer.
 
-    Logs a warning counting the untrained cells.
+    Logs a warning counting the untrained, unfitted and budget-limited seeds.
 
     Args:
         config: a :class:`SweepConfig` or the path of its TOML file.

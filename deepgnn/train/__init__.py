@@ -16,6 +16,7 @@ import inspect
 from typing import Any
 
 from deepgnn._checks import check_choice
+from deepgnn._io import jsonable
 from deepgnn.train import protocols
 from deepgnn.train._graph import GraphClassifier, train_graph
 from deepgnn.train._loop import (
@@ -28,7 +29,7 @@ from deepgnn.train._loop import (
     is_budget_limited,
     is_fitted,
     is_untrained,
-    resolve_for,
+    resolve,
     verdicts,
 )
 from deepgnn.train._node import train_node
@@ -106,7 +107,7 @@ def resolve_options(
         )
     merged = {k: settings.get(k, v) for k, v in defaults.items() if k not in _NOT_SETTINGS}
     if task == "node":
-        resolved = resolve_for(
+        resolved = resolve(
             depth,
             family,
             merged["protocol"],
@@ -119,14 +120,4 @@ def resolve_options(
             schedule=merged["schedule"],
         )
         merged.update(dataclasses.asdict(resolved))
-    return {k: _plain(v) for k, v in sorted(merged.items())}
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items())}
-    return str(value)
+    return {k: jsonable(v) for k, v in sorted(merged.items())}

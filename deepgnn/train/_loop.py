@@ -39,7 +39,6 @@ __all__ = [
     "is_budget_limited",
     "majority_share",
     "resolve",
-    "resolve_for",
 ]
 
 log = logging.getLogger("deepgnn.train")
@@ -244,33 +243,6 @@ class Settings:
 
 
 def resolve(
-    model: GNN,
-    protocol: str | Protocol | None,
-    *,
-    epochs: int | None,
-    lr: float | None,
-    weight_decay: float | Mapping[str, float] | None,
-    patience: int | str | None,
-    betas: tuple[float, float] | None,
-    dropout: float | None,
-    schedule: str,
-) -> Settings:
-    """The protocol for the model's depth, overridden by every setting the caller gave."""
-    return resolve_for(
-        model.depth,
-        model.family,
-        protocol,
-        epochs=epochs,
-        lr=lr,
-        weight_decay=weight_decay,
-        patience=patience,
-        betas=betas,
-        dropout=dropout,
-        schedule=schedule,
-    )
-
-
-def resolve_for(
     depth: int,
     family: str | None,
     protocol: str | Protocol | None,
@@ -283,7 +255,8 @@ def resolve_for(
     dropout: float | None,
     schedule: str,
 ) -> Settings:
-    """:func:`resolve` for a model of ``depth`` graph layers and family ``family``, unbuilt."""
+    """The protocol for a model of ``depth`` graph layers and family ``family``, overridden by
+    every setting the caller gave."""
     p = get("kipf" if protocol is None else protocol, depth, family=family)
     # The caller's values are checked at run time (check_options), whatever their static types.
     values: dict[str, Any] = {

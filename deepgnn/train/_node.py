@@ -140,7 +140,8 @@ def train_node(
         drop_edge=drop_edge,
     )
     settings = resolve(
-        model,
+        model.depth,
+        model.family,
         protocol,
         epochs=epochs,
         lr=lr,

@@ -112,7 +112,8 @@ print(status)
 # The report: summary, training metric and the tuned settings
 # ------------------------------------------------------------
 # ``report`` writes ``results.csv`` (one row per cell), ``summary.md`` (mean and std over the
-# seeds that trained, untrained seeds counted), plots and ``correlations.md``.
+# seeds that fitted their training set, the others counted by why), plots and
+# ``correlations.md``.
 deepgnn.sweep.report(config, out=work / "fair")
 df = pd.read_csv(work / "fair" / "results.csv")
 cols = ["depth", "init", "seed", "test", "best_train", "untrained", "tuned_lr", "tuned_dropout"]
