@@ -196,7 +196,7 @@ class Wrapped(GNN):
                     handles.append(
                         module.register_forward_hook(recorder(i, "post"), with_kwargs=True)
                     )
-            logits = self._logits(self._run(graph, x), graph)
+            out = self._run(graph, x)
         finally:
             for h in handles:
                 h.remove()
@@ -210,6 +210,7 @@ class Wrapped(GNN):
                 "each layer the forward calls, once, in the order it calls them "
                 "(deepgnn.wrap(model, layers=[...]))"
             )
+        logits = self._logits(out, graph)
         states = [x]
         last = len(self._layers) - 1
         for i, count in enumerate(self._counts):
