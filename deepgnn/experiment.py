@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn import _plot, data, init, train
+from deepgnn import _plot, adapters, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._io import save_figure, write_atomic
 from deepgnn.data import Dataset
@@ -98,7 +98,8 @@ class CellSpec:
 
     Attributes:
         dataset: a name from :func:`deepgnn.data.available`, read from ``root``.
-        family: a model family (:func:`deepgnn.models.available`).
+        family: a model family (:func:`deepgnn.models.available`), or a factory
+            ``"package.module:function"`` (:func:`deepgnn.adapters.from_factory`).
         depth: graph layers.
         init: an init scheme (:func:`deepgnn.init.available`), or ``None`` to keep
             :func:`~deepgnn.build`'s own initialization.
@@ -176,8 +177,18 @@ def build_model(dataset: Any, family: str, depth: int, *, seed: int, **options: 
 
     Node datasets: ``in_dim`` = features, ``out_dim`` = classes. Graph datasets: the model
     maps atom embeddings of ``width`` to node embeddings of ``width`` (the encoder and head
-    belong to :class:`~deepgnn.train.GraphClassifier`).
+    belong to :class:`~deepgnn.train.GraphClassifier`). A ``family`` spelled
+    ``"package.module:function"`` is a factory (:func:`deepgnn.adapters.from_factory`): it is
+    called with ``in_dim``, ``out_dim``, ``depth`` and ``options``, and its model wrapped.
     """
+    if adapters.is_factory(family):
+        if getattr(dataset, "task", "node") == "graph":
+            raise ValueError(
+                f"factory {family!r} builds node classifiers; {dataset.name} is a "
+                "graph-classification dataset"
+            )
+        in_dim, out_dim = dataset.num_features, dataset.num_classes
+        return adapters.from_factory(family, in_dim, out_dim, depth, seed=seed, **options)
     if getattr(dataset, "task", "node") == "graph":
         width = options.get("width", 64)
         in_dim, out_dim = width, width

@@ -6,6 +6,7 @@ same numbers; every way the adapter can fail says which layer and what to do.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -568,3 +569,142 @@ def test_a_weighted_graph_needs_a_forward_that_takes_edge_weight():
         deepgnn.wrap(NoWeights())(g, torch.randn(3, 3))
     weighted = deepgnn.wrap(GCN(3, 4, num_layers=2, out_channels=2))
     assert weighted(g, torch.randn(3, 3)).shape == (3, 2)
+
+
+# --------------------------------------------------------------- sweeps over factories
+FACTORIES = """
+from torch import nn
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.models import GCN
+
+
+def gcn(in_dim, out_dim, depth, width=16, act="tanh"):
+    return GCN(in_dim, width, num_layers=depth, out_channels=out_dim, act=act)
+
+
+def positional(features, classes, layers):
+    return GCN(features, 8, num_layers=layers, out_channels=classes)
+
+
+class Mine(nn.Module):
+    def __init__(self, a, b):
+        super().__init__()
+        self.w = nn.Parameter(nn.init.xavier_uniform_(nn.Parameter(__import__("torch").empty(a, b))))
+
+    def forward(self, x, edge_index):
+        return x @ self.w
+
+
+class Net(nn.Module):
+    def __init__(self, in_dim, out_dim):
+        super().__init__()
+        self.conv = GCNConv(in_dim, 8)
+        self.odd = Mine(8, out_dim)
+
+    def forward(self, x, edge_index):
+        return self.odd(self.conv(x, edge_index).tanh(), edge_index)
+
+
+def unreadable(in_dim, out_dim, depth):
+    return Net(in_dim, out_dim)
+"""
+
+FACTORY_SWEEP = """
+name = "factory"
+seed = [0]
+record = ["final", "signal_init"]
+[data]
+name = "{data}"
+[model]
+factory = "{factory}"
+depth = {depths}
+{keys}
+[init]
+name = ["xavier", "spoginit"]
+[init.spoginit]
+n_trials = 2
+[train]
+epochs = 3
+"""
+
+
+@pytest.fixture
+def factory_module(tmp_path, monkeypatch):
+    """``deepgnn_test_factories``, importable here and in spawned workers."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "deepgnn_test_factories.py").write_text(FACTORIES)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])
+    )
+    yield "deepgnn_test_factories"
+    sys.modules.pop("deepgnn_test_factories", None)
+
+
+def _factory_sweep(
+    tmp_path, *, factory, depths="[1, 2]", keys='width = 8\nact = "tanh"', data="cora"
+):
+    path = tmp_path / "factory.toml"
+    path.write_text(FACTORY_SWEEP.format(factory=factory, depths=depths, keys=keys, data=data))
+    return path
+
+
+def test_a_factory_sweep_is_journaled_and_resumed_like_any_cell(tmp_path, factory_module):
+    from optuna.trial import TrialState
+
+    from deepgnn import sweep
+
+    out = tmp_path / "out"
+    first = sweep.load_config(
+        _factory_sweep(tmp_path, factory=f"{factory_module}:gcn", depths="[1]")
+    )
+    assert [c.family for c in first.cells()] == [f"{factory_module}:gcn"] * 2
+    assert first.cells()[0].model == {"width": 8, "act": "tanh"}
+    assert (
+        str(sweep.run(first, out=out, workers=1, progress=False))
+        == "2/2 done, 0 running, 0 failed, 0 left"
+    )
+    # the same sweep grown by a depth: the journal's finished cells are not run again
+    grown = sweep.load_config(_factory_sweep(tmp_path, factory=f"{factory_module}:gcn"))
+    assert {c.key for c in first.cells()} < {c.key for c in grown.cells()}
+    assert str(sweep.status(grown, out=out)).startswith("2/4 done, 0 running, 0 failed, 2 left")
+    sweep.run(grown, out=out, workers=1, progress=False)
+    study = sweep.open_study(grown, out=out)
+    done = [t.user_attrs["cell_key"] for t in study.get_trials(states=(TrialState.COMPLETE,))]
+    assert sorted(done) == sorted(c.key for c in grown.cells())
+    df = sweep.report(grown, out=out)
+    assert set(df["family"]) == {f"{factory_module}:gcn"} and len(df) == 4
+    assert (df["sp_init_fsp"] > 0).all() and (df["status"] == "ok").all()
+
+
+@pytest.mark.parametrize(
+    ("factory", "keys", "data", "match"),
+    [
+        ("nodots", "", "cora", r"name a function as 'package.module:function'"),
+        ("no_such_module_x:gcn", "", "cora", r"module 'no_such_module_x' cannot be imported"),
+        ("{m}:gnc", "", "cora", r"has no 'gnc'; its public names are \[.*'gcn'"),
+        ("{m}:positional", "", "cora", r"does not take \['in_dim', 'out_dim', 'depth'\]"),
+        (
+            "{m}:gcn",
+            "heads = 4",
+            "cora",
+            r"\[model\] heads is an option of \['gat'\], but family lists",
+        ),
+        ("{m}:gcn", "dropout = 0.5", "cora", r"\[model\] dropout is taken by no factory"),
+        (
+            "{m}:unreadable",
+            "",
+            "cora",
+            r"layer 'odd' \(.*Mine\) holds weight matrices.*register_reader",
+        ),
+        ("{m}:gcn", "", "ogbg-molhiv", r"builds node classifiers"),
+    ],
+    ids=["spec", "module", "attribute", "signature", "key", "build-key", "layer", "graph-task"],
+)
+def test_factory_config_errors_fail_on_load(tmp_path, factory_module, factory, keys, data, match):
+    from deepgnn import sweep
+
+    path = _factory_sweep(tmp_path, factory=factory.format(m=factory_module), keys=keys, data=data)
+    with pytest.raises(ValueError, match=match):
+        sweep.load_config(path)
