@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -32,8 +34,25 @@ def is_factory(name: object) -> bool:
     return isinstance(name, str) and ":" in name
 
 
+def _import(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        # `deepgnn sweep run` is a console script, whose sys.path lacks the current folder
+        # (python -m and python -c have it): a factory module beside the sweep file is found
+        # as a script beside it would be.
+        cwd = os.getcwd()
+        if err.name != name.partition(".")[0] or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(name)
+
+
 def resolve_factory(spec: str) -> Callable[..., Any]:
     """Import the function ``spec`` names, ``"package.module:function"``.
+
+    The module is imported as Python imports it (installed, or on ``PYTHONPATH``); the
+    current folder is searched too.
 
     Raises:
         ValueError: the spec is malformed, the module cannot be imported, the attribute is
@@ -46,7 +65,7 @@ def resolve_factory(spec: str) -> Callable[..., Any]:
         )
     module_name, _, attr = spec.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = _import(module_name)
     except ImportError as err:
         raise ValueError(
             f"factory={spec!r}: module {module_name!r} cannot be imported ({err}); install it "
