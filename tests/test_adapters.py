@@ -21,6 +21,7 @@ from deepgnn import adapters, init, search, signal
 from deepgnn.models import LayerWeight
 from deepgnn.train import train_node
 
+pytestmark = pytest.mark.pyg
 pyg = pytest.importorskip("torch_geometric", reason="the pyg extra: pip install 'deepgnn[pyg]'")
 from torch_geometric.data import Data  # noqa: E402
 from torch_geometric.nn import DeepGCNLayer, GCN2Conv, GCNConv  # noqa: E402
