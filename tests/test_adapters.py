@@ -6,7 +6,10 @@ same numbers; every way the adapter can fail says which layer and what to do.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -709,3 +712,16 @@ def test_factory_config_errors_fail_on_load(tmp_path, factory_module, factory, k
     path = _factory_sweep(tmp_path, factory=factory.format(m=factory_module), keys=keys, data=data)
     with pytest.raises(ValueError, match=match):
         sweep.load_config(path)
+
+
+def test_readme_pyg_path_runs_and_prints_what_it_says(one_thread):
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    code = next(b for b in blocks if "deepgnn.wrap(" in b)
+    lines = [line for line in code.splitlines() if "model" in line and not line.startswith("from")]
+    assert len(lines) == 3  # wrap, initialize, train
+    want = re.search(r"#\s*([0-9.]+)\s*$", code.strip()).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert float(out.getvalue()) == pytest.approx(float(want), abs=0.6e-3), out.getvalue()
