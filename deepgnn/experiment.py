@@ -448,6 +448,9 @@ def curve_rows(log: pd.DataFrame, every: int, *, best_epoch: int = 0) -> pd.Data
 def _resolve_data(
     data: Dataset | Graph, x: Tensor | None, y: Tensor | None, num_classes: int | None
 ) -> tuple[str, Graph, Tensor, Tensor | None, Tensor | None, int]:
+    if not isinstance(data, (Dataset, Graph)) and hasattr(data, "edge_index"):
+        # a PyG Data: a dataset when it has its masks, else its graph
+        data = Dataset.from_pyg(data) if hasattr(data, "train_mask") else Graph.from_pyg(data)
     if isinstance(data, Dataset):
         return data.name, data.graph, data.x, data.y, data.train_mask, data.num_classes
     if isinstance(data, Graph):
@@ -499,7 +502,8 @@ def depth_table(
     Args:
         family: a model family (``deepgnn.models.available()``).
         dataset_or_graph: a :class:`~deepgnn.data.Dataset`, or a :class:`~deepgnn.Graph`
-            with ``x=`` (and ``y=`` or ``num_classes=``).
+            with ``x=`` (and ``y=`` or ``num_classes=``); a PyG ``Data`` is read as either
+            (:meth:`~deepgnn.data.Dataset.from_pyg` when it has masks).
         depths: model depths.
         inits: names from ``deepgnn.init.available()``.
         seeds: one row per seed.

@@ -183,6 +183,9 @@ def test_entry_points_take_a_pyg_data_and_refuse_a_bare_edge_index(cora):
     assert model(data, cora.x).shape == (cora.num_nodes, cora.num_classes)
     result = train_node(model, data, epochs=2, seed=0)
     assert result.epochs == 2
+    assert search.search(model, data, None, None, n_trials=2, progress=False).evaluations == 2
+    table = deepgnn.depth_table("gcn", data, [2], ["xavier"], width=8)
+    assert list(table["dataset"]) == ["pyg"] and bool((table["fsp"] > 0).all())
     with pytest.raises(
         TypeError, match=r"pass deepgnn.Graph\(edge_index, num_nodes=x.shape\[0\]\)"
     ):
