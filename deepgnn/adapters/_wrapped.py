@@ -92,7 +92,7 @@ class Wrapped(GNN):
     def __init__(
         self,
         module: nn.Module,
-        layers: Sequence[tuple[str, nn.Module, Entry]],
+        layers: Sequence[tuple[str, nn.Module, Any]],
         *,
         call: str | Callable[..., Tensor],
         states: str,
@@ -105,7 +105,8 @@ class Wrapped(GNN):
         # common attributes are set here from what the layers say.
         nn.Module.__init__(self)
         self.module = module
-        self._layers = list(layers)
+        # (dotted name, module, its reader's Entry)
+        self._layers: list[tuple[str, nn.Module, Entry]] = list(layers)
         self.layers = [path for path, _, _ in layers]
         self.call = call
         self.states = states
@@ -487,7 +488,7 @@ def wrap(
             the last layer.
 
     Returns:
-        A :class:`Wrapped` (a :class:`~deepgnn.models.GNN`) holding ``model``.
+        A :class:`~deepgnn.adapters.Wrapped` (a :class:`~deepgnn.models.GNN`) holding ``model``.
 
     Raises:
         ValueError: a layer deepgnn cannot read (naming it and how to register a reader),

@@ -79,7 +79,9 @@ for key in ("fsp", "bsp", "gev"):
 init.xavier_(model, generator=torch.Generator().manual_seed(0))
 df = deepgnn.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, measures=("dirichlet", "mad"))
 print(df[["layer", "norm_ratio", "grad_norm", "gev", "dirichlet", "mad_edges"]].iloc[::4])
-init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, progress=False)
+init.spoginit_(
+    model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, n_trials=30, progress=False
+)
 after = deepgnn.analyze(model, ds.graph, ds.x, ds.y, mask=ds.train_mask).attrs["summary"]
 print(f"FSP {df.attrs['summary']['fsp']:.3g} (Xavier) -> {after['fsp']:.3g} (SPoGInit)")
 # train_node(model, ds, protocol="spoginit-paper") trains it: the README runs exactly this.
