@@ -728,3 +728,107 @@ def test_readme_pyg_path_runs_and_prints_what_it_says(one_thread):
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert float(out.getvalue()) == pytest.approx(float(want), abs=0.6e-3), out.getvalue()
+
+
+# ------------------------------------------------------------------ every reader
+def _tiny():
+    g = deepgnn.Graph(torch.tensor([[0, 1, 2, 3, 0], [1, 2, 3, 4, 2]]))
+    return g, torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+
+
+def _pyg_layers():
+    from torch_geometric.nn import GATConv, GINConv, GraphConv, SAGEConv
+    from torch_geometric.nn.models import MLP
+
+    def x0(m, g, x):  # GCN2Conv reads x_0 too
+        return m(x, x, g.edge_index)
+
+    return {
+        "pyg.GCNConv": (lambda: GCNConv(4, 3), "pyg", True),
+        "pyg.GATConv": (lambda: GATConv(4, 3, heads=2, concat=False, residual=True), "pyg", False),
+        "pyg.SAGEConv": (lambda: SAGEConv(4, 3), "pyg", True),
+        "pyg.GraphConv": (lambda: GraphConv(4, 3), "pyg", True),
+        "pyg.GCN2Conv": (
+            lambda: GCN2Conv(4, alpha=0.1, theta=0.5, layer=1, shared_weights=False),
+            x0,
+            True,
+        ),
+        "pyg.GINConv": (lambda: GINConv(MLP([4, 6, 3])), "pyg", False),
+        "pyg.DeepGCNLayer": (
+            lambda: DeepGCNLayer(GCNConv(4, 4), act=nn.Tanh(), block="res"),
+            "pyg",
+            True,
+        ),
+        "pyg.Linear": (lambda: pyg.nn.Linear(4, 3), lambda m, g, x: m(x), True),
+        "torch.nn.Linear": (lambda: nn.Linear(4, 3), lambda m, g, x: m(x), True),
+    }
+
+
+def _dgl_layers():
+    dglnn = pytest.importorskip("dgl", reason="the dgl extra is not installed").nn
+
+    def flat(m, g, x):  # GATConv returns (N, heads, out)
+        return m(g.to_dgl(), x).flatten(1)
+
+    return {
+        "dgl.GraphConv": (lambda: dglnn.GraphConv(4, 3), "dgl", True),
+        "dgl.GATConv": (lambda: dglnn.GATConv(4, 3, num_heads=2, residual=True), flat, False),
+        "dgl.SAGEConv": (lambda: dglnn.SAGEConv(4, 3, "mean"), "dgl", True),
+    }
+
+
+READERS = [
+    *(pytest.param(name, "pyg", id=name) for name in _pyg_layers()),
+    *(
+        pytest.param(name, "dgl", id=name, marks=pytest.mark.dgl)
+        for name in ("dgl.GraphConv", "dgl.GATConv", "dgl.SAGEConv")
+    ),
+]
+
+
+def test_readers_cover_the_built_in_list():
+    listed = {p.values[0] for p in READERS}
+    builtin = {n for n in adapters.readable() if n.startswith(("pyg.", "dgl.", "torch.nn."))}
+    assert listed == builtin
+
+
+@pytest.mark.parametrize(("name", "lib"), READERS)
+def test_every_reader_gives_matrices_the_output_depends_on_in_out_in_orientation(name, lib):
+    make, call, rows_local = (_pyg_layers() if lib == "pyg" else _dgl_layers())[name]
+    g, x = _tiny()
+    torch.manual_seed(0)
+    layer = make()
+    model = deepgnn.wrap(layer, call=call)
+    lws = model.layer_weights()
+    assert lws and lws[-1].kind == "conv" or name.endswith("Linear")
+    model(g, x).square().sum().backward()
+    for lw in lws:
+        grad = lw.grad()
+        assert grad is not None and grad.shape == lw.weight.shape and float(grad.abs().sum()) > 0, (
+            lw.name
+        )
+    if rows_local:
+        # row k of the (out, in) view feeds output column k only: the orientation is right
+        lw = next(lw for lw in lws if lw.kind == "conv") if not name.endswith("Linear") else lws[0]
+        before = model(g, x).detach()
+        with torch.no_grad():
+            lw.weight[0].add_(1.0)
+        changed = (model(g, x).detach() - before).abs().sum(0) > 1e-6
+        if name == "pyg.DeepGCNLayer":
+            assert changed[0] and changed.sum() == 1  # tanh branch, residual: column 0 only
+        else:
+            assert changed.tolist() == [True] + [False] * (changed.numel() - 1), lw.name
+    init.xavier_(model, generator=torch.Generator().manual_seed(0))
+    assert all(lw.fan_in == lw.weight.shape[1] for lw in model.layer_weights())
+
+
+def test_basicgnn_graphsage_and_gin_are_read_without_layers(cora):
+    from torch_geometric.nn.models import GIN
+
+    gin = deepgnn.wrap(GIN(cora.num_features, 16, num_layers=3, out_channels=7, act="relu"))
+    assert gin.layers == ["convs.0", "convs.1", "convs.2"] and gin.out_dim == 7
+    assert [lw.kind for lw in gin.layer_weights()][:2] == ["linear", "conv"]
+    summary = deepgnn.analyze(gin, cora.graph, cora.x, cora.y, mask=cora.train_mask).attrs[
+        "summary"
+    ]
+    assert not summary["diverged"] and summary["fsp"] > 0
