@@ -269,16 +269,22 @@ def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
     """
     train_kw = _train_options(spec)
     train_kw.pop("split", None)
+    family = spec.family
+    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
+    if adapters.is_factory(family):
+        # a factory's model says which family's defaults it takes and its activation
+        # (deepgnn.wrap(..., family=, activation=)): a tiny one is built to ask
+        probe = adapters.from_factory(family, 3, 2, spec.depth, **spec.model)
+        family, activation = probe.family, probe.activation
     resolved_train = train.resolve_options(
-        data.task(spec.dataset), depth=spec.depth, family=spec.family, **train_kw
+        data.task(spec.dataset), depth=spec.depth, family=family, **train_kw
     )
     resolved_train.pop("split", None)  # which split a cell uses is its own setting
     if spec.init is None:
         return {"init": {}, "train": resolved_train}
-    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
     options = _init_options(spec, str(activation))
     options.pop("progress", None)
-    resolved_init = init.resolve_options(spec.init, family=spec.family, **options)
+    resolved_init = init.resolve_options(spec.init, family=family, **options)
     if spec.init == "spoginit" and "seed" not in spec.init_options:
         del resolved_init["seed"]  # the cell's own seed, a column of its own
     return {"init": resolved_init, "train": resolved_train}

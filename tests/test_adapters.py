@@ -614,6 +614,13 @@ class Net(nn.Module):
 
 def unreadable(in_dim, out_dim, depth):
     return Net(in_dim, out_dim)
+
+
+def residual(in_dim, out_dim, depth):
+    import deepgnn
+
+    model = GCN(in_dim, 8, num_layers=depth, out_channels=out_dim, act="relu")
+    return deepgnn.wrap(model, family="resgcn")
 """
 
 FACTORY_SWEEP = """
@@ -678,11 +685,12 @@ def test_a_factory_sweep_is_journaled_and_resumed_like_any_cell(tmp_path, factor
     assert str(sweep.status(grown, out=out)).startswith("2/4 done, 0 running, 0 failed, 2 left")
     sweep.run(grown, out=out, workers=1, progress=False)
     study = sweep.open_study(grown, out=out)
-    done = [t.user_attrs["cell_key"] for t in study.get_trials(states=(TrialState.COMPLETE,))]
-    assert sorted(done) == sorted(c.key for c in grown.cells())
-    df = sweep.report(grown, out=out)
-    assert set(df["family"]) == {f"{factory_module}:gcn"} and len(df) == 4
-    assert (df["sp_init_fsp"] > 0).all() and (df["status"] == "ok").all()
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert sorted(t.user_attrs["cell_key"] for t in trials) == sorted(c.key for c in grown.cells())
+    rows = [t.user_attrs["row"] for t in trials]
+    assert {r["family"] for r in rows} == {f"{factory_module}:gcn"}
+    assert all(r["sp_init_fsp"] > 0 and r["status"] == "ok" for r in rows)
+    assert {r["depth"] for r in rows} == {1, 2}
 
 
 @pytest.mark.parametrize(
@@ -832,3 +840,13 @@ def test_basicgnn_graphsage_and_gin_are_read_without_layers(cora):
         "summary"
     ]
     assert not summary["diverged"] and summary["fsp"] > 0
+
+
+def test_a_factory_cell_resolves_with_its_models_family_and_activation(factory_module):
+    from deepgnn import experiment
+
+    spec = experiment.CellSpec("cora", f"{factory_module}:residual", 4, init="spoginit", seed=0)
+    resolved = experiment.resolve_cell(spec)
+    assert resolved["init"]["form"] == search.objective_defaults("resgcn")["form"]
+    spec = experiment.CellSpec("cora", f"{factory_module}:residual", 4, init="kaiming", seed=0)
+    assert experiment.resolve_cell(spec)["init"]["nonlinearity"] == "relu"
