@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_real
-from deepgnn.graph import Graph
+from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN, LayerWeight
 
 __all__ = [
@@ -44,7 +44,8 @@ def _type_error(arg: str, value: object, spelled: str, fix: str) -> TypeError:
 
 def check_model(model: object) -> GNN:
     if not isinstance(model, GNN):
-        raise _type_error("model", model, "deepgnn.models.GNN", "build one with deepgnn.build(...)")
+        fix = "build one with deepgnn.build(...), or view your own model with deepgnn.wrap(model)"
+        raise _type_error("model", model, "deepgnn.models.GNN", fix)
     return model
 
 
@@ -120,7 +121,4 @@ def check_common(distribution: str, bias: str) -> None:
 
 
 def check_graph(graph: object) -> Graph:
-    if not isinstance(graph, Graph):
-        fix = "build one with deepgnn.Graph(edge_index) or Graph.from_dgl(g)"
-        raise _type_error("graph", graph, "deepgnn.Graph", fix)
-    return graph
+    return as_graph(graph)

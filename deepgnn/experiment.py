@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn import _plot, data, init, train
+from deepgnn import _plot, adapters, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._io import save_figure, write_atomic
 from deepgnn.data import Dataset
@@ -98,7 +98,8 @@ class CellSpec:
 
     Attributes:
         dataset: a name from :func:`deepgnn.data.available`, read from ``root``.
-        family: a model family (:func:`deepgnn.models.available`).
+        family: a model family (:func:`deepgnn.models.available`), or a factory
+            ``"package.module:function"`` (:func:`deepgnn.adapters.from_factory`).
         depth: graph layers.
         init: an init scheme (:func:`deepgnn.init.available`), or ``None`` to keep
             :func:`~deepgnn.build`'s own initialization.
@@ -176,8 +177,18 @@ def build_model(dataset: Any, family: str, depth: int, *, seed: int, **options: 
 
     Node datasets: ``in_dim`` = features, ``out_dim`` = classes. Graph datasets: the model
     maps atom embeddings of ``width`` to node embeddings of ``width`` (the encoder and head
-    belong to :class:`~deepgnn.train.GraphClassifier`).
+    belong to :class:`~deepgnn.train.GraphClassifier`). A ``family`` spelled
+    ``"package.module:function"`` is a factory (:func:`deepgnn.adapters.from_factory`): it is
+    called with ``in_dim``, ``out_dim``, ``depth`` and ``options``, and its model wrapped.
     """
+    if adapters.is_factory(family):
+        if getattr(dataset, "task", "node") == "graph":
+            raise ValueError(
+                f"factory {family!r} builds node classifiers; {dataset.name} is a "
+                "graph-classification dataset"
+            )
+        in_dim, out_dim = dataset.num_features, dataset.num_classes
+        return adapters.from_factory(family, in_dim, out_dim, depth, seed=seed, **options)
     if getattr(dataset, "task", "node") == "graph":
         width = options.get("width", 64)
         in_dim, out_dim = width, width
@@ -258,16 +269,22 @@ def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
     """
     train_kw = _train_options(spec)
     train_kw.pop("split", None)
+    family = spec.family
+    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
+    if adapters.is_factory(family):
+        # a factory's model says which family's defaults it takes and its activation
+        # (deepgnn.wrap(..., family=, activation=)): a tiny one is built to ask
+        probe = adapters.from_factory(family, 3, 2, spec.depth, **spec.model)
+        family, activation = probe.family, probe.activation
     resolved_train = train.resolve_options(
-        data.task(spec.dataset), depth=spec.depth, family=spec.family, **train_kw
+        data.task(spec.dataset), depth=spec.depth, family=family, **train_kw
     )
     resolved_train.pop("split", None)  # which split a cell uses is its own setting
     if spec.init is None:
         return {"init": {}, "train": resolved_train}
-    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
     options = _init_options(spec, str(activation))
     options.pop("progress", None)
-    resolved_init = init.resolve_options(spec.init, family=spec.family, **options)
+    resolved_init = init.resolve_options(spec.init, family=family, **options)
     if spec.init == "spoginit" and "seed" not in spec.init_options:
         del resolved_init["seed"]  # the cell's own seed, a column of its own
     return {"init": resolved_init, "train": resolved_train}
@@ -437,6 +454,9 @@ def curve_rows(log: pd.DataFrame, every: int, *, best_epoch: int = 0) -> pd.Data
 def _resolve_data(
     data: Dataset | Graph, x: Tensor | None, y: Tensor | None, num_classes: int | None
 ) -> tuple[str, Graph, Tensor, Tensor | None, Tensor | None, int]:
+    if not isinstance(data, (Dataset, Graph)) and hasattr(data, "edge_index"):
+        # a PyG Data: a dataset when it has its masks, else its graph
+        data = Dataset.from_pyg(data) if hasattr(data, "train_mask") else Graph.from_pyg(data)
     if isinstance(data, Dataset):
         return data.name, data.graph, data.x, data.y, data.train_mask, data.num_classes
     if isinstance(data, Graph):
@@ -488,7 +508,8 @@ def depth_table(
     Args:
         family: a model family (``deepgnn.models.available()``).
         dataset_or_graph: a :class:`~deepgnn.data.Dataset`, or a :class:`~deepgnn.Graph`
-            with ``x=`` (and ``y=`` or ``num_classes=``).
+            with ``x=`` (and ``y=`` or ``num_classes=``); a PyG ``Data`` is read as either
+            (:meth:`~deepgnn.data.Dataset.from_pyg` when it has masks).
         depths: model depths.
         inits: names from ``deepgnn.init.available()``.
         seeds: one row per seed.

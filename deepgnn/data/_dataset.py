@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,6 +75,101 @@ class Dataset:
     split_index: int = 0
     task: str = "node"
     evaluator: str | None = None
+
+    @classmethod
+    def from_pyg(cls, data: Any, *, name: str = "pyg", num_classes: int | None = None) -> Dataset:
+        """A node dataset from a PyG ``torch_geometric.data.Data`` with ``x``, ``y`` and masks.
+
+        The graph is :meth:`Graph.from_pyg(data) <deepgnn.Graph.from_pyg>` (symmetrized, as
+        :class:`~deepgnn.Graph` documents). ``x`` becomes float32; ``y`` int64 class ids
+        (``-1``: unlabelled), or a 2-d float tensor of 0/1 tasks (multi-label); the masks
+        ``train_mask``, ``val_mask``, ``test_mask`` are bool ``(num_nodes,)`` for one split or
+        ``(num_nodes, num_splits)`` for several, PyG's layout (e.g. ``WikipediaNetwork``).
+        torch_geometric is not imported: any object with these attributes works.
+
+        Args:
+            data: the graph with ``x``, ``y``, ``train_mask``, ``val_mask``, ``test_mask``
+                (``edge_index`` and optional ``edge_weight`` make the graph).
+            name: the dataset's name in tables and progress bars.
+            num_classes: the number of classes; ``None`` takes ``y.max() + 1`` (the number of
+                columns of a multi-label ``y``).
+
+        Raises:
+            ValueError: a missing or malformed attribute, naming it and the expected shape.
+
+        Example:
+            >>> from types import SimpleNamespace  # stands in for torch_geometric.data.Data
+            >>> mask = torch.tensor([True, True, False, False])
+            >>> data = SimpleNamespace(edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]), num_nodes=4,
+            ...     x=torch.eye(4), y=torch.tensor([0, 1, 0, 1]), train_mask=mask,
+            ...     val_mask=~mask, test_mask=~mask)
+            >>> Dataset.from_pyg(data, name="toy")
+            Dataset('toy', num_nodes=4, num_edges=3, num_features=4, num_classes=2, num_splits=1, metric='accuracy')
+        """
+        graph = Graph.from_pyg(data)
+        n = graph.num_nodes
+        fields = {}
+        for key in ("x", "y", "train_mask", "val_mask", "test_mask"):
+            value = getattr(data, key, None)
+            if not isinstance(value, Tensor):
+                raise ValueError(
+                    f"data.{key} is {type(value).__name__}, but a node dataset needs it as a "
+                    f"tensor with one row per node ({n}); set data.{key} (PyG's transforms "
+                    "RandomNodeSplit / RandomLinkSplit make masks)"
+                )
+            if value.shape[0] != n:
+                raise ValueError(
+                    f"data.{key} has shape {tuple(value.shape)}, but the graph has {n} nodes; "
+                    "pass one row per node"
+                )
+            fields[key] = value.detach().cpu()
+        x = fields["x"]
+        if x.dim() != 2 or not x.is_floating_point():
+            raise ValueError(
+                f"data.x must be float features (num_nodes, d), got {x.dtype} {tuple(x.shape)}"
+            )
+        y = fields["y"]
+        if y.dim() == 2 and y.shape[1] == 1 and not y.is_floating_point():
+            y = y[:, 0]
+        if y.dim() == 1:
+            if y.is_floating_point() or y.dtype == torch.bool:
+                raise ValueError(
+                    f"data.y must hold integer class ids, got {y.dtype}; pass y.long()"
+                )
+            y = y.long()
+            classes = int(y.max()) + 1 if num_classes is None else num_classes
+        elif y.dim() == 2:
+            y = y.float()
+            classes = y.shape[1] if num_classes is None else num_classes
+        else:
+            raise ValueError(
+                f"data.y must be (num_nodes,) or (num_nodes, tasks), got {tuple(y.shape)}"
+            )
+        masks = []
+        for key in ("train_mask", "val_mask", "test_mask"):
+            m = fields[key]
+            if m.dtype != torch.bool or m.dim() not in (1, 2):
+                raise ValueError(
+                    f"data.{key} must be a bool (num_nodes,) or (num_nodes, num_splits) mask, "
+                    f"got {m.dtype} {tuple(m.shape)}"
+                )
+            masks.append(m.unsqueeze(0) if m.dim() == 1 else m.t().contiguous())
+        splits = {m.shape[0] for m in masks}
+        if len(splits) > 1:
+            raise ValueError(
+                f"the masks hold different numbers of splits {sorted(splits)}; pass masks with "
+                "the same number of columns"
+            )
+        return cls(
+            name=name,
+            graph=graph,
+            x=x.float(),
+            y=y,
+            train_masks=masks[0],
+            val_masks=masks[1],
+            test_masks=masks[2],
+            num_classes=int(classes),
+        )
 
     @property
     def multilabel(self) -> bool:

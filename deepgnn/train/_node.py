@@ -68,7 +68,8 @@ def train_node(
 
     Args:
         model: a built model whose ``in_dim``/``out_dim`` match the dataset.
-        dataset: a node :class:`~deepgnn.data.Dataset`.
+        dataset: a node :class:`~deepgnn.data.Dataset`, or a PyG ``Data`` with ``x``, ``y``
+            and masks (:meth:`Dataset.from_pyg <deepgnn.data.Dataset.from_pyg>`).
         init: ``None`` (keep the model's parameters), a name from
             :func:`deepgnn.init.available`, or a callable ``init(model)``.
         init_options: keyword options of the named scheme, e.g. ``{"nonlinearity": "tanh"}``
@@ -125,7 +126,12 @@ def train_node(
         True
     """
     if not isinstance(model, GNN):
-        raise TypeError(f"model must be built with deepgnn.build, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be built with deepgnn.build, got {type(model).__name__}; view a PyG, "
+            "DGL or PyTorch model with deepgnn.wrap(model)"
+        )
+    if not isinstance(dataset, Dataset) and hasattr(dataset, "train_mask"):
+        dataset = Dataset.from_pyg(dataset)  # a PyG Data with x, y and masks
     if not isinstance(dataset, Dataset):
         raise TypeError(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
