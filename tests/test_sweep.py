@@ -185,6 +185,63 @@ def test_stale_claims_are_found_by_dead_process_or_old_heartbeat(tmp_path):
     assert sweep.ledger.is_stale(remote, config, host, now + config.grace_period)
 
 
+def test_two_workers_reaping_the_same_stale_claim_both_go_on(tmp_path, monkeypatch):
+    # before: the second worker to fail a stale claim raised "Trial#0 has already finished
+    # and can not be updated", and the sweep exited 1 with every cell recorded
+    import random
+
+    from optuna.trial import TrialState
+
+    config = sweep.load_config(_write(tmp_path, "reap"))
+    out = tmp_path / "out"
+    first = sweep.ledger.Ledger(config, out=out, write=True)
+    second = sweep.ledger.Ledger(config, out=out, write=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    key = config.cells()[0].key
+    first.study.enqueue_trial({"cell": 0}, user_attrs={"cell_key": key})
+    trial = first.study.ask()
+    for name, value in (("host", socket.gethostname()), ("pid", dead.pid)):
+        trial.set_user_attr(name, value)
+    # Both workers find the claim stale; the first fails it between the second's check that
+    # it still runs and the second's write.
+    seen = [t for s in second.states().values() for t in s.stale]
+    assert [t.number for t in seen] == [trial.number]
+    storage = second.study._storage
+    write = storage.set_trial_state_values
+
+    def first_reaps_then_write(*args, **kwargs):
+        monkeypatch.setattr(storage, "set_trial_state_values", write)
+        first._reap([t for s in first.states().values() for t in s.stale])
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "set_trial_state_values", first_reaps_then_write)
+    second._reap(seen)
+    claim = second.next_claim(random.Random(0), poll=0.01)
+    assert claim is not None and claim.trial.number > trial.number
+    assert first.study.trials[trial.number].state == TrialState.FAIL
+
+
+def _worker_failing_after_its_cells(*args):
+    """A sweep worker that runs its cells, then stops with an error (as one that lost a race
+    for an already finished claim did)."""
+    from deepgnn.sweep import runner
+
+    runner._worker_main(*args)
+    args[-1].put("Trial#5 has already finished and can not be updated.")
+    raise SystemExit(1)
+
+
+def test_sweep_with_every_cell_recorded_succeeds_though_a_worker_failed(tmp_path, monkeypatch):
+    from deepgnn.sweep import runner
+
+    path = _write(tmp_path, "lastfail", epochs=2)
+    path.write_text(path.read_text().replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]'))
+    monkeypatch.setattr(runner, "_worker_main", _worker_failing_after_its_cells)
+    state = sweep.run(path, workers=2, out=tmp_path / "out", progress=False)
+    assert state.finished and (state.done, state.failed) == (4, 0)
+
+
 # ---------------------------------------------------------------------------- runner
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):

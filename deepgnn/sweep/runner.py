@@ -345,8 +345,9 @@ def run(
         ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``.
         OSError: a file could not be written, e.g. the disk is full (the message names the
             file; what was recorded stays readable).
-        RuntimeError: a worker process exited abnormally (the message has its error; rerun to
-            finish the sweep), or the call would be run again by its own workers (no
+        RuntimeError: a worker process exited abnormally with cells left (the message has its
+            error; rerun to finish the sweep; with every cell recorded it is logged, not
+            raised), or the call would be run again by its own workers (no
             ``if __name__ == "__main__":`` guard).
 
     Example (from a shell: one worker per GPU, resumable)::
@@ -416,6 +417,16 @@ def run(
     while not errors.empty():
         reports.append(errors.get())
     final = status(config, storage=storage, out=folder)
+    if bad and final.finished:
+        # What a worker tripped over after the last cell was recorded (a claim another worker
+        # had just failed, a full disk at its last write) leaves nothing to rerun.
+        log.warning(
+            "worker processes %s stopped (%s), but every cell is recorded: %s",
+            bad,
+            "; ".join(dict.fromkeys(reports)) or "no error reported",
+            final,
+        )
+        return final
     if bad and reports:
         raise RuntimeError(
             f"worker processes {bad} stopped: " + "; ".join(dict.fromkeys(reports)) + f" ({final})"
