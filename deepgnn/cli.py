@@ -398,7 +398,13 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.action == "status":
         print(sweep.status(args.config, **where))
         return 0
-    df = sweep.report(args.config, **where)
+    try:
+        df = sweep.report(args.config, **where)
+    except OSError as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        print(f"deepgnn sweep report: {err}", file=sys.stderr)
+        return 1
     out = args.out or f"results/{sweep.load_config(args.config).name}"
     if df.empty:
         print(f"no cell is recorded yet: nothing written to {out}")

@@ -938,6 +938,26 @@ def test_full_disk_stops_the_run_naming_the_file_and_keeps_the_record_readable(t
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
+def test_report_on_a_full_disk_says_so_in_one_line_as_run_does(two_workers, tmp_path):
+    # before: `deepgnn sweep report` printed a raw "OSError: [Errno 27] File too large"
+    import resource
+
+    config, out, _ = _copy_sweep(two_workers, tmp_path)
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))  # noqa: E731
+    proc = _cli("report", config.source, "--out", str(out), preexec_fn=limit)
+    text = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text and "[Errno" not in text, text
+    lines = [line for line in text.splitlines() if line.startswith("deepgnn sweep report:")]
+    assert len(lines) == 1, text
+    assert re.fullmatch(
+        r"deepgnn sweep report: file size limit reached writing \S+results\.csv; raise it "
+        r"\(ulimit -f\) or free space and rerun the same command",
+        lines[0],
+    ), text
+    assert not (out / "results.csv").exists() and not list(out.glob(".*.tmp"))
+
+
 def test_status_and_report_never_write_the_journal(two_workers, tmp_path):
     config, out, journal = _copy_sweep(two_workers, tmp_path)
     committed = sorted(ROOT.glob("results/*/sweep.journal"))

@@ -13,7 +13,6 @@ stays readable. Worker processes are ``spawn``ed, one per entry of ``devices``.
 from __future__ import annotations
 
 import ast
-import errno
 import inspect
 import logging
 import os
@@ -22,14 +21,14 @@ import signal as _signal
 import socket
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from deepgnn import experiment
 from deepgnn._checks import check_int
+from deepgnn._io import NO_SPACE, stop_on_os_error
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, status
 from deepgnn.sweep.tune import TuneUnit, run_unit
@@ -38,38 +37,11 @@ __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
-# Errors that no cell can get past: the worker stops instead of failing every cell left.
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _GUARD = (
     "deepgnn.sweep.run(..., workers={workers}) is called at the top level of {where}, outside "
     'an `if __name__ == "__main__":` block; its worker processes are started with spawn, which '
     'runs that file again in each of them: put the call under `if __name__ == "__main__":`'
 )
-
-
-def _stopped(err: OSError) -> OSError:
-    """A failed write as the sweep reports it: the file, what happened and the fix."""
-    file = err.filename or "the sweep's storage"
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        text = f"disk full writing {file}; free space and rerun the same command"
-    elif err.errno == errno.EFBIG:
-        text = (
-            f"file size limit reached writing {file}; raise it (ulimit -f) or free space and "
-            "rerun the same command"
-        )
-    else:
-        text = f"{err.strerror or err} ({file}); fix the cause and rerun the same command"
-    stopped = OSError(text)
-    stopped.errno = err.errno
-    return stopped
-
-
-@contextmanager
-def _stop_on_os_error() -> Iterator[None]:
-    try:
-        yield
-    except OSError as err:
-        raise _stopped(err) from err
 
 
 def _work(
@@ -87,7 +59,7 @@ def _work(
     Raises:
         OSError: a file could not be written (the journal, a curve): the message names it.
     """
-    with _stop_on_os_error():
+    with stop_on_os_error():
         ledger = ledger or Ledger(config, storage=storage, out=out, write=True)
         return _pull(ledger, out=out, device=device, progress=progress, position=position)
 
@@ -162,7 +134,7 @@ def _run_claim(
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None
         except Exception as err:
-            if isinstance(err, OSError) and err.errno in _NO_SPACE:
+            if isinstance(err, OSError) and err.errno in NO_SPACE:
                 raise  # every later cell would fail the same way: stop the worker
             log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             error = f"{type(err).__name__}: {err}"[:4000]
@@ -366,7 +338,7 @@ def run(
         if unguarded is not None:
             raise RuntimeError(_GUARD.format(workers=workers, where=unguarded))
     folder = out_dir(config, out)
-    with _stop_on_os_error():
+    with stop_on_os_error():
         folder.mkdir(parents=True, exist_ok=True)
         # Create the study once here, so that the workers only load it.
         ledger = Ledger(config, storage=storage, out=folder, write=True)
