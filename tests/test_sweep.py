@@ -1065,8 +1065,53 @@ def test_retry_failed_runs_cells_whose_data_file_appeared(tmp_path, capsys):
             "",
             r"record lists \['signal_init'\], but \['ogbg-molhiv'\] are graph-classification",
         ),
+        (
+            "",
+            "ogbg-molbbbp",
+            "[train]\ndrop_edge = 0.2\n",
+            r"\[train\] drop_edge does not apply to ogbg-molbbbp \(graph classification, "
+            r"train_graph takes \[.*'batch_size'.*\]\); drop it",
+        ),
+        (
+            "",
+            "ogbg-molbbbp",
+            "[train]\ncuda_graph = true\nsplit = 0\n",
+            r"\[train\] cuda_graph, split do not apply to ogbg-molbbbp",
+        ),
+        (
+            "",
+            "cora",
+            "[train]\npool = 'sum'\n",
+            r"\[train\] pool does not apply to cora \(node classification, train_node takes",
+        ),
+        ("", "cora", "[train]\nbatch_size = 8\n", r"\[train\] batch_size does not apply to cora"),
+        (
+            "",
+            "cora",
+            "[train]\nlr = [0.01, 0.1]\n[tune]\nlr = [1e-4, 1e-1]\n",
+            r"\[train\] lr=\[0.01, 0.1\] and \[tune\] lr both set lr; .* drop lr from \[train\]",
+        ),
+        (
+            "",
+            "cora",
+            "[model.gcn]\ndropout = 0.5\n[tune]\ndropout = [0.0, 0.7]\n",
+            r"\[model.gcn\] dropout=0.5 and \[tune\] dropout both set dropout",
+        ),
     ],
-    ids=["init_value", "init_family_value", "split", "dotdot", "dot", "signal_on_graphs"],
+    ids=[
+        "init_value",
+        "init_family_value",
+        "split",
+        "dotdot",
+        "dot",
+        "signal_on_graphs",
+        "drop_edge_on_graphs",
+        "node_keys_on_graphs",
+        "pool_on_nodes",
+        "batch_size_on_nodes",
+        "train_and_tune_lr",
+        "model_and_tune_dropout",
+    ],
 )
 def test_config_values_that_would_fail_every_cell_fail_on_load(
     tmp_path, top, dataset, tables, match

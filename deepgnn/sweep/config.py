@@ -272,6 +272,9 @@ class SweepConfig:
         if "tune" in raw and not isinstance(raw["tune"], dict):
             raise _ConfigError(f"tune must be a table [tune], got {raw['tune']!r}")
         tune = TuneSpace.from_table(raw["tune"]) if "tune" in raw else None
+        dry.check_train_task(data_table["name"], list(train_table))
+        if tune is not None:
+            _check_tuned_keys(tune, train_table, model, model_overrides)
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
         for s in seeds:
             check_int("seed", s, minimum=0)
@@ -590,6 +593,31 @@ def _axes_of(
 ) -> dict[str, list[Any]]:
     """``family``'s settings, TOML's ``"none"`` read as ``None``."""
     return {k: [_none(v) for v in vs] for k, vs in _family_axes(model, overrides, family).items()}
+
+
+def _check_tuned_keys(
+    tune: TuneSpace,
+    train_table: dict[str, list[Any]],
+    model: dict[str, list[Any]],
+    overrides: dict[str, dict[str, list[Any]]],
+) -> None:
+    """A setting ``[tune]`` searches is the tuning's to choose: a ``[train]`` (or, for
+    ``dropout``, ``[model]``) value of it would be recorded in the row and never used."""
+    for key in tune.ranges:
+        tables = [("[train]", train_table), ("[model]", model)]
+        tables += [(f"[model.{f}]", sub) for f, sub in overrides.items()]
+        for where, table in tables:
+            if key in table and (where == "[train]" or key == "dropout"):
+                raise _ConfigError(
+                    f"{where} {key}={_one_or_list(table[key])} and [tune] {key} both set {key}; "
+                    f"each cell trains with the tuned {key}, so the {where} value would be "
+                    f"recorded but never used: drop {key} from {where}, or drop it from [tune] "
+                    "to sweep it instead"
+                )
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else values
 
 
 def _positive(key: str, value: Any) -> float:
