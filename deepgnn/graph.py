@@ -434,6 +434,13 @@ class Graph:
             out._kernel_plan()  # chosen once per graph and device, from the degree statistics
         return out
 
+    def check_model(self, model: Any) -> None:
+        """Raise when ``model`` would compute on this graph something other than its function of
+        the whole graph; every deepgnn model calls it in ``forward``. A whole :class:`Graph`
+        takes every model; a :class:`~deepgnn.distributed.DistributedGraph` (one rank's rows)
+        refuses those :func:`deepgnn.distributed.check_model` refuses."""
+        return None
+
     def _clear_derived(self) -> None:
         """Forget everything derived from the masters for a device (after a copy)."""
         self._index_cache = None
