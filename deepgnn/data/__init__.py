@@ -55,8 +55,17 @@ __all__ = [
 
 
 def data_root(root: str | Path | None = None) -> Path | None:
-    """Return ``root``, else ``$DEEPGNN_DATA``, else ``None``."""
+    """Return ``root``, else ``$DEEPGNN_DATA``, else ``None``.
+
+    Raises:
+        TypeError: ``root`` is not a path (a string or ``os.PathLike``).
+    """
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(
+                f"root must be a folder path (a str or pathlib.Path), got {type(root).__name__} "
+                f"{root!r}; pass e.g. root='data' or set DEEPGNN_DATA=<folder>"
+            )
         return Path(root)
     env = os.environ.get("DEEPGNN_DATA")
     return Path(env) if env else None

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from deepgnn.data._dataset import Dataset
-from deepgnn.data._files import count_classes, integral, reading
+from deepgnn.data._files import count_classes, integral, plain_arrays, reading
 from deepgnn.data._safe import load_torch_numpy
 from deepgnn.graph import Graph
 
@@ -88,7 +88,7 @@ def _npz(path: Path, keys: tuple[str, ...], name: str) -> dict[str, np.ndarray]:
     with reading(path, fix=_fix(name)):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
-            out = {k: z[k] for k in z.files}
+            out = plain_arrays(z, z.files)
     if missing:
         raise ValueError(
             f"{path} lacks {missing} (it holds {sorted(out)}); the file is truncated or not "
