@@ -262,3 +262,34 @@ def test_cora_is_read_from_a_data_root_that_holds_it(data_root, tmp_path, monkey
     corrupt(folder / "ind.cora.tx", "truncated")
     with pytest.raises(ValueError, match=r"ind.cora.tx is truncated or corrupt"):
         deepgnn.data.load("cora")
+
+
+def test_dataset_takes_one_dimensional_masks_as_one_split(cora):
+    # before: masks of shape (N,) were N splits of one entry, and train_node failed inside
+    # torch's cross_entropy
+    from deepgnn.data import Dataset
+    from deepgnn.train import train_node
+
+    ds = Dataset(
+        name="mine",
+        graph=cora.graph,
+        x=cora.x,
+        y=cora.y,
+        train_masks=cora.train_mask,
+        val_masks=cora.val_mask,
+        test_masks=cora.test_mask,
+        num_classes=cora.num_classes,
+    )
+    assert ds.num_splits == 1 and ds.train_masks.shape == (1, cora.num_nodes)
+    assert torch.equal(ds.split(0).test_mask, cora.test_mask)
+    runs = []
+    for data in (ds, cora):
+        model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, width=8, seed=0)
+        runs.append(train_node(model, data, epochs=5, patience=None, seed=0, device="cpu"))
+    assert runs[0].test == runs[1].test and runs[0].train == runs[1].train
+    fields = dict(name="bad", graph=cora.graph, x=cora.x, y=cora.y, num_classes=7)
+    masks = dict(val_masks=cora.val_mask, test_masks=cora.test_mask)
+    with pytest.raises(ValueError, match=r"train_masks has dtype torch.int64; pass bool masks"):
+        Dataset(**fields, train_masks=cora.train_mask.long(), **masks)
+    with pytest.raises(ValueError, match=r"have shapes \[\(1, 100\), \(1, 2708\), \(1, 2708\)\]"):
+        Dataset(**fields, train_masks=cora.train_mask[:100], **masks)
