@@ -338,11 +338,14 @@ def test_report_keeps_optunas_info_lines_quiet_and_its_level_as_it_was(two_worke
     assert not [r for r in records if "existing study" in r.getMessage()]
 
 
-def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    # texas is read from files, and there are none: its cells raise (bad data), cora's train.
-    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path):
+    # texas.npz is corrupt: its cells raise (bad data), cora's train.
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "texas.npz").write_bytes(b"not a zip file")
     path = _write(tmp_path, "failing", epochs=3, retries=1)
-    path.write_text(path.read_text().replace('name = "cora"', 'name = ["cora", "texas"]'))
+    text = path.read_text().replace('name = "cora"', f'name = ["cora", "texas"]\nroot = "{root}"')
+    path.write_text(text)
     config = sweep.load_config(path)
     state = sweep.run(config, out=tmp_path / "out", progress=False)
     assert (state.total, state.done, state.failed, state.left) == (16, 8, 8, 0)
@@ -355,7 +358,7 @@ def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path,
     failed = df[df["status"] == "failed"]
     assert len(df) == 16 and set(failed["dataset"]) == {"texas"}
     assert set(df[df.status == "ok"]["dataset"]) == {"cora"}
-    assert failed["error"].str.contains("dataset 'texas' is read from local files").all()
+    assert failed["error"].str.contains("texas.npz is truncated or corrupt").all()
     assert (failed["attempt"] == 2).all()
     assert "(2 failed)" in (tmp_path / "out" / "summary.md").read_text()
 
@@ -1010,11 +1013,62 @@ def _fake_texas(root: Path) -> None:
     )
 
 
-def test_retry_failed_runs_cells_whose_data_file_appeared(tmp_path, capsys):
+def test_sweep_over_missing_data_stops_at_its_start_in_one_line(tmp_path, capsys, monkeypatch):
+    # before: every cell loaded, failed and retried with a full traceback (18 tracebacks,
+    # 363 lines for 6 cells)
+    from deepgnn.cli import main
+
+    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+    root, out = tmp_path / "data", tmp_path / "out"
+    root.mkdir()
+    path = _write(tmp_path, "missing", epochs=3, retries=2)
+    text = path.read_text().replace('name = "cora"', f'name = ["cora", "texas"]\nroot = "{root}"')
+    path.write_text(text)
+    assert main(["sweep", "run", str(path), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.fullmatch(
+        rf"deepgnn sweep: error: dataset 'texas': texas.npz not found \(looked for "
+        rf"{root}/heterophilous/texas.npz, {root}/texas.npz\); download texas.npz from \S+ "
+        rf"into {root}/heterophilous\n",
+        err,
+    ), err
+    assert not out.exists()  # nothing ran, nothing recorded
+    with pytest.raises(FileNotFoundError, match="texas.npz not found"):
+        sweep.run(path, out=out, progress=False)
+
+
+def test_cell_whose_file_went_missing_fails_once_without_retries(tmp_path, monkeypatch, caplog):
+    import logging
+
+    calls = Counter()
+    real = experiment.run_cell
+
+    def run_cell(spec, **kw):
+        calls[(spec.family, spec.depth, spec.seed)] += 1
+        if spec.family == "resgcn":
+            raise FileNotFoundError(f"dataset 'cora': ind.cora.x not found (looked for {spec})")
+        return real(spec, **kw)
+
+    monkeypatch.setattr(experiment, "run_cell", run_cell)
+    path = _write(tmp_path, "gone", epochs=2, retries=2)
+    with caplog.at_level(logging.WARNING, logger="deepgnn.sweep.runner"):
+        state = sweep.run(path, out=tmp_path / "out", progress=False)
+    assert (state.done, state.failed, state.left) == (4, 4, 0)
+    assert set(calls.values()) == {1}  # max_retries = 2, but a missing file is not retried
+    lines = [r for r in caplog.records if "not retried" in r.getMessage()]
+    assert len(lines) == 4 and not any(r.exc_info for r in lines)
+    df = sweep.report(path, out=tmp_path / "out")
+    failed = df[df["status"] == "failed"]
+    assert len(failed) == 4 and failed["error"].str.startswith("FileNotFoundError").all()
+
+
+def test_retry_failed_runs_cells_whose_data_file_was_repaired(tmp_path, capsys):
     from deepgnn.cli import main
 
     root, out = tmp_path / "data", tmp_path / "out"
     root.mkdir()
+    (root / "texas.npz").write_bytes(b"not a zip file")
     path = _write(tmp_path, "retry", epochs=3, retries=0)
     text = path.read_text().replace('name = "cora"', f'name = "texas"\nroot = "{root}"')
     path.write_text(text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]'))

@@ -50,6 +50,7 @@ __all__ = [
     "load",
     "available",
     "data_root",
+    "require",
     "csbm",
 ]
 
@@ -185,6 +186,62 @@ _LOADERS: dict[str, _Loader] = {
     "csbm-arxiv": lambda root: _csbm_arxiv(),
     "csbm-products": lambda root: _csbm_products(),
 }
+
+
+def _planetoid_files(name: str) -> Callable[[Path | None], object]:
+    def find(root: Path | None) -> object:
+        from deepgnn.data.planetoid import find_files
+
+        if name == "cora":  # without its files under root, the copy shipped with deepgnn
+            return None
+        root = _require_root(name, root, f"the raw Planetoid files ind.{name}.*")
+        return find_files(_subdir(root, "planetoid"), name)
+
+    return find
+
+
+def _root_files(name: str, what: str, find: Callable[[Path, str], object]) -> Callable[..., object]:
+    return lambda root: find(_require_root(name, root, what), name)
+
+
+# What load(name) reads, found without reading it (cheap: a sweep checks it at its start).
+_FINDERS: dict[str, Callable[[Path | None], object]] = {
+    **{name: _planetoid_files(name) for name in ("cora", "citeseer", "pubmed")},
+    **{
+        name: _root_files(name, f"heterophilous/{name.replace('-', '_')}.npz", _het.find_file)
+        for name in _het.NAMES
+    },
+    **{name: _root_files(name, "OGB's layout", _ogb.find_folder) for name in _ogb.NAMES},
+    **{name: _root_files(name, "a MoleculeNet CSV", _mol.find_csv) for name in _mol.NAMES},
+}
+
+
+def require(name: str, root: str | Path | None = None) -> None:
+    """Check that the files :func:`load` reads for ``name`` are there, without reading them.
+
+    ``cora`` (shipped) and the generated datasets need none. A sweep calls it for each of
+    its datasets before it runs a cell.
+
+    Args:
+        name: one of :func:`available` (any case, ``_`` for ``-``).
+        root: as in :func:`load`.
+
+    Raises:
+        ValueError: unknown ``name``.
+        FileNotFoundError: a file is missing; the message is :func:`load`'s (which file,
+            where it was looked for, where to get it).
+
+    Example:
+        >>> require("cora")
+        >>> require("texas", root="/nonexistent")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        FileNotFoundError: dataset 'texas': texas.npz not found (looked for ...
+    """
+    key = name.lower().replace("_", "-") if isinstance(name, str) else name
+    check_choice("name", key, _LOADERS)
+    find = _FINDERS.get(key)
+    if find is not None:
+        find(data_root(root))
 
 
 def available() -> list[str]:

@@ -72,6 +72,17 @@ def _folder(root: Path, name: str) -> Path:
     )
 
 
+def find_folder(root: str | Path, name: str) -> Path:
+    """Return the OGB folder of ``name`` under ``root`` (``arxiv-year`` reads ogbn-arxiv's),
+    without reading its files.
+
+    Raises:
+        FileNotFoundError: no folder with ``raw/`` or ``processed/`` is there; the message
+            names where it looked and where to fetch the dataset.
+    """
+    return _folder(Path(root), "ogbn-arxiv" if name == "arxiv-year" else name)
+
+
 def _fix(name: str) -> str:
     return f"re-download {_URL.format(_META[name].download)} and unzip it again"
 

@@ -56,6 +56,24 @@ def _assemble(
     return Dataset(name, graph, x, y, tr, va, te, num_classes=int(labels.max()) + 1)
 
 
+def find_files(root: str | Path, name: str) -> dict[str, Path]:
+    """The raw files ``ind.<name>.*`` in ``root`` by part (``x``, ..., ``test.index``), without
+    reading them.
+
+    Raises:
+        FileNotFoundError: a file is missing (the message names it, ``root`` and the source).
+    """
+    root = Path(root)
+    paths = {p: root / f"ind.{name}.{p}" for p in (*_PARTS, "test.index")}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Planetoid {name!r}: missing {', '.join(Path(m).name for m in missing)} in {root}; "
+            f"download ind.{name}.* from {_SOURCE} into that folder and pass root=<that folder>"
+        )
+    return paths
+
+
 def load_planetoid(root: str | Path, name: str) -> Dataset:
     """Load ``ind.<name>.*`` from ``root`` with the standard split of Kipf & Welling (ICLR 2017).
 
@@ -71,13 +89,7 @@ def load_planetoid(root: str | Path, name: str) -> Dataset:
             names it and where to download it again).
     """
     root = Path(root)
-    paths = {p: root / f"ind.{name}.{p}" for p in (*_PARTS, "test.index")}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"Planetoid {name!r}: missing {', '.join(Path(m).name for m in missing)} in {root}; "
-            f"download ind.{name}.* from {_SOURCE} into that folder and pass root=<that folder>"
-        )
+    paths = find_files(root, name)
     raw = {}
     for p in _PARTS:
         with reading(paths[p], fix=_fix(name, p)):

@@ -15,7 +15,7 @@ leaves its trial ``RUNNING`` forever), so the ledger adds, on top of the study:
   ``heartbeat_interval`` seconds; a claim whose heartbeat is older than ``grace_period``, or
   whose worker process is gone (same host), is failed as *lost*, and its cell runs again;
 - **retries**: a cell that raised is recorded as failed with its error text and runs again up
-  to ``max_retries`` times; :meth:`Ledger.retry_failed` gives the cells that failed for good a
+  to ``max_retries`` times (a missing file, ``FileNotFoundError``, is not retried); :meth:`Ledger.retry_failed` gives the cells that failed for good a
   fresh budget (their failed claims stay in the study as history);
 - **one row per cell**: :meth:`Ledger.rows` keeps one row per cell key (the first completed
   claim), so even the rare RDB race (two claims committed within milliseconds) is recorded once.
@@ -248,8 +248,11 @@ def cell_states(
 
 
 def finally_failed(s: CellState, config: SweepConfig) -> bool:
-    """Whether a cell has no result and failed more than ``config.max_retries`` times."""
-    return not s.complete and len(s.errors) > config.max_retries
+    """Whether a cell has no result and failed more than ``config.max_retries`` times, or once
+    with an error no retry can get past (a missing file: ``no_retry``)."""
+    if s.complete:
+        return False
+    return len(s.errors) > config.max_retries or any(t.user_attrs.get("no_retry") for t in s.errors)
 
 
 @dataclass(frozen=True)
@@ -628,8 +631,11 @@ class Ledger:
                 log.warning("cell %s: could not free its claim: %s", claim.cell.key, err)
             raise
 
-    def record(self, claim: Claim, row: dict[str, Any], error: str | None) -> None:
-        """Store a claim's row: failed with ``error``, or complete (a duplicate is pruned)."""
+    def record(
+        self, claim: Claim, row: dict[str, Any], error: str | None, *, retry: bool = True
+    ) -> None:
+        """Store a claim's row: failed with ``error`` (``retry=False``: failed for good, e.g. a
+        missing file), or complete (a duplicate is pruned)."""
         from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
@@ -637,6 +643,8 @@ class Ledger:
         try:
             trial.set_user_attr("row", _jsonable(row))
             if error is not None:
+                if not retry:
+                    trial.set_user_attr("no_retry", True)
                 trial.set_user_attr("error", error)
                 study.tell(trial, state=TrialState.FAIL)
                 return

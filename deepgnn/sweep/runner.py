@@ -3,7 +3,8 @@
 Each worker pulls the next cell from the :class:`~deepgnn.sweep.ledger.Ledger`, runs it with
 :func:`deepgnn.experiment.run_cell` (the same path ``deepgnn train`` takes), and records its
 row with the bookkeeping columns (attempt, trial, worker, host, versions, wall time). A cell
-that raises is recorded as failed with its error text and retried up to ``max_retries`` times;
+that raises is recorded as failed with its error text and retried up to ``max_retries`` times
+(a ``FileNotFoundError`` is not retried; missing dataset files stop the run before any cell);
 the sweep goes on (``run(retry_failed=True)`` gives the cells that failed for good another
 round). A diverged run (NaN/inf loss) is a result (``status="diverged"``), not a failure. A
 full disk is not a cell's failure: the worker stops, naming the file, and what was recorded
@@ -26,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from deepgnn import experiment
+from deepgnn import data, experiment
 from deepgnn._checks import check_int
 from deepgnn._io import NO_SPACE, stop_on_os_error
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
@@ -108,6 +109,7 @@ def _run_claim(
     base.update(worker=worker, host=socket.gethostname())
     base.update({f"{k}_version": v for k, v in versions.items()})
     start = time.perf_counter()
+    retry = True
     with ledger.running(claim):
         try:
             if isinstance(unit, TuneUnit):
@@ -136,12 +138,18 @@ def _run_claim(
         except Exception as err:
             if isinstance(err, OSError) and err.errno in NO_SPACE:
                 raise  # every later cell would fail the same way: stop the worker
-            log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             error = f"{type(err).__name__}: {err}"[:4000]
+            retry = not isinstance(err, FileNotFoundError)
+            if not retry:
+                # A file that is missing now is missing at the next try too: one line, no
+                # retry (run(retry_failed=True) runs the cell again once it is there).
+                log.warning("%s failed, not retried: %s", unit.key, error)
+            else:
+                log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             row = {"status": "failed", "device": str(device or "auto")}
             _free_cuda()
     row = {**base, **row, "wall_seconds": time.perf_counter() - start, "error": error or ""}
-    ledger.record(claim, row, error)
+    ledger.record(claim, row, error, retry=retry)
 
 
 def _versions() -> dict[str, str]:
@@ -315,6 +323,8 @@ def run(
 
     Raises:
         ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``.
+        FileNotFoundError: a dataset's files are missing (checked before any cell runs, by
+            :func:`deepgnn.data.require`; the message says where to put them).
         OSError: a file could not be written, e.g. the disk is full (the message names the
             file; what was recorded stays readable).
         RuntimeError: a worker process exited abnormally with cells left (the message has its
@@ -338,6 +348,9 @@ def run(
         if unguarded is not None:
             raise RuntimeError(_GUARD.format(workers=workers, where=unguarded))
     folder = out_dir(config, out)
+    for name in config.data["name"]:
+        # Every cell of a dataset without its files would fail the same way, each try.
+        data.require(name, config.data["root"][0])
     with stop_on_os_error():
         folder.mkdir(parents=True, exist_ok=True)
         # Create the study once here, so that the workers only load it.
