@@ -10,6 +10,7 @@ import argparse
 import ast
 import contextlib
 import inspect
+import math
 import re
 import shlex
 import sys
@@ -174,6 +175,9 @@ def _model_flags(parser: argparse.ArgumentParser, *, many: bool = False) -> None
         help=f"a norm after each hidden layer: {', '.join(NORMS)} (default: none)",
     )
     parser.add_argument("--no-bias", action="store_true", help="build layers without biases")
+    parser.add_argument(
+        "--backend", default=d["backend"], help="torch (deepgnn's kernels) or dgl (DGL's layers)"
+    )
 
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +186,15 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
         "dropout": args.dropout,
         "norm": args.norm,
         "bias": not args.no_bias,
+        "backend": args.backend,
     }
+
+
+def _value(value: Any) -> str:
+    """A result's value as a person reads it: floats to 4 decimals (small ones in e-notation)."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.3e}"
+    return str(value)
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
@@ -327,7 +339,7 @@ def _train(args: argparse.Namespace) -> int:
     init = args.init if args.init is not None else "build's own initialization"
     print(f"{args.family} depth {args.depth} on {args.dataset}, init {init}, seed {args.seed}")
     for key, value in cell.result.as_row().items():
-        print(f"{key}: {value}")
+        print(f"{key}: {_value(value)}")
     if args.log_csv:
         cell.result.log.to_csv(args.log_csv, index=False)
     return 0

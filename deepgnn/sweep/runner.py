@@ -30,6 +30,7 @@ from typing import Any
 from deepgnn import data, experiment
 from deepgnn._checks import check_int
 from deepgnn._io import NO_SPACE, stop_on_os_error
+from deepgnn._progress import progress_bar
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, status
 from deepgnn.sweep.tune import TuneUnit, run_unit
@@ -73,10 +74,10 @@ def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, posi
     poll = min(config.heartbeat_interval, 2.0)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         desc = f"{config.name} worker {position} [{device or 'auto'}]"
-        bar = tqdm(total=len(ledger.units), position=position, desc=desc, unit="cell")
+        bar = progress_bar(
+            total=len(ledger.units), position=position, desc=desc, unit="cell", leave=True
+        )
     ran = 0
     try:
         while True:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_device, check_int
+from deepgnn._progress import progress_bar
 from deepgnn.models import GNN
 from deepgnn.train.protocols import Protocol, available, get
 
@@ -386,9 +387,7 @@ def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> A
 def _progress(total: int, enabled: bool, desc: str) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
+    return progress_bar(total=total, desc=desc, unit="epoch")
 
 
 def majority_share(y: Tensor) -> float:
