@@ -43,6 +43,7 @@ from deepgnn._draw import (
     check_graph,
     check_model,
     check_spread,
+    fill_,
     finish_,
     reset_gates_,
 )
@@ -102,7 +103,7 @@ def conventional_(
     with torch.no_grad():
         for lw in model.layer_weights():
             bound = 1.0 / math.sqrt(lw.fan_in)
-            lw.weight.uniform_(-bound, bound, generator=generator)
+            fill_(lw.weight, lambda t, b=bound: t.uniform_(-b, b, generator=generator))
             if lw.bias is not None and bias == "uniform":
                 lw.bias.uniform_(-bound, bound, generator=generator)
             finish_(lw, "keep" if bias == "uniform" else bias)
@@ -125,7 +126,9 @@ def xavier_(
 
     uniform on :math:`\pm g\sqrt{6/(n_\text{in}+n_\text{out})}` or normal. Glorot & Bengio,
     "Understanding the difficulty of training deep feedforward neural networks",
-    AISTATS 2010, eq. 16.
+    AISTATS 2010, eq. 16. Like every scheme here it draws each weight in torch's
+    ``(out, in)`` order, so one generator gives ``backend="dgl"`` models the same weights as
+    ``backend="torch"`` ones.
 
     Args:
         model: any deepgnn model.
