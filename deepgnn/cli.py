@@ -420,8 +420,15 @@ def _sweep(args: argparse.Namespace) -> int:
     out = args.out or f"results/{sweep.load_config(args.config).name}"
     if df.empty:
         print(f"no cell is recorded yet: nothing written to {out}")
-    else:
-        print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md and plots")
+        return 0
+    tex = ""
+    if args.latex:
+        try:
+            tex = f", {sweep.write_latex(args.config, out=args.out)}"
+        except OSError as err:
+            print(f"deepgnn sweep report: {err}", file=sys.stderr)
+            return 1
+    print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md{tex} and plots")
     return 0
 
 
@@ -650,6 +657,12 @@ def _parser() -> argparse.ArgumentParser:
                 "--retry-failed",
                 action="store_true",
                 help="run the cells that failed on every try again, with fresh retries",
+            )
+        if action == "report":
+            a.add_argument(
+                "--latex",
+                action="store_true",
+                help="also write summary.tex: summary.md's tables as booktabs LaTeX",
             )
     sweep.set_defaults(func=_sweep)
 

@@ -534,6 +534,25 @@ def test_cli_status_and_report(two_workers, capsys):
     assert "devices contains 'cuda:7'" in capsys.readouterr().err
 
 
+def test_report_latex_writes_summary_tables_as_booktabs(two_workers, tmp_path, capsys):
+    # before: deepgnn sweep report had markdown and CSV only
+    from deepgnn.cli import main
+
+    config, out, _ = _copy_sweep(two_workers, tmp_path)
+    assert main(["sweep", "report", config.source, "--out", str(out), "--latex"]) == 0
+    assert "summary.tex" in capsys.readouterr().out
+    tex = (out / "summary.tex").read_text()
+    md = (out / "summary.md").read_text()
+    n_tables = md.count("|---:|")
+    assert n_tables >= 4 and tex.count(r"\begin{tabular}") == n_tables
+    assert tex.count(r"\toprule") == tex.count(r"\midrule") == tex.count(r"\bottomrule")
+    # the numbers are the summary's: the first bold entry of each, in the same order
+    bold_md = re.findall(r"\*\*([0-9.]+) ± ([0-9.]+)\*\*", md)
+    bold_tex = re.findall(r"\\textbf\{([0-9.]+) \$\\pm\$ ([0-9.]+)\}", tex)
+    assert bold_md and bold_tex == bold_md
+    assert "family=gcn" in tex and "±" not in tex and "_" not in tex.replace(r"\_", "")
+
+
 def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_path):
     inits = pytest.importorskip("deepgnn.init", reason="deepgnn.init is not available")
     signal_mod = pytest.importorskip("deepgnn.signal", reason="deepgnn.signal is not available")
