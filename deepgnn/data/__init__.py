@@ -39,6 +39,7 @@ from deepgnn.data import heterophilous as _het
 from deepgnn.data import molecules as _mol
 from deepgnn.data import ogb as _ogb
 from deepgnn.data._dataset import Dataset, GraphBatch, GraphDataset
+from deepgnn.data.npz import load_npz, save_npz
 from deepgnn.data.synthetic import csbm
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ __all__ = [
     "data_root",
     "require",
     "csbm",
+    "load_npz",
+    "save_npz",
 ]
 
 
@@ -216,6 +219,17 @@ _FINDERS: dict[str, Callable[[Path | None], object]] = {
 }
 
 
+def _npz_path(name: object, root: str | Path | None) -> Path | None:
+    """The file a name ending in ``.npz`` stands for (relative to ``root`` when given, else to
+    the current folder), or ``None`` for a registry name."""
+    if not isinstance(name, (str, os.PathLike)) or not os.fspath(name).endswith(".npz"):
+        return None
+    path = Path(name)
+    if root is not None and not path.is_absolute():
+        path = Path(data_root(root) or ".") / path
+    return path
+
+
 def require(name: str, root: str | Path | None = None) -> None:
     """Check that the files :func:`load` reads for ``name`` are there, without reading them.
 
@@ -237,6 +251,11 @@ def require(name: str, root: str | Path | None = None) -> None:
         Traceback (most recent call last):
         FileNotFoundError: dataset 'texas': texas.npz not found (looked for ...
     """
+    path = _npz_path(name, root)
+    if path is not None:
+        if not path.is_file():
+            load_npz(path)  # raises FileNotFoundError naming the file and the layout
+        return
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
     check_choice("name", key, _LOADERS)
     find = _FINDERS.get(key)
@@ -258,7 +277,9 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
     """Load dataset ``name`` from ``root`` (``cora`` and ``csbm`` need none).
 
     ``name`` is matched case-insensitively, with ``_`` read as ``-`` (so the file name
-    ``chameleon_filtered`` works too). Node datasets come as :class:`Dataset`, the molecule
+    ``chameleon_filtered`` works too). A name ending in ``.npz`` is a file of your own in the
+    layout of :mod:`deepgnn.data.npz` (:func:`load_npz`), relative to ``root`` when given,
+    else to the current folder. Node datasets come as :class:`Dataset`, the molecule
     datasets as :class:`GraphDataset`. ``load("csbm")`` is :func:`csbm` with its defaults
     (10,000 nodes, mean degree 10, 5 classes, homophily 0.7, snr 1, 64 features, seed 0).
 
@@ -281,6 +302,9 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
         >>> int(ds.train_mask.sum()), int(ds.val_mask.sum()), int(ds.test_mask.sum())
         (140, 500, 1000)
     """
+    path = _npz_path(name, root)
+    if path is not None:
+        return load_npz(path)
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
     check_choice("name", key, _LOADERS)
     return _LOADERS[key](data_root(root))

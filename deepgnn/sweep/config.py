@@ -318,13 +318,26 @@ class SweepConfig:
     @staticmethod
     def _data(table: dict[str, Any]) -> dict[str, list[Any]]:
         for key in table:
-            if key not in ("name", "root"):
-                raise _unknown_key("[data]", key, ("name", "root"))
-        if "name" not in table:
-            raise _ConfigError('[data] needs name, e.g. name = ["cora"]')
-        names = _as_axis("[data]", "name", table["name"])
+            if key not in ("name", "path", "root"):
+                raise _unknown_key("[data]", key, ("name", "path", "root"))
+        if "name" not in table and "path" not in table:
+            raise _ConfigError(
+                '[data] needs name, e.g. name = ["cora"], or path = "my_graph.npz" (a file of '
+                "your own, deepgnn.data.npz's layout)"
+            )
+        names = _as_axis("[data]", "name", table["name"]) if "name" in table else []
+        paths = _as_axis("[data]", "path", table["path"]) if "path" in table else []
+        for p in paths:
+            if not isinstance(p, str) or not p.endswith(".npz"):
+                raise _ConfigError(
+                    f"[data] path={p!r}; pass the path of an .npz file in deepgnn.data.npz's "
+                    'layout, e.g. path = "my_graph.npz"'
+                )
         for n in names:
+            if isinstance(n, str) and n.endswith(".npz"):
+                continue  # a file of one's own, as in path
             check_choice("[data] name", n, data.available())
+        names = names + [p for p in paths if p not in names]
         root = table.get("root")
         if root is not None and not isinstance(root, str):
             raise _ConfigError(f"[data] root={root!r}; pass a folder path as a string")
