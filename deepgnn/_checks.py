@@ -30,7 +30,7 @@ def check_int(arg: str, value: object, *, minimum: int, maximum: int | None = No
         )
     if value < minimum:
         raise ValueError(f"{arg}={value} is too small; pass an int >= {minimum}")
-    if maximum is not None and value > maximum:
+    if maximum is not None and int(value) > maximum:
         raise ValueError(f"{arg}={value} is too large; pass an int <= {maximum}")
     return int(value)
 

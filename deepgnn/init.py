@@ -27,6 +27,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -103,12 +104,16 @@ def conventional_(
     with torch.no_grad():
         for lw in model.layer_weights():
             bound = 1.0 / math.sqrt(lw.fan_in)
-            fill_(lw.weight, lambda t, b=bound: t.uniform_(-b, b, generator=generator))
+            fill_(lw.weight, partial(_uniform_, bound=bound, generator=generator))
             if lw.bias is not None and bias == "uniform":
                 lw.bias.uniform_(-bound, bound, generator=generator)
             finish_(lw, "keep" if bias == "uniform" else bias)
         reset_gates_(model)
     return model
+
+
+def _uniform_(t: Tensor, *, bound: float, generator: torch.Generator | None) -> Tensor:
+    return t.uniform_(-bound, bound, generator=generator)
 
 
 def xavier_(
