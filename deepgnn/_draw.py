@@ -6,7 +6,7 @@ Internal to :mod:`deepgnn.init` and its scheme modules; the public names live th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, cast
 
 import torch
@@ -28,6 +28,7 @@ __all__ = [
     "check_model",
     "check_spread",
     "draw_",
+    "fill_",
     "finish_",
     "reset_gates_",
 ]
@@ -63,13 +64,27 @@ def activation_gain(nonlinearity: str, negative_slope: float | None = None) -> f
     return torch.nn.init.calculate_gain(gain_name, negative_slope)
 
 
+def fill_(w: Tensor, sample: Callable[[Tensor], object]) -> None:
+    """Run ``sample`` (an in-place drawing such as ``t.uniform_``) on ``w`` in its logical
+    ``(out, in)`` order. DGL's ``GraphConv.weight`` is ``(in, out)``, and a layer hands its
+    transpose: drawn in place, the view would get the same numbers in its storage's order,
+    other weights than the torch backend's for the same generator."""
+    if w.is_contiguous():
+        sample(w)
+        return
+    dense = torch.empty(w.shape, dtype=w.dtype, device=w.device)
+    sample(dense)
+    w.copy_(dense)
+
+
 def draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator | None) -> None:
-    """Fill ``w`` with mean-zero samples of standard deviation ``std``."""
+    """Fill ``w`` with mean-zero samples of standard deviation ``std`` (in ``(out, in)`` order:
+    both backends draw the same weights from one generator)."""
     if distribution == "uniform":
         bound = math.sqrt(3.0) * std
-        w.uniform_(-bound, bound, generator=generator)
+        fill_(w, lambda t: t.uniform_(-bound, bound, generator=generator))
     else:
-        w.normal_(0.0, std, generator=generator)
+        fill_(w, lambda t: t.normal_(0.0, std, generator=generator))
 
 
 def check_spread(model: GNN, arg: str, value: float, largest: float) -> None:

@@ -28,6 +28,7 @@ from torch import Tensor
 from deepgnn import _plot, adapters, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._io import save_figure, write_atomic
+from deepgnn._progress import progress_bar
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
 from deepgnn.models import GNN, available, build
@@ -547,9 +548,7 @@ def depth_table(
     hardware = device_name(dev)
     cells: Any = list(itertools.product(depths, inits, seeds))
     if progress:
-        from tqdm.auto import tqdm
-
-        cells = tqdm(cells, desc=f"{name} {family}", unit="cell", leave=False)
+        cells = progress_bar(cells, desc=f"{name} {family}", unit="cell")
     rows = []
     for depth, init_name, seed in cells:
         start = time.perf_counter()
@@ -593,7 +592,8 @@ _METRICS = {k: _plot.SIGNALS[k] for k in ("fsp", "bsp", "gev")}
 def format_depth_table(df: pd.DataFrame, *, metrics: Sequence[str] = ("fsp", "bsp", "gev")) -> str:
     """Render a :func:`depth_table` as markdown: per family and metric, depth × init (mean over seeds).
 
-    Diverged cells print as ``diverged``.
+    Diverged cells print as ``diverged``. With several seeds the title says how they are
+    combined: the arithmetic mean, and ``diverged`` when any seed diverged.
 
     Example:
         >>> import pandas as pd
@@ -612,9 +612,11 @@ def format_depth_table(df: pd.DataFrame, *, metrics: Sequence[str] = ("fsp", "bs
     for (family, act), part in df.groupby(["family", "activation"], sort=False):
         inits = list(dict.fromkeys(part["init"]))
         depths = sorted(set(part["depth"]))
+        n_seeds = part["seed"].nunique() if "seed" in part else 1
+        how = f" (mean over {n_seeds} seeds; diverged if any seed diverged)" if n_seeds > 1 else ""
         for m in metrics:
             lines = [
-                f"**{family} ({act}): {_METRICS[m]}**",
+                f"**{family} ({act}): {_METRICS[m]}**{how}",
                 "",
                 "| depth | " + " | ".join(inits) + " |",
                 "|---:|" + "---:|" * len(inits),
@@ -646,9 +648,23 @@ def plot_depth_table(
     dataset, width, seeds, device and torch version. One legend, above the panels.
 
     Written atomically. Needs matplotlib (imported here; no pyplot state is touched).
+
+    Returns:
+        The file written: ``path``, with ``.png`` added when it has no suffix.
+
+    Raises:
+        ValueError: ``path`` ends in another suffix than ``.png`` (the file is a PNG).
     """
     from matplotlib.figure import Figure
 
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    elif path.suffix.lower() != ".png":
+        raise ValueError(
+            f"path={str(path)!r} ends in {path.suffix}, but plot_depth_table writes a PNG; "
+            f"pass {str(path.with_suffix('.png'))!r}"
+        )
     for m in metrics:
         check_choice("metrics", m, _METRICS)
     fig = Figure(figsize=(4.3 * len(metrics), 3.9), layout="constrained")

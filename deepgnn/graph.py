@@ -3,6 +3,7 @@ r"""The graph every deepgnn model runs on: the GCN-normalized adjacency :math:`\
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -378,20 +379,33 @@ class Graph:
         CSR (one host copy of the row lengths on CUDA, where the kernel plan is chosen).
 
         Args:
-            p: the probability of dropping an edge, in ``[0, 1)``; 0 returns ``self``.
+            p: the probability of dropping an edge, in ``[0, 1)``; 0 (or a graph with no
+                edges) returns ``self``.
             generator: a ``torch.Generator`` on :attr:`device` (``None``: the global RNG).
 
         Returns:
             A :class:`Graph` on :attr:`device` with the same nodes and the kept edges.
+
+        Raises:
+            TypeError: ``p`` is not a number, or ``generator`` not a ``torch.Generator``.
+            ValueError: ``p`` outside ``[0, 1)``, or ``generator`` on another device.
 
         Example:
             >>> g = Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
             >>> g.drop_edges(0.5, generator=torch.Generator().manual_seed(0)).num_edges <= 3
             True
         """
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        # numbers.Real takes numpy's float32 and int64 as well as Python's float and int.
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+            raise TypeError(f"p must be a number, got {type(p).__name__}; pass e.g. p=0.3")
+        if not 0.0 <= p < 1.0:
             raise ValueError(f"p={p!r}; pass a drop probability in [0, 1), e.g. p=0.3")
-        if p == 0:
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"generator must be a torch.Generator, got {type(generator).__name__}; pass "
+                f"torch.Generator(device={str(self.device)!r}).manual_seed(5) for a seed"
+            )
+        if p == 0 or self.num_edges == 0:  # nothing to drop: self loops are always kept
             return self
         if generator is not None and generator.device != self.device:
             raise ValueError(
@@ -461,6 +475,13 @@ class Graph:
         if device.type == "cuda":
             out._kernel_plan()  # chosen once per graph and device, from the degree statistics
         return out
+
+    def check_model(self, model: Any) -> None:
+        """Raise when ``model`` would compute on this graph something other than its function of
+        the whole graph; every deepgnn model calls it in ``forward``. A whole :class:`Graph`
+        takes every model; a :class:`~deepgnn.distributed.DistributedGraph` (one rank's rows)
+        refuses those :func:`deepgnn.distributed.check_model` refuses."""
+        return None
 
     def _clear_derived(self) -> None:
         """Forget everything derived from the masters for a device (after a copy)."""

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deepgnn._checks import check_choice
+from deepgnn.distributed.graph import DistributedGraph
 from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
 
@@ -187,7 +188,8 @@ def check_operands(
         ``(model, graph, x)``.
 
     Raises:
-        TypeError: an operand of the wrong type.
+        TypeError: an operand of the wrong type, or a
+            :class:`~deepgnn.distributed.DistributedGraph` (a rank's rows).
         ValueError: features with NaN/inf, labels or mask of the wrong shape, dtype or range;
             the message says how to fix it.
 
@@ -204,6 +206,14 @@ def check_operands(
             "deepgnn.build(...), or view your own PyG / DGL / PyTorch model with deepgnn.wrap(model)"
         )
     graph = as_graph(graph)
+    if isinstance(graph, DistributedGraph):
+        # Norms, gradients and GEV are sums over all nodes: on a rank's rows each rank would
+        # report its own part (another FSP on every rank).
+        raise TypeError(
+            f"graph is a DistributedGraph (rank {graph.rank}'s rows), but the signal measures "
+            "and the search sum over all nodes; run them on the whole Graph on one rank (every "
+            "rank holds it), e.g. deepgnn.analyze(model, graph, x) before distributing"
+        )
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.is_floating_point() or x.is_complex():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Collection
 from typing import Any
 
@@ -553,6 +554,14 @@ def analyze(
     """
     model, graph, x = check_operands(model, graph, x, y, mask)
     seed = check_int("seed", seed, minimum=0)
+    if not bool(x.detach().ne(0).any()):
+        warnings.warn(
+            "x is all zeros, so FSP = ||h_L|| / ||X|| is NaN and the gradients say nothing "
+            "about the features; pass the real features, or random ones such as "
+            "torch.randn(graph.num_nodes, model.in_dim)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if isinstance(measures, str) or not isinstance(measures, Collection):
         raise TypeError(
             f"measures must be a collection of names, got {measures!r}; pass e.g. "

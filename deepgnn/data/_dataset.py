@@ -55,7 +55,8 @@ class Dataset:
         y: labels, int64 ``(num_nodes,)``; ``-1`` marks a node without label (in no split).
             Multi-label datasets (``ogbn-proteins``) hold float32 ``(num_nodes, num_tasks)``
             of 0/1 instead (:attr:`multilabel`; train them with a binary cross-entropy).
-        train_masks, val_masks, test_masks: bool ``(num_splits, num_nodes)``.
+        train_masks, val_masks, test_masks: bool ``(num_splits, num_nodes)``; a mask of
+            shape ``(num_nodes,)`` is taken as one split and stored as ``(1, num_nodes)``.
         num_classes: number of classes (number of tasks for a multi-label dataset).
         metric: ``"accuracy"`` or ``"rocauc"``.
         split_index: which split ``train_mask``/``val_mask``/``test_mask`` show.
@@ -170,6 +171,41 @@ class Dataset:
             test_masks=masks[2],
             num_classes=int(classes),
         )
+
+    def __post_init__(self) -> None:
+        """One split from 1-D masks; the three masks checked against each other and ``x``.
+
+        Raises:
+            TypeError: a mask is not a tensor.
+            ValueError: a mask that is not bool, or masks whose shapes disagree with each
+                other or with the number of rows of ``x``.
+        """
+        shapes = []
+        for name in ("train_masks", "val_masks", "test_masks"):
+            m = getattr(self, name)
+            if not isinstance(m, Tensor):
+                raise TypeError(f"{name} must be a bool tensor, got {type(m).__name__}")
+            if m.dtype != torch.bool:
+                raise ValueError(
+                    f"{name} has dtype {m.dtype}; pass bool masks, e.g. {name}.bool() for 0/1 "
+                    "values, or a mask built from node ids with torch.zeros(n, dtype=torch.bool)"
+                )
+            if m.ndim == 1:  # one split: (num_nodes,) as (1, num_nodes)
+                m = m.unsqueeze(0)
+                setattr(self, name, m)
+            if m.ndim != 2:
+                raise ValueError(
+                    f"{name} has shape {tuple(m.shape)}; pass (num_nodes,) for one split or "
+                    "(num_splits, num_nodes)"
+                )
+            shapes.append(tuple(m.shape))
+        rows = self.x.shape[0] if isinstance(self.x, Tensor) and self.x.ndim else None
+        if len(set(shapes)) != 1 or (rows is not None and shapes[0][1] != rows):
+            raise ValueError(
+                f"train_masks, val_masks and test_masks have shapes {shapes}, but x has {rows} "
+                "rows; pass masks of shape (num_nodes,) or (num_splits, num_nodes), one entry "
+                "per node, the same number of splits for all three"
+            )
 
     @property
     def multilabel(self) -> bool:

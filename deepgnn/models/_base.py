@@ -459,6 +459,7 @@ class GNN(nn.Module):
             raise ValueError(
                 f"x is on {x.device} but the graph on {graph.device}; call graph.to({str(x.device)!r})"
             )
+        graph.check_model(self)  # e.g. a norm over all nodes on a rank's rows
         return graph
 
     def _hidden_block(self, h: Tensor, norm: nn.Module) -> Tensor:

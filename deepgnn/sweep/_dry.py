@@ -11,11 +11,18 @@ from typing import Any
 
 import torch
 
-from deepgnn import adapters, data, init, models
+from deepgnn import adapters, data, experiment, init, models, train
 from deepgnn.data import molecules
 from deepgnn.graph import Graph
 
-__all__ = ["check_factories", "check_record", "check_splits", "tiny_models", "try_init"]
+__all__ = [
+    "check_factories",
+    "check_record",
+    "check_splits",
+    "check_train_task",
+    "tiny_models",
+    "try_init",
+]
 
 _TINY_GRAPH = Graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=3)
 
@@ -104,6 +111,27 @@ def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
             "cells record no signal summary (it is measured on node embeddings); drop "
             f"{signals} from record or sweep those datasets on their own"
         )
+
+
+def check_train_task(datasets: Sequence[str], keys: Sequence[str]) -> None:
+    """``[train]`` keys against each dataset's trainer: :func:`~deepgnn.train.train_node` for
+    node classification, :func:`~deepgnn.train.train_graph` for the molecule datasets.
+
+    Raises:
+        ValueError: a key the dataset's trainer does not take, naming the key, the dataset,
+            its task and the keys it takes.
+    """
+    for name in datasets:
+        task = "graph" if name in molecules.NAMES else "node"
+        accepted = set(train.options(task)) - experiment.MANAGED
+        foreign = [k for k in keys if k not in accepted]
+        if foreign:
+            what = "graph classification" if task == "graph" else "node classification"
+            raise ValueError(
+                f"[train] {', '.join(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply "
+                f"to {name} ({what}, train_{task} takes {sorted(accepted)}); drop "
+                f"{'it' if len(foreign) == 1 else 'them'}, or sweep {name} in a config of its own"
+            )
 
 
 def check_splits(datasets: Sequence[str], root: str | None, splits: Sequence[Any]) -> None:

@@ -299,6 +299,9 @@ class SweepConfig:
         if "tune" in raw and not isinstance(raw["tune"], dict):
             raise _ConfigError(f"tune must be a table [tune], got {raw['tune']!r}")
         tune = TuneSpace.from_table(raw["tune"]) if "tune" in raw else None
+        dry.check_train_task(data_table["name"], list(train_table))
+        if tune is not None:
+            _check_tuned_keys(tune, train_table, model, model_overrides)
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
         for s in seeds:
             check_int("seed", s, minimum=0)
@@ -343,13 +346,26 @@ class SweepConfig:
     @staticmethod
     def _data(table: dict[str, Any]) -> dict[str, list[Any]]:
         for key in table:
-            if key not in ("name", "root"):
-                raise _unknown_key("[data]", key, ("name", "root"))
-        if "name" not in table:
-            raise _ConfigError('[data] needs name, e.g. name = ["cora"]')
-        names = _as_axis("[data]", "name", table["name"])
+            if key not in ("name", "path", "root"):
+                raise _unknown_key("[data]", key, ("name", "path", "root"))
+        if "name" not in table and "path" not in table:
+            raise _ConfigError(
+                '[data] needs name, e.g. name = ["cora"], or path = "my_graph.npz" (a file of '
+                "your own, deepgnn.data.npz's layout)"
+            )
+        names = _as_axis("[data]", "name", table["name"]) if "name" in table else []
+        paths = _as_axis("[data]", "path", table["path"]) if "path" in table else []
+        for p in paths:
+            if not isinstance(p, str) or not p.endswith(".npz"):
+                raise _ConfigError(
+                    f"[data] path={p!r}; pass the path of an .npz file in deepgnn.data.npz's "
+                    'layout, e.g. path = "my_graph.npz"'
+                )
         for n in names:
+            if isinstance(n, str) and n.endswith(".npz"):
+                continue  # a file of one's own, as in path
             check_choice("[data] name", n, data.available())
+        names = names + [p for p in paths if p not in names]
         root = table.get("root")
         if root is not None and not isinstance(root, str):
             raise _ConfigError(f"[data] root={root!r}; pass a folder path as a string")
@@ -661,6 +677,31 @@ def _axes_of(
 ) -> dict[str, list[Any]]:
     """``family``'s settings, TOML's ``"none"`` read as ``None``."""
     return {k: [_none(v) for v in vs] for k, vs in _family_axes(model, overrides, family).items()}
+
+
+def _check_tuned_keys(
+    tune: TuneSpace,
+    train_table: dict[str, list[Any]],
+    model: dict[str, list[Any]],
+    overrides: dict[str, dict[str, list[Any]]],
+) -> None:
+    """A setting ``[tune]`` searches is the tuning's to choose: a ``[train]`` (or, for
+    ``dropout``, ``[model]``) value of it would be recorded in the row and never used."""
+    for key in tune.ranges:
+        tables = [("[train]", train_table), ("[model]", model)]
+        tables += [(f"[model.{f}]", sub) for f, sub in overrides.items()]
+        for where, table in tables:
+            if key in table and (where == "[train]" or key == "dropout"):
+                raise _ConfigError(
+                    f"{where} {key}={_one_or_list(table[key])} and [tune] {key} both set {key}; "
+                    f"each cell trains with the tuned {key}, so the {where} value would be "
+                    f"recorded but never used: drop {key} from {where}, or drop it from [tune] "
+                    "to sweep it instead"
+                )
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else values
 
 
 def _positive(key: str, value: Any) -> float:

@@ -3,7 +3,8 @@
 Each worker pulls the next cell from the :class:`~deepgnn.sweep.ledger.Ledger`, runs it with
 :func:`deepgnn.experiment.run_cell` (the same path ``deepgnn train`` takes), and records its
 row with the bookkeeping columns (attempt, trial, worker, host, versions, wall time). A cell
-that raises is recorded as failed with its error text and retried up to ``max_retries`` times;
+that raises is recorded as failed with its error text and retried up to ``max_retries`` times
+(a ``FileNotFoundError`` is not retried; missing dataset files stop the run before any cell);
 the sweep goes on (``run(retry_failed=True)`` gives the cells that failed for good another
 round). A diverged run (NaN/inf loss) is a result (``status="diverged"``), not a failure. A
 full disk is not a cell's failure: the worker stops, naming the file, and what was recorded
@@ -13,7 +14,6 @@ stays readable. Worker processes are ``spawn``ed, one per entry of ``devices``.
 from __future__ import annotations
 
 import ast
-import errno
 import inspect
 import logging
 import os
@@ -22,14 +22,15 @@ import signal as _signal
 import socket
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from deepgnn import experiment
+from deepgnn import data, experiment
 from deepgnn._checks import check_int
+from deepgnn._io import NO_SPACE, stop_on_os_error
+from deepgnn._progress import progress_bar
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, status
 from deepgnn.sweep.tune import TuneUnit, run_unit
@@ -38,38 +39,11 @@ __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
-# Errors that no cell can get past: the worker stops instead of failing every cell left.
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _GUARD = (
     "deepgnn.sweep.run(..., workers={workers}) is called at the top level of {where}, outside "
     'an `if __name__ == "__main__":` block; its worker processes are started with spawn, which '
     'runs that file again in each of them: put the call under `if __name__ == "__main__":`'
 )
-
-
-def _stopped(err: OSError) -> OSError:
-    """A failed write as the sweep reports it: the file, what happened and the fix."""
-    file = err.filename or "the sweep's storage"
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        text = f"disk full writing {file}; free space and rerun the same command"
-    elif err.errno == errno.EFBIG:
-        text = (
-            f"file size limit reached writing {file}; raise it (ulimit -f) or free space and "
-            "rerun the same command"
-        )
-    else:
-        text = f"{err.strerror or err} ({file}); fix the cause and rerun the same command"
-    stopped = OSError(text)
-    stopped.errno = err.errno
-    return stopped
-
-
-@contextmanager
-def _stop_on_os_error() -> Iterator[None]:
-    try:
-        yield
-    except OSError as err:
-        raise _stopped(err) from err
 
 
 def _work(
@@ -87,7 +61,7 @@ def _work(
     Raises:
         OSError: a file could not be written (the journal, a curve): the message names it.
     """
-    with _stop_on_os_error():
+    with stop_on_os_error():
         ledger = ledger or Ledger(config, storage=storage, out=out, write=True)
         return _pull(ledger, out=out, device=device, progress=progress, position=position)
 
@@ -100,10 +74,10 @@ def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, posi
     poll = min(config.heartbeat_interval, 2.0)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         desc = f"{config.name} worker {position} [{device or 'auto'}]"
-        bar = tqdm(total=len(ledger.units), position=position, desc=desc, unit="cell")
+        bar = progress_bar(
+            total=len(ledger.units), position=position, desc=desc, unit="cell", leave=True
+        )
     ran = 0
     try:
         while True:
@@ -136,6 +110,7 @@ def _run_claim(
     base.update(worker=worker, host=socket.gethostname())
     base.update({f"{k}_version": v for k, v in versions.items()})
     start = time.perf_counter()
+    retry = True
     with ledger.running(claim):
         try:
             if isinstance(unit, TuneUnit):
@@ -163,14 +138,20 @@ def _run_claim(
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None
         except Exception as err:
-            if isinstance(err, OSError) and err.errno in _NO_SPACE:
+            if isinstance(err, OSError) and err.errno in NO_SPACE:
                 raise  # every later cell would fail the same way: stop the worker
-            log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             error = f"{type(err).__name__}: {err}"[:4000]
+            retry = not isinstance(err, FileNotFoundError)
+            if not retry:
+                # A file that is missing now is missing at the next try too: one line, no
+                # retry (run(retry_failed=True) runs the cell again once it is there).
+                log.warning("%s failed, not retried: %s", unit.key, error)
+            else:
+                log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             row = {"status": "failed", "device": str(device or "auto")}
             _free_cuda()
     row = {**base, **row, "wall_seconds": time.perf_counter() - start, "error": error or ""}
-    ledger.record(claim, row, error)
+    ledger.record(claim, row, error, retry=retry)
 
 
 def _versions() -> dict[str, str]:
@@ -344,10 +325,13 @@ def run(
 
     Raises:
         ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``.
+        FileNotFoundError: a dataset's files are missing (checked before any cell runs, by
+            :func:`deepgnn.data.require`; the message says where to put them).
         OSError: a file could not be written, e.g. the disk is full (the message names the
             file; what was recorded stays readable).
-        RuntimeError: a worker process exited abnormally (the message has its error; rerun to
-            finish the sweep), or the call would be run again by its own workers (no
+        RuntimeError: a worker process exited abnormally with cells left (the message has its
+            error; rerun to finish the sweep; with every cell recorded it is logged, not
+            raised), or the call would be run again by its own workers (no
             ``if __name__ == "__main__":`` guard).
 
     Example (from a shell: one worker per GPU, resumable)::
@@ -366,7 +350,10 @@ def run(
         if unguarded is not None:
             raise RuntimeError(_GUARD.format(workers=workers, where=unguarded))
     folder = out_dir(config, out)
-    with _stop_on_os_error():
+    for name in config.data["name"]:
+        # Every cell of a dataset without its files would fail the same way, each try.
+        data.require(name, config.data["root"][0])
+    with stop_on_os_error():
         folder.mkdir(parents=True, exist_ok=True)
         # Create the study once here, so that the workers only load it.
         ledger = Ledger(config, storage=storage, out=folder, write=True)
@@ -417,6 +404,16 @@ def run(
     while not errors.empty():
         reports.append(errors.get())
     final = status(config, storage=storage, out=folder)
+    if bad and final.finished:
+        # What a worker tripped over after the last cell was recorded (a claim another worker
+        # had just failed, a full disk at its last write) leaves nothing to rerun.
+        log.warning(
+            "worker processes %s stopped (%s), but every cell is recorded: %s",
+            bad,
+            "; ".join(dict.fromkeys(reports)) or "no error reported",
+            final,
+        )
+        return final
     if bad and reports:
         raise RuntimeError(
             f"worker processes {bad} stopped: " + "; ".join(dict.fromkeys(reports)) + f" ({final})"

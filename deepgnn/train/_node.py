@@ -14,6 +14,7 @@ from torch import Tensor
 from deepgnn._checks import resolve_device
 from deepgnn._typing import Device
 from deepgnn.data import Dataset
+from deepgnn.distributed.graph import DistributedGraph
 from deepgnn.models import GNN
 from deepgnn.train._loop import (
     PROTOCOL,
@@ -136,6 +137,13 @@ def train_node(
         raise TypeError(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
             "graph-classification datasets go to train_graph"
+        )
+    if isinstance(dataset.graph, DistributedGraph):
+        raise TypeError(
+            "dataset.graph is a DistributedGraph, but train_node trains on one device and "
+            "evaluates on all nodes; on ranks, write the step with "
+            "deepgnn.distributed.cross_entropy and all_reduce_gradients_ (docs/scaling.md), or "
+            "pass the whole graph's Dataset"
         )
     check_options(
         seed=seed,
