@@ -647,7 +647,7 @@ def _parser() -> argparse.ArgumentParser:
                 default=None,
                 metavar="PATTERN",
                 help="instead of the report, plot the training curves of the cells whose key "
-                "matches this shell pattern (e.g. 'cora-gcn-d64-xavier-*') to "
+                "matches this shell pattern (e.g. 'cora-gcn-d64-xavier-s?-????????', any seed) to "
                 "<out>/curves_<pattern>.png",
             )
         if action == "run":

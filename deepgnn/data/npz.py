@@ -2,17 +2,13 @@
 
 The layout (:data:`LAYOUT`), read without unpickling (``allow_pickle=False``):
 
-============================  =========================================================
-array                         shape and meaning
-============================  =========================================================
-``features``                  float ``(num_nodes, num_features)``
-``labels``                    int ``(num_nodes,)``, class ids ``0..C-1``; ``-1``: no label
-``edges``                     int ``(2, num_edges)`` or ``(num_edges, 2)``, node ids;
-                              directed edges are made undirected (:class:`~deepgnn.Graph`)
-``train_mask``, ``val_mask``,  bool ``(num_nodes,)`` for one split, or
-``test_mask``                 ``(num_splits, num_nodes)``
-``edge_weight`` (optional)    float ``(num_edges,)``, positive
-============================  =========================================================
+- ``features``: float ``(num_nodes, num_features)``;
+- ``labels``: int ``(num_nodes,)``, class ids ``0..C-1``; ``-1``: no label;
+- ``edges``: int ``(2, num_edges)`` or ``(num_edges, 2)``, node ids; directed edges are made
+  undirected (:class:`~deepgnn.Graph`);
+- ``train_mask``, ``val_mask``, ``test_mask``: bool ``(num_nodes,)`` for one split, or
+  ``(num_splits, num_nodes)``;
+- ``edge_weight`` (optional): float ``(num_edges,)``, positive.
 
 ``deepgnn.data.load("my_graph.npz")`` reads it (a name ending in ``.npz`` is a path:
 absolute, or relative to ``root`` when given, else to the current folder), and so does a

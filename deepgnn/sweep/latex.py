@@ -130,7 +130,8 @@ def write_latex(
     *,
     out: str | Path | None = None,
 ) -> Path:
-    """Write ``summary.tex``: the tables of the sweep's ``summary.md`` (:func:`summary_latex`).
+    """Write ``summary.tex``: the tables of the sweep's ``summary.md`` in LaTeX
+    (``deepgnn.sweep.latex.summary_latex``).
 
     Args:
         config: a :class:`~deepgnn.sweep.SweepConfig` or the path of its TOML file.
