@@ -561,13 +561,14 @@ def run_cells(
     outcomes: list[CellResult | Exception | None] = [None] * len(specs)
     members: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
     splits: list[int | None] = []
-    train_kw: dict[str, Any] = {}
+    train_kw = _train_options(specs[0])  # the same for every cell of the key, but the split
+    train_kw.pop("split", None)
     for i, spec in enumerate(specs):
         try:
             model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
-            train_kw = _train_options(spec)
             row: dict[str, Any] = {}
-            ds = _prepare_node(spec, model, train_kw, cpu, dev, record, measures, row)
+            own = _train_options(spec)
+            ds = _prepare_node(spec, model, own, cpu, dev, record, measures, row)
         except Exception as err:
             outcomes[i] = err
             continue

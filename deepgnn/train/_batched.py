@@ -479,6 +479,9 @@ class _Dropout:
         eager step): member ``m`` draws them all in one call from its own generator."""
         if self.buffers is None:
             self.buffers = [like.new_empty(n, len(self.generators), d) for n, d in self.shapes]
+        self.position = 0
+        if not self.shapes:
+            return
         total = sum(n * d for n, d in self.shapes)
         for m, g in enumerate(self.generators):
             if not self.active[m]:
@@ -716,10 +719,11 @@ class _Steps:
         logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
         losses = self.losses(logits)
         values = losses.detach().tolist()
+        active = self.drop.active  # the host's copy of self.alive: no sync per member
         for m, v in enumerate(values):
-            if bool(self.alive[m]) and not math.isfinite(v):
+            if active[m] and not math.isfinite(v):
                 diverge(m)  # keeps its parameters before this update, as train_node
-        if bool(self.alive.any()):
+        if any(active):
             torch.where(self.alive, losses, 0.0).sum().backward()
             self.optimizer.step()
         return values
