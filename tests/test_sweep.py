@@ -295,7 +295,8 @@ def test_two_worker_processes_run_every_cell_exactly_once(two_workers):
     study = sweep.open_study(config, out=out)
     workers = {t.user_attrs.get("pid") for t in study.get_trials() if "pid" in t.user_attrs}
     assert os.getpid() not in workers and 1 <= len(workers) <= 2
-    assert sorted(p.stem for p in (out / "curves").glob("*.csv")) == sorted(keys)
+    curves = (out / "curves").glob("*.csv.gz")
+    assert sorted(p.name.removesuffix(".csv.gz") for p in curves) == sorted(keys)
     # Resuming a finished sweep runs nothing.
     assert sweep.run(config, out=out, progress=False) == state
 
@@ -311,8 +312,9 @@ def test_cell_row_matches_a_direct_training_run(two_workers):
     assert row["status"] == "ok" and row["epochs"] == 15 and row["max_epochs"] == 15
     assert row["test"] == pytest.approx(direct.test, abs=0.01)
     assert row["val"] == pytest.approx(direct.val, abs=0.01)
-    curve = pd.read_csv(out / "curves" / f"{cell.key}.csv")
-    assert list(curve["epoch"]) == list(range(1, 16))
+    curve = pd.read_csv(out / "curves" / f"{cell.key}.csv.gz")
+    # curve_every = 10 (the default): epochs 1, 10, the last and the best-validation one
+    assert list(curve["epoch"]) == sorted({1, 10, 15, int(row["best_epoch"])})
     assert curve["val"].max() == pytest.approx(row["val"])
     assert row["torch_version"] == torch.__version__ and row["device"] == "cpu"
 
@@ -1022,14 +1024,15 @@ def test_full_disk_stops_the_run_naming_the_file_and_keeps_the_record_readable(t
     # A claim cut off by the full disk before it recorded its pid waits out the grace period.
     text = path.read_text().replace("heartbeat_interval = 1\ngrace_period = 5", "")
     text = text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]')
-    path.write_text("heartbeat_interval = 0.25\ngrace_period = 1\n" + text)
+    # The disk sizes below are those of one cell recorded at a time: no batched groups.
+    path.write_text("heartbeat_interval = 0.25\ngrace_period = 1\nbatch_cells = false\n" + text)
     config, disk = sweep.load_config(path), tmp_path / "disk"
     out = disk / "out"
     preexec = None
     if full == "tmpfs":
         if not _tmpfs(disk, "12k"):
             pytest.skip("mounting a tmpfs needs root; file_size_limit covers the rest")
-        match = r"disk full writing \S+(sweep\.journal|\.csv); free space and rerun the same"
+        match = r"disk full writing \S+(sweep\.journal|\.csv\.gz); free space and rerun the same"
     else:
         disk.mkdir()
         # A full disk for files above 5 kB: the journal grows past it in the second cell.

@@ -627,6 +627,7 @@ class Ledger:
         return tune_key is None or bool(states[tune_key].complete)
 
     def _reap(self, stale: Sequence[Any]) -> None:
+        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
         for t in stale:
@@ -636,7 +637,12 @@ class Ledger:
                 t.user_attrs.get("worker", "?"),
                 time.time() - last_beat(t),
             )
-            self._opened().tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            try:
+                self._opened().tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            except UpdateFinishedTrialError:
+                # Another worker failed it between our read and our write (both restarted
+                # after a crash): skip_if_finished cannot see that race.
+                pass
 
     def _owns(self, trial: Any, key: str) -> bool:
         """Whether ``trial`` is the lowest-numbered live claim of ``key`` (so it runs)."""
