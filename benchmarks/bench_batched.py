@@ -19,8 +19,8 @@ The full run makes four sweep runs of at most ``--budget`` seconds each (default
 a run recorded within it count), after about three minutes of checks and step timing: at most
 about 23 minutes of one GPU. The slices' cells have the keys of the studies' own cells (the
 grouping is not part of a key). Today's runner runs them with the studies' worker counts (10 on
-Cora, 14 on minesweeper); the batched runs with 6 workers, one per group of a slice (its 6
-depths), all under MPS.
+Cora, 14 on minesweeper); the batched runs with 6 workers on Cora (one per group: its 6
+depths) and 3 on minesweeper (memory), all under MPS.
 
 On a GPU machine without optuna, ``benchmarks/bench_batched.sh`` installs the wheels of
 ``.whl/`` first (as ``sweeps/run_gpu.sh`` does) and runs this script.
@@ -50,10 +50,12 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDY_CELLS = 648
 
 #: The slices: (study TOML, dataset, workers of today's runner there, as sweeps/run_gpu.sh and
-#: the configs' own comments run them).
+#: the configs' own comments run them, batched workers). A batched minesweeper group of depth
+#: 64 holds about 7 GB of activations (10,000 nodes x 15 members x 64 wide x 64 layers x 3
+#: tensors, float32), its CUDA graph as much again: 3 workers, not one per group.
 SLICES = {
-    "cora": ("paper_planetoid", "cora", 10),
-    "minesweeper": ("paper_heterophilous", "minesweeper", 14),
+    "cora": ("paper_planetoid", "cora", 10, 6),
+    "minesweeper": ("paper_heterophilous", "minesweeper", 14, 3),
 }
 
 
@@ -357,7 +359,8 @@ def main() -> None:
     parser.add_argument(
         "--batched-workers",
         default=None,
-        help="comma list of worker counts for the batched runs (default 3; quick 1)",
+        help="comma list of worker counts for the batched runs (default: 6 on Cora, 3 on "
+        "minesweeper; quick 1)",
     )
     parser.add_argument(
         "--alone-workers",
@@ -383,7 +386,6 @@ def main() -> None:
     cuda = device.startswith("cuda")
     quick = args.quick
     budget = args.budget or 300.0
-    batched_workers = [int(w) for w in (args.batched_workers or ("1" if quick else "6")).split(",")]
     from deepgnn.experiment import device_name
 
     report: dict[str, Any] = {
@@ -409,8 +411,10 @@ def main() -> None:
     report["slices"] = {}
     try:
         for name in args.slices.split(","):
-            study, dataset, workers = SLICES[name]
+            study, dataset, workers, batched = SLICES[name]
             alone_workers = args.alone_workers or (2 if quick else workers)
+            default = "1" if quick else str(batched)
+            batched_workers = [int(w) for w in (args.batched_workers or default).split(",")]
             graph = cuda and not quick
             runs: dict[str, Any] = {}
             try:
