@@ -207,3 +207,34 @@ def test_batched_settings_that_cannot_batch_name_the_reason(cora64):
         train_node_batched(models, cora64, seeds=[0], device="cpu")
     with pytest.raises(ValueError, match="cuda_graph=True needs a CUDA device"):
         train_node_batched(models, cora64, seeds=[0, 1], cuda_graph=True, device="cpu")
+
+
+@pytest.mark.parametrize("family", BATCHED_FAMILIES)
+def test_masks_of_a_captured_step_are_drawn_into_buffers_the_forward_consumes(cora64, family):
+    # What train_node_batched(cuda_graph=True) replays, minus the capture (CUDA only): one
+    # eager step records the mask shapes, fill() draws them, the forward reads each in turn.
+    from deepgnn.train._batched import _FORWARDS, _Stack, _Steps
+
+    def buffered(seeds):
+        models = [_model(cora64, family, s) for s in seeds]
+        stack = _Stack(models)
+        generators = [torch.Generator().manual_seed(s) for s in seeds]
+        masks = cora64.train_mask.expand(len(seeds), -1)
+        optimizer = torch.optim.Adam(list(stack.p.values()))
+        steps = _Steps(stack, _FORWARDS[family], cora64, masks, optimizer, 0.5, generators)
+        steps.drop.training = steps.drop.recording = True
+        expected = steps.step()  # eager masks; records their shapes
+        steps.drop.recording = False
+        for g, s in zip(generators, seeds):
+            g.manual_seed(s)
+        steps.drop.fill(cora64.x)
+        assert len(steps.drop.buffers) == len(steps.drop.shapes) > 0
+        losses = steps.step()
+        assert steps.drop.position == len(steps.drop.shapes)  # every buffer read, in order
+        assert bool(torch.isfinite(losses).all()) and losses.shape == expected.shape
+        return [b.clone() for b in steps.drop.buffers]
+
+    pair, alone = buffered((0, 1)), buffered((1,))
+    for both, one in zip(pair, alone):  # member 1's masks do not depend on its group
+        assert torch.equal(both[:, 1], one[:, 0]) and not torch.equal(both[:, 0], both[:, 1])
+        assert set(both.unique().tolist()) == {0.0, 2.0}  # kept / (1 - p), or dropped
