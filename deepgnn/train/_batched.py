@@ -450,6 +450,7 @@ class _Dropout:
         self.active = [True] * len(generators)
         self.training = False
         self.buffers: list[Tensor] | None = None  # filled masks, in forward order (CUDA)
+        self.block = torch.empty(0)  # the buffers' storage, one row per member
         self.position = 0
         self.recording = False
         self.shapes: list[tuple[int, int]] = []  # the masks one forward draws, when recording
@@ -476,23 +477,27 @@ class _Dropout:
 
     def fill(self, like: Tensor) -> None:
         """Draw every mask of one training step into :attr:`buffers` (shapes recorded by an
-        eager step): member ``m`` draws them all in one call from its own generator."""
+        eager step): member ``m`` draws them all in one call from its own generator, into its
+        row of one ``(k, total)`` block; each buffer is an ``(N, k, d)`` view of the block, so a
+        step costs ``k`` draws and one division, however many layers drop."""
+        k = len(self.generators)
         if self.buffers is None:
-            self.buffers = [like.new_empty(n, len(self.generators), d) for n, d in self.shapes]
+            total = sum(n * d for n, d in self.shapes)
+            self.block = like.new_ones(k, total)
+            self.buffers, start = [], 0
+            for n, d in self.shapes:
+                view = self.block[:, start : start + n * d].view(k, n, d).transpose(0, 1)
+                self.buffers.append(view)
+                start += n * d
         self.position = 0
         if not self.shapes:
             return
-        total = sum(n * d for n, d in self.shapes)
         for m, g in enumerate(self.generators):
-            if not self.active[m]:
-                continue
-            flat = like.new_empty(total).bernoulli_(1.0 - self.p, generator=g)
-            flat.div_(1.0 - self.p)
-            start = 0
-            for buf, (n, d) in zip(self.buffers, self.shapes):
-                buf[:, m].copy_(flat[start : start + n * d].view(n, d))
-                start += n * d
-        self.position = 0
+            if self.active[m]:
+                self.block[m].bernoulli_(1.0 - self.p, generator=g)
+            else:
+                self.block[m].zero_()  # a stopped member: finite, and left out of the loss
+        self.block.div_(1.0 - self.p)
 
 
 # ------------------------------------------------------------------- stacked layers
