@@ -275,14 +275,21 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _mps(start: bool) -> bool:
+def _mps_start() -> tuple[bool, bool]:
+    """Start the CUDA MPS control daemon (before this process touches CUDA, so that it is a
+    client too): ``(running, started here)``."""
     control = shutil.which("nvidia-cuda-mps-control")
     if control is None:
-        return False
-    if start:
-        return subprocess.run([control, "-d"], capture_output=True).returncode == 0
-    subprocess.run([control], input=b"quit\n", capture_output=True)
-    return True
+        return False, False
+    started = subprocess.run([control, "-d"], capture_output=True).returncode == 0
+    query = subprocess.run([control], input=b"get_server_list\n", capture_output=True)
+    return query.returncode == 0, started
+
+
+def _mps_stop() -> None:
+    control = shutil.which("nvidia-cuda-mps-control")
+    if control is not None:
+        subprocess.run([control], input=b"quit\n", capture_output=True)
 
 
 def compare(a: dict, b: dict) -> dict[str, Any]:
@@ -382,7 +389,26 @@ def main() -> None:
         _run_sweep(args)
         return
     warnings.simplefilter("ignore")
+    # is_available() counts devices without creating a context: MPS starts before the first
+    # CUDA call of this process, which then is one of its clients too
     device = args.device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    cuda = device.startswith("cuda")
+    mps, started = _mps_start() if cuda else (False, False)
+    try:
+        report = _measure(args, device, mps)
+    finally:
+        if started:
+            _mps_stop()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "bench_batched_quick" if args.quick else "bench_batched"
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    (out / f"{stem}.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]:
+    """The device check, the step timing and the slices; a slice that fails says why."""
     cuda = device.startswith("cuda")
     quick = args.quick
     budget = args.budget or 300.0
@@ -396,6 +422,7 @@ def main() -> None:
         "device_name": device_name(device),
         "machine": f"{platform.node()} ({os.cpu_count()} CPUs)",
         "quick": quick,
+        "mps": mps,
     }
     print("device check ...", flush=True)
     report["device_check"] = device_check(device)
@@ -407,10 +434,15 @@ def main() -> None:
         report["steps"] = step_timing(device, [2, 8], [1, 4], 20)
     else:
         report["steps"] = step_timing(device, [2, 16, 64], [1, 6, 18, 32], 200)
-    report["mps"] = _mps(True) if cuda else False
     report["slices"] = {}
     try:
+        import optuna  # noqa: F401  (the sweeps need it; the checks above do not)
+    except ImportError as err:
         for name in args.slices.split(","):
+            report["slices"][name] = {"skipped": f"{err}: install optuna (.whl/, see --help)"}
+        return report
+    for name in args.slices.split(","):
+        try:
             study, dataset, workers, batched = SLICES[name]
             alone_workers = args.alone_workers or (2 if quick else workers)
             default = "1" if quick else str(batched)
@@ -460,15 +492,9 @@ def main() -> None:
                 run.pop("rows", None)
             report["slices"][name] = runs
             print(json.dumps({k: v for k, v in runs.items()}, default=str), flush=True)
-    finally:
-        if report["mps"]:
-            _mps(False)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "bench_batched_quick" if quick else "bench_batched"
-    (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-    (out / f"{stem}.md").write_text(markdown(report))
-    print(markdown(report))
+        except Exception as err:
+            report["slices"][name] = {"skipped": f"failed: {type(err).__name__}: {err}"}
+    return report
 
 
 if __name__ == "__main__":
