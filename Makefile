@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # CPU machines get this torch; where the system Python already has a CUDA torch, the venv
 # sees it (--system-site-packages) and installs none.
 TORCH ?= torch==2.13.0
-EXTRAS ?= dgl,chem,dev
+EXTRAS ?= dgl,chem,dev,pyg
 PYTEST_ARGS ?=
 # `make bench BENCH_ARGS=--quick`: the GPU suite's headline cases only
 BENCH_ARGS ?=

@@ -1,8 +1,9 @@
 """deepgnn: depth studies of graph neural networks.
 
 Build GCN / ResGCN / GAT models at any depth, initialize them, measure signal
-propagation, and run depth sweeps. ``import deepgnn`` loads no DGL, Optuna or matplotlib;
-``deepgnn.sweep`` is imported on first use.
+propagation, and run depth sweeps; :func:`wrap` brings in a PyG, DGL or PyTorch model.
+``import deepgnn`` loads no torch_geometric, DGL, Optuna or matplotlib; ``deepgnn.sweep`` is
+imported on first use.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from deepgnn import data, experiment, init, models, objective, search, signal
+from deepgnn import adapters, data, experiment, init, models, objective, search, signal
+from deepgnn.adapters import wrap
 from deepgnn.experiment import depth_table
 from deepgnn.graph import Graph
 from deepgnn.models import build
@@ -18,6 +20,7 @@ from deepgnn.signal import analyze
 
 __all__ = [
     "Graph",
+    "adapters",
     "analyze",
     "build",
     "data",
@@ -29,6 +32,7 @@ __all__ = [
     "search",
     "signal",
     "sweep",
+    "wrap",
     "__version__",
 ]
 #: The version of this release; the one place it is written (packaging reads it).

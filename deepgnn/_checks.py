@@ -17,8 +17,9 @@ def check_choice(arg: str, value: object, choices: Collection[str]) -> None:
         raise ValueError(f"{arg}={value!r} is not one of {sorted(choices)}{hint}")
 
 
-def check_int(arg: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` as an int, or raise naming ``arg`` when it is not an int >= ``minimum``.
+def check_int(arg: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise naming ``arg`` when it is not an int >= ``minimum``
+    (and <= ``maximum`` when given).
 
     Python and numpy integers are ints; ``bool`` and floats (even ``1.0``) are not.
     """
@@ -29,7 +30,25 @@ def check_int(arg: str, value: object, *, minimum: int) -> int:
         )
     if value < minimum:
         raise ValueError(f"{arg}={value} is too small; pass an int >= {minimum}")
+    if maximum is not None and int(value) > maximum:
+        raise ValueError(f"{arg}={value} is too large; pass an int <= {maximum}")
     return int(value)
+
+
+#: The largest seed ``torch.manual_seed`` takes (it seeds a 64-bit generator).
+MAX_SEED = 2**64 - 1
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), else ``None``."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def check_real(

@@ -6,14 +6,14 @@ Internal to :mod:`deepgnn.init` and its scheme modules; the public names live th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, cast
 
 import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_real
-from deepgnn.graph import Graph
+from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN, LayerWeight
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "check_model",
     "check_spread",
     "draw_",
+    "fill_",
     "finish_",
     "reset_gates_",
 ]
@@ -44,7 +45,8 @@ def _type_error(arg: str, value: object, spelled: str, fix: str) -> TypeError:
 
 def check_model(model: object) -> GNN:
     if not isinstance(model, GNN):
-        raise _type_error("model", model, "deepgnn.models.GNN", "build one with deepgnn.build(...)")
+        fix = "build one with deepgnn.build(...), or view your own model with deepgnn.wrap(model)"
+        raise _type_error("model", model, "deepgnn.models.GNN", fix)
     return model
 
 
@@ -62,13 +64,27 @@ def activation_gain(nonlinearity: str, negative_slope: float | None = None) -> f
     return torch.nn.init.calculate_gain(gain_name, negative_slope)
 
 
+def fill_(w: Tensor, sample: Callable[[Tensor], object]) -> None:
+    """Run ``sample`` (an in-place drawing such as ``t.uniform_``) on ``w`` in its logical
+    ``(out, in)`` order. DGL's ``GraphConv.weight`` is ``(in, out)``, and a layer hands its
+    transpose: drawn in place, the view would get the same numbers in its storage's order,
+    other weights than the torch backend's for the same generator."""
+    if w.is_contiguous():
+        sample(w)
+        return
+    dense = torch.empty(w.shape, dtype=w.dtype, device=w.device)
+    sample(dense)
+    w.copy_(dense)
+
+
 def draw_(w: Tensor, std: float, distribution: str, generator: torch.Generator | None) -> None:
-    """Fill ``w`` with mean-zero samples of standard deviation ``std``."""
+    """Fill ``w`` with mean-zero samples of standard deviation ``std`` (in ``(out, in)`` order:
+    both backends draw the same weights from one generator)."""
     if distribution == "uniform":
         bound = math.sqrt(3.0) * std
-        w.uniform_(-bound, bound, generator=generator)
+        fill_(w, lambda t: t.uniform_(-bound, bound, generator=generator))
     else:
-        w.normal_(0.0, std, generator=generator)
+        fill_(w, lambda t: t.normal_(0.0, std, generator=generator))
 
 
 def check_spread(model: GNN, arg: str, value: float, largest: float) -> None:
@@ -120,7 +136,4 @@ def check_common(distribution: str, bias: str) -> None:
 
 
 def check_graph(graph: object) -> Graph:
-    if not isinstance(graph, Graph):
-        fix = "build one with deepgnn.Graph(edge_index) or Graph.from_dgl(g)"
-        raise _type_error("graph", graph, "deepgnn.Graph", fix)
-    return graph
+    return as_graph(graph)

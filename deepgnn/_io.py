@@ -12,14 +12,74 @@ ledger) is opened by :func:`optuna_storage`; journal files go through
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-__all__ = ["optuna_storage", "quiet_optuna", "save_figure", "write_atomic"]
+__all__ = [
+    "NO_SPACE",
+    "optuna_storage",
+    "quiet_optuna",
+    "save_figure",
+    "stop_on_os_error",
+    "stopped",
+    "stops_on_os_error",
+    "write_atomic",
+]
+
+# Errors no later write gets past: a full disk, a full quota, the file size limit (ulimit -f).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def stopped(err: OSError) -> OSError:
+    """A failed write as the sweep commands report it: the file, what happened and the fix,
+    in one line (``disk full writing <file>; free space and rerun the same command``). A
+    ``FileNotFoundError`` is returned as it is."""
+    if isinstance(err, FileNotFoundError):
+        return err
+    file = err.filename or "the sweep's storage"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        text = f"disk full writing {file}; free space and rerun the same command"
+    elif err.errno == errno.EFBIG:
+        text = (
+            f"file size limit reached writing {file}; raise it (ulimit -f) or free space and "
+            "rerun the same command"
+        )
+    else:
+        text = f"{err.strerror or err} ({file}); fix the cause and rerun the same command"
+    out = OSError(text)
+    out.errno = err.errno
+    return out
+
+
+@contextlib.contextmanager
+def stop_on_os_error() -> Iterator[None]:
+    """Re-raise an ``OSError`` of the block as :func:`stopped` says it."""
+    try:
+        yield
+    except OSError as err:
+        new = stopped(err)
+        if new is err:
+            raise
+        raise new from err
+
+
+def stops_on_os_error(fn: _F) -> _F:
+    """Decorate ``fn`` so that its ``OSError`` reads as :func:`stopped` says it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with stop_on_os_error():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def write_atomic(

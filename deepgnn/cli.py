@@ -10,6 +10,7 @@ import argparse
 import ast
 import contextlib
 import inspect
+import math
 import re
 import shlex
 import sys
@@ -174,6 +175,9 @@ def _model_flags(parser: argparse.ArgumentParser, *, many: bool = False) -> None
         help=f"a norm after each hidden layer: {', '.join(NORMS)} (default: none)",
     )
     parser.add_argument("--no-bias", action="store_true", help="build layers without biases")
+    parser.add_argument(
+        "--backend", default=d["backend"], help="torch (deepgnn's kernels) or dgl (DGL's layers)"
+    )
 
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +186,15 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
         "dropout": args.dropout,
         "norm": args.norm,
         "bias": not args.no_bias,
+        "backend": args.backend,
     }
+
+
+def _value(value: Any) -> str:
+    """A result's value as a person reads it: floats to 4 decimals (small ones in e-notation)."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.3e}"
+    return str(value)
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
@@ -327,7 +339,7 @@ def _train(args: argparse.Namespace) -> int:
     init = args.init if args.init is not None else "build's own initialization"
     print(f"{args.family} depth {args.depth} on {args.dataset}, init {init}, seed {args.seed}")
     for key, value in cell.result.as_row().items():
-        print(f"{key}: {value}")
+        print(f"{key}: {_value(value)}")
     if args.log_csv:
         cell.result.log.to_csv(args.log_csv, index=False)
     return 0
@@ -401,12 +413,25 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.curves:
         print(sweep.plot_curves(args.config, args.curves, out=args.out))
         return 0
-    df = sweep.report(args.config, **where)
+    try:
+        df = sweep.report(args.config, **where)
+    except OSError as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        print(f"deepgnn sweep report: {err}", file=sys.stderr)
+        return 1
     out = args.out or f"results/{sweep.load_config(args.config).name}"
     if df.empty:
         print(f"no cell is recorded yet: nothing written to {out}")
-    else:
-        print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md and plots")
+        return 0
+    tex = ""
+    if args.latex:
+        try:
+            tex = f", {sweep.write_latex(args.config, out=args.out)}"
+        except OSError as err:
+            print(f"deepgnn sweep report: {err}", file=sys.stderr)
+            return 1
+    print(f"{len(df)} rows -> {out}/results.csv, {out}/summary.md{tex} and plots")
     return 0
 
 
@@ -644,6 +669,12 @@ def _parser() -> argparse.ArgumentParser:
                 "--retry-failed",
                 action="store_true",
                 help="run the cells that failed on every try again, with fresh retries",
+            )
+        if action == "report":
+            a.add_argument(
+                "--latex",
+                action="store_true",
+                help="also write summary.tex: summary.md's tables as booktabs LaTeX",
             )
     sweep.set_defaults(func=_sweep)
 

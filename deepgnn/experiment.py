@@ -26,9 +26,10 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn import _plot, data, init, train
+from deepgnn import _plot, adapters, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
 from deepgnn._io import save_figure, write_atomic
+from deepgnn._progress import progress_bar
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
 from deepgnn.models import GNN, available, build
@@ -101,7 +102,8 @@ class CellSpec:
 
     Attributes:
         dataset: a name from :func:`deepgnn.data.available`, read from ``root``.
-        family: a model family (:func:`deepgnn.models.available`).
+        family: a model family (:func:`deepgnn.models.available`), or a factory
+            ``"package.module:function"`` (:func:`deepgnn.adapters.from_factory`).
         depth: graph layers.
         init: an init scheme (:func:`deepgnn.init.available`), or ``None`` to keep
             :func:`~deepgnn.build`'s own initialization.
@@ -179,8 +181,18 @@ def build_model(dataset: Any, family: str, depth: int, *, seed: int, **options: 
 
     Node datasets: ``in_dim`` = features, ``out_dim`` = classes. Graph datasets: the model
     maps atom embeddings of ``width`` to node embeddings of ``width`` (the encoder and head
-    belong to :class:`~deepgnn.train.GraphClassifier`).
+    belong to :class:`~deepgnn.train.GraphClassifier`). A ``family`` spelled
+    ``"package.module:function"`` is a factory (:func:`deepgnn.adapters.from_factory`): it is
+    called with ``in_dim``, ``out_dim``, ``depth`` and ``options``, and its model wrapped.
     """
+    if adapters.is_factory(family):
+        if getattr(dataset, "task", "node") == "graph":
+            raise ValueError(
+                f"factory {family!r} builds node classifiers; {dataset.name} is a "
+                "graph-classification dataset"
+            )
+        in_dim, out_dim = dataset.num_features, dataset.num_classes
+        return adapters.from_factory(family, in_dim, out_dim, depth, seed=seed, **options)
     if getattr(dataset, "task", "node") == "graph":
         width = options.get("width", 64)
         in_dim, out_dim = width, width
@@ -261,16 +273,22 @@ def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
     """
     train_kw = _train_options(spec)
     train_kw.pop("split", None)
+    family = spec.family
+    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
+    if adapters.is_factory(family):
+        # a factory's model says which family's defaults it takes and its activation
+        # (deepgnn.wrap(..., family=, activation=)): a tiny one is built to ask
+        probe = adapters.from_factory(family, 3, 2, spec.depth, **spec.model)
+        family, activation = probe.family, probe.activation
     resolved_train = train.resolve_options(
-        data.task(spec.dataset), depth=spec.depth, family=spec.family, **train_kw
+        data.task(spec.dataset), depth=spec.depth, family=family, **train_kw
     )
     resolved_train.pop("split", None)  # which split a cell uses is its own setting
     if spec.init is None:
         return {"init": {}, "train": resolved_train}
-    activation = spec.model.get("activation", _BUILD_DEFAULTS["activation"])
     options = _init_options(spec, str(activation))
     options.pop("progress", None)
-    resolved_init = init.resolve_options(spec.init, family=spec.family, **options)
+    resolved_init = init.resolve_options(spec.init, family=family, **options)
     if spec.init == "spoginit" and "seed" not in spec.init_options:
         del resolved_init["seed"]  # the cell's own seed, a column of its own
     return {"init": resolved_init, "train": resolved_train}
@@ -643,6 +661,9 @@ def curve_rows(log: pd.DataFrame, every: int, *, best_epoch: int = 0) -> pd.Data
 def _resolve_data(
     data: Dataset | Graph, x: Tensor | None, y: Tensor | None, num_classes: int | None
 ) -> tuple[str, Graph, Tensor, Tensor | None, Tensor | None, int]:
+    if not isinstance(data, (Dataset, Graph)) and hasattr(data, "edge_index"):
+        # a PyG Data: a dataset when it has its masks, else its graph
+        data = Dataset.from_pyg(data) if hasattr(data, "train_mask") else Graph.from_pyg(data)
     if isinstance(data, Dataset):
         return data.name, data.graph, data.x, data.y, data.train_mask, data.num_classes
     if isinstance(data, Graph):
@@ -694,7 +715,8 @@ def depth_table(
     Args:
         family: a model family (``deepgnn.models.available()``).
         dataset_or_graph: a :class:`~deepgnn.data.Dataset`, or a :class:`~deepgnn.Graph`
-            with ``x=`` (and ``y=`` or ``num_classes=``).
+            with ``x=`` (and ``y=`` or ``num_classes=``); a PyG ``Data`` is read as either
+            (:meth:`~deepgnn.data.Dataset.from_pyg` when it has masks).
         depths: model depths.
         inits: names from ``deepgnn.init.available()``.
         seeds: one row per seed.
@@ -732,9 +754,7 @@ def depth_table(
     hardware = device_name(dev)
     cells: Any = list(itertools.product(depths, inits, seeds))
     if progress:
-        from tqdm.auto import tqdm
-
-        cells = tqdm(cells, desc=f"{name} {family}", unit="cell", leave=False)
+        cells = progress_bar(cells, desc=f"{name} {family}", unit="cell")
     rows = []
     for depth, init_name, seed in cells:
         start = time.perf_counter()
@@ -778,7 +798,8 @@ _METRICS = {k: _plot.SIGNALS[k] for k in ("fsp", "bsp", "gev")}
 def format_depth_table(df: pd.DataFrame, *, metrics: Sequence[str] = ("fsp", "bsp", "gev")) -> str:
     """Render a :func:`depth_table` as markdown: per family and metric, depth × init (mean over seeds).
 
-    Diverged cells print as ``diverged``.
+    Diverged cells print as ``diverged``. With several seeds the title says how they are
+    combined: the arithmetic mean, and ``diverged`` when any seed diverged.
 
     Example:
         >>> import pandas as pd
@@ -797,9 +818,11 @@ def format_depth_table(df: pd.DataFrame, *, metrics: Sequence[str] = ("fsp", "bs
     for (family, act), part in df.groupby(["family", "activation"], sort=False):
         inits = list(dict.fromkeys(part["init"]))
         depths = sorted(set(part["depth"]))
+        n_seeds = part["seed"].nunique() if "seed" in part else 1
+        how = f" (mean over {n_seeds} seeds; diverged if any seed diverged)" if n_seeds > 1 else ""
         for m in metrics:
             lines = [
-                f"**{family} ({act}): {_METRICS[m]}**",
+                f"**{family} ({act}): {_METRICS[m]}**{how}",
                 "",
                 "| depth | " + " | ".join(inits) + " |",
                 "|---:|" + "---:|" * len(inits),
@@ -831,9 +854,23 @@ def plot_depth_table(
     dataset, width, seeds, device and torch version. One legend, above the panels.
 
     Written atomically. Needs matplotlib (imported here; no pyplot state is touched).
+
+    Returns:
+        The file written: ``path``, with ``.png`` added when it has no suffix.
+
+    Raises:
+        ValueError: ``path`` ends in another suffix than ``.png`` (the file is a PNG).
     """
     from matplotlib.figure import Figure
 
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    elif path.suffix.lower() != ".png":
+        raise ValueError(
+            f"path={str(path)!r} ends in {path.suffix}, but plot_depth_table writes a PNG; "
+            f"pass {str(path.with_suffix('.png'))!r}"
+        )
     for m in metrics:
         check_choice("metrics", m, _METRICS)
     fig = Figure(figsize=(4.3 * len(metrics), 3.9), layout="constrained")

@@ -3,6 +3,7 @@ r"""The graph every deepgnn model runs on: the GCN-normalized adjacency :math:`\
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import dgl
     import networkx as nx
 
-__all__ = ["INFER_LIMIT", "MAX_NODES", "Graph"]
+__all__ = ["INFER_LIMIT", "MAX_NODES", "Graph", "as_graph"]
 
 
 #: The most nodes a graph may have: deepgnn's SpMM kernels index nodes with int32.
@@ -310,6 +311,34 @@ class Graph:
         ew = None if weight is None else graph.edata[weight]
         return cls(torch.stack([src, dst]), num_nodes=graph.num_nodes(), edge_weight=ew)
 
+    @classmethod
+    def from_pyg(cls, data: Any) -> Graph:
+        """Build from a PyG ``torch_geometric.data.Data``: its ``edge_index``, ``num_nodes`` and
+        ``edge_weight`` (when it has one).
+
+        The rules of :class:`Graph` apply: directed edges are symmetrized, repeated edges keep
+        their largest weight, self loops are replaced by one of weight 1. A PyG model that
+        deepgnn runs (:func:`deepgnn.wrap`) then receives :attr:`edge_index` and
+        :attr:`edge_weight`, so on directed input it sees the symmetrized graph, not
+        ``data.edge_index``. ``edge_attr`` (edge features) is not read. torch_geometric is
+        not imported: any object with these attributes works.
+
+        Example:
+            >>> from types import SimpleNamespace  # stands in for torch_geometric.data.Data
+            >>> Graph.from_pyg(SimpleNamespace(edge_index=torch.tensor([[0, 1], [1, 2]]), num_nodes=4))
+            Graph(num_nodes=4, num_edges=2, device=cpu)
+        """
+        edge_index = getattr(data, "edge_index", None)
+        if edge_index is None:
+            hetero = "; a HeteroData holds one edge_index per edge type: pass data[edge_type]"
+            raise TypeError(
+                f"data must be a PyG Data with an edge_index, got {type(data).__name__}"
+                + (hetero if type(data).__name__ == "HeteroData" else "")
+            )
+        num_nodes = getattr(data, "num_nodes", None)
+        weight = getattr(data, "edge_weight", None)
+        return cls(edge_index, num_nodes=num_nodes, edge_weight=weight)
+
     # ------------------------------------------------------------------- properties
     @property
     def num_edges(self) -> int:
@@ -350,20 +379,33 @@ class Graph:
         CSR (one host copy of the row lengths on CUDA, where the kernel plan is chosen).
 
         Args:
-            p: the probability of dropping an edge, in ``[0, 1)``; 0 returns ``self``.
+            p: the probability of dropping an edge, in ``[0, 1)``; 0 (or a graph with no
+                edges) returns ``self``.
             generator: a ``torch.Generator`` on :attr:`device` (``None``: the global RNG).
 
         Returns:
             A :class:`Graph` on :attr:`device` with the same nodes and the kept edges.
+
+        Raises:
+            TypeError: ``p`` is not a number, or ``generator`` not a ``torch.Generator``.
+            ValueError: ``p`` outside ``[0, 1)``, or ``generator`` on another device.
 
         Example:
             >>> g = Graph(torch.tensor([[0, 1, 2], [1, 2, 3]]))
             >>> g.drop_edges(0.5, generator=torch.Generator().manual_seed(0)).num_edges <= 3
             True
         """
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        # numbers.Real takes numpy's float32 and int64 as well as Python's float and int.
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+            raise TypeError(f"p must be a number, got {type(p).__name__}; pass e.g. p=0.3")
+        if not 0.0 <= p < 1.0:
             raise ValueError(f"p={p!r}; pass a drop probability in [0, 1), e.g. p=0.3")
-        if p == 0:
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"generator must be a torch.Generator, got {type(generator).__name__}; pass "
+                f"torch.Generator(device={str(self.device)!r}).manual_seed(5) for a seed"
+            )
+        if p == 0 or self.num_edges == 0:  # nothing to drop: self loops are always kept
             return self
         if generator is not None and generator.device != self.device:
             raise ValueError(
@@ -433,6 +475,13 @@ class Graph:
         if device.type == "cuda":
             out._kernel_plan()  # chosen once per graph and device, from the degree statistics
         return out
+
+    def check_model(self, model: Any) -> None:
+        """Raise when ``model`` would compute on this graph something other than its function of
+        the whole graph; every deepgnn model calls it in ``forward``. A whole :class:`Graph`
+        takes every model; a :class:`~deepgnn.distributed.DistributedGraph` (one rank's rows)
+        refuses those :func:`deepgnn.distributed.check_model` refuses."""
+        return None
 
     def _clear_derived(self) -> None:
         """Forget everything derived from the masters for a device (after a copy)."""
@@ -616,3 +665,47 @@ class Graph:
         return (
             f"Graph(num_nodes={self.num_nodes}, num_edges={self.num_edges}, device={self.device})"
         )
+
+
+def _is_pyg_data(value: object) -> bool:
+    return any(c.__module__.startswith("torch_geometric.") for c in type(value).__mro__)
+
+
+def as_graph(value: object, *, arg: str = "graph") -> Graph:
+    """Return ``value`` as a :class:`Graph`: a Graph itself, a ``dgl.DGLGraph``
+    (:meth:`Graph.from_dgl`) or a PyG ``Data`` (:meth:`Graph.from_pyg`), converted.
+
+    Every entry point that takes a graph (analysis, inits, search, models) accepts these
+    three. A bare ``edge_index`` is refused, since the number of nodes is not in it.
+
+    Args:
+        value: the graph.
+        arg: the argument's name in the error message.
+
+    Raises:
+        TypeError: anything else, saying what to pass.
+
+    Example:
+        >>> g = Graph(torch.tensor([[0, 1], [1, 2]]))
+        >>> as_graph(g) is g
+        True
+        >>> as_graph(torch.tensor([[0, 1], [1, 2]]))
+        Traceback (most recent call last):
+        TypeError: graph is an edge_index tensor; pass deepgnn.Graph(edge_index, num_nodes=x.shape[0]) (the node count is not in the edge list)
+    """
+    if isinstance(value, Graph):
+        return value
+    name = type(value).__name__
+    if name == "DGLGraph":
+        return Graph.from_dgl(value)
+    if _is_pyg_data(value) and hasattr(value, "edge_index"):
+        return Graph.from_pyg(value)
+    if isinstance(value, (Tensor, np.ndarray)):
+        raise TypeError(
+            f"{arg} is an edge_index {'tensor' if isinstance(value, Tensor) else 'array'}; pass "
+            "deepgnn.Graph(edge_index, num_nodes=x.shape[0]) (the node count is not in the edge list)"
+        )
+    raise TypeError(
+        f"{arg} must be a deepgnn.Graph, a dgl.DGLGraph or a PyG Data, got {name}; build one "
+        "with deepgnn.Graph(edge_index, num_nodes=...)"
+    )

@@ -27,6 +27,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -43,6 +44,7 @@ from deepgnn._draw import (
     check_graph,
     check_model,
     check_spread,
+    fill_,
     finish_,
     reset_gates_,
 )
@@ -104,12 +106,16 @@ def conventional_(
     with torch.no_grad():
         for lw in model.layer_weights():
             bound = 1.0 / math.sqrt(lw.fan_in)
-            lw.weight.uniform_(-bound, bound, generator=generator)
+            fill_(lw.weight, partial(_uniform_, bound=bound, generator=generator))
             if lw.bias is not None and bias == "uniform":
                 lw.bias.uniform_(-bound, bound, generator=generator)
             finish_(lw, "keep" if bias == "uniform" else bias)
         reset_gates_(model)
     return model
+
+
+def _uniform_(t: Tensor, *, bound: float, generator: torch.Generator | None) -> Tensor:
+    return t.uniform_(-bound, bound, generator=generator)
 
 
 def xavier_(
@@ -127,7 +133,9 @@ def xavier_(
 
     uniform on :math:`\pm g\sqrt{6/(n_\text{in}+n_\text{out})}` or normal. Glorot & Bengio,
     "Understanding the difficulty of training deep feedforward neural networks",
-    AISTATS 2010, eq. 16.
+    AISTATS 2010, eq. 16. Like every scheme here it draws each weight in torch's
+    ``(out, in)`` order, so one generator gives ``backend="dgl"`` models the same weights as
+    ``backend="torch"`` ones.
 
     Args:
         model: any deepgnn model.

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deepgnn._checks import check_choice
-from deepgnn.graph import Graph
+from deepgnn.distributed.graph import DistributedGraph
+from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
 
 __all__ = [
@@ -175,7 +176,8 @@ def check_operands(
 
     Args:
         model: must be a :class:`deepgnn.models.GNN`.
-        graph: a :class:`~deepgnn.Graph`, or a ``dgl.DGLGraph`` (converted).
+        graph: a :class:`~deepgnn.Graph`, or a ``dgl.DGLGraph`` or PyG ``Data`` (converted,
+            :func:`~deepgnn.graph.as_graph`).
         x: node features, a tensor without NaN/inf (its shape and dtype are the model's
             business: :meth:`~deepgnn.models.GNN.forward` checks them).
         y: ``None`` or integer labels of shape ``(num_nodes,)``, in ``[-1, model.out_dim)``
@@ -186,7 +188,8 @@ def check_operands(
         ``(model, graph, x)``.
 
     Raises:
-        TypeError: an operand of the wrong type.
+        TypeError: an operand of the wrong type, or a
+            :class:`~deepgnn.distributed.DistributedGraph` (a rank's rows).
         ValueError: features with NaN/inf, labels or mask of the wrong shape, dtype or range;
             the message says how to fix it.
 
@@ -198,12 +201,19 @@ def check_operands(
         True
     """
     if not isinstance(model, GNN):
-        raise TypeError(f"model must be a deepgnn.models.GNN, got {type(model).__name__}")
-    if not isinstance(graph, Graph):
-        if type(graph).__name__ == "DGLGraph":
-            graph = Graph.from_dgl(graph)
-        else:
-            raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")
+        raise TypeError(
+            f"model must be a deepgnn.models.GNN, got {type(model).__name__}; build one with "
+            "deepgnn.build(...), or view your own PyG / DGL / PyTorch model with deepgnn.wrap(model)"
+        )
+    graph = as_graph(graph)
+    if isinstance(graph, DistributedGraph):
+        # Norms, gradients and GEV are sums over all nodes: on a rank's rows each rank would
+        # report its own part (another FSP on every rank).
+        raise TypeError(
+            f"graph is a DistributedGraph (rank {graph.rank}'s rows), but the signal measures "
+            "and the search sum over all nodes; run them on the whole Graph on one rank (every "
+            "rank holds it), e.g. deepgnn.analyze(model, graph, x) before distributing"
+        )
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.is_floating_point() or x.is_complex():

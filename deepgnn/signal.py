@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Collection
 from typing import Any
 
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_int
-from deepgnn.graph import Graph
+from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
 from deepgnn.objective import FORMS, check_operands, gev_tensor, objective, signal_terms
 
@@ -78,8 +79,7 @@ def gev(h: Tensor, graph: Graph) -> float:
         >>> 0.0 <= gev(ds.x, ds.graph) < 1.0
         True
     """
-    if not isinstance(graph, Graph):
-        raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")
+    graph = as_graph(graph)
     if not isinstance(h, Tensor):
         raise TypeError(f"h must be a torch.Tensor, got {type(h).__name__}")
     if h.dim() == 1:
@@ -102,8 +102,6 @@ _LOWRANK_Q = 128
 
 
 def _check_state(h: Tensor, graph: Graph | None, arg: str = "h") -> Tensor:
-    if graph is not None and not isinstance(graph, Graph):
-        raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")
     if not isinstance(h, Tensor):
         raise TypeError(f"{arg} must be a torch.Tensor, got {type(h).__name__}")
     if not h.is_floating_point():
@@ -163,6 +161,7 @@ def dirichlet_energy(h: Tensor, graph: Graph, *, normalized: bool = False) -> fl
         >>> round(dirichlet_energy(torch.ones(ds.graph.num_nodes, 3), ds.graph), 12)
         0.0
     """
+    graph = as_graph(graph)
     h = _check_state(h, graph)
     n = graph.num_nodes
     with torch.no_grad():
@@ -215,6 +214,7 @@ def mad(
         >>> 0.5 < value < 1.0, err
         (True, 0.0)
     """
+    graph = None if graph is None else as_graph(graph)
     h = _check_state(h, graph)
     pairs = check_int("pairs", pairs, minimum=1)
     seed = check_int("seed", seed, minimum=0)
@@ -554,6 +554,14 @@ def analyze(
     """
     model, graph, x = check_operands(model, graph, x, y, mask)
     seed = check_int("seed", seed, minimum=0)
+    if not bool(x.detach().ne(0).any()):
+        warnings.warn(
+            "x is all zeros, so FSP = ||h_L|| / ||X|| is NaN and the gradients say nothing "
+            "about the features; pass the real features, or random ones such as "
+            "torch.randn(graph.num_nodes, model.in_dim)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if isinstance(measures, str) or not isinstance(measures, Collection):
         raise TypeError(
             f"measures must be a collection of names, got {measures!r}; pass e.g. "

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pandas as pd
 import pytest
@@ -78,6 +79,34 @@ def test_search_prints_before_and_after_and_resumes_from_storage(tmp_path, capsy
     out = capsys.readouterr().out
     assert "8 model evaluations" in out
     assert list(pd.read_csv(trace)["evaluation"]) == list(range(8))
+
+
+def test_train_prints_readable_numbers_and_takes_a_backend(capsys):
+    # before: "test: 0.7571428571428571" and no --backend
+    pytest.importorskip("dgl", reason="--backend dgl builds DGL layers")
+    argv = ["train", "--epochs", "3", "--width", "8", "--device", "cpu", "--seed", "0"]
+    for backend in ("torch", "dgl"):
+        assert main([*argv, "--backend", backend]) == 0
+        out = dict(
+            line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line
+        )
+        assert re.fullmatch(r"0\.\d{4}", out["test"]) and re.fullmatch(r"\d+", out["epochs"])
+        assert re.fullmatch(r"\d+\.\d{4}|\d\.\d{3}e-\d\d", out["seconds"])
+
+
+def test_progress_off_a_terminal_is_whole_lines(tmp_path):
+    # before: tqdm's \r redraws went into log files and pipes
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    argv = ["train", "--epochs", "40", "--width", "8", "--device", "cpu"]
+    root = Path(__file__).resolve().parents[1]
+    # bytes: text mode would read each \r as a line end
+    done = subprocess.run([sys.executable, "-m", "deepgnn", *argv], cwd=root, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"\r" not in done.stderr and b"\r" not in done.stdout, done.stderr[:300]
+    assert b"test: " in done.stdout
 
 
 def test_train_cuda_graph_flag_reaches_train_node(capsys):

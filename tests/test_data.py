@@ -191,6 +191,45 @@ def test_planetoid_test_index_that_disagrees_with_the_pickles_is_named(
         deepgnn.data.load("citeseer", root=tmp_path)
 
 
+def test_load_with_a_root_that_is_not_a_path_names_the_argument():
+    # before: pathlib's "expected str, bytes or os.PathLike object, not int"
+    with pytest.raises(TypeError, match=r"root must be a folder path .*got int 5; pass e.g. "):
+        deepgnn.data.load("actor", root=5)
+
+
+def test_planetoid_pickle_of_the_wrong_type_names_its_file(data_root, tmp_path):
+    # before: "<folder>/ind.citeseer.* is truncated or corrupt (AttributeError: 'list' ...)"
+    folder = _planetoid_copy(data_root, tmp_path)
+    (folder / "ind.citeseer.graph").write_bytes(pickle.dumps([[1, 2], [0]], protocol=2))
+    path = re.escape(str(folder / "ind.citeseer.graph"))
+    with pytest.raises(
+        ValueError, match=rf"{path} is truncated .*it holds a list, not a dict of neighbour lists"
+    ):
+        deepgnn.data.load("citeseer", root=tmp_path)
+
+
+class _HugeArray:
+    """An allow-listed numpy reconstruction of a 4e9 x 4e9 float64 array (1.3e20 bytes)."""
+
+    def __reduce__(self):
+        import numpy as np
+
+        rebuild = load_pickle.__globals__["_reconstruct"]
+        shape = (4_000_000_000, 4_000_000_000)
+        return (rebuild, (np.ndarray, (0,), b"b"), (1, shape, np.dtype("float64"), False, b""))
+
+
+def test_planetoid_pickle_asking_for_an_impossible_array_is_named(data_root, tmp_path):
+    # before: a bare MemoryError
+    folder = _planetoid_copy(data_root, tmp_path)
+    (folder / "ind.citeseer.allx").write_bytes(pickle.dumps(_HugeArray(), protocol=4))
+    path = re.escape(str(folder / "ind.citeseer.allx"))
+    with pytest.raises(
+        ValueError, match=rf"{path} asks for more memory than this machine has .*re-download"
+    ):
+        deepgnn.data.load("citeseer", root=tmp_path)
+
+
 def test_crafted_planetoid_pickle_is_still_refused_not_reworded(data_root, tmp_path):
     class Exploit:
         def __reduce__(self):
@@ -223,3 +262,34 @@ def test_cora_is_read_from_a_data_root_that_holds_it(data_root, tmp_path, monkey
     corrupt(folder / "ind.cora.tx", "truncated")
     with pytest.raises(ValueError, match=r"ind.cora.tx is truncated or corrupt"):
         deepgnn.data.load("cora")
+
+
+def test_dataset_takes_one_dimensional_masks_as_one_split(cora):
+    # before: masks of shape (N,) were N splits of one entry, and train_node failed inside
+    # torch's cross_entropy
+    from deepgnn.data import Dataset
+    from deepgnn.train import train_node
+
+    ds = Dataset(
+        name="mine",
+        graph=cora.graph,
+        x=cora.x,
+        y=cora.y,
+        train_masks=cora.train_mask,
+        val_masks=cora.val_mask,
+        test_masks=cora.test_mask,
+        num_classes=cora.num_classes,
+    )
+    assert ds.num_splits == 1 and ds.train_masks.shape == (1, cora.num_nodes)
+    assert torch.equal(ds.split(0).test_mask, cora.test_mask)
+    runs = []
+    for data in (ds, cora):
+        model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, width=8, seed=0)
+        runs.append(train_node(model, data, epochs=5, patience=None, seed=0, device="cpu"))
+    assert runs[0].test == runs[1].test and runs[0].train == runs[1].train
+    fields = dict(name="bad", graph=cora.graph, x=cora.x, y=cora.y, num_classes=7)
+    masks = dict(val_masks=cora.val_mask, test_masks=cora.test_mask)
+    with pytest.raises(ValueError, match=r"train_masks has dtype torch.int64; pass bool masks"):
+        Dataset(**fields, train_masks=cora.train_mask.long(), **masks)
+    with pytest.raises(ValueError, match=r"have shapes \[\(1, 100\), \(1, 2708\), \(1, 2708\)\]"):
+        Dataset(**fields, train_masks=cora.train_mask[:100], **masks)

@@ -117,6 +117,26 @@ def _rewrite(path, **changes):
     return arrays
 
 
+def test_heterophilous_member_that_is_a_raw_pickle_is_named(tmp_path):
+    # before: "'bytes' object has no attribute 'dtype'"
+    import io
+    import pickle
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "texas.npz", "w") as z:
+        z.writestr("node_features.npy", pickle.dumps(np.zeros((3, 2))))
+        for k in ("node_labels", "edges", "train_masks", "val_masks", "test_masks"):
+            buf = io.BytesIO()
+            np.save(buf, np.zeros(3))
+            z.writestr(f"{k}.npy", buf.getvalue())
+    with pytest.raises(
+        ValueError,
+        match=r"texas.npz is truncated or corrupt \(TypeError: member 'node_features' holds "
+        r"bytes, not a numpy array\); re-download texas.npz",
+    ):
+        deepgnn.data.load("texas", root=tmp_path)
+
+
 def test_heterophilous_float_edge_ids_are_refused_not_truncated(data_root, tmp_path):
     path = _texas_copy(data_root, tmp_path)
     with np.load(path) as z:

@@ -121,6 +121,14 @@ def _worker(rank: int, world_size: int, store: str, out_dir: str) -> None:
             dgd.DistributedGraph(g, mine)
         except ValueError as err:
             errors["different"] = str(err)
+        # Graphs of the same size whose contiguous partitions agree: rings numbered two ways.
+        n = 40
+        order = np.arange(n) if rank == 0 else np.random.default_rng(1).permutation(n)
+        ring = deepgnn.Graph(torch.from_numpy(np.stack([order, np.roll(order, 1)])))
+        try:
+            dgd.DistributedGraph(ring, dgd.partition(ring, world_size, method="contiguous"))
+        except ValueError as err:
+            errors["different_graphs"] = str(err)
         break_x = torch.zeros(g.num_nodes, 3, dtype=torch.float64)
         try:
             dgd.DistributedGraph(g, dgd.partition(g, world_size)).spmm(break_x)
@@ -226,6 +234,11 @@ def test_distributed_graph_refuses_a_partition_for_another_world_size(ranks) -> 
 def test_distributed_graph_refuses_ranks_with_different_partitions(ranks) -> None:
     for d in ranks[1]:
         assert "different partitions" in d["errors"]["different"]
+
+
+def test_distributed_graph_refuses_ranks_with_different_graphs_of_one_size(ranks) -> None:
+    for d in ranks[1]:
+        assert "the ranks hold different graphs of 40 nodes" in d["errors"]["different_graphs"]
 
 
 def test_distributed_spmm_refuses_a_whole_graph_tensor(ranks) -> None:
@@ -375,6 +388,29 @@ def test_check_model_refuses_models_that_need_all_nodes(cora) -> None:
         dgd.check_model(build("gat", 4, 2, depth=2))
     for norm in (None, "layer", "node"):
         dgd.check_model(build("resgcn", 4, 2, depth=2, norm=norm))
+
+
+def test_what_a_ranks_rows_cannot_compute_is_refused_naming_the_fix(cora, one_rank) -> None:
+    # before: drop_edges raised AttributeError '_drop_cache', analyze gave each rank its own
+    # FSP, train_node ended in NaN or a gloo error, and a norm='pair' model ran, off by 0.42
+    import dataclasses
+
+    g = cora.graph
+    dg = dgd.DistributedGraph(g, dgd.partition(g, 1))
+    with pytest.raises(TypeError, match="DropEdge on them would drop an edge on one rank"):
+        dg.drop_edges(0.5)
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, depth=2, width=8)
+    local = dataclasses.replace(cora, graph=dg)
+    for kw in ({}, {"drop_edge": 0.3}):
+        with pytest.raises(TypeError, match="DistributedGraph, but train_node trains on one"):
+            deepgnn.train.train_node(model, local, epochs=1, **kw)
+    with pytest.raises(TypeError, match="DistributedGraph .*run them on the whole Graph"):
+        deepgnn.analyze(model, dg, dg.local(cora.x))
+    for norm in ("pair", "batch"):
+        paired = deepgnn.build("gcn", cora.num_features, cora.num_classes, depth=2, norm=norm)
+        with pytest.raises(ValueError, match=f"norm='{norm}', whose statistics run over all"):
+            paired(dg, dg.local(cora.x))
+        assert paired(g, cora.x).shape == (g.num_nodes, cora.num_classes)  # the whole graph
 
 
 def test_distributed_graph_has_no_double_backward(cora, one_rank) -> None:

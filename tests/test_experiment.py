@@ -54,6 +54,23 @@ def test_format_and_plot_depth_table(tmp_path, generator):
     assert [p.name for p in tmp_path.iterdir()] == ["t.png"]  # no temporary left behind
 
 
+def test_depth_table_plot_gets_its_extension_and_the_table_says_how_seeds_combine(tmp_path):
+    # before: plot_depth_table(t, "gat_plot") wrote a file with no extension, and the table of
+    # several seeds did not say it showed their mean
+    g = _graph()
+    x = torch.randn(N, 5, generator=torch.Generator().manual_seed(0)) + 2
+    df = deepgnn.depth_table("gcn", g, [2], ["xavier"], [0, 1], x=x, num_classes=3)
+    png = experiment.plot_depth_table(df, tmp_path / "gat_plot")
+    assert png == tmp_path / "gat_plot.png" and png.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["gat_plot.png"]
+    with pytest.raises(ValueError, match=r"ends in .jpg, but plot_depth_table writes a PNG"):
+        experiment.plot_depth_table(df, tmp_path / "plot.jpg")
+    text = experiment.format_depth_table(df, metrics=["fsp"])
+    assert "(mean over 2 seeds; diverged if any seed diverged)" in text.splitlines()[0]
+    mean = df["fsp"].mean()
+    assert float(text.splitlines()[-1].split("|")[2]) == pytest.approx(mean, rel=1e-2)
+
+
 def test_log_summary_is_the_geometric_mean_and_counts_what_a_log_axis_cannot_show():
     depth = pd.Series([2, 2, 4, 4, 8, 8])
     fsp = pd.Series([1.0, 100.0, 0.0, 1e-3, float("nan"), 5.0])

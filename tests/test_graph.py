@@ -252,6 +252,30 @@ def test_drop_edges_equals_the_graph_of_the_kept_edges():
         g.drop_edges(-0.1)
 
 
+def test_drop_edges_takes_numpy_numbers_and_a_graph_without_edges_and_checks_the_generator():
+    # before: IndexError on a graph with no edges, AttributeError for generator=5, and
+    # np.float32(0.5) refused while np.float64(0.5) was accepted
+    import numpy as np
+
+    ring = Graph(torch.tensor([[0, 1, 2], [1, 2, 0]]))
+    gen = torch.Generator().manual_seed(0)
+    ref = ring.drop_edges(0.5, generator=torch.Generator().manual_seed(0))
+    for p in (np.float32(0.5), np.float64(0.5), 0.5):
+        h = ring.drop_edges(p, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(h.edge_index, ref.edge_index)
+    assert ring.drop_edges(np.int64(0)) is ring
+    lonely = Graph(torch.zeros(2, 0, dtype=torch.long), num_nodes=3)
+    alone = lonely.drop_edges(0.5, generator=gen)
+    assert alone.num_edges == 0 and torch.equal(alone.spmm(torch.eye(3)), torch.eye(3))
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator, got int; pass "):
+        ring.drop_edges(0.5, generator=5)
+    for bad in ("0.5", True, np.bool_(True), None):
+        with pytest.raises(TypeError, match=r"p must be a number, got"):
+            ring.drop_edges(bad)
+    with pytest.raises(ValueError, match=r"p=1.5; pass a drop probability"):
+        lonely.drop_edges(1.5)
+
+
 def test_drop_edges_keeps_each_edge_of_cora_with_probability_one_minus_p(cora):
     g = cora.graph
     counts = [

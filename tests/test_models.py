@@ -231,6 +231,18 @@ def test_build_unknown_family_lists_choices():
         models.build("gnc", 5, 3, 2)
 
 
+def test_build_and_options_take_family_names_in_any_case():
+    # before: build("GCN", ...) failed with no suggestion while data.load ignores case
+    a = models.build("GCN", 5, 3, 2, seed=0)
+    b = models.build("gcn", 5, 3, 2, seed=0)
+    assert a.family == "gcn" and all(
+        torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters())
+    )
+    assert models.options("GAT") == models.options("gat") == {"heads": 4}
+    with pytest.raises(ValueError, match=r"family='GNC' is not one of"):
+        models.build("GNC", 5, 3, 2)
+
+
 def test_build_unknown_option_lists_accepted_ones():
     with pytest.raises(ValueError, match=r"does not take \['heads'\]; it takes no family options"):
         models.build("gcn", 5, 3, 2, heads=4)
@@ -254,6 +266,21 @@ def test_build_unknown_option_lists_accepted_ones():
         ({"seed": -1}, ValueError, "seed=-1 is too small; pass an int >= 0"),
         ({"seed": True}, TypeError, "seed must be an int >= 0, got bool"),
         ({"seed": "0"}, TypeError, "seed must be an int >= 0, got str"),
+        # before: torch's "Overflow when unpacking long long" from inside manual_seed
+        (
+            {"seed": 2**70},
+            ValueError,
+            r"seed=\d+ is too large; pass an int <= 18446744073709551615",
+        ),
+        # before: an allocator error (or a swapping machine) from inside the third layer;
+        # 3 layers of width 10^6 hold 8e12 bytes of weights, more than any machine here
+        (
+            {"depth": 3, "width": 10**6},
+            ValueError,
+            r"build\('gcn', depth=3, width=1000000\) needs about 8 TB for its parameters and "
+            r"layer modules, but this machine has .* available; pass a smaller depth or width",
+        ),
+        ({"depth": 10**12, "width": 2}, ValueError, r"depth=1000000000000, width=2\) needs "),
     ],
 )
 def test_build_rejects_invalid_arguments(kwargs, error, match):
@@ -277,7 +304,9 @@ def test_forward_rejects_features_of_wrong_shape(cora):
     model = models.build("gcn", cora.num_features, cora.num_classes, 2)
     with pytest.raises(ValueError, match=r"x must have shape \(num_nodes=2708, in_dim=1433\)"):
         model(cora.graph, cora.x[:, :100])
-    with pytest.raises(TypeError, match="graph must be a deepgnn.Graph"):
+    with pytest.raises(
+        TypeError, match=r"graph is an edge_index tensor; pass deepgnn.Graph\(edge_index"
+    ):
         model(cora.graph.edge_index, cora.x)
 
 

@@ -421,3 +421,13 @@ def test_jacobian_spectrum_rejects_bad_k_and_steps():
         signal.jacobian_spectrum(m, g, x, k=3, steps=2)
     with pytest.raises(TypeError, match="graph"):
         signal.jacobian_spectrum(m, "g", x)
+
+
+def test_analyze_on_all_zero_features_warns_that_fsp_is_undefined(cora):
+    # before: fsp NaN and no word about it
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, depth=2, seed=0)
+    with pytest.warns(
+        RuntimeWarning, match=r"x is all zeros, so FSP = \|\|h_L\|\| / \|\|X\|\| is NaN"
+    ):
+        df = signal.analyze(model, cora.graph, torch.zeros_like(cora.x), cora.y)
+    assert math.isnan(df.attrs["summary"]["fsp"])

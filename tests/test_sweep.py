@@ -23,13 +23,14 @@ import torch
 
 import deepgnn
 from deepgnn import experiment, sweep
-from deepgnn.train import train_node
+from deepgnn.train import train_node, verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = """
 name = "{name}"
 seed = [0, 1]
+curve_every = 1
 max_retries = {retries}
 heartbeat_interval = 1
 grace_period = 5
@@ -236,7 +237,9 @@ def test_authors_gated_search_of_the_shipped_study_scales_only_alpha():
 
 
 def test_curves_keep_every_tenth_epoch_and_the_best_gzipped(tmp_path):
-    config = sweep.load_config(_write(tmp_path, "curves", epochs=25))
+    path = _write(tmp_path, "curves", epochs=25)
+    path.write_text(path.read_text().replace("curve_every = 1\n", ""))  # the default
+    config = sweep.load_config(path)
     assert config.curve_every == 10
     out = tmp_path / "out"
     sweep.run(config, out=out, workers=1, progress=False)
@@ -277,6 +280,63 @@ def test_stale_claims_are_found_by_dead_process_or_old_heartbeat(tmp_path):
     assert sweep.ledger.is_stale(remote, config, host, now + config.grace_period)
 
 
+def test_two_workers_reaping_the_same_stale_claim_both_go_on(tmp_path, monkeypatch):
+    # before: the second worker to fail a stale claim raised "Trial#0 has already finished
+    # and can not be updated", and the sweep exited 1 with every cell recorded
+    import random
+
+    from optuna.trial import TrialState
+
+    config = sweep.load_config(_write(tmp_path, "reap"))
+    out = tmp_path / "out"
+    first = sweep.ledger.Ledger(config, out=out, write=True)
+    second = sweep.ledger.Ledger(config, out=out, write=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    key = config.cells()[0].key
+    first.study.enqueue_trial({"cell": 0}, user_attrs={"cell_key": key})
+    trial = first.study.ask()
+    for name, value in (("host", socket.gethostname()), ("pid", dead.pid)):
+        trial.set_user_attr(name, value)
+    # Both workers find the claim stale; the first fails it between the second's check that
+    # it still runs and the second's write.
+    seen = [t for s in second.states().values() for t in s.stale]
+    assert [t.number for t in seen] == [trial.number]
+    storage = second.study._storage
+    write = storage.set_trial_state_values
+
+    def first_reaps_then_write(*args, **kwargs):
+        monkeypatch.setattr(storage, "set_trial_state_values", write)
+        first._reap([t for s in first.states().values() for t in s.stale])
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "set_trial_state_values", first_reaps_then_write)
+    second._reap(seen)
+    claim = second.next_claim(random.Random(0), poll=0.01)
+    assert claim is not None and claim.trial.number > trial.number
+    assert first.study.trials[trial.number].state == TrialState.FAIL
+
+
+def _worker_failing_after_its_cells(*args):
+    """A sweep worker that runs its cells, then stops with an error (as one that lost a race
+    for an already finished claim did)."""
+    from deepgnn.sweep import runner
+
+    runner._worker_main(*args)
+    args[-1].put("Trial#5 has already finished and can not be updated.")
+    raise SystemExit(1)
+
+
+def test_sweep_with_every_cell_recorded_succeeds_though_a_worker_failed(tmp_path, monkeypatch):
+    from deepgnn.sweep import runner
+
+    path = _write(tmp_path, "lastfail", epochs=2)
+    path.write_text(path.read_text().replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]'))
+    monkeypatch.setattr(runner, "_worker_main", _worker_failing_after_its_cells)
+    state = sweep.run(path, workers=2, out=tmp_path / "out", progress=False)
+    assert state.finished and (state.done, state.failed) == (4, 0)
+
+
 # ---------------------------------------------------------------------------- runner
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
@@ -313,8 +373,7 @@ def test_cell_row_matches_a_direct_training_run(two_workers):
     assert row["test"] == pytest.approx(direct.test, abs=0.01)
     assert row["val"] == pytest.approx(direct.val, abs=0.01)
     curve = pd.read_csv(out / "curves" / f"{cell.key}.csv.gz")
-    # curve_every = 10 (the default): epochs 1, 10, the last and the best-validation one
-    assert list(curve["epoch"]) == sorted({1, 10, 15, int(row["best_epoch"])})
+    assert list(curve["epoch"]) == list(range(1, 16))
     assert curve["val"].max() == pytest.approx(row["val"])
     assert row["torch_version"] == torch.__version__ and row["device"] == "cpu"
 
@@ -326,12 +385,19 @@ def test_report_writes_one_row_per_cell_a_bold_summary_and_plots(two_workers):
     assert len(csv) == 8 and csv["cell"].is_unique and set(csv["status"]) == {"ok"}
     summary = (out / "summary.md").read_text()
     assert "8 of 8 cells recorded" in summary
+    judged = verdicts(df)
     for family in ("gcn", "resgcn"):
         for depth in (1, 2):
-            vals = df[(df.family == family) & (df.depth == depth)]["test"]
-            expected = f"**{vals.mean():.4f} ± {vals.std():.4f}**"
+            sub = judged[(judged.family == family) & (judged.depth == depth)]
+            counted = sub[sub["counts"]]["test"]
+            if len(counted) == 2:  # the one init of its row: bold
+                expected = f"| {depth} | **{counted.mean():.4f} ± {counted.std():.4f}** |"
+            elif len(counted) == 1:
+                expected = f"| {depth} | **{counted.mean():.4f} (n=1, "
+            else:  # no mean to bold; the seeds' mean test value and why none counts
+                expected = f"| {depth} | no seed counts (test {sub['test'].mean():.4f}; "
             section = summary.split(f"family={family}")[1].split("##")[0]
-            assert f"| {depth} | {expected} |" in section
+            assert expected in section
     png = (out / "cora_test_vs_depth.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))
@@ -375,11 +441,14 @@ def test_report_keeps_optunas_info_lines_quiet_and_its_level_as_it_was(two_worke
     assert not [r for r in records if "existing study" in r.getMessage()]
 
 
-def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    # texas is read from files, and there are none: its cells raise (bad data), cora's train.
-    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path):
+    # texas.npz is corrupt: its cells raise (bad data), cora's train.
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "texas.npz").write_bytes(b"not a zip file")
     path = _write(tmp_path, "failing", epochs=3, retries=1)
-    path.write_text(path.read_text().replace('name = "cora"', 'name = ["cora", "texas"]'))
+    text = path.read_text().replace('name = "cora"', f'name = ["cora", "texas"]\nroot = "{root}"')
+    path.write_text(text)
     config = sweep.load_config(path)
     state = sweep.run(config, out=tmp_path / "out", progress=False)
     assert (state.total, state.done, state.failed, state.left) == (16, 8, 8, 0)
@@ -392,7 +461,7 @@ def test_failing_cell_is_recorded_with_its_error_and_the_sweep_goes_on(tmp_path,
     failed = df[df["status"] == "failed"]
     assert len(df) == 16 and set(failed["dataset"]) == {"texas"}
     assert set(df[df.status == "ok"]["dataset"]) == {"cora"}
-    assert failed["error"].str.contains("dataset 'texas' is read from local files").all()
+    assert failed["error"].str.contains("texas.npz is truncated or corrupt").all()
     assert (failed["attempt"] == 2).all()
     assert "(2 failed)" in (tmp_path / "out" / "summary.md").read_text()
 
@@ -648,6 +717,25 @@ def test_cli_status_and_report(two_workers, capsys):
     assert "8 rows" in capsys.readouterr().out
     assert main(["sweep", "run", config.source, "--devices", "cuda:7", "--out", str(out)]) == 2
     assert "devices contains 'cuda:7'" in capsys.readouterr().err
+
+
+def test_report_latex_writes_summary_tables_as_booktabs(two_workers, tmp_path, capsys):
+    # before: deepgnn sweep report had markdown and CSV only
+    from deepgnn.cli import main
+
+    config, out, _ = _copy_sweep(two_workers, tmp_path)
+    assert main(["sweep", "report", config.source, "--out", str(out), "--latex"]) == 0
+    assert "summary.tex" in capsys.readouterr().out
+    tex = (out / "summary.tex").read_text()
+    md = (out / "summary.md").read_text()
+    n_tables = md.count("|---:|")
+    assert n_tables >= 4 and tex.count(r"\begin{tabular}") == n_tables
+    assert tex.count(r"\toprule") == tex.count(r"\midrule") == tex.count(r"\bottomrule")
+    # the numbers are the summary's: the first bold entry of each, in the same order
+    bold_md = re.findall(r"\*\*([0-9.]+) ± ([0-9.]+)\*\*", md)
+    bold_tex = re.findall(r"\\textbf\{([0-9.]+) \$\\pm\$ ([0-9.]+)\}", tex)
+    assert bold_md and bold_tex == bold_md
+    assert "family=gcn" in tex and "±" not in tex and "_" not in tex.replace(r"\_", "")
 
 
 def test_named_init_with_signal_summary_at_init_matches_a_direct_analysis(tmp_path):
@@ -1032,7 +1120,7 @@ def test_full_disk_stops_the_run_naming_the_file_and_keeps_the_record_readable(t
     if full == "tmpfs":
         if not _tmpfs(disk, "12k"):
             pytest.skip("mounting a tmpfs needs root; file_size_limit covers the rest")
-        match = r"disk full writing \S+(sweep\.journal|\.csv\.gz); free space and rerun the same"
+        match = r"disk full writing \S+(sweep\.journal|\.csv(\.gz)?); free space and rerun the same"
     else:
         disk.mkdir()
         # A full disk for files above 5 kB: the journal grows past it in the second cell.
@@ -1056,6 +1144,26 @@ def test_full_disk_stops_the_run_naming_the_file_and_keeps_the_record_readable(t
     finally:
         if full == "tmpfs":
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_report_on_a_full_disk_says_so_in_one_line_as_run_does(two_workers, tmp_path):
+    # before: `deepgnn sweep report` printed a raw "OSError: [Errno 27] File too large"
+    import resource
+
+    config, out, _ = _copy_sweep(two_workers, tmp_path)
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))  # noqa: E731
+    proc = _cli("report", config.source, "--out", str(out), preexec_fn=limit)
+    text = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text and "[Errno" not in text, text
+    lines = [line for line in text.splitlines() if line.startswith("deepgnn sweep report:")]
+    assert len(lines) == 1, text
+    assert re.fullmatch(
+        r"deepgnn sweep report: file size limit reached writing \S+results\.csv; raise it "
+        r"\(ulimit -f\) or free space and rerun the same command",
+        lines[0],
+    ), text
+    assert not (out / "results.csv").exists() and not list(out.glob(".*.tmp"))
 
 
 def test_status_and_report_never_write_the_journal(two_workers, tmp_path):
@@ -1110,11 +1218,62 @@ def _fake_texas(root: Path) -> None:
     )
 
 
-def test_retry_failed_runs_cells_whose_data_file_appeared(tmp_path, capsys):
+def test_sweep_over_missing_data_stops_at_its_start_in_one_line(tmp_path, capsys, monkeypatch):
+    # before: every cell loaded, failed and retried with a full traceback (18 tracebacks,
+    # 363 lines for 6 cells)
+    from deepgnn.cli import main
+
+    monkeypatch.delenv("DEEPGNN_DATA", raising=False)
+    root, out = tmp_path / "data", tmp_path / "out"
+    root.mkdir()
+    path = _write(tmp_path, "missing", epochs=3, retries=2)
+    text = path.read_text().replace('name = "cora"', f'name = ["cora", "texas"]\nroot = "{root}"')
+    path.write_text(text)
+    assert main(["sweep", "run", str(path), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.fullmatch(
+        rf"deepgnn sweep: error: dataset 'texas': texas.npz not found \(looked for "
+        rf"{root}/heterophilous/texas.npz, {root}/texas.npz\); download texas.npz from \S+ "
+        rf"into {root}/heterophilous\n",
+        err,
+    ), err
+    assert not out.exists()  # nothing ran, nothing recorded
+    with pytest.raises(FileNotFoundError, match="texas.npz not found"):
+        sweep.run(path, out=out, progress=False)
+
+
+def test_cell_whose_file_went_missing_fails_once_without_retries(tmp_path, monkeypatch, caplog):
+    import logging
+
+    calls = Counter()
+    real = experiment.run_cell
+
+    def run_cell(spec, **kw):
+        calls[(spec.family, spec.depth, spec.seed)] += 1
+        if spec.family == "resgcn":
+            raise FileNotFoundError(f"dataset 'cora': ind.cora.x not found (looked for {spec})")
+        return real(spec, **kw)
+
+    monkeypatch.setattr(experiment, "run_cell", run_cell)
+    path = _write(tmp_path, "gone", epochs=2, retries=2)
+    with caplog.at_level(logging.WARNING, logger="deepgnn.sweep.runner"):
+        state = sweep.run(path, out=tmp_path / "out", progress=False)
+    assert (state.done, state.failed, state.left) == (4, 4, 0)
+    assert set(calls.values()) == {1}  # max_retries = 2, but a missing file is not retried
+    lines = [r for r in caplog.records if "not retried" in r.getMessage()]
+    assert len(lines) == 4 and not any(r.exc_info for r in lines)
+    df = sweep.report(path, out=tmp_path / "out")
+    failed = df[df["status"] == "failed"]
+    assert len(failed) == 4 and failed["error"].str.startswith("FileNotFoundError").all()
+
+
+def test_retry_failed_runs_cells_whose_data_file_was_repaired(tmp_path, capsys):
     from deepgnn.cli import main
 
     root, out = tmp_path / "data", tmp_path / "out"
     root.mkdir()
+    (root / "texas.npz").write_bytes(b"not a zip file")
     path = _write(tmp_path, "retry", epochs=3, retries=0)
     text = path.read_text().replace('name = "cora"', f'name = "texas"\nroot = "{root}"')
     path.write_text(text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]'))
@@ -1165,8 +1324,53 @@ def test_retry_failed_runs_cells_whose_data_file_appeared(tmp_path, capsys):
             "",
             r"record lists \['signal_init'\], but \['ogbg-molhiv'\] are graph-classification",
         ),
+        (
+            "",
+            "ogbg-molbbbp",
+            "[train]\ndrop_edge = 0.2\n",
+            r"\[train\] drop_edge does not apply to ogbg-molbbbp \(graph classification, "
+            r"train_graph takes \[.*'batch_size'.*\]\); drop it",
+        ),
+        (
+            "",
+            "ogbg-molbbbp",
+            "[train]\ncuda_graph = true\nsplit = 0\n",
+            r"\[train\] cuda_graph, split do not apply to ogbg-molbbbp",
+        ),
+        (
+            "",
+            "cora",
+            "[train]\npool = 'sum'\n",
+            r"\[train\] pool does not apply to cora \(node classification, train_node takes",
+        ),
+        ("", "cora", "[train]\nbatch_size = 8\n", r"\[train\] batch_size does not apply to cora"),
+        (
+            "",
+            "cora",
+            "[train]\nlr = [0.01, 0.1]\n[tune]\nlr = [1e-4, 1e-1]\n",
+            r"\[train\] lr=\[0.01, 0.1\] and \[tune\] lr both set lr; .* drop lr from \[train\]",
+        ),
+        (
+            "",
+            "cora",
+            "[model.gcn]\ndropout = 0.5\n[tune]\ndropout = [0.0, 0.7]\n",
+            r"\[model.gcn\] dropout=0.5 and \[tune\] dropout both set dropout",
+        ),
     ],
-    ids=["init_value", "init_family_value", "split", "dotdot", "dot", "signal_on_graphs"],
+    ids=[
+        "init_value",
+        "init_family_value",
+        "split",
+        "dotdot",
+        "dot",
+        "signal_on_graphs",
+        "drop_edge_on_graphs",
+        "node_keys_on_graphs",
+        "pool_on_nodes",
+        "batch_size_on_nodes",
+        "train_and_tune_lr",
+        "model_and_tune_dropout",
+    ],
 )
 def test_config_values_that_would_fail_every_cell_fail_on_load(
     tmp_path, top, dataset, tables, match

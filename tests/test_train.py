@@ -328,6 +328,18 @@ def test_init_options_reach_the_named_scheme(cora):
 
 
 # ------------------------------------------------------------------ protocols, trainability
+def test_untrained_warning_advises_what_the_run_did_not_try(cora):
+    # before: it advised protocol='spoginit-paper' to a run that already used it
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 32, width=8, seed=0)
+    with pytest.warns(RuntimeWarning, match="ended untrained") as caught:
+        result = train_node(model, cora, protocol="spoginit-paper", epochs=3, seed=0)
+    text = str(caught[-1].message)
+    assert result.untrained and result.protocol == "spoginit-paper"
+    assert "protocol='spoginit-paper'" not in text
+    assert "It already used protocol 'spoginit-paper' (lr 0.0005, 3 epochs): try " in text
+    assert "another initialization (init='spoginit' or 'virgo')" in text and "tuning lr" in text
+
+
 def test_deep_tanh_gcn_is_untrained_under_kipf_and_trains_under_the_authors_protocol(cora):
     # At lr 0.01 / dropout 0.5 a depth-32 tanh GCN never leaves chance on Cora; at the
     # authors' depth-32 setting (lr 5e-4, no dropout, betas (0.9, 0.9995)) it fits the
@@ -338,8 +350,11 @@ def test_deep_tanh_gcn_is_untrained_under_kipf_and_trains_under_the_authors_prot
         )
         return train_node(model, cora, init="xavier", protocol=protocol, seed=0, **kw)
 
-    with pytest.warns(RuntimeWarning, match="ended untrained"):
+    with pytest.warns(RuntimeWarning, match="ended untrained") as caught:
         kipf = run("kipf")
+    assert "Try a learning rate made for the depth (protocol='spoginit-paper'" in str(
+        caught[-1].message
+    )
     assert kipf.untrained and kipf.protocol == "kipf"
     assert kipf.chance == pytest.approx(1 / 7) and kipf.best_train < 0.32
     paper = run("spoginit-paper", epochs=80)

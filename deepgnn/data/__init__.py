@@ -39,6 +39,7 @@ from deepgnn.data import heterophilous as _het
 from deepgnn.data import molecules as _mol
 from deepgnn.data import ogb as _ogb
 from deepgnn.data._dataset import Dataset, GraphBatch, GraphDataset
+from deepgnn.data.npz import load_npz, save_npz
 from deepgnn.data.synthetic import csbm
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,26 @@ __all__ = [
     "load",
     "available",
     "data_root",
+    "require",
     "csbm",
     "task",
+    "load_npz",
+    "save_npz",
 ]
 
 
 def data_root(root: str | Path | None = None) -> Path | None:
-    """Return ``root``, else ``$DEEPGNN_DATA``, else ``None``."""
+    """Return ``root``, else ``$DEEPGNN_DATA``, else ``None``.
+
+    Raises:
+        TypeError: ``root`` is not a path (a string or ``os.PathLike``).
+    """
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(
+                f"root must be a folder path (a str or pathlib.Path), got {type(root).__name__} "
+                f"{root!r}; pass e.g. root='data' or set DEEPGNN_DATA=<folder>"
+            )
         return Path(root)
     env = os.environ.get("DEEPGNN_DATA")
     return Path(env) if env else None
@@ -179,6 +192,78 @@ _LOADERS: dict[str, _Loader] = {
 }
 
 
+def _planetoid_files(name: str) -> Callable[[Path | None], object]:
+    def find(root: Path | None) -> object:
+        from deepgnn.data.planetoid import find_files
+
+        if name == "cora":  # without its files under root, the copy shipped with deepgnn
+            return None
+        root = _require_root(name, root, f"the raw Planetoid files ind.{name}.*")
+        return find_files(_subdir(root, "planetoid"), name)
+
+    return find
+
+
+def _root_files(name: str, what: str, find: Callable[[Path, str], object]) -> Callable[..., object]:
+    return lambda root: find(_require_root(name, root, what), name)
+
+
+# What load(name) reads, found without reading it (cheap: a sweep checks it at its start).
+_FINDERS: dict[str, Callable[[Path | None], object]] = {
+    **{name: _planetoid_files(name) for name in ("cora", "citeseer", "pubmed")},
+    **{
+        name: _root_files(name, f"heterophilous/{name.replace('-', '_')}.npz", _het.find_file)
+        for name in _het.NAMES
+    },
+    **{name: _root_files(name, "OGB's layout", _ogb.find_folder) for name in _ogb.NAMES},
+    **{name: _root_files(name, "a MoleculeNet CSV", _mol.find_csv) for name in _mol.NAMES},
+}
+
+
+def _npz_path(name: object, root: str | Path | None) -> Path | None:
+    """The file a name ending in ``.npz`` stands for (relative to ``root`` when given, else to
+    the current folder), or ``None`` for a registry name."""
+    if not isinstance(name, (str, os.PathLike)) or not os.fspath(name).endswith(".npz"):
+        return None
+    path = Path(name)
+    if root is not None and not path.is_absolute():
+        path = Path(data_root(root) or ".") / path
+    return path
+
+
+def require(name: str, root: str | Path | None = None) -> None:
+    """Check that the files :func:`load` reads for ``name`` are there, without reading them.
+
+    ``cora`` (shipped) and the generated datasets need none. A sweep calls it for each of
+    its datasets before it runs a cell.
+
+    Args:
+        name: one of :func:`available` (any case, ``_`` for ``-``).
+        root: as in :func:`load`.
+
+    Raises:
+        ValueError: unknown ``name``.
+        FileNotFoundError: a file is missing; the message is :func:`load`'s (which file,
+            where it was looked for, where to get it).
+
+    Example:
+        >>> require("cora")
+        >>> require("texas", root="/nonexistent")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        FileNotFoundError: dataset 'texas': texas.npz not found (looked for ...
+    """
+    path = _npz_path(name, root)
+    if path is not None:
+        if not path.is_file():
+            load_npz(path)  # raises FileNotFoundError naming the file and the layout
+        return
+    key = name.lower().replace("_", "-") if isinstance(name, str) else name
+    check_choice("name", key, _LOADERS)
+    find = _FINDERS.get(key)
+    if find is not None:
+        find(data_root(root))
+
+
 def available() -> list[str]:
     """Return the dataset names that :func:`load` knows.
 
@@ -195,10 +280,14 @@ def task(name: str) -> str:
     Known without loading the files: what a sweep needs to check its configuration and to
     resolve each cell's training settings before any data is read.
 
+    A name ending in ``.npz`` (a file of your own, :mod:`deepgnn.data.npz`) is a node dataset.
+
     Example:
-        >>> task("cora"), task("ogbg-molhiv")
-        ('node', 'graph')
+        >>> task("cora"), task("ogbg-molhiv"), task("my_graph.npz")
+        ('node', 'graph', 'node')
     """
+    if _npz_path(name, None) is not None:
+        return "node"
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
     check_choice("name", key, _LOADERS)
     return "graph" if key in _mol.NAMES else "node"
@@ -208,7 +297,9 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
     """Load dataset ``name`` from ``root`` (``cora`` and ``csbm`` need none).
 
     ``name`` is matched case-insensitively, with ``_`` read as ``-`` (so the file name
-    ``chameleon_filtered`` works too). Node datasets come as :class:`Dataset`, the molecule
+    ``chameleon_filtered`` works too). A name ending in ``.npz`` is a file of your own in the
+    layout of :mod:`deepgnn.data.npz` (:func:`load_npz`), relative to ``root`` when given,
+    else to the current folder. Node datasets come as :class:`Dataset`, the molecule
     datasets as :class:`GraphDataset`. ``load("csbm")`` is :func:`csbm` with its defaults
     (10,000 nodes, mean degree 10, 5 classes, homophily 0.7, snr 1, 64 features, seed 0).
 
@@ -231,6 +322,9 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
         >>> int(ds.train_mask.sum()), int(ds.val_mask.sum()), int(ds.test_mask.sum())
         (140, 500, 1000)
     """
+    path = _npz_path(name, root)
+    if path is not None:
+        return load_npz(path)
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
     check_choice("name", key, _LOADERS)
     return _LOADERS[key](data_root(root))

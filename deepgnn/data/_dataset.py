@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,7 +55,8 @@ class Dataset:
         y: labels, int64 ``(num_nodes,)``; ``-1`` marks a node without label (in no split).
             Multi-label datasets (``ogbn-proteins``) hold float32 ``(num_nodes, num_tasks)``
             of 0/1 instead (:attr:`multilabel`; train them with a binary cross-entropy).
-        train_masks, val_masks, test_masks: bool ``(num_splits, num_nodes)``.
+        train_masks, val_masks, test_masks: bool ``(num_splits, num_nodes)``; a mask of
+            shape ``(num_nodes,)`` is taken as one split and stored as ``(1, num_nodes)``.
         num_classes: number of classes (number of tasks for a multi-label dataset).
         metric: ``"accuracy"`` or ``"rocauc"``.
         split_index: which split ``train_mask``/``val_mask``/``test_mask`` show.
@@ -74,6 +76,136 @@ class Dataset:
     split_index: int = 0
     task: str = "node"
     evaluator: str | None = None
+
+    @classmethod
+    def from_pyg(cls, data: Any, *, name: str = "pyg", num_classes: int | None = None) -> Dataset:
+        """A node dataset from a PyG ``torch_geometric.data.Data`` with ``x``, ``y`` and masks.
+
+        The graph is :meth:`Graph.from_pyg(data) <deepgnn.Graph.from_pyg>` (symmetrized, as
+        :class:`~deepgnn.Graph` documents). ``x`` becomes float32; ``y`` int64 class ids
+        (``-1``: unlabelled), or a 2-d float tensor of 0/1 tasks (multi-label); the masks
+        ``train_mask``, ``val_mask``, ``test_mask`` are bool ``(num_nodes,)`` for one split or
+        ``(num_nodes, num_splits)`` for several, PyG's layout (e.g. ``WikipediaNetwork``).
+        torch_geometric is not imported: any object with these attributes works.
+
+        Args:
+            data: the graph with ``x``, ``y``, ``train_mask``, ``val_mask``, ``test_mask``
+                (``edge_index`` and optional ``edge_weight`` make the graph).
+            name: the dataset's name in tables and progress bars.
+            num_classes: the number of classes; ``None`` takes ``y.max() + 1`` (the number of
+                columns of a multi-label ``y``).
+
+        Raises:
+            ValueError: a missing or malformed attribute, naming it and the expected shape.
+
+        Example:
+            >>> from types import SimpleNamespace  # stands in for torch_geometric.data.Data
+            >>> mask = torch.tensor([True, True, False, False])
+            >>> data = SimpleNamespace(edge_index=torch.tensor([[0, 1, 2], [1, 2, 3]]), num_nodes=4,
+            ...     x=torch.eye(4), y=torch.tensor([0, 1, 0, 1]), train_mask=mask,
+            ...     val_mask=~mask, test_mask=~mask)
+            >>> Dataset.from_pyg(data, name="toy")
+            Dataset('toy', num_nodes=4, num_edges=3, num_features=4, num_classes=2, num_splits=1, metric='accuracy')
+        """
+        graph = Graph.from_pyg(data)
+        n = graph.num_nodes
+        fields = {}
+        for key in ("x", "y", "train_mask", "val_mask", "test_mask"):
+            value = getattr(data, key, None)
+            if not isinstance(value, Tensor):
+                raise ValueError(
+                    f"data.{key} is {type(value).__name__}, but a node dataset needs it as a "
+                    f"tensor with one row per node ({n}); set data.{key} (PyG's transforms "
+                    "RandomNodeSplit / RandomLinkSplit make masks)"
+                )
+            if value.shape[0] != n:
+                raise ValueError(
+                    f"data.{key} has shape {tuple(value.shape)}, but the graph has {n} nodes; "
+                    "pass one row per node"
+                )
+            fields[key] = value.detach().cpu()
+        x = fields["x"]
+        if x.dim() != 2 or not x.is_floating_point():
+            raise ValueError(
+                f"data.x must be float features (num_nodes, d), got {x.dtype} {tuple(x.shape)}"
+            )
+        y = fields["y"]
+        if y.dim() == 2 and y.shape[1] == 1 and not y.is_floating_point():
+            y = y[:, 0]
+        if y.dim() == 1:
+            if y.is_floating_point() or y.dtype == torch.bool:
+                raise ValueError(
+                    f"data.y must hold integer class ids, got {y.dtype}; pass y.long()"
+                )
+            y = y.long()
+            classes = int(y.max()) + 1 if num_classes is None else num_classes
+        elif y.dim() == 2:
+            y = y.float()
+            classes = y.shape[1] if num_classes is None else num_classes
+        else:
+            raise ValueError(
+                f"data.y must be (num_nodes,) or (num_nodes, tasks), got {tuple(y.shape)}"
+            )
+        masks = []
+        for key in ("train_mask", "val_mask", "test_mask"):
+            m = fields[key]
+            if m.dtype != torch.bool or m.dim() not in (1, 2):
+                raise ValueError(
+                    f"data.{key} must be a bool (num_nodes,) or (num_nodes, num_splits) mask, "
+                    f"got {m.dtype} {tuple(m.shape)}"
+                )
+            masks.append(m.unsqueeze(0) if m.dim() == 1 else m.t().contiguous())
+        splits = {m.shape[0] for m in masks}
+        if len(splits) > 1:
+            raise ValueError(
+                f"the masks hold different numbers of splits {sorted(splits)}; pass masks with "
+                "the same number of columns"
+            )
+        return cls(
+            name=name,
+            graph=graph,
+            x=x.float(),
+            y=y,
+            train_masks=masks[0],
+            val_masks=masks[1],
+            test_masks=masks[2],
+            num_classes=int(classes),
+        )
+
+    def __post_init__(self) -> None:
+        """One split from 1-D masks; the three masks checked against each other and ``x``.
+
+        Raises:
+            TypeError: a mask is not a tensor.
+            ValueError: a mask that is not bool, or masks whose shapes disagree with each
+                other or with the number of rows of ``x``.
+        """
+        shapes = []
+        for name in ("train_masks", "val_masks", "test_masks"):
+            m = getattr(self, name)
+            if not isinstance(m, Tensor):
+                raise TypeError(f"{name} must be a bool tensor, got {type(m).__name__}")
+            if m.dtype != torch.bool:
+                raise ValueError(
+                    f"{name} has dtype {m.dtype}; pass bool masks, e.g. {name}.bool() for 0/1 "
+                    "values, or a mask built from node ids with torch.zeros(n, dtype=torch.bool)"
+                )
+            if m.ndim == 1:  # one split: (num_nodes,) as (1, num_nodes)
+                m = m.unsqueeze(0)
+                setattr(self, name, m)
+            if m.ndim != 2:
+                raise ValueError(
+                    f"{name} has shape {tuple(m.shape)}; pass (num_nodes,) for one split or "
+                    "(num_splits, num_nodes)"
+                )
+            shapes.append(tuple(m.shape))
+        rows = self.x.shape[0] if isinstance(self.x, Tensor) and self.x.ndim else None
+        if len(set(shapes)) != 1 or (rows is not None and shapes[0][1] != rows):
+            raise ValueError(
+                f"train_masks, val_masks and test_masks have shapes {shapes}, but x has {rows} "
+                "rows; pass masks of shape (num_nodes,) or (num_splits, num_nodes), one entry "
+                "per node, the same number of splits for all three"
+            )
 
     @property
     def multilabel(self) -> bool:

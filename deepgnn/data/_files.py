@@ -8,8 +8,9 @@ import pickle
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +88,31 @@ def reading(path: Path | str, *, fix: str) -> Iterator[None]:
         raise
     except _CORRUPT as err:
         raise ValueError(f"{path} is truncated or corrupt ({_reason(err)}); {fix}") from None
+    except MemoryError as err:
+        # A corrupt header can ask for an array of any size (a pickled 4e9 x 4e9 array).
+        raise ValueError(
+            f"{path} asks for more memory than this machine has ({_reason(err)}); the file is "
+            f"corrupt, or too large for this machine: {fix}"
+        ) from None
+
+
+def plain_arrays(z: Any, keys: Iterable[str]) -> dict[str, Any]:
+    """The members ``keys`` of an open ``np.load`` archive ``z``, each a numpy array. Call it
+    inside :func:`reading`, which names the file.
+
+    A member that is not in numpy's format (a raw pickle, any other bytes) comes out of
+    ``np.load`` as ``bytes``: it is named, instead of failing later on ``.dtype``.
+
+    Raises:
+        TypeError: a member is not a numpy array.
+    """
+    out = {}
+    for k in keys:
+        v = z[k]
+        if not isinstance(v, np.ndarray):
+            raise TypeError(f"member {k!r} holds {type(v).__name__}, not a numpy array")
+        out[k] = v
+    return out
 
 
 def count_classes(labels: np.ndarray, *, path: Path | str, fix: str) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from deepgnn.data._dataset import Dataset
-from deepgnn.data._files import count_classes, find_in_root, integral, reading
+from deepgnn.data._files import count_classes, find_in_root, integral, plain_arrays, reading
 from deepgnn.graph import Graph
 
 __all__ = ["NAMES", "load_heterophilous"]
@@ -83,7 +83,7 @@ def load_heterophilous(root: str | Path, name: str) -> Dataset:
     with reading(path, fix=fix):
         with np.load(path, allow_pickle=False) as z:
             files = z.files
-            arrays = {k: z[k] for k in _KEYS if k in files}
+            arrays = plain_arrays(z, [k for k in _KEYS if k in files])
     missing = [k for k in _KEYS if k not in files]
     if missing:
         raise ValueError(

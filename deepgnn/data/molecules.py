@@ -29,7 +29,7 @@ import torch
 from deepgnn._checks import check_int
 from deepgnn._io import write_atomic
 from deepgnn.data._dataset import GraphDataset
-from deepgnn.data._files import find_in_root, reading
+from deepgnn.data._files import find_in_root, plain_arrays, reading
 
 __all__ = ["NAMES", "from_smiles", "load_moleculenet", "scaffold_split"]
 
@@ -219,7 +219,7 @@ def _read_cache(file: Path, name: str) -> dict[str, np.ndarray] | None:
     """The cached arrays, or ``None`` (with a warning) when the cache file is unreadable."""
     try:
         with reading(file, fix="rebuilding it"), np.load(file, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in _CACHED}
+            arrays = plain_arrays(z, _CACHED)
     except ValueError as err:
         # A cache is ours to rebuild (a run killed mid-write by an older version, a full
         # disk): parse the CSV again and overwrite it.

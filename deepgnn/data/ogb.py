@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from deepgnn.data._dataset import Dataset
-from deepgnn.data._files import count_classes, integral, reading
+from deepgnn.data._files import count_classes, integral, plain_arrays, reading
 from deepgnn.data._safe import load_torch_numpy
 from deepgnn.graph import Graph
 
@@ -72,6 +72,17 @@ def _folder(root: Path, name: str) -> Path:
     )
 
 
+def find_folder(root: str | Path, name: str) -> Path:
+    """Return the OGB folder of ``name`` under ``root`` (``arxiv-year`` reads ogbn-arxiv's),
+    without reading its files.
+
+    Raises:
+        FileNotFoundError: no folder with ``raw/`` or ``processed/`` is there; the message
+            names where it looked and where to fetch the dataset.
+    """
+    return _folder(Path(root), "ogbn-arxiv" if name == "arxiv-year" else name)
+
+
 def _fix(name: str) -> str:
     return f"re-download {_URL.format(_META[name].download)} and unzip it again"
 
@@ -88,7 +99,7 @@ def _npz(path: Path, keys: tuple[str, ...], name: str) -> dict[str, np.ndarray]:
     with reading(path, fix=_fix(name)):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
-            out = {k: z[k] for k in z.files}
+            out = plain_arrays(z, z.files)
     if missing:
         raise ValueError(
             f"{path} lacks {missing} (it holds {sorted(out)}); the file is truncated or not "

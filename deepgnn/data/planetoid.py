@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -55,6 +56,24 @@ def _assemble(
     return Dataset(name, graph, x, y, tr, va, te, num_classes=int(labels.max()) + 1)
 
 
+def find_files(root: str | Path, name: str) -> dict[str, Path]:
+    """The raw files ``ind.<name>.*`` in ``root`` by part (``x``, ..., ``test.index``), without
+    reading them.
+
+    Raises:
+        FileNotFoundError: a file is missing (the message names it, ``root`` and the source).
+    """
+    root = Path(root)
+    paths = {p: root / f"ind.{name}.{p}" for p in (*_PARTS, "test.index")}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Planetoid {name!r}: missing {', '.join(Path(m).name for m in missing)} in {root}; "
+            f"download ind.{name}.* from {_SOURCE} into that folder and pass root=<that folder>"
+        )
+    return paths
+
+
 def load_planetoid(root: str | Path, name: str) -> Dataset:
     """Load ``ind.<name>.*`` from ``root`` with the standard split of Kipf & Welling (ICLR 2017).
 
@@ -70,13 +89,7 @@ def load_planetoid(root: str | Path, name: str) -> Dataset:
             names it and where to download it again).
     """
     root = Path(root)
-    paths = {p: root / f"ind.{name}.{p}" for p in (*_PARTS, "test.index")}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"Planetoid {name!r}: missing {', '.join(Path(m).name for m in missing)} in {root}; "
-            f"download ind.{name}.* from {_SOURCE} into that folder and pass root=<that folder>"
-        )
+    paths = find_files(root, name)
     raw = {}
     for p in _PARTS:
         with reading(paths[p], fix=_fix(name, p)):
@@ -84,16 +97,30 @@ def load_planetoid(root: str | Path, name: str) -> Dataset:
     with reading(paths["test.index"], fix=_fix(name, "test.index")), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
         test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1).reshape(-1)
-    # The pickles' types and sizes, checked against each other; errors name the set.
-    with reading(root / f"ind.{name}.*", fix=f"re-download ind.{name}.* from {_SOURCE}"):
+    # Each pickle's type, read in its own file's name; then their sizes against each other.
+    with reading(paths["graph"], fix=_fix(name, "graph")):
         adjacency = raw["graph"]
+        if not isinstance(adjacency, Mapping):
+            raise TypeError(f"it holds a {type(adjacency).__name__}, not a dict of neighbour lists")
         n = len(adjacency)
-        allx, tx = sp.csr_array(raw["allx"]), sp.csr_array(raw["tx"])
-        ally, ty = np.asarray(raw["ally"]), np.asarray(raw["ty"])
-        num_train = np.asarray(raw["y"]).shape[0]
         src = [u for u, vs in adjacency.items() for _ in vs]
         dst = [v for vs in adjacency.values() for v in vs]
         edges = np.array([src, dst], dtype=np.int64).reshape(2, -1)
+    with reading(paths["allx"], fix=_fix(name, "allx")):
+        allx = sp.csr_array(raw["allx"])
+    with reading(paths["tx"], fix=_fix(name, "tx")):
+        tx = sp.csr_array(raw["tx"])
+    arrays = {}
+    for part in ("ally", "ty", "y"):
+        with reading(paths[part], fix=_fix(name, part)):
+            arrays[part] = np.asarray(raw[part])
+            if arrays[part].ndim != 2 or arrays[part].dtype == object:
+                raise TypeError(
+                    f"it holds {arrays[part].dtype} of shape {arrays[part].shape}, not one-hot "
+                    "label rows"
+                )
+    ally, ty = arrays["ally"], arrays["ty"]
+    num_train = arrays["y"].shape[0]
     test_fix = _fix(name, "test.index")
     if len(test_index) != tx.shape[0] or len(test_index) != len(ty):
         raise ValueError(

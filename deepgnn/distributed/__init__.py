@@ -23,12 +23,11 @@ the single-device gradient    ``all_reduce_gradients_(model, g)``; ``optimizer.s
 
 from __future__ import annotations
 
-from deepgnn.distributed.graph import DistributedGraph
+from deepgnn.distributed.graph import DistributedGraph, check_model
 from deepgnn.distributed.partition import METHODS, Partition, partition
 from deepgnn.distributed.training import (
     all_reduce_gradients_,
     broadcast_parameters_,
-    check_model,
     cross_entropy,
 )
 

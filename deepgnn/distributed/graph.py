@@ -2,6 +2,7 @@ r"""One rank's rows of :math:`\hat A`, whose products fetch the halo rows from t
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from typing import Any, NoReturn
 
@@ -9,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.distributed as dist
-from torch import Tensor
+from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from deepgnn._checks import check_device
@@ -18,7 +19,7 @@ from deepgnn._typing import Device
 from deepgnn.distributed.partition import Partition
 from deepgnn.graph import Graph
 
-__all__ = ["DistributedGraph"]
+__all__ = ["DistributedGraph", "check_model"]
 
 
 def _sparse_csr(m: sp.csr_array, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -31,6 +32,48 @@ def _sparse_csr(m: sp.csr_array, device: torch.device, dtype: torch.dtype) -> Te
             size=m.shape,
             check_invariants=False,  # sorted and in range: sliced from a sorted CSR
         )
+
+
+# Norms whose statistics run over all nodes: on one rank's rows they would be other numbers.
+_NODE_STATISTIC_NORMS = ("batch", "pair")
+
+
+def check_model(model: nn.Module) -> nn.Module:
+    """Raise when ``model`` would compute something else on a :class:`DistributedGraph`.
+
+    A rank sees only its rows, so a model runs there unchanged when every cross-node step is a
+    ``graph.spmm``. Refused: ``norm="batch"`` and ``norm="pair"`` (statistics over all
+    nodes), ``backend="dgl"`` and families that read ``graph.coo()`` (``gat``). Dropout is
+    allowed: each rank draws its own masks, so a step equals one on one device only with
+    ``dropout=0`` (or in ``eval()``).
+
+    A model's ``forward`` on a :class:`DistributedGraph` calls it (through
+    :meth:`DistributedGraph.check_model`), so a refused model never runs there.
+
+    Returns:
+        ``model``.
+
+    Raises:
+        ValueError: one of the settings above, naming the fix.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    norm = getattr(model, "norm", None)
+    if norm in _NODE_STATISTIC_NORMS:
+        raise ValueError(
+            f"model has norm={norm!r}, whose statistics run over all nodes, but each rank sees "
+            "only its rows; build it with norm=None, 'layer' or 'node' to train it distributed"
+        )
+    if getattr(model, "backend", "torch") != "torch":
+        raise ValueError(
+            f"model has backend={model.backend!r}; DistributedGraph runs backend='torch' models"
+        )
+    if getattr(model, "family", "") == "gat":
+        raise ValueError(
+            "family 'gat' reads graph.coo() for its attention, which a rank's rows do not give; "
+            "use gcn, resgcn, gated_resgcn or rezero"
+        )
+    return model
 
 
 class DistributedGraph(Graph):
@@ -133,6 +176,7 @@ class DistributedGraph(Graph):
         self.device = device
         self.global_num_nodes = graph.num_nodes
         self._check_same_partition(partition)
+        self._check_same_graph(adj)
 
         a = partition.assignment
         nodes = partition.nodes(rank)
@@ -188,6 +232,22 @@ class DistributedGraph(Graph):
                 "partition the same graph with the same world_size, method and seed on every "
                 "rank, or make it on rank 0 and broadcast the assignment "
                 "(Partition.from_assignment)"
+            )
+
+    def _check_same_graph(self, adj: sp.csr_array) -> None:
+        r"""Compare a fingerprint of the whole :math:`\hat A` across the ranks: graphs of the
+        same size give the same partition table, so the partition check alone passes them."""
+        digest = hashlib.blake2b(digest_size=8)
+        for a in (adj.indptr.astype(np.int64), adj.indices.astype(np.int64), adj.data):
+            digest.update(np.ascontiguousarray(a).tobytes())
+        mine = int.from_bytes(digest.digest(), "little") >> 1
+        sums = torch.tensor([mine, -mine], dtype=torch.int64, device=self._comm_device())
+        dist.all_reduce(sums, op=dist.ReduceOp.MAX, group=self.group)
+        if int(sums[0]) != mine or int(sums[1]) != -mine:
+            raise ValueError(
+                f"the ranks hold different graphs of {self.global_num_nodes} nodes (rank "
+                f"{self.rank}'s fingerprint of Â is {mine}); every rank must load or build the "
+                "same whole graph, with the same edges in the same node order"
             )
 
     def _comm_device(self) -> torch.device:
@@ -408,6 +468,21 @@ class DistributedGraph(Graph):
     def to_dgl(self) -> Any:
         """Raise :class:`TypeError`: a DGL graph needs the whole edge list."""
         self._whole_graph_only("to_dgl() (backend='dgl' needs it)")
+
+    def drop_edges(self, p: float, *, generator: torch.Generator | None = None) -> NoReturn:
+        r"""Raise :class:`TypeError`: DropEdge on a rank's rows would drop an edge on one side
+        only (the ranks draw apart), and :math:`\hat A` would stop being symmetric."""
+        raise TypeError(
+            f"DistributedGraph holds rank {self.rank}'s rows of Â, and DropEdge on them would "
+            "drop an edge on one rank but keep it on the other, leaving Â unsymmetric; train "
+            "without drop_edge on a DistributedGraph, or use DropEdge on the whole Graph on one "
+            "device"
+        )
+
+    def check_model(self, model: Any) -> None:
+        """Raise what :func:`check_model` raises: ``model`` would compute something else on a
+        rank's rows than on the whole graph."""
+        check_model(model)
 
     def __repr__(self) -> str:
         return (

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepgnn._checks import check_choice, check_int
-from deepgnn.graph import Graph
+from deepgnn.graph import Graph, as_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -177,11 +177,7 @@ def partition(
         >>> partition(g, 2, method="rcm").cut_edges < part.cut_edges
         True
     """
-    if not isinstance(graph, Graph):
-        raise TypeError(
-            f"graph must be a deepgnn.Graph, got {type(graph).__name__}; build one with "
-            "deepgnn.Graph(edge_index)"
-        )
+    graph = as_graph(graph)
     world_size = check_int("world_size", world_size, minimum=1)
     if world_size > graph.num_nodes:
         raise ValueError(

@@ -7,47 +7,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepgnn.distributed.graph import DistributedGraph
+from deepgnn.distributed.graph import DistributedGraph, check_model
 
-__all__ = ["all_reduce_gradients_", "broadcast_parameters_", "check_model", "cross_entropy"]
-
-# Norms whose statistics run over all nodes: on one rank's rows they would be other numbers.
-_NODE_STATISTIC_NORMS = ("batch", "pair")
-
-
-def check_model(model: nn.Module) -> nn.Module:
-    """Raise when ``model`` would compute something else on a :class:`DistributedGraph`.
-
-    A rank sees only its rows, so a model runs there unchanged when every cross-node step is a
-    ``graph.spmm``. Refused: ``norm="batch"`` and ``norm="pair"`` (statistics over all
-    nodes), ``backend="dgl"`` and families that read ``graph.coo()`` (``gat``). Dropout is
-    allowed: each rank draws its own masks, so a step equals one on one device only with
-    ``dropout=0`` (or in ``eval()``).
-
-    Returns:
-        ``model``.
-
-    Raises:
-        ValueError: one of the settings above, naming the fix.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    norm = getattr(model, "norm", None)
-    if norm in _NODE_STATISTIC_NORMS:
-        raise ValueError(
-            f"model has norm={norm!r}, whose statistics run over all nodes, but each rank sees "
-            "only its rows; build it with norm=None, 'layer' or 'node' to train it distributed"
-        )
-    if getattr(model, "backend", "torch") != "torch":
-        raise ValueError(
-            f"model has backend={model.backend!r}; DistributedGraph runs backend='torch' models"
-        )
-    if getattr(model, "family", "") == "gat":
-        raise ValueError(
-            "family 'gat' reads graph.coo() for its attention, which a rank's rows do not give; "
-            "use gcn, resgcn, gated_resgcn or rezero"
-        )
-    return model
+__all__ = ["all_reduce_gradients_", "broadcast_parameters_", "cross_entropy"]
 
 
 def cross_entropy(logits: Tensor, y: Tensor, mask: Tensor, graph: DistributedGraph) -> Tensor:

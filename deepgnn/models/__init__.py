@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from deepgnn._checks import check_choice, check_int
+from deepgnn._checks import MAX_SEED, available_memory, check_choice, check_int
 from deepgnn.models._base import ACTIVATIONS, GNN, NORMS, LayerWeight, NodeNorm, PairNorm
 from deepgnn.models.appnp import APPNP
 from deepgnn.models.gat import GAT
@@ -86,8 +86,47 @@ def options(family: str) -> dict[str, object]:
         >>> options("gat"), options("gcn")
         ({'heads': 4}, {})
     """
+    return dict(_REGISTRY[_family(family)].family_options)
+
+
+def _family(family: str) -> str:
+    """``family`` as registered: names are matched case-insensitively (``"GCN"`` is ``gcn``)."""
+    if isinstance(family, str) and family not in _REGISTRY and family.lower() in _REGISTRY:
+        return family.lower()
     check_choice("family", family, _REGISTRY)
-    return dict(_REGISTRY[family].family_options)
+    return family
+
+
+# Python's bytes per layer module beyond its parameters (measured: 1-8 kB for a layer of
+# width 2 with its bias and norm, CPython 3.11); a bound, so the estimate stays an estimate.
+_MODULE_BYTES = 8 * 1024
+
+
+def _check_fits(family: str, in_dim: object, out_dim: object, depth: object, width: object) -> None:
+    """Refuse a model whose parameters alone would not fit in this machine's memory, before
+    allocating them (torch's allocator would fail deep inside a layer, or the machine swap)."""
+    sizes = [v for v in (in_dim, out_dim, depth, width) if isinstance(v, int) and v > 0]
+    if len(sizes) < 4 or any(isinstance(v, bool) for v in sizes) or family == "appnp":
+        return  # the constructor names a bad argument; APPNP's depth is steps without weights
+    n_in, n_out, layers, w = sizes
+    # The weights every family has: in -> width, (depth - 1) x width -> width, width -> out.
+    params = w * (n_in + n_out) + max(layers - 1, 0) * w * w
+    need = params * torch.get_default_dtype().itemsize + layers * _MODULE_BYTES
+    free = available_memory()
+    if free is not None and need > free:
+        raise ValueError(
+            f"build({family!r}, depth={layers}, width={w}) needs about {_human_bytes(need)} "
+            f"for its parameters and layer modules, but this machine has {_human_bytes(free)} "
+            "of memory available; pass a smaller depth or width"
+        )
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"
 
 
 def build(
@@ -109,9 +148,9 @@ def build(
     """Build a model of ``family`` with ``depth`` graph layers.
 
     Args:
-        family: one of :func:`available` (``gcn``, ``resgcn``, ``gated_resgcn``, ``rezero``,
-            ``gat``, ``gcnii``, ``jknet``, ``appnp``, ``revgcn``: grouped reversible blocks,
-            ``groups=``, ``reversible=``).
+        family: one of :func:`available`, in any case (``gcn``, ``resgcn``,
+            ``gated_resgcn``, ``rezero``, ``gat``, ``gcnii``, ``jknet``, ``appnp``,
+            ``revgcn``: grouped reversible blocks, ``groups=``, ``reversible=``).
         in_dim: input feature dimension.
         out_dim: number of outputs (classes).
         depth: number of graph layers, >= 1 (``appnp``: propagation steps :math:`K`).
@@ -140,7 +179,10 @@ def build(
         The model, in training mode, on the CPU.
 
     Raises:
-        ValueError: unknown family, option or invalid value (the message lists the choices).
+        ValueError: unknown family, option or invalid value (the message lists the choices),
+            a seed torch cannot take (above ``2**64 - 1``), or a depth and width whose
+            parameters alone would not fit in the memory available (estimated before
+            allocating).
         TypeError: an argument of the wrong type (e.g. ``seed=1.5``).
 
     Example:
@@ -148,10 +190,11 @@ def build(
         >>> model.depth, len(model.layer_weights())
         (64, 64)
     """
-    check_choice("family", family, _REGISTRY)
+    family = _family(family)
     if seed is not None:
-        seed = check_int("seed", seed, minimum=0)
+        seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     cls = _REGISTRY[family]
+    _check_fits(family, in_dim, out_dim, depth, width)
 
     def make() -> GNN:
         # the family's constructor checks ``options`` against its family_options table

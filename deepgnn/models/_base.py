@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn._checks import check_choice, check_fraction, check_int
-from deepgnn.graph import SPMM_ACTIVATIONS, Graph
+from deepgnn.graph import SPMM_ACTIVATIONS, Graph, as_graph
 from deepgnn.models._memory import check_checkpoint, run_segments, segment_length
 
 __all__ = ["GNN", "LayerWeight", "NodeNorm", "PairNorm", "ACTIVATIONS", "NORMS", "make_norm"]
@@ -298,7 +298,8 @@ class GNN(nn.Module):
         """Return the logits, shape ``(num_nodes, out_dim)``.
 
         Args:
-            graph: a :class:`~deepgnn.Graph` (or a ``dgl.DGLGraph``, converted each call).
+            graph: a :class:`~deepgnn.Graph` (or a ``dgl.DGLGraph`` or PyG ``Data``, converted
+                each call).
             x: node features, shape ``(num_nodes, in_dim)``, in the dtype of the model's
                 parameters (float32 as built: pass ``x.float()``; features are not cast).
         """
@@ -434,14 +435,7 @@ class GNN(nn.Module):
         raise ValueError(f"family {name!r} does not take {unknown}; {extra}{hint}")
 
     def _check_inputs(self, graph: Any, x: Tensor) -> Graph:
-        if not isinstance(graph, Graph):
-            if type(graph).__name__ == "DGLGraph":
-                graph = Graph.from_dgl(graph)
-            else:
-                raise TypeError(
-                    f"graph must be a deepgnn.Graph or dgl.DGLGraph, got {type(graph).__name__}; "
-                    "build one with deepgnn.Graph(edge_index)"
-                )
+        graph = as_graph(graph)
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         param = next(self.parameters(), None)
@@ -465,6 +459,7 @@ class GNN(nn.Module):
             raise ValueError(
                 f"x is on {x.device} but the graph on {graph.device}; call graph.to({str(x.device)!r})"
             )
+        graph.check_model(self)  # e.g. a norm over all nodes on a rank's rows
         return graph
 
     def _hidden_block(self, h: Tensor, norm: nn.Module) -> Tensor:

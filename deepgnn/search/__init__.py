@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_int
-from deepgnn.graph import Graph
+from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
 from deepgnn.objective import FORMS, STATES, check_operands, check_weights
 from deepgnn.search._gauss_newton import GaussNewton
@@ -590,8 +590,7 @@ def search(
     n, timeout = resolved["n_trials"], resolved["timeout"]
     _, options = _settings(method, form, settings)
     if x is None:
-        if not isinstance(graph, Graph):
-            raise TypeError(f"graph must be a deepgnn.Graph, got {type(graph).__name__}")
+        graph = as_graph(graph)
         probe_x = torch.zeros(graph.num_nodes, getattr(model, "in_dim", 1), device=graph.device)
         model, graph, _ = check_operands(model, graph, probe_x, y, mask)
     else:

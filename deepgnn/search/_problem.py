@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_int, check_pair
+from deepgnn._progress import progress_bar
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
 from deepgnn.objective import objective, residuals, signal_terms, term_keys
@@ -257,10 +258,8 @@ class Problem:
 
 # ------------------------------------------------------------------------ helpers
 def bar(total: int, method: str, progress: bool) -> Any:
-    """The tqdm bar of a search (disabled without ``progress``)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"spoginit {method}", disable=not progress, leave=False)
+    """The progress bar of a search (nothing without ``progress``; plain lines off a terminal)."""
+    return progress_bar(total=total, desc=f"spoginit {method}", enabled=progress)
 
 
 def show_best(bar: Any, problem: Problem) -> None:

@@ -15,7 +15,8 @@ and record one row.
 - :mod:`deepgnn.sweep.report`: ``results.csv``, ``summary.md`` and plots (:func:`report`), a
   cell's training curves (:func:`plot_curves`);
 - :mod:`deepgnn.sweep.correlations`: which init-time measure predicts the test metric
-  (``correlations.md``, written by :func:`report`).
+  (``correlations.md``, written by :func:`report`);
+- :mod:`deepgnn.sweep.latex`: ``summary.md``'s tables as booktabs LaTeX (:func:`write_latex`).
 
 Results and reports are written atomically (temporary file, fsync, then ``os.replace``).
 """
@@ -23,6 +24,7 @@ Results and reports are written atomically (temporary file, fsync, then ``os.rep
 from __future__ import annotations
 
 from deepgnn.sweep.config import RECORD, Cell, SweepConfig, load_config
+from deepgnn.sweep.latex import write_latex
 from deepgnn.sweep.ledger import SweepStatus, open_study, status
 from deepgnn.sweep.report import plot_curves, report
 from deepgnn.sweep.runner import run
@@ -38,4 +40,5 @@ __all__ = [
     "report",
     "run",
     "status",
+    "write_latex",
 ]

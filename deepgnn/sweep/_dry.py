@@ -11,26 +11,74 @@ from typing import Any
 
 import torch
 
-from deepgnn import data, init, models
+from deepgnn import adapters, data, experiment, init, models, train
 from deepgnn.data import molecules
 from deepgnn.graph import Graph
 
-__all__ = ["check_record", "check_splits", "tiny_models", "try_init"]
+__all__ = [
+    "check_factories",
+    "check_record",
+    "check_splits",
+    "check_train_task",
+    "tiny_models",
+    "try_init",
+]
+
+_TINY_GRAPH = Graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=3)
 
 
-def tiny_models(family: str, axes: Mapping[str, Sequence[Any]]) -> Iterator[models.GNN]:
+def tiny_models(
+    family: str, axes: Mapping[str, Sequence[Any]], *, depth: int = 1
+) -> Iterator[models.GNN]:
     """A depth-1 model on 3 features and 2 classes for every combination of ``axes`` (the
     family's settings, ``width`` among them: GAT needs it divisible by ``heads``).
 
+    A factory (``"package.module:function"``) builds at ``depth`` (the sweep's smallest) and
+    runs once on a 3-node graph, so that its layers are read and called as wrap needs.
+
     Raises:
-        ValueError, TypeError: :func:`deepgnn.build`'s, naming the setting.
+        ValueError, TypeError: :func:`deepgnn.build`'s, the factory's or the adapter's,
+            naming the setting or the layer.
     """
     for combo in itertools.product(*axes.values()):
-        yield models.build(family, 3, 2, 1, **dict(zip(axes, combo)))
+        options = dict(zip(axes, combo))
+        if not adapters.is_factory(family):
+            yield models.build(family, 3, 2, 1, **options)
+            continue
+        net = adapters.from_factory(family, 3, 2, depth, **options)
+        net.eval()
+        with torch.no_grad():
+            net.hidden_states(_TINY_GRAPH, torch.ones(3, 3, dtype=_dtype(net)))
+        yield net
+
+
+def _dtype(net: models.GNN) -> torch.dtype:
+    param = next(net.parameters(), None)
+    return torch.float32 if param is None else param.dtype
+
+
+def check_factories(datasets: Sequence[str], families: Sequence[str]) -> None:
+    """Factories build node classifiers.
+
+    Raises:
+        ValueError: a factory is swept over a graph-classification dataset.
+    """
+    factories = [f for f in families if adapters.is_factory(f)]
+    graph_sets = [n for n in datasets if n in molecules.NAMES]
+    if factories and graph_sets:
+        raise ValueError(
+            f"[model] factory {factories} builds node classifiers, but {graph_sets} are "
+            "graph-classification datasets; sweep those with deepgnn's families"
+        )
 
 
 def try_init(
-    scheme: str, options: Mapping[str, Any], family: str, axes: Mapping[str, Sequence[Any]]
+    scheme: str,
+    options: Mapping[str, Any],
+    family: str,
+    axes: Mapping[str, Sequence[Any]],
+    *,
+    depth: int = 1,
 ) -> None:
     """Initialize a tiny model of every combination of ``family``'s settings with ``scheme``
     and ``options`` as a cell does (a ``nonlinearity`` left unset is the model's activation).
@@ -40,14 +88,13 @@ def try_init(
             of [...]``.
     """
     accepted = init.options(scheme)
-    graph = Graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=3)
-    for net in tiny_models(family, axes):
+    for net in tiny_models(family, axes, depth=depth):
         kw = dict(options)
         if "nonlinearity" in accepted and "nonlinearity" not in kw:
             kw["nonlinearity"] = net.activation
         if "generator" in accepted:
             kw["generator"] = torch.Generator().manual_seed(0)
-        init.init_(net, scheme, graph=graph, x=torch.ones(3, 3), **kw)
+        init.init_(net, scheme, graph=_TINY_GRAPH, x=torch.ones(3, 3, dtype=_dtype(net)), **kw)
 
 
 def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
@@ -64,6 +111,27 @@ def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
             "cells record no signal summary (it is measured on node embeddings); drop "
             f"{signals} from record or sweep those datasets on their own"
         )
+
+
+def check_train_task(datasets: Sequence[str], keys: Sequence[str]) -> None:
+    """``[train]`` keys against each dataset's trainer: :func:`~deepgnn.train.train_node` for
+    node classification, :func:`~deepgnn.train.train_graph` for the molecule datasets.
+
+    Raises:
+        ValueError: a key the dataset's trainer does not take, naming the key, the dataset,
+            its task and the keys it takes.
+    """
+    for name in datasets:
+        task = "graph" if name in molecules.NAMES else "node"
+        accepted = set(train.options(task)) - experiment.MANAGED
+        foreign = [k for k in keys if k not in accepted]
+        if foreign:
+            what = "graph classification" if task == "graph" else "node classification"
+            raise ValueError(
+                f"[train] {', '.join(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply "
+                f"to {name} ({what}, train_{task} takes {sorted(accepted)}); drop "
+                f"{'it' if len(foreign) == 1 else 'them'}, or sweep {name} in a config of its own"
+            )
 
 
 def check_splits(datasets: Sequence[str], root: str | None, splits: Sequence[Any]) -> None:

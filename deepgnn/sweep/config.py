@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepgnn import data, experiment, init, models, search, train
+from deepgnn import adapters, data, experiment, init, models, search, train
 from deepgnn._checks import check_choice, check_int
 from deepgnn.sweep import _dry as dry
 from deepgnn.sweep.tune import TuneSpace, group_units, unit_key
@@ -76,6 +76,12 @@ def _build_keys() -> dict[str, Any]:
 
 def _family_options() -> dict[str, set[str]]:
     return {name: set(models.options(name)) for name in models.available()}
+
+
+def _factory_takes(factory: str, key: str) -> bool:
+    """Whether ``[model] factory`` ``factory`` takes ``[model]`` key ``key``."""
+    takes = adapters.factory_options(factory)
+    return takes is None or key in takes
 
 
 def _train_keys() -> dict[str, Any]:
@@ -296,12 +302,16 @@ class SweepConfig:
                 raise _ConfigError(f"{table} must be a table [{table}], got {raw[table]!r}")
         data_table = cls._data(raw.get("data", {}))
         model, model_overrides = cls._model(raw.get("model", {}), where=source or "sweep config")
+        dry.check_factories(data_table["name"], model["family"])
         init_table, init_options = cls._init(raw.get("init", {}), model, model_overrides)
         train_table = cls._train(raw.get("train", {}))
         dry.check_splits(data_table["name"], data_table["root"][0], train_table.get("split", []))
         if "tune" in raw and not isinstance(raw["tune"], dict):
             raise _ConfigError(f"tune must be a table [tune], got {raw['tune']!r}")
         tune = TuneSpace.from_table(raw["tune"]) if "tune" in raw else None
+        dry.check_train_task(data_table["name"], list(train_table))
+        if tune is not None:
+            _check_tuned_keys(tune, train_table, model, model_overrides)
         seeds = _as_axis("the top level", "seed", raw.get("seed", 0))
         for s in seeds:
             check_int("seed", s, minimum=0)
@@ -354,13 +364,26 @@ class SweepConfig:
     @staticmethod
     def _data(table: dict[str, Any]) -> dict[str, list[Any]]:
         for key in table:
-            if key not in ("name", "root"):
-                raise _unknown_key("[data]", key, ("name", "root"))
-        if "name" not in table:
-            raise _ConfigError('[data] needs name, e.g. name = ["cora"]')
-        names = _as_axis("[data]", "name", table["name"])
+            if key not in ("name", "path", "root"):
+                raise _unknown_key("[data]", key, ("name", "path", "root"))
+        if "name" not in table and "path" not in table:
+            raise _ConfigError(
+                '[data] needs name, e.g. name = ["cora"], or path = "my_graph.npz" (a file of '
+                "your own, deepgnn.data.npz's layout)"
+            )
+        names = _as_axis("[data]", "name", table["name"]) if "name" in table else []
+        paths = _as_axis("[data]", "path", table["path"]) if "path" in table else []
+        for p in paths:
+            if not isinstance(p, str) or not p.endswith(".npz"):
+                raise _ConfigError(
+                    f"[data] path={p!r}; pass the path of an .npz file in deepgnn.data.npz's "
+                    'layout, e.g. path = "my_graph.npz"'
+                )
         for n in names:
+            if isinstance(n, str) and n.endswith(".npz"):
+                continue  # a file of one's own, as in path
             check_choice("[data] name", n, data.available())
+        names = names + [p for p in paths if p not in names]
         root = table.get("root")
         if root is not None and not isinstance(root, str):
             raise _ConfigError(f"[data] root={root!r}; pass a folder path as a string")
@@ -384,18 +407,32 @@ class SweepConfig:
             key = "name"
             table["family"] = table.pop("name")
         options = _family_options()
-        valid = ["family", "depth", *_build_keys(), *sorted(set().union(*options.values()))]
+        # [model] factory = "package.module:function": the user's architectures, swept as
+        # families of their own (their keys: the factory's keyword options).
+        factories = (
+            _as_axis("[model]", "factory", table.pop("factory", [])) if "factory" in table else []
+        )
+        for f in factories:
+            try:
+                takes = adapters.factory_options(f)
+            except ValueError as err:
+                raise _ConfigError(f"[model] {err}") from None
+            options[f] = set(table) if takes is None else takes
+        valid = ["family", "factory", "depth", *_build_keys()]
+        valid += sorted(set().union(*options.values()) - {"family", "factory", "depth"})
         subtables = {k: table.pop(k) for k in list(table) if isinstance(table[k], dict)}
         for k in table:
             if k not in valid:
                 raise _unknown_key("[model]", k, valid)
-        for k in ("family", "depth"):
-            if k not in table:
-                raise _ConfigError(f'[model] needs {k}, e.g. family = ["gcn"], depth = [2, 4]')
+        if "family" not in table and not factories:
+            raise _ConfigError('[model] needs family (or factory), e.g. family = ["gcn"]')
+        if "depth" not in table:
+            raise _ConfigError("[model] needs depth, e.g. depth = [2, 4]")
         model = {k: _as_axis("[model]", k, v) for k, v in table.items()}
-        families = model["family"]
+        families = model.get("family", [])
         for n in families:
             check_choice(f"[model] {key}", n, models.available())
+        families = model["family"] = [*families, *factories]
         overrides: dict[str, dict[str, list[Any]]] = {}
         for family, sub in subtables.items():
             if family not in families:
@@ -403,7 +440,11 @@ class SweepConfig:
                     f"[model.{family}] overrides settings of family {family!r}, which [model] "
                     f"{key} does not list ({families}); add it to {key} or drop the table"
                 )
-            family_valid = [*_build_keys(), *sorted(options[family])]
+            family_valid = (
+                sorted(options[family])
+                if family in factories
+                else [*_build_keys(), *sorted(options[family])]
+            )
             for k in sub:
                 if k not in family_valid:
                     raise _unknown_key(f"[model.{family}]", k, family_valid)
@@ -414,9 +455,17 @@ class SweepConfig:
             check_int("[model] depth", d, minimum=1)
         for w in model.get("width", []):
             check_int("[model] width", w, minimum=1)
-        for k in set(model) - {"family", "depth", *_build_keys()}:
+        builtins = [f for f in families if f not in factories]
+        for k in set(model) - {"family", "depth"}:
+            if k in _build_keys() and (builtins or not factories):
+                continue
             if not [f for f in families if k in options[f]]:
                 holders = sorted(f for f, o in options.items() if k in o)
+                if not holders:  # a build keyword, and only factories that do not take it
+                    raise _ConfigError(
+                        f"[model] {k} is taken by no factory of {factories}; add it to the "
+                        f"factory's keyword arguments or drop {k}"
+                    )
                 raise _ConfigError(
                     f"[model] {k} is an option of {holders}, but {key} lists {families}; "
                     f"add one of {holders} to {key} or drop {k}"
@@ -424,8 +473,11 @@ class SweepConfig:
         # Dry-build every combination of the other keys: build's own checks name the key.
         for family in families:
             place = f"[model.{family}]" if family in overrides else "[model]"
+            if family in factories:
+                place += f" factory {family!r}:"
             try:
-                for _ in dry.tiny_models(family, _axes_of(model, overrides, family)):
+                axes = _axes_of(model, overrides, family)
+                for _ in dry.tiny_models(family, axes, depth=min(model["depth"])):
                     pass
             except (ValueError, TypeError) as err:
                 raise _ConfigError(f"{place} {err}") from None
@@ -509,6 +561,7 @@ class SweepConfig:
                         _scheme_options_for(table_of, family),
                         family,
                         _axes_of(model, overrides, family),
+                        depth=min(model["depth"]),
                     )
                 except (ValueError, TypeError) as err:
                     where = where if table_of else f"[init] name={key!r}"
@@ -618,6 +671,14 @@ def _family_axes(
 ) -> dict[str, list[Any]]:
     """The ``[model]`` axes other than family and depth that apply to ``family``, with its
     ``[model.<family>]`` overrides."""
+    if adapters.is_factory(family):
+        axes = {
+            k: v
+            for k, v in model.items()
+            if k not in ("family", "depth") and _factory_takes(family, k)
+        }
+        axes.update(overrides.get(family, {}))
+        return axes
     options = _family_options()[family]
     build_keys = set(_build_keys())
     axes = {
@@ -634,6 +695,31 @@ def _axes_of(
 ) -> dict[str, list[Any]]:
     """``family``'s settings, TOML's ``"none"`` read as ``None``."""
     return {k: [_none(v) for v in vs] for k, vs in _family_axes(model, overrides, family).items()}
+
+
+def _check_tuned_keys(
+    tune: TuneSpace,
+    train_table: dict[str, list[Any]],
+    model: dict[str, list[Any]],
+    overrides: dict[str, dict[str, list[Any]]],
+) -> None:
+    """A setting ``[tune]`` searches is the tuning's to choose: a ``[train]`` (or, for
+    ``dropout``, ``[model]``) value of it would be recorded in the row and never used."""
+    for key in tune.ranges:
+        tables = [("[train]", train_table), ("[model]", model)]
+        tables += [(f"[model.{f}]", sub) for f, sub in overrides.items()]
+        for where, table in tables:
+            if key in table and (where == "[train]" or key == "dropout"):
+                raise _ConfigError(
+                    f"{where} {key}={_one_or_list(table[key])} and [tune] {key} both set {key}; "
+                    f"each cell trains with the tuned {key}, so the {where} value would be "
+                    f"recorded but never used: drop {key} from {where}, or drop it from [tune] "
+                    "to sweep it instead"
+                )
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else values
 
 
 def _positive(key: str, value: Any) -> float:

@@ -15,7 +15,7 @@ leaves its trial ``RUNNING`` forever), so the ledger adds, on top of the study:
   ``heartbeat_interval`` seconds; a claim whose heartbeat is older than ``grace_period``, or
   whose worker process is gone (same host), is failed as *lost*, and its cell runs again;
 - **retries**: a cell that raised is recorded as failed with its error text and runs again up
-  to ``max_retries`` times; :meth:`Ledger.retry_failed` gives the cells that failed for good a
+  to ``max_retries`` times (a missing file, ``FileNotFoundError``, is not retried); :meth:`Ledger.retry_failed` gives the cells that failed for good a
   fresh budget (their failed claims stay in the study as history);
 - **one row per cell**: :meth:`Ledger.rows` keeps one row per cell key (the first completed
   claim), so even the rare RDB race (two claims committed within milliseconds) is recorded once.
@@ -248,8 +248,11 @@ def cell_states(
 
 
 def finally_failed(s: CellState, config: SweepConfig) -> bool:
-    """Whether a cell has no result and failed more than ``config.max_retries`` times."""
-    return not s.complete and len(s.errors) > config.max_retries
+    """Whether a cell has no result and failed more than ``config.max_retries`` times, or once
+    with an error no retry can get past (a missing file: ``no_retry``)."""
+    if s.complete:
+        return False
+    return len(s.errors) > config.max_retries or any(t.user_attrs.get("no_retry") for t in s.errors)
 
 
 @dataclass(frozen=True)
@@ -548,21 +551,27 @@ class Ledger:
     def _take(self, trial: Any) -> Claim | None:
         """Make an asked trial this process's claim of its cell; ``None`` (pruned) when it names
         no cell or another claim of the cell comes first."""
+        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
         host, pid, study = socket.gethostname(), os.getpid(), self._opened()
-        key = trial.user_attrs.get("cell_key")
-        if key not in self.by_key:
-            study.tell(trial, state=TrialState.PRUNED)
-            return None
-        trial.suggest_int("cell", 0, len(self.units) - 1)
-        for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
-            trial.set_user_attr(name, value)
-        trial.set_user_attr("process", process_token(pid))
-        trial.set_user_attr("heartbeat", time.time())
-        if not self._owns(trial, key):
-            trial.set_user_attr("duplicate", True)
-            study.tell(trial, state=TrialState.PRUNED)
+        try:
+            key = trial.user_attrs.get("cell_key")
+            if key not in self.by_key:
+                study.tell(trial, state=TrialState.PRUNED)
+                return None
+            trial.suggest_int("cell", 0, len(self.units) - 1)
+            for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
+                trial.set_user_attr(name, value)
+            trial.set_user_attr("process", process_token(pid))
+            trial.set_user_attr("heartbeat", time.time())
+            if not self._owns(trial, key):
+                trial.set_user_attr("duplicate", True)
+                study.tell(trial, state=TrialState.PRUNED)
+                return None
+        except UpdateFinishedTrialError:
+            # Another worker failed this claim before it was set up (it saw no heartbeat
+            # yet, e.g. after a journal lock was force-released): claim again.
             return None
         return Claim(trial, self.by_key[key], self._attempt(key))
 
@@ -627,22 +636,23 @@ class Ledger:
         return tune_key is None or bool(states[tune_key].complete)
 
     def _reap(self, stale: Sequence[Any]) -> None:
+        """Fail stale claims so that their cells run again. Several workers may find the same
+        stale claim at once: the journal orders their writes, the first fails it, and the
+        others' writes are refused (``UpdateFinishedTrialError``), which is what they wanted."""
         from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
         for t in stale:
+            try:
+                self._opened().tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            except UpdateFinishedTrialError:
+                continue  # another worker reaped it (or its worker finished it) first
             log.warning(
                 "cell %s: worker %s is gone (last heartbeat %.0f s ago); the cell will run again",
                 t.user_attrs.get("cell_key"),
                 t.user_attrs.get("worker", "?"),
                 time.time() - last_beat(t),
             )
-            try:
-                self._opened().tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            except UpdateFinishedTrialError:
-                # Another worker failed it between our read and our write (both restarted
-                # after a crash): skip_if_finished cannot see that race.
-                pass
 
     def _owns(self, trial: Any, key: str) -> bool:
         """Whether ``trial`` is the lowest-numbered live claim of ``key`` (so it runs)."""
@@ -669,6 +679,7 @@ class Ledger:
     def running(self, claim: Claim) -> Iterator[None]:
         """Heartbeats while the block runs; an interruption (Ctrl-C, SIGTERM) frees the cell
         for the next run at once."""
+        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
         try:
@@ -677,12 +688,17 @@ class Ledger:
         except BaseException:
             try:
                 self._opened().tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
+            except UpdateFinishedTrialError:
+                pass  # another worker failed it already: the cell is free
             except OSError as err:  # a full disk: the next run finds the claim's worker gone
                 log.warning("cell %s: could not free its claim: %s", claim.cell.key, err)
             raise
 
-    def record(self, claim: Claim, row: dict[str, Any], error: str | None) -> None:
-        """Store a claim's row: failed with ``error``, or complete (a duplicate is pruned)."""
+    def record(
+        self, claim: Claim, row: dict[str, Any], error: str | None, *, retry: bool = True
+    ) -> None:
+        """Store a claim's row: failed with ``error`` (``retry=False``: failed for good, e.g. a
+        missing file), or complete (a duplicate is pruned)."""
         from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
@@ -690,6 +706,8 @@ class Ledger:
         try:
             trial.set_user_attr("row", _jsonable(row))
             if error is not None:
+                if not retry:
+                    trial.set_user_attr("no_retry", True)
                 trial.set_user_attr("error", error)
                 study.tell(trial, state=TrialState.FAIL)
                 return

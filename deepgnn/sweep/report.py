@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from deepgnn._io import quiet_optuna, save_figure, write_atomic
+from deepgnn._io import quiet_optuna, save_figure, stops_on_os_error, write_atomic
 from deepgnn._plot import (
     OFF_SCALE_NOTE,
     SIGNALS,
@@ -415,6 +415,7 @@ def _test_handles(marks: dict[str, bool], chance: bool) -> list[Any]:
     return handles
 
 
+@stops_on_os_error
 def report(
     config: SweepConfig | str | Path,
     *,
@@ -458,6 +459,10 @@ def report(
 
     Returns:
         The results as a ``pandas.DataFrame`` (the rows of ``results.csv``).
+
+    Raises:
+        OSError: a file could not be written, e.g. the disk is full (the message names the
+            file and the fix, as :func:`deepgnn.sweep.run`'s does).
     """
     import pandas as pd
 

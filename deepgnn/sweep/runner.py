@@ -6,7 +6,9 @@ row with the bookkeeping columns (attempt, trial, worker, host, versions, wall t
 ``batch_cells`` (the default), a worker claims a cell and up to ``max_batch_cells - 1`` more that
 share its graph and shape (:func:`deepgnn.experiment.batch_key`), trains them as one batched
 model (:func:`deepgnn.experiment.run_cells`) and records each cell's row on its own
-(``group_size`` says how many trained together). A cell that raises is recorded as failed with its error text and retried up to ``max_retries`` times;
+(``group_size`` says how many trained together). A cell that raises is recorded as failed with
+its error text and retried up to ``max_retries`` times (a ``FileNotFoundError`` is not retried;
+missing dataset files stop the run before any cell);
 the sweep goes on (``run(retry_failed=True)`` gives the cells that failed for good another
 round). A diverged run (NaN/inf loss) is a result (``status="diverged"``), not a failure. A
 full disk is not a cell's failure: the worker stops, naming the file, and what was recorded
@@ -16,7 +18,6 @@ stays readable. Worker processes are ``spawn``ed, one per entry of ``devices``.
 from __future__ import annotations
 
 import ast
-import errno
 import inspect
 import logging
 import os
@@ -25,14 +26,16 @@ import signal as _signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from deepgnn import experiment
+from deepgnn import data, experiment
 from deepgnn._checks import check_int
+from deepgnn._io import NO_SPACE, stop_on_os_error
+from deepgnn._progress import progress_bar
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, status
 from deepgnn.sweep.tune import TuneUnit, run_unit
@@ -41,38 +44,11 @@ __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
-# Errors that no cell can get past: the worker stops instead of failing every cell left.
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _GUARD = (
     "deepgnn.sweep.run(..., workers={workers}) is called at the top level of {where}, outside "
     'an `if __name__ == "__main__":` block; its worker processes are started with spawn, which '
     'runs that file again in each of them: put the call under `if __name__ == "__main__":`'
 )
-
-
-def _stopped(err: OSError) -> OSError:
-    """A failed write as the sweep reports it: the file, what happened and the fix."""
-    file = err.filename or "the sweep's storage"
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        text = f"disk full writing {file}; free space and rerun the same command"
-    elif err.errno == errno.EFBIG:
-        text = (
-            f"file size limit reached writing {file}; raise it (ulimit -f) or free space and "
-            "rerun the same command"
-        )
-    else:
-        text = f"{err.strerror or err} ({file}); fix the cause and rerun the same command"
-    stopped = OSError(text)
-    stopped.errno = err.errno
-    return stopped
-
-
-@contextmanager
-def _stop_on_os_error() -> Iterator[None]:
-    try:
-        yield
-    except OSError as err:
-        raise _stopped(err) from err
 
 
 def _work(
@@ -90,7 +66,7 @@ def _work(
     Raises:
         OSError: a file could not be written (the journal, a curve): the message names it.
     """
-    with _stop_on_os_error():
+    with stop_on_os_error():
         ledger = ledger or Ledger(config, storage=storage, out=out, write=True)
         return _pull(ledger, out=out, device=device, progress=progress, position=position)
 
@@ -103,10 +79,10 @@ def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, posi
     poll = min(config.heartbeat_interval, 2.0)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         desc = f"{config.name} worker {position} [{device or 'auto'}]"
-        bar = tqdm(total=len(ledger.units), position=position, desc=desc, unit="cell")
+        bar = progress_bar(
+            total=len(ledger.units), position=position, desc=desc, unit="cell", leave=True
+        )
     ran = 0
     group_of = _grouper() if config.batch_cells and config.max_batch_cells > 1 else None
     try:
@@ -149,6 +125,7 @@ def _run_claim(
     unit, config = claim.cell, ledger.config
     base = {**_base(ledger, claim, versions, worker), "group_size": 1}
     start = time.perf_counter()
+    retry = True
     with ledger.running(claim):
         try:
             if isinstance(unit, TuneUnit):
@@ -176,14 +153,20 @@ def _run_claim(
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None
         except Exception as err:
-            if isinstance(err, OSError) and err.errno in _NO_SPACE:
+            if isinstance(err, OSError) and err.errno in NO_SPACE:
                 raise  # every later cell would fail the same way: stop the worker
-            log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             error = f"{type(err).__name__}: {err}"[:4000]
+            retry = not isinstance(err, FileNotFoundError)
+            if not retry:
+                # A file that is missing now is missing at the next try too: one line, no
+                # retry (run(retry_failed=True) runs the cell again once it is there).
+                log.warning("%s failed, not retried: %s", unit.key, error)
+            else:
+                log.warning("%s failed (attempt %d)", unit.key, claim.attempt, exc_info=True)
             row = {"status": "failed", "device": str(device or "auto")}
             _free_cuda()
     row = {**base, **row, "wall_seconds": time.perf_counter() - start, "error": error or ""}
-    ledger.record(claim, row, error)
+    ledger.record(claim, row, error, retry=retry)
 
 
 def _grouper() -> Callable[[Any], str | None]:
@@ -244,7 +227,7 @@ def _run_group(
                 curve_every=config.curve_every,
             )
         except Exception as err:
-            if isinstance(err, OSError) and err.errno in _NO_SPACE:
+            if isinstance(err, OSError) and err.errno in NO_SPACE:
                 raise
             log.warning(
                 "a group of %d cells failed; they run one by one", len(claims), exc_info=True
@@ -266,18 +249,27 @@ def _run_group(
                     outcomes.append(failed)
     wall = time.perf_counter() - start
     for claim, outcome, tuned in zip(claims, outcomes, settings):
+        retry = True
         if isinstance(outcome, Exception):
-            if isinstance(outcome, OSError) and outcome.errno in _NO_SPACE:
+            if isinstance(outcome, OSError) and outcome.errno in NO_SPACE:
                 raise outcome  # every later cell would fail the same way: stop the worker
-            log.warning("%s failed (attempt %d): %s", claim.cell.key, claim.attempt, outcome)
             error: str | None = f"{type(outcome).__name__}: {outcome}"[:4000]
+            # as _run_claim: a file missing now is missing at the next try too
+            retry = not isinstance(outcome, FileNotFoundError)
+            log.warning(
+                "%s failed (attempt %d%s): %s",
+                claim.cell.key,
+                claim.attempt,
+                "" if retry else ", not retried",
+                outcome,
+            )
             row: dict[str, Any] = {"status": "failed", "device": str(device or "auto")}
         else:
             error, row = None, dict(outcome.row)
             row.update({f"tuned_{k}": v for k, v in tuned.items()})
         row = {**_base(ledger, claim, versions, worker), "group_size": 1, **row}
         row.update(wall_seconds=wall, error=error or "")
-        ledger.record(claim, row, error)
+        ledger.record(claim, row, error, retry=retry)
     if any(isinstance(o, Exception) for o in outcomes):
         _free_cuda()
 
@@ -453,10 +445,13 @@ def run(
 
     Raises:
         ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``.
+        FileNotFoundError: a dataset's files are missing (checked before any cell runs, by
+            :func:`deepgnn.data.require`; the message says where to put them).
         OSError: a file could not be written, e.g. the disk is full (the message names the
             file; what was recorded stays readable).
-        RuntimeError: a worker process exited abnormally (the message has its error; rerun to
-            finish the sweep), or the call would be run again by its own workers (no
+        RuntimeError: a worker process exited abnormally with cells left (the message has its
+            error; rerun to finish the sweep; with every cell recorded it is logged, not
+            raised), or the call would be run again by its own workers (no
             ``if __name__ == "__main__":`` guard).
 
     Example (from a shell: one worker per GPU, resumable)::
@@ -475,7 +470,10 @@ def run(
         if unguarded is not None:
             raise RuntimeError(_GUARD.format(workers=workers, where=unguarded))
     folder = out_dir(config, out)
-    with _stop_on_os_error():
+    for name in config.data["name"]:
+        # Every cell of a dataset without its files would fail the same way, each try.
+        data.require(name, config.data["root"][0])
+    with stop_on_os_error():
         folder.mkdir(parents=True, exist_ok=True)
         # Create the study once here, so that the workers only load it.
         ledger = Ledger(config, storage=storage, out=folder, write=True)
@@ -526,6 +524,16 @@ def run(
     while not errors.empty():
         reports.append(errors.get())
     final = status(config, storage=storage, out=folder)
+    if bad and final.finished:
+        # What a worker tripped over after the last cell was recorded (a claim another worker
+        # had just failed, a full disk at its last write) leaves nothing to rerun.
+        log.warning(
+            "worker processes %s stopped (%s), but every cell is recorded: %s",
+            bad,
+            "; ".join(dict.fromkeys(reports)) or "no error reported",
+            final,
+        )
+        return final
     if bad and reports:
         raise RuntimeError(
             f"worker processes {bad} stopped: " + "; ".join(dict.fromkeys(reports)) + f" ({final})"

@@ -41,9 +41,9 @@ from deepgnn.train._loop import (
     TrainResult,
     apply_init,
     check_options,
+    epoch_bar,
     majority_share,
     param_groups,
-    progress_bar,
     resolve,
     scheduler_for,
 )
@@ -237,6 +237,12 @@ def train_node_batched(
         schedule=schedule,
         multilabel=dataset.multilabel,
     )
+    if obstacle is None and type(template).family != template.family:
+        # a wrapped PyG / DGL / PyTorch model may name a deepgnn family whose defaults it takes
+        obstacle = (
+            f"{type(template).__name__} is not deepgnn's own {template.family!r} model "
+            "(deepgnn.adapters.wrap); batched forms exist for deepgnn's families only"
+        )
     if obstacle is not None:
         raise ValueError(f"these runs cannot train batched: {obstacle}; train them one by one")
     _check_same_architecture(models, settings)
@@ -291,7 +297,7 @@ def train_node_batched(
         Loop(optimizer, settings=settings, schedule="constant", progress=False, desc=name)
         for _ in range(k)
     ]
-    bar = progress_bar(settings.epochs, progress, f"{name} x{k}")
+    bar = epoch_bar(settings.epochs, progress, f"{name} x{k}")
     results: list[TrainResult | None] = [None] * k
     diverged = [False] * k
     kept: dict[int, dict[str, Tensor]] = {}  # a stopped member's parameters when it stopped

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_device, check_int
+from deepgnn._progress import progress_bar
 from deepgnn.models import GNN
 from deepgnn.train.protocols import Protocol, available, get
 
@@ -38,7 +39,7 @@ __all__ = [
     "verdicts",
     "is_budget_limited",
     "majority_share",
-    "progress_bar",
+    "epoch_bar",
     "resolve",
     "scheduler_for",
 ]
@@ -65,6 +66,36 @@ InitSpec = str | Callable[[GNN], Any] | None
 WEIGHT_DECAY_KINDS = ("conv", "linear")
 #: Where a resolved per-kind weight decay keeps the value of the parameters it does not name.
 _REST = "rest"
+
+
+def _untrained_advice(settings: Settings, epochs_run: int, best_epoch: int) -> str:
+    """What to try after an untrained run, from what the run already did: a depth-aware
+    protocol when it used another, else another initialization, tuning or more epochs.
+
+    Example:
+        >>> s = Settings("spoginit-paper", 1000, 5e-4, 0.0, None, (0.9, 0.9995), 0.0)
+        >>> _untrained_advice(s, 1000, 990)  # doctest: +ELLIPSIS
+        "It already used protocol 'spoginit-paper' (lr 0.0005, 1000 epochs): try ...
+    """
+    tries = []
+    early = settings.patience is not None and epochs_run < settings.epochs
+    stopped = f"patience=None (it stopped early at epoch {epochs_run} of {settings.epochs})"
+    if not settings.protocol.startswith("spoginit-paper"):
+        tries.append(
+            f"a learning rate made for the depth (protocol='spoginit-paper', or tune lr; it "
+            f"used {settings.protocol!r}, lr {settings.lr:g})"
+        )
+        return "Try " + ", or ".join(tries + [stopped] * early)
+    if early:
+        tries.append(stopped)
+    if best_epoch >= 0.9 * settings.epochs:
+        tries.append(f"more epochs (the best epoch, {best_epoch}, was near the end)")
+    tries.append("another initialization (init='spoginit' or 'virgo')")
+    tries.append("tuning lr (a [tune] table in a sweep)")
+    return (
+        f"It already used protocol {settings.protocol!r} (lr {settings.lr:g}, "
+        f"{settings.epochs} epochs): try " + ", or ".join(tries)
+    )
 
 
 def is_untrained(best_train: float, chance: float) -> bool:
@@ -471,13 +502,11 @@ def scheduler_for(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) 
     return None
 
 
-def progress_bar(total: int, enabled: bool, desc: str) -> Any:
-    """A tqdm bar over ``total`` epochs when ``enabled``, else ``None``."""
+def epoch_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A progress bar over ``total`` epochs when ``enabled``, else ``None``."""
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
+    return progress_bar(total=total, desc=desc, unit="epoch")
 
 
 def majority_share(y: Tensor) -> float:
@@ -515,7 +544,7 @@ class Loop:
         self.best_train = -math.inf
         self.rows: list[dict[str, float]] = []
         self.since_best = 0
-        self.bar = progress_bar(settings.epochs, progress, desc)
+        self.bar = epoch_bar(settings.epochs, progress, desc)
         self.on_epoch = on_epoch
         self.start = time.perf_counter()
 
@@ -558,8 +587,8 @@ class Loop:
             warnings.warn(
                 f"{name}: the run ended untrained: best training {metric} {best_train:.3f} "
                 f"against chance {chance:.3f} (less than {UNTRAINED_FRACTION:.0%} of the way to "
-                "1); its test metric says nothing about the initialization. Try a learning rate "
-                "made for the depth (train_node's protocol='spoginit-paper', or tune it)",
+                "1); its test metric says nothing about the initialization. "
+                + _untrained_advice(self.settings, len(self.rows), epoch),
                 RuntimeWarning,
                 stacklevel=3,
             )

@@ -14,6 +14,7 @@ from torch import Tensor
 from deepgnn._checks import resolve_device
 from deepgnn._typing import Device
 from deepgnn.data import Dataset
+from deepgnn.distributed.graph import DistributedGraph
 from deepgnn.models import GNN
 from deepgnn.train._loop import (
     PROTOCOL,
@@ -68,7 +69,8 @@ def train_node(
 
     Args:
         model: a built model whose ``in_dim``/``out_dim`` match the dataset.
-        dataset: a node :class:`~deepgnn.data.Dataset`.
+        dataset: a node :class:`~deepgnn.data.Dataset`, or a PyG ``Data`` with ``x``, ``y``
+            and masks (:meth:`Dataset.from_pyg <deepgnn.data.Dataset.from_pyg>`).
         init: ``None`` (keep the model's parameters), a name from
             :func:`deepgnn.init.available`, or a callable ``init(model)``.
         init_options: keyword options of the named scheme, e.g. ``{"nonlinearity": "tanh"}``
@@ -125,11 +127,23 @@ def train_node(
         True
     """
     if not isinstance(model, GNN):
-        raise TypeError(f"model must be built with deepgnn.build, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be built with deepgnn.build, got {type(model).__name__}; view a PyG, "
+            "DGL or PyTorch model with deepgnn.wrap(model)"
+        )
+    if not isinstance(dataset, Dataset) and hasattr(dataset, "train_mask"):
+        dataset = Dataset.from_pyg(dataset)  # a PyG Data with x, y and masks
     if not isinstance(dataset, Dataset):
         raise TypeError(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
             "graph-classification datasets go to train_graph"
+        )
+    if isinstance(dataset.graph, DistributedGraph):
+        raise TypeError(
+            "dataset.graph is a DistributedGraph, but train_node trains on one device and "
+            "evaluates on all nodes; on ranks, write the step with "
+            "deepgnn.distributed.cross_entropy and all_reduce_gradients_ (docs/scaling.md), or "
+            "pass the whole graph's Dataset"
         )
     check_options(
         seed=seed,

@@ -282,7 +282,13 @@ def module_page(api: Api, mod: str) -> str:
                 f"{'it is' if len(here) == 1 else 'they are'} defined (follow the links).",
                 "",
             ]
-    if children:
+    if children and "." not in mod:
+        # The index's toctree holds the package's own modules: listed in a toctree here as
+        # well, the sidebar would show each of them twice.
+        lines += [".. rubric:: Submodules", ""]
+        lines += [f"- :doc:`{child}`" for child in children]
+        lines.append("")
+    elif children:
         lines += [".. rubric:: Submodules", "", ".. toctree::", "   :maxdepth: 1", ""]
         lines += [f"   {child}" for child in children]
         lines.append("")

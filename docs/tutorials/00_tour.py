@@ -18,6 +18,8 @@ import deepgnn
 from deepgnn import init
 from deepgnn.train import train_node
 
+# On a machine whose cores other processes use too, one torch thread is often faster than one
+# per core (the installation page has the numbers): ``torch.set_num_threads(1)``.
 ds = deepgnn.data.load("cora")
 print(ds)
 
