@@ -15,9 +15,18 @@ and ``<out>/bench_batched.md`` (``--quick``: ``bench_batched_quick.*``).
     python benchmarks/bench_batched.py                 # on a GPU machine: the full slices
     python benchmarks/bench_batched.py --quick         # a few small cells, any device
 
-The full run makes four sweep runs of at most ``--budget`` seconds each (default 300; the cells
-a run recorded within it count), after about three minutes of checks and step timing: at most
-about 23 minutes of one GPU. The slices' cells have the keys of the studies' own cells (the
+Where one command may run at most 10 minutes, run the parts one after the other on the same
+machine, then combine their files anywhere::
+
+    python benchmarks/bench_batched.py --part checks        # bench_batched_checks.{json,md}
+    python benchmarks/bench_batched.py --part cora          # bench_batched_cora.{json,md}
+    python benchmarks/bench_batched.py --part minesweeper   # bench_batched_minesweeper.*
+    python benchmarks/bench_batched.py --combine results/bench_batched_{checks,cora,minesweeper}.json
+
+The full run makes four sweep runs of at most ``--budget`` seconds each (default 240; the cells
+a run recorded within it count, so a run cut short still measures its rate), after about three
+minutes of checks and step timing: at most about 20 minutes of one GPU; a slice's part at most
+about 9. The slices' cells have the keys of the studies' own cells (the
 grouping is not part of a key). Today's runner runs them with the studies' worker counts (10 on
 Cora, 14 on minesweeper); the batched runs with 6 workers on Cora (one per group: its 6
 depths) and 3 on minesweeper (memory), all under MPS.
@@ -116,7 +125,7 @@ def run_slice(raw: dict[str, Any], out: Path, workers: int, device: str, budget:
         except subprocess.TimeoutExpired:
             proc.terminate()
             try:
-                proc.wait(timeout=60)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -326,6 +335,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"`{report['command']}` on {report['date']}; torch {report['torch']}, "
         f"{report['machine']}. MPS running for the slices: {report['mps']}.",
         "",
+        *([f"**{report['warning']}**", ""] if "warning" in report else []),
         "## Slices",
         "",
         "| slice | runner | workers | cells done / total | wall s | cells per minute | "
@@ -374,7 +384,20 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few small cells (any device)")
-    parser.add_argument("--slices", default="cora,minesweeper")
+    parser.add_argument(
+        "--part",
+        choices=["all", "checks", *SLICES],
+        default="all",
+        help="run one part (each fits a 10-minute command): the device check and step timing, "
+        "or one slice; writes bench_batched_<part>.{json,md}; --combine merges the parts",
+    )
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="merge the parts' JSON files into <out>/bench_batched.{json,md}, running nothing",
+    )
     parser.add_argument(
         "--batched-workers",
         default=None,
@@ -389,9 +412,12 @@ def main() -> None:
     )
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument(
-        "--budget", type=float, default=None, help="seconds per sweep run (default 480; quick 300)"
+        "--budget", type=float, default=None, help="seconds per sweep run (default 240)"
     )
     parser.add_argument("--no-steps", action="store_true", help="skip the step timing")
+    parser.add_argument(
+        "--no-checks", action="store_true", help="skip the device check and the step timing"
+    )
     parser.add_argument("--out", default=str(ROOT / "results"))
     parser.add_argument("--device", default=None)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -400,6 +426,13 @@ def main() -> None:
     if args.run_sweep:
         _run_sweep(args)
         return
+    if args.combine:
+        _write(combine([Path(f) for f in args.combine]), Path(args.out), "bench_batched")
+        return
+    if args.part == "checks":
+        args.slices = ""
+    elif args.part != "all":
+        args.slices, args.no_checks = args.part, True
     warnings.simplefilter("ignore")
     # is_available() counts devices without creating a context: MPS starts before the first
     # CUDA call of this process, which then is one of its clients too
@@ -411,19 +444,45 @@ def main() -> None:
     finally:
         if started:
             _mps_stop()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = "bench_batched_quick" if args.quick else "bench_batched"
+    _write(report, Path(args.out), stem if args.part == "all" else f"{stem}_{args.part}")
+
+
+def _write(report: dict[str, Any], out: Path, stem: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
     (out / f"{stem}.md").write_text(markdown(report))
     print(markdown(report))
+
+
+def combine(paths: list[Path]) -> dict[str, Any]:
+    """One report from the parts' reports: the checks and step timing of the part that has
+    them, every part's slices, and each part's machine, device and time (compare only parts
+    from one machine and session)."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    report = dict(parts[0])
+    report["command"] = "; ".join(p["command"] for p in parts)
+    report["date"] = ", ".join(p["date"] for p in parts)
+    report["parts"] = [
+        {k: p.get(k) for k in ("command", "date", "machine", "device_name", "torch", "mps")}
+        for p in parts
+    ]
+    report["device_check"], report["steps"], report["slices"] = {}, [], {}
+    for p in parts:
+        report["device_check"].update(p.get("device_check", {}))
+        report["steps"] += p.get("steps", [])
+        report["slices"].update(p.get("slices", {}))
+    machines = {(p["machine"], p["device_name"]) for p in parts}
+    if len(machines) > 1:
+        report["warning"] = f"the parts ran on different machines: {sorted(machines)}"
+    return report
 
 
 def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]:
     """The device check, the step timing and the slices; a slice that fails says why."""
     cuda = device.startswith("cuda")
     quick = args.quick
-    budget = args.budget or 300.0
+    budget = args.budget or 240.0
     from deepgnn.experiment import device_name
 
     report: dict[str, Any] = {
@@ -436,17 +495,24 @@ def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]
         "quick": quick,
         "mps": mps,
     }
-    print("device check ...", flush=True)
-    report["device_check"] = device_check(device)
-    print(json.dumps(report["device_check"]), flush=True)
-    graph_ok = all("error" not in v for k, v in report["device_check"].items() if "graph" in k)
-    if args.no_steps:
+    if args.no_checks:
+        # a slice alone: the batched step is captured as the study's config asks (a failed
+        # capture shows in the part "checks" and as cells that fell back to running alone)
+        report["device_check"], graph_ok = {}, True
+    else:
+        print("device check ...", flush=True)
+        report["device_check"] = device_check(device)
+        print(json.dumps(report["device_check"]), flush=True)
+        graph_ok = all("error" not in v for k, v in report["device_check"].items() if "graph" in k)
+    if args.no_steps or args.no_checks:
         report["steps"] = []
     elif quick:
         report["steps"] = step_timing(device, [2, 8], [1, 4], 20)
     else:
         report["steps"] = step_timing(device, [2, 16, 64], [1, 6, 18, 32], 200)
     report["slices"] = {}
+    if not args.slices:
+        return report
     try:
         import optuna  # noqa: F401  (the sweeps need it; the checks above do not)
     except ImportError as err:

@@ -4,6 +4,14 @@
 #   benchmarks/bench_batched.sh                  # writes results/bench_batched.{json,md}
 #   benchmarks/bench_batched.sh --quick          # a few small cells, any device
 #
+# Where a command may run at most 10 minutes, the same machine runs the parts in turn (each
+# writes bench_batched_<part>.{json,md} into --out), and --combine merges them:
+#
+#   benchmarks/bench_batched.sh --part checks --out "$OUT"        # ~3 min
+#   benchmarks/bench_batched.sh --part cora --out "$OUT"          # <= ~9 min
+#   benchmarks/bench_batched.sh --part minesweeper --out "$OUT"   # <= ~9 min
+#   python benchmarks/bench_batched.py --combine bench_batched_{checks,cora,minesweeper}.json
+#
 # Arguments go to benchmarks/bench_batched.py (--slices, --batched-workers, --budget, ...).
 # Needs optuna: where pip cannot reach an index, put its wheels in .whl/ (installed into .site/,
 # as sweeps/run_gpu.sh does). Data: $DEEPGNN_DATA (minesweeper), default .gpudata/ here.
