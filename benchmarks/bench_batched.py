@@ -23,7 +23,7 @@ machine, then combine their files anywhere::
     python benchmarks/bench_batched.py --part minesweeper   # bench_batched_minesweeper.*
     python benchmarks/bench_batched.py --combine results/bench_batched_{checks,cora,minesweeper}.json
 
-The full run makes four sweep runs of at most ``--budget`` seconds each (default 240; the cells
+The full run makes four sweep runs of at most ``--budget`` seconds each (default 220; the cells
 a run recorded within it count, so a run cut short still measures its rate), after about three
 minutes of checks and step timing: at most about 20 minutes of one GPU; a slice's part at most
 about 9. The slices' cells have the keys of the studies' own cells (the
@@ -412,7 +412,7 @@ def main() -> None:
     )
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument(
-        "--budget", type=float, default=None, help="seconds per sweep run (default 240)"
+        "--budget", type=float, default=None, help="seconds per sweep run (default 220)"
     )
     parser.add_argument("--no-steps", action="store_true", help="skip the step timing")
     parser.add_argument(
@@ -482,7 +482,7 @@ def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]
     """The device check, the step timing and the slices; a slice that fails says why."""
     cuda = device.startswith("cuda")
     quick = args.quick
-    budget = args.budget or 240.0
+    budget = args.budget or 220.0
     from deepgnn.experiment import device_name
 
     report: dict[str, Any] = {
