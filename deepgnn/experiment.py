@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import inspect
 import itertools
+import json
 import logging
 import math
 import time
@@ -42,6 +43,7 @@ __all__ = [
     "SPLIT_SEED",
     "CellResult",
     "CellSpec",
+    "batch_key",
     "build_model",
     "check_measures",
     "clear_cache",
@@ -52,6 +54,7 @@ __all__ = [
     "plot_depth_table",
     "resolve_cell",
     "run_cell",
+    "run_cells",
 ]
 
 logger = logging.getLogger(__name__)
@@ -397,24 +400,53 @@ def run_cell(
             **train_kw,
         )
     else:
-        ds = _dataset(spec.dataset, spec.root, dev)
-        split = train_kw.pop("split", None)
-        if split == SPLIT_SEED:
-            split = spec.seed % cpu.num_splits
-        if split is not None:
-            cpu, ds = cpu.split(split), ds.split(split)
-            row["split"] = split
-        if spec.init is not None:
-            assert init_options is not None
-            _init_node_model(spec, model, init_options, cpu, ds, dev)
-        model.to(dev)
-        if "signal_init" in record:
-            row.update(_signal_columns("init", model, ds, spec.seed, measures))
+        ds = _prepare_node(spec, model, train_kw, cpu, dev, record, measures, row)
         result = train_node(
             model, ds, device=dev, seed=spec.seed, progress=progress, on_epoch=on_epoch, **train_kw
         )
         if "signal_final" in record:
             row.update(_signal_columns("final", model, ds, spec.seed, measures))
+    return _finish(result, model, row, dev, record, curves, curve_every)
+
+
+def _prepare_node(
+    spec: CellSpec,
+    model: GNN,
+    train_kw: dict[str, Any],
+    cpu: Dataset,
+    dev: torch.device,
+    record: Sequence[str],
+    measures: Sequence[str],
+    row: dict[str, Any],
+) -> Dataset:
+    """Choose the cell's split (popped from ``train_kw``, recorded in ``row``), initialize
+    ``model`` and move it to ``dev``, record the signal at init; return the dataset on ``dev``
+    showing the split."""
+    ds = _dataset(spec.dataset, spec.root, dev)
+    split = train_kw.pop("split", None)
+    if split == SPLIT_SEED:
+        split = spec.seed % cpu.num_splits
+    if split is not None:
+        cpu, ds = cpu.split(split), ds.split(split)
+        row["split"] = split
+    if spec.init is not None:
+        _init_node_model(spec, model, _init_options(spec, model.activation), cpu, ds, dev)
+    model.to(dev)
+    if "signal_init" in record:
+        row.update(_signal_columns("init", model, ds, spec.seed, measures))
+    return ds
+
+
+def _finish(
+    result: TrainResult,
+    model: GNN,
+    row: dict[str, Any],
+    dev: torch.device,
+    record: Sequence[str],
+    curves: str | Path | None,
+    curve_every: int,
+) -> CellResult:
+    """Write the cell's curve (when recorded) and complete its row."""
     if curves is not None and "curves" in record:
         every = check_int("curve_every", curve_every, minimum=1)
         rows = curve_rows(result.log, every, best_epoch=result.best_epoch)
@@ -429,6 +461,180 @@ def run_cell(
     row["device"] = str(dev)
     row["device_name"] = device_name(dev)
     return CellResult(row=row, result=result, model=model)
+
+
+def batch_key(spec: CellSpec) -> str | None:
+    """Return what cells must share to train as one batch, or ``None`` if ``spec`` cannot.
+
+    Cells with equal keys differ only in their seed, initialization (scheme and options) and
+    split, and :func:`run_cells` trains them together
+    (:func:`deepgnn.train.train_node_batched`): same dataset and data folder, family, depth,
+    model options and training settings. ``None`` for graph datasets and for settings
+    :func:`deepgnn.train.batch_obstacle` refuses (a family without batched form, norms,
+    checkpointing, ``schedule="plateau"``, DropEdge).
+
+    Example:
+        >>> a = CellSpec("cora", "gcn", 8, init="xavier", seed=0, train={"epochs": 50})
+        >>> b = CellSpec("cora", "gcn", 8, init="spoginit", seed=2, train={"epochs": 50})
+        >>> batch_key(a) == batch_key(b), batch_key(CellSpec("cora", "revgcn", 8))
+        (True, None)
+    """
+    if data.task(spec.dataset) != "node":
+        return None
+    train_kw = _train_options(spec)
+    train_kw.pop("split", None)
+    model = dict(spec.model)
+    obstacle = train.batch_obstacle(
+        spec.family,
+        norm=model.get("norm"),
+        backend=model.get("backend", "torch"),
+        checkpoint=model.get("checkpoint"),
+        schedule=train_kw.get("schedule", "constant"),
+        drop_edge=train_kw.get("drop_edge", 0.0),
+    )
+    if obstacle is not None:
+        return None
+    shared = {
+        "dataset": spec.dataset,
+        "root": spec.root,
+        "family": spec.family,
+        "depth": spec.depth,
+        "model": model,
+        "train": train_kw,
+    }
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+def run_cells(
+    specs: Sequence[CellSpec],
+    *,
+    device: Any = None,
+    record: Sequence[str] = ("final",),
+    measures: Sequence[str] = (),
+    curves: Sequence[str | Path | None] | None = None,
+    curve_every: int = 1,
+    progress: bool = False,
+) -> list[CellResult | Exception]:
+    """Run cells of one :func:`batch_key` as one batched training; one outcome per cell.
+
+    Each cell is prepared as :func:`run_cell` prepares it (model built from its seed, its
+    split, its initialization on the CPU from its seed, SPoGInit searched on the cell alone,
+    the signal at init), then the cells train together
+    (:func:`deepgnn.train.train_node_batched`: each as it would alone), then each gets its
+    signal after training, its curve and its row, as from :func:`run_cell`. A row adds
+    ``group_size``, the number of cells that trained together. A cell that raises (its
+    initialization, its signal summary) is that cell's outcome, and the others go on; if the
+    batched training itself raises (e.g. out of memory), the prepared cells train one by one.
+    A dataset that cannot batch (multi-label) runs its cells one by one through
+    :func:`run_cell`.
+
+    Args:
+        specs: cells whose :func:`batch_key` is one and the same (not ``None``).
+        device, record, measures, curve_every, progress: as for :func:`run_cell`.
+        curves: one curve file (or ``None``) per cell.
+
+    Returns:
+        Per cell, in order, its :class:`CellResult` or the exception it raised.
+
+    Raises:
+        ValueError: cells of different (or no) batch keys, or ``curves`` of another length.
+    """
+    specs = list(specs)
+    keys = {batch_key(s) for s in specs}
+    if not specs or None in keys or len(keys) != 1:
+        raise ValueError(
+            "run_cells takes cells that share one batch_key (same dataset, family, depth, "
+            "model and training settings; a batched family); run the others with run_cell"
+        )
+    paths = list(curves) if curves is not None else [None] * len(specs)
+    if len(paths) != len(specs):
+        raise ValueError(
+            f"curves has {len(paths)} entries for {len(specs)} cells; pass one per cell"
+        )
+    for r in record:
+        check_choice("record", r, RECORD)
+    check_measures(measures, record)
+    dev = resolve_device(device)
+
+    def alone(i: int) -> CellResult | Exception:
+        try:
+            return run_cell(
+                specs[i],
+                device=dev,
+                record=record,
+                measures=measures,
+                curves=paths[i],
+                curve_every=curve_every,
+                progress=progress,
+            )
+        except Exception as err:
+            return err
+
+    try:
+        cpu = _dataset(specs[0].dataset, specs[0].root, torch.device("cpu"))
+    except Exception:
+        return [alone(i) for i in range(len(specs))]  # each cell records its own error
+    if len(specs) == 1 or getattr(cpu, "multilabel", False):
+        return [alone(i) for i in range(len(specs))]
+    outcomes: list[CellResult | Exception | None] = [None] * len(specs)
+    members: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
+    splits: list[int | None] = []
+    train_kw = _train_options(specs[0])  # the same for every cell of the key, but the split
+    train_kw.pop("split", None)
+    for i, spec in enumerate(specs):
+        try:
+            model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
+            row: dict[str, Any] = {}
+            own = _train_options(spec)
+            ds = _prepare_node(spec, model, own, cpu, dev, record, measures, row)
+        except Exception as err:
+            outcomes[i] = err
+            continue
+        members.append((i, model, ds, row))
+        splits.append(ds.split_index if "split" in row else None)
+    if members:
+        whole = _dataset(specs[0].dataset, specs[0].root, dev)
+        results: list[TrainResult | Exception] = []
+        try:
+            results += train.train_node_batched(
+                [model for _, model, _, _ in members],
+                whole,
+                seeds=[specs[i].seed for i, _, _, _ in members],
+                splits=splits,
+                device=dev,
+                progress=progress,
+                **train_kw,
+            )
+            together = len(members)
+        except Exception as err:
+            logger.warning(
+                "%d %s cells could not train batched (%s: %s); they train one by one",
+                len(members),
+                specs[0].family,
+                type(err).__name__,
+                err,
+            )
+            results = []
+            for i, model, ds, _ in members:
+                try:
+                    results.append(
+                        train_node(model, ds, device=dev, seed=specs[i].seed, **train_kw)
+                    )
+                except Exception as failed:
+                    results.append(failed)
+            together = 1
+        for (i, model, ds, row), result in zip(members, results):
+            if isinstance(result, Exception):
+                outcomes[i] = result
+                continue
+            try:
+                if "signal_final" in record:
+                    row.update(_signal_columns("final", model, ds, specs[i].seed, measures))
+                row["group_size"] = together
+                outcomes[i] = _finish(result, model, row, dev, record, paths[i], curve_every)
+            except Exception as err:
+                outcomes[i] = err
+    return [o if o is not None else RuntimeError("cell was not run") for o in outcomes]
 
 
 def curve_rows(log: pd.DataFrame, every: int, *, best_epoch: int = 0) -> pd.DataFrame:

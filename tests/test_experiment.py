@@ -142,3 +142,51 @@ def test_run_cell_records_the_jacobian_spectrum_asked_for():
     assert row["sp_init_jacobian_spread"] == pytest.approx(math.log10(top / bottom), rel=1e-3)
     assert 1 <= row["sp_init_numerical_rank"] <= ds.num_classes
     assert "sp_init_dirichlet" not in row
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: these small steps run faster on one than on two shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_run_cells_gives_each_cell_the_row_run_cell_gives_it(tmp_path, one_thread):
+    # A SPoGInit member (searched on its own), two plain ones, the signal at init, curves.
+    model = {"width": 8, "activation": "tanh", "dropout": 0.5}
+    train = {"epochs": 10, "patience": None, "lr": 0.01}
+    specs = [
+        experiment.CellSpec(
+            "cora", "gcn", 3, init=i, seed=s, model=model, train=train, init_options=o
+        )
+        for i, s, o in [
+            ("xavier", 0, {}),
+            ("spoginit", 1, {"n_trials": 3, "method": "gauss_newton"}),
+            ("kaiming", 2, {}),
+        ]
+    ]
+    keys = {experiment.batch_key(s) for s in specs}
+    assert len(keys) == 1 and None not in keys
+    record = ("final", "signal_init", "curves")
+    together = experiment.run_cells(
+        specs, device="cpu", record=record, curves=[tmp_path / f"b{i}.csv" for i in range(3)]
+    )
+    for i, (spec, cell) in enumerate(zip(specs, together)):
+        assert isinstance(cell, experiment.CellResult), cell
+        alone = experiment.run_cell(
+            spec, device="cpu", record=record, curves=tmp_path / f"a{i}.csv"
+        )
+        assert cell.row["group_size"] == 3 and "group_size" not in alone.row
+        for column in ("best_epoch", "epochs", "status", "fitted"):
+            assert cell.row[column] == alone.row[column], column
+        for column in ("test", "val", "train", "sp_init_fsp", "sp_init_gev"):
+            assert cell.row[column] == pytest.approx(alone.row[column], rel=1e-5, abs=1e-6)
+        b, a = pd.read_csv(tmp_path / f"b{i}.csv"), pd.read_csv(tmp_path / f"a{i}.csv")
+        assert b["loss"].tolist() == pytest.approx(a["loss"].tolist(), rel=1e-5)
+    with pytest.raises(ValueError, match="share one batch_key"):
+        experiment.run_cells([specs[0], experiment.CellSpec("cora", "resgcn", 3)])
+    assert (
+        experiment.batch_key(experiment.CellSpec("cora", "gcn", 3, model={"norm": "pair"})) is None
+    )

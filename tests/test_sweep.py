@@ -111,6 +111,11 @@ def _complete_per_cell(config, out, storage=None) -> Counter:
             "heartbeat_interval=10\ngrace_period=5\n[model]\nname='gcn'\ndepth=2\n",
             r"grace_period=5.0 must exceed",
         ),
+        (
+            "batch_cells='yes'\n[model]\nname='gcn'\ndepth=2\n",
+            r"batch_cells='yes'; pass true .* or false",
+        ),
+        ("max_batch_cells=0\n[model]\nname='gcn'\ndepth=2\n", r"max_batch_cells=0 is too small"),
     ],
 )
 def test_config_errors_name_the_key_and_the_valid_values(tmp_path, text, match):
@@ -474,10 +479,12 @@ def _cli(*args: str, **kw) -> subprocess.Popen:
     )
 
 
-def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path):
+@pytest.mark.parametrize("batch", [True, False], ids=["batched", "alone"])
+def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path, batch):
     from optuna.trial import TrialState
 
     path = _write(tmp_path, "killed", epochs=20, retries=0)
+    path.write_text(f"batch_cells = {str(batch).lower()}\n" + path.read_text())
     config, out = sweep.load_config(path), tmp_path / "out"
     args = [str(path), "--out", str(out), "--workers", "2", "--no-progress"]
     # A session of its own: SIGKILL reaches the command and both workers, as in a crash.
@@ -489,7 +496,8 @@ def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path):
         if (out / "sweep.journal").exists():
             trials = sweep.open_study(config, out=out).get_trials(states=(TrialState.RUNNING,))
             running = [t for t in trials if "pid" in t.user_attrs]
-    assert len(running) == 2, proc.communicate()[0]
+    # two workers, each holding one cell, or (batched) the two seeds of one group
+    assert len(running) in ((2, 4) if batch else (2,)), proc.communicate()[0]
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -514,6 +522,85 @@ def test_sweep_resumes_after_sigkill_without_duplicates(tmp_path):
     assert str(sweep.status(config, out=out)) == "8/8 done, 0 running, 0 failed, 0 left"
     df = sweep.report(config, out=out)
     assert len(df) == 8 and df["cell"].is_unique
+
+
+# ---------------------------------------------------------------------- batched cells
+def _batched_and_alone(tmp_path, name, extra=""):
+    """The same sweep run batched and cell by cell (one in-process worker each)."""
+    tables = {}
+    for batch in (True, False):
+        path = _write(tmp_path, f"{name}_{batch}", epochs=15, extra=extra)
+        path.write_text(f"batch_cells = {str(batch).lower()}\n" + path.read_text())
+        out = tmp_path / f"out_{batch}"
+        state = sweep.run(path, out=out, progress=False)
+        assert state.finished and state.failed == 0
+        sweep.report(path, out=out)
+        tables[batch] = (pd.read_csv(out / "results.csv").set_index("cell"), out)
+    return tables
+
+
+def test_batched_and_unbatched_sweeps_record_the_same_results(tmp_path):
+    # Dropout 0.5: every cell's masks come from its own seed, batched or not.
+    tables = _batched_and_alone(tmp_path, "same", extra="dropout = 0.5")
+    (batched, out_b), (alone, out_a) = tables[True], tables[False]
+    assert sorted(batched.index) == sorted(alone.index)  # grouping does not change cell keys
+    alone = alone.loc[batched.index]
+    assert set(batched["group_size"]) == {2} and set(alone["group_size"]) == {1}
+    for column in ("best_epoch", "epochs", "status", "fitted", "untrained", "budget_limited"):
+        assert list(batched[column]) == list(alone[column]), column
+    for column in ("test", "val", "train", "best_train"):
+        assert np.allclose(batched[column], alone[column], rtol=0, atol=1e-6), column
+    for cell in batched.index:
+        b = pd.read_csv(out_b / "curves" / f"{cell}.csv.gz")
+        a = pd.read_csv(out_a / "curves" / f"{cell}.csv.gz")
+        assert list(b["epoch"]) == list(a["epoch"])
+        assert np.allclose(b["loss"], a["loss"], rtol=1e-4), cell
+
+
+def test_a_killed_group_resumes_only_its_unfinished_members(tmp_path):
+    from optuna.trial import TrialState
+
+    from deepgnn.sweep import runner
+
+    path = _write(tmp_path, "group", epochs=5, retries=0)
+    path.write_text(path.read_text().replace("seed = [0, 1]", "seed = [0, 1, 2]"))
+    config, out = sweep.load_config(path), tmp_path / "out"
+    ledger = sweep.ledger.Ledger(config, out=out, write=True)
+    rng = __import__("random").Random(0)
+    claims = ledger.next_group(rng, poll=0.1, group_of=runner._grouper(), limit=3)
+    assert len(claims) == 3 and len({(c.cell.family, c.cell.depth) for c in claims}) == 1
+    outcomes = experiment.run_cells([c.cell.spec() for c in claims], device="cpu")
+    # The worker records its first member, then dies: the others' claims are lost.
+    ledger.record(claims[0], {**outcomes[0].row, "cell": claims[0].cell.key}, None)
+    study = sweep.open_study(config, out=out)
+    for c in claims[1:]:
+        study.tell(c.trial.number, state=TrialState.FAIL)
+    state = sweep.run(config, out=out, progress=False)
+    assert state.finished and state.done == 12
+    assert _complete_per_cell(config, out) == Counter({c.key: 1 for c in config.cells()})
+    tries = Counter(t.user_attrs.get("cell_key") for t in sweep.open_study(config, out=out).trials)
+    assert tries[claims[0].cell.key] == 1  # recorded before the kill: not run again
+    assert all(tries[c.cell.key] == 2 for c in claims[1:])  # the lost claim and the rerun
+
+
+def test_a_member_that_fails_is_recorded_and_its_group_trains_on(tmp_path, monkeypatch):
+    build = experiment.build_model
+
+    def failing(dataset, family, depth, *, seed, **options):
+        if seed == 1:
+            raise ValueError("seed 1 cannot be built")
+        return build(dataset, family, depth, seed=seed, **options)
+
+    monkeypatch.setattr(experiment, "build_model", failing)
+    path = _write(tmp_path, "member", epochs=5, retries=0)
+    path.write_text(path.read_text().replace("seed = [0, 1]", "seed = [0, 1, 2]"))
+    config, out = sweep.load_config(path), tmp_path / "out"
+    state = sweep.run(config, out=out, progress=False)
+    assert (state.done, state.failed) == (8, 4)
+    df = sweep.report(config, out=out)
+    failed = df[df["status"] == "failed"]
+    assert set(failed["seed"]) == {1} and failed["error"].str.contains("seed 1 cannot").all()
+    assert set(df[df["status"] == "ok"]["group_size"]) == {2}  # seeds 0 and 2 together
 
 
 # ------------------------------------------------------------------------- PostgreSQL
@@ -1025,7 +1112,8 @@ def test_full_disk_stops_the_run_naming_the_file_and_keeps_the_record_readable(t
     # A claim cut off by the full disk before it recorded its pid waits out the grace period.
     text = path.read_text().replace("heartbeat_interval = 1\ngrace_period = 5", "")
     text = text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]')
-    path.write_text("heartbeat_interval = 0.25\ngrace_period = 1\n" + text)
+    # The disk sizes below are those of one cell recorded at a time: no batched groups.
+    path.write_text("heartbeat_interval = 0.25\ngrace_period = 1\nbatch_cells = false\n" + text)
     config, disk = sweep.load_config(path), tmp_path / "disk"
     out = disk / "out"
     preexec = None

@@ -325,6 +325,72 @@ class Dataset:
             return _metrics.ogb_evaluate("node", self.evaluator, y[:, None], pred)
         return _metrics.accuracy(y, s)
 
+    def evaluate_stacked(self, scores: Tensor, masks: Tensor) -> Tensor:
+        r"""Score ``k`` runs' predictions on ``r`` node sets each, on the scores' device, at once.
+
+        Entry ``[i, m]`` is :meth:`evaluate` of ``scores[:, m]`` on the nodes of
+        ``masks[i, m]``: the accuracy (a count over a count, the same float as
+        :meth:`evaluate`, ties of the arg-max broken toward the first class as there), or the
+        ROC-AUC of the positive-class score on a 2-class dataset (the Mann-Whitney statistic
+        with mean ranks for ties, which is scikit-learn's area up to float rounding). One pass
+        for every run and node set, and only the ``(r, k)`` result leaves the device: the
+        per-epoch metrics of a batched group (:func:`deepgnn.train.train_node_batched`), where
+        scoring each run on the CPU would cost more than its training step. A set whose
+        metric is undefined (ROC-AUC of one class) gives NaN instead of raising. Multi-label
+        datasets are not scored here (use :meth:`evaluate`).
+
+        Args:
+            scores: logits ``(num_nodes, k, num_classes)``.
+            masks: bool ``(r, k, num_nodes)``: the nodes each run is scored on, per set.
+
+        Returns:
+            float64 ``(r, k)`` on the scores' device.
+
+        Raises:
+            ValueError: a multi-label dataset, or shapes that do not match.
+
+        Example:
+            >>> import torch, deepgnn
+            >>> ds = deepgnn.data.load("cora")
+            >>> right = torch.nn.functional.one_hot(ds.y, 7).float()
+            >>> scores = torch.stack([right, torch.zeros_like(right)], dim=1)  # (N, 2, 7)
+            >>> masks = torch.stack([ds.train_mask, ds.test_mask]).unsqueeze(1).expand(2, 2, -1)
+            >>> ds.evaluate_stacked(scores, masks).tolist()
+            [[1.0, 0.14285714285714285], [1.0, 0.13]]
+        """
+        if self.multilabel:
+            raise ValueError(
+                f"{self.name} is multi-label; score it run by run with Dataset.evaluate"
+            )
+        n = self.num_nodes
+        if scores.dim() != 3 or scores.shape[0] != n:
+            raise ValueError(
+                f"scores must be (num_nodes={n}, k, num_classes), got {tuple(scores.shape)}"
+            )
+        k = scores.shape[1]
+        if masks.dim() != 3 or masks.shape[1:] != (k, n) or masks.dtype != torch.bool:
+            raise ValueError(
+                f"masks must be bool (r, k={k}, num_nodes={n}), got {masks.dtype} "
+                f"{tuple(masks.shape)}"
+            )
+        scores = scores.detach()
+        y = self.y.to(scores.device)
+        masks = masks.to(scores.device)
+        if self.metric == "rocauc":
+            c = scores.shape[2]
+            if c not in (1, 2):
+                raise ValueError(f"ROC-AUC needs 2-class logits or one score per node, got {c}")
+            # in float64, as evaluate: float32 differences would tie scores that differ
+            s64 = scores.to(torch.float64)
+            s = s64[:, :, 1] - s64[:, :, 0] if c == 2 else s64[:, :, 0]
+            r = masks.shape[0]
+            rows = s.t().unsqueeze(0).expand(r, k, n).reshape(r * k, n)
+            positive = (y == 1).unsqueeze(0).expand(r * k, n)
+            return _metrics.rocauc_rows(rows, positive, masks.reshape(r * k, n)).view(r, k)
+        correct = (scores.argmax(dim=2) == y.unsqueeze(1)).t()  # (k, N)
+        hits = (masks & correct.unsqueeze(0)).sum(dim=2).to(torch.float64)
+        return hits / masks.sum(dim=2).to(torch.float64)
+
     def normalize_features(self) -> Dataset:
         r"""Return the dataset with each feature row divided by its sum (zero rows stay zero).
 

@@ -44,6 +44,8 @@ _TOP_KEYS = (
     "heartbeat_interval",
     "grace_period",
     "storage",
+    "batch_cells",
+    "max_batch_cells",
     "data",
     "model",
     "init",
@@ -239,6 +241,12 @@ class SweepConfig:
         source: the TOML file it came from, if any.
         model_overrides: ``{family: {key: values}}`` from the ``[model.<family>]`` tables:
             settings that replace ``[model]``'s for that family (e.g. its activation).
+        batch_cells: a worker trains cells that share a graph and shape (the same
+            :func:`deepgnn.experiment.batch_key`: they differ in seed, initialization or split)
+            as one batched model (:func:`deepgnn.train.train_node_batched`), each as it would
+            train alone; ``false``: every cell alone. How cells run, not what they compute: it
+            does not change a cell's key.
+        max_batch_cells: the most cells a worker trains in one batch (default 32).
     """
 
     name: str
@@ -259,6 +267,8 @@ class SweepConfig:
     source: str | None = None
     model_overrides: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     tune: TuneSpace | None = None
+    batch_cells: bool = True
+    max_batch_cells: int = 32
 
     @classmethod
     def from_dict(
@@ -341,6 +351,14 @@ class SweepConfig:
         fields.update(measures=tuple(dict.fromkeys(measures)), curve_every=curve_every)
         fields.update(heartbeat_interval=float(interval), grace_period=float(grace))
         fields.update(storage=storage, description=description, source=source)
+        batch = raw.get("batch_cells", True)
+        if not isinstance(batch, bool):
+            raise _ConfigError(
+                f"batch_cells={batch!r}; pass true (cells that share a graph and shape train as "
+                "one batched model) or false (every cell alone)"
+            )
+        limit = check_int("max_batch_cells", raw.get("max_batch_cells", 32), minimum=1)
+        fields.update(batch_cells=batch, max_batch_cells=limit)
         return cls(**fields)
 
     @staticmethod

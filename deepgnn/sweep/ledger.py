@@ -33,7 +33,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -514,10 +514,8 @@ class Ledger:
         workers hold the remaining cells (one of them may die), and prunes a claim another
         worker holds a lower-numbered trial of.
         """
-        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
-        host, pid = socket.gethostname(), os.getpid()
         study = self._opened()
         while True:
             trials = self.trials()
@@ -546,26 +544,91 @@ class Ledger:
             if not waiting:
                 key = rng.choice(todo)
                 study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
-            trial = study.ask()
-            try:
-                key = trial.user_attrs.get("cell_key")
-                if key not in self.by_key:
-                    study.tell(trial, state=TrialState.PRUNED)
-                    continue
-                trial.suggest_int("cell", 0, len(self.units) - 1)
-                for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
-                    trial.set_user_attr(name, value)
-                trial.set_user_attr("process", process_token(pid))
-                trial.set_user_attr("heartbeat", time.time())
-                if not self._owns(trial, key):
-                    trial.set_user_attr("duplicate", True)
-                    study.tell(trial, state=TrialState.PRUNED)
-                    continue
-            except UpdateFinishedTrialError:
-                # Another worker failed this claim before it was set up (it saw no heartbeat
-                # yet, e.g. after a journal lock was force-released): claim again.
+            claim = self._take(study.ask())
+            if claim is not None:
+                return claim
+
+    def _take(self, trial: Any) -> Claim | None:
+        """Make an asked trial this process's claim of its cell; ``None`` (pruned) when it names
+        no cell or another claim of the cell comes first."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        host, pid, study = socket.gethostname(), os.getpid(), self._opened()
+        try:
+            key = trial.user_attrs.get("cell_key")
+            if key not in self.by_key:
+                study.tell(trial, state=TrialState.PRUNED)
+                return None
+            trial.suggest_int("cell", 0, len(self.units) - 1)
+            for name, value in (("worker", f"{host}:{pid}"), ("host", host), ("pid", pid)):
+                trial.set_user_attr(name, value)
+            trial.set_user_attr("process", process_token(pid))
+            trial.set_user_attr("heartbeat", time.time())
+            if not self._owns(trial, key):
+                trial.set_user_attr("duplicate", True)
+                study.tell(trial, state=TrialState.PRUNED)
+                return None
+        except UpdateFinishedTrialError:
+            # Another worker failed this claim before it was set up (it saw no heartbeat
+            # yet, e.g. after a journal lock was force-released): claim again.
+            return None
+        return Claim(trial, self.by_key[key], self._attempt(key))
+
+    def next_group(
+        self,
+        rng: random.Random,
+        *,
+        poll: float,
+        group_of: Callable[[Any], str | None],
+        limit: int,
+    ) -> list[Claim]:
+        """Claim a cell (:meth:`next_claim`), then up to ``limit - 1`` more of its group: cells
+        left to run for which ``group_of`` gives the same key (never ``None``). Empty when every
+        cell is finished.
+
+        Each cell is claimed as :meth:`next_claim` claims one (its own trial, lowest live claim
+        wins), so the journal records every cell once whatever the grouping, and a group that
+        dies leaves only its unrecorded cells to run again. A claim that comes back for a cell
+        of another group (a waiting trial another worker enqueued) is released at once: pruned,
+        its cell left to run.
+        """
+        from optuna.trial import TrialState
+
+        first = self.next_claim(rng, poll=poll)
+        if first is None:
+            return []
+        claims = [first]
+        group = group_of(first.cell)
+        if group is None:
+            return claims
+        study = self._opened()
+        while len(claims) < limit:
+            states = self.states()
+            held = {c.cell.key for c in claims}
+            mates = [
+                k
+                for k, s in states.items()
+                if k not in held
+                and not s.complete
+                and not s.live
+                and not finally_failed(s, self.config)
+                and self._ready(k, states)
+                and group_of(self.by_key[k]) == group
+            ]
+            if not mates:
+                break
+            key = rng.choice(mates)
+            study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
+            claim = self._take(study.ask())
+            if claim is None:
                 continue
-            return Claim(trial, self.by_key[key], self._attempt(key))
+            if group_of(claim.cell) != group:
+                claim.trial.set_user_attr("released", True)
+                study.tell(claim.trial, state=TrialState.PRUNED)
+                continue
+            claims.append(claim)
+        return claims
 
     def _ready(self, key: str, states: dict[str, CellState]) -> bool:
         """A cell of a tuned group runs once its group's tuning has finished."""

@@ -2,9 +2,13 @@
 
 Each worker pulls the next cell from the :class:`~deepgnn.sweep.ledger.Ledger`, runs it with
 :func:`deepgnn.experiment.run_cell` (the same path ``deepgnn train`` takes), and records its
-row with the bookkeeping columns (attempt, trial, worker, host, versions, wall time). A cell
-that raises is recorded as failed with its error text and retried up to ``max_retries`` times
-(a ``FileNotFoundError`` is not retried; missing dataset files stop the run before any cell);
+row with the bookkeeping columns (attempt, trial, worker, host, versions, wall time). With
+``batch_cells`` (the default), a worker claims a cell and up to ``max_batch_cells - 1`` more that
+share its graph and shape (:func:`deepgnn.experiment.batch_key`), trains them as one batched
+model (:func:`deepgnn.experiment.run_cells`) and records each cell's row on its own
+(``group_size`` says how many trained together). A cell that raises is recorded as failed with
+its error text and retried up to ``max_retries`` times (a ``FileNotFoundError`` is not retried;
+missing dataset files stop the run before any cell);
 the sweep goes on (``run(retry_failed=True)`` gives the cells that failed for good another
 round). A diverged run (NaN/inf loss) is a result (``status="diverged"``), not a failure. A
 full disk is not a cell's failure: the worker stops, naming the file, and what was recorded
@@ -22,7 +26,8 @@ import signal as _signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -79,15 +84,27 @@ def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, posi
             total=len(ledger.units), position=position, desc=desc, unit="cell", leave=True
         )
     ran = 0
+    group_of = _grouper() if config.batch_cells and config.max_batch_cells > 1 else None
     try:
         while True:
-            claim = ledger.next_claim(rng, poll=poll)
+            if group_of is not None:
+                claims = ledger.next_group(
+                    rng, poll=poll, group_of=group_of, limit=config.max_batch_cells
+                )
+            else:
+                claim = ledger.next_claim(rng, poll=poll)
+                claims = [] if claim is None else [claim]
             if bar is not None and ledger.finished > bar.n:
                 bar.update(ledger.finished - bar.n)
-            if claim is None:
+            if not claims:
                 break
-            ran += 1
-            _run_claim(ledger, claim, out=out, device=device, versions=versions, worker=worker)
+            ran += len(claims)
+            if len(claims) == 1:
+                _run_claim(
+                    ledger, claims[0], out=out, device=device, versions=versions, worker=worker
+                )
+            else:
+                _run_group(ledger, claims, out=out, device=device, versions=versions, worker=worker)
     finally:
         if bar is not None:
             bar.close()
@@ -106,9 +123,7 @@ def _run_claim(
     worker: str,
 ) -> None:
     unit, config = claim.cell, ledger.config
-    base = {**unit.columns(), "attempt": claim.attempt, "trial": claim.trial.number}
-    base.update(worker=worker, host=socket.gethostname())
-    base.update({f"{k}_version": v for k, v in versions.items()})
+    base = {**_base(ledger, claim, versions, worker), "group_size": 1}
     start = time.perf_counter()
     retry = True
     with ledger.running(claim):
@@ -152,6 +167,111 @@ def _run_claim(
             _free_cuda()
     row = {**base, **row, "wall_seconds": time.perf_counter() - start, "error": error or ""}
     ledger.record(claim, row, error, retry=retry)
+
+
+def _grouper() -> Callable[[Any], str | None]:
+    """A unit's batch group: its :func:`deepgnn.experiment.batch_key` and its tuning group
+    (the cells of one tuning group train with one tuned setting), ``None`` for tuning units
+    and cells that cannot batch. Computed once per unit."""
+    known: dict[str, str | None] = {}
+
+    def group_of(unit: Any) -> str | None:
+        if isinstance(unit, TuneUnit):
+            return None
+        if unit.key not in known:
+            key = experiment.batch_key(unit.spec())
+            known[unit.key] = None if key is None else f"{key}|{unit.tune_key}"
+        return known[unit.key]
+
+    return group_of
+
+
+def _base(ledger: Ledger, claim: Claim, versions: dict[str, str], worker: str) -> dict[str, Any]:
+    """A claim's bookkeeping columns: settings, attempt, trial, worker, host, versions."""
+    base = {**claim.cell.columns(), "attempt": claim.attempt, "trial": claim.trial.number}
+    base.update(worker=worker, host=socket.gethostname())
+    base.update({f"{k}_version": v for k, v in versions.items()})
+    return base
+
+
+def _run_group(
+    ledger: Ledger,
+    claims: list[Claim],
+    *,
+    out: Path,
+    device: str | None,
+    versions: dict[str, str],
+    worker: str,
+) -> None:
+    """Run claimed cells of one batch group together (:func:`deepgnn.experiment.run_cells`)
+    and record each cell's row (``wall_seconds``: the group's time) or error on its own."""
+    config = ledger.config
+    specs, settings = [], []
+    for claim in claims:
+        spec = claim.cell.spec()
+        tuned = ledger.tuned(claim.cell.tune_key) if claim.cell.tune_key else {}
+        specs.append(replace(spec, train={**spec.train, **tuned}) if tuned else spec)
+        settings.append(tuned)
+    curves = [out / "curves" / f"{c.cell.key}.csv.gz" for c in claims]
+    start = time.perf_counter()
+    with ExitStack() as held:
+        for claim in claims:
+            held.enter_context(ledger.running(claim))
+        try:
+            outcomes = experiment.run_cells(
+                specs,
+                device=device,
+                record=config.record,
+                measures=config.measures,
+                curves=curves,
+                curve_every=config.curve_every,
+            )
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in NO_SPACE:
+                raise
+            log.warning(
+                "a group of %d cells failed; they run one by one", len(claims), exc_info=True
+            )
+            outcomes = []
+            for spec, path in zip(specs, curves):
+                try:
+                    outcomes.append(
+                        experiment.run_cell(
+                            spec,
+                            device=device,
+                            record=config.record,
+                            measures=config.measures,
+                            curves=path,
+                            curve_every=config.curve_every,
+                        )
+                    )
+                except Exception as failed:
+                    outcomes.append(failed)
+    wall = time.perf_counter() - start
+    for claim, outcome, tuned in zip(claims, outcomes, settings):
+        retry = True
+        if isinstance(outcome, Exception):
+            if isinstance(outcome, OSError) and outcome.errno in NO_SPACE:
+                raise outcome  # every later cell would fail the same way: stop the worker
+            error: str | None = f"{type(outcome).__name__}: {outcome}"[:4000]
+            # as _run_claim: a file missing now is missing at the next try too
+            retry = not isinstance(outcome, FileNotFoundError)
+            log.warning(
+                "%s failed (attempt %d%s): %s",
+                claim.cell.key,
+                claim.attempt,
+                "" if retry else ", not retried",
+                outcome,
+            )
+            row: dict[str, Any] = {"status": "failed", "device": str(device or "auto")}
+        else:
+            error, row = None, dict(outcome.row)
+            row.update({f"tuned_{k}": v for k, v in tuned.items()})
+        row = {**_base(ledger, claim, versions, worker), "group_size": 1, **row}
+        row.update(wall_seconds=wall, error=error or "")
+        ledger.record(claim, row, error, retry=retry)
+    if any(isinstance(o, Exception) for o in outcomes):
+        _free_cuda()
 
 
 def _versions() -> dict[str, str]:

@@ -6,7 +6,8 @@ Both take a built model, a dataset and an optional initialization (a name from
 validation metric and reports the test metric at that epoch (the protocol of OGB's examples);
 its optimizer settings come from a named protocol (:mod:`deepgnn.train.protocols`) resolved for
 the model's depth. Every result says whether the model trained at all
-(:attr:`TrainResult.untrained`, :func:`is_untrained`).
+(:attr:`TrainResult.untrained`, :func:`is_untrained`). :func:`train_node_batched` trains many
+runs of one architecture on one dataset together, each as ``train_node`` trains it alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from deepgnn._checks import check_choice
 from deepgnn._io import jsonable
 from deepgnn.train import protocols
+from deepgnn.train._batched import BATCHED_FAMILIES, batch_obstacle, train_node_batched
 from deepgnn.train._graph import GraphClassifier, train_graph
 from deepgnn.train._loop import (
     BUDGET_FRACTION,
@@ -36,6 +38,7 @@ from deepgnn.train._node import train_node
 from deepgnn.train.protocols import Protocol
 
 __all__ = [
+    "BATCHED_FAMILIES",
     "SCHEDULES",
     "UNTRAINED_FRACTION",
     "BUDGET_FRACTION",
@@ -43,6 +46,7 @@ __all__ = [
     "GraphClassifier",
     "Protocol",
     "TrainResult",
+    "batch_obstacle",
     "check_options",
     "is_budget_limited",
     "is_fitted",
@@ -52,6 +56,7 @@ __all__ = [
     "resolve_options",
     "train_graph",
     "train_node",
+    "train_node_batched",
     "verdicts",
 ]
 

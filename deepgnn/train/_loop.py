@@ -39,7 +39,9 @@ __all__ = [
     "verdicts",
     "is_budget_limited",
     "majority_share",
+    "epoch_bar",
     "resolve",
+    "scheduler_for",
 ]
 
 log = logging.getLogger("deepgnn.train")
@@ -489,7 +491,8 @@ def check_init(init: object, options: object) -> None:
         )
 
 
-def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:
+def scheduler_for(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:
+    """The learning-rate scheduler of ``schedule`` (``None`` for ``"constant"``)."""
     if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     if schedule == "plateau":
@@ -499,7 +502,8 @@ def _schedule(optimizer: torch.optim.Optimizer, schedule: str, epochs: int) -> A
     return None
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
+def epoch_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A progress bar over ``total`` epochs when ``enabled``, else ``None``."""
     if not enabled:
         return None
     return progress_bar(total=total, desc=desc, unit="epoch")
@@ -534,13 +538,13 @@ class Loop:
         self.optimizer = optimizer
         self.settings = settings
         self.schedule = schedule
-        self.scheduler = _schedule(optimizer, schedule, settings.epochs)
+        self.scheduler = scheduler_for(optimizer, schedule, settings.epochs)
         self.patience = settings.patience
         self.best = (-math.inf, math.nan, math.nan, 0)  # val, test, train, epoch
         self.best_train = -math.inf
         self.rows: list[dict[str, float]] = []
         self.since_best = 0
-        self.bar = _progress(settings.epochs, progress, desc)
+        self.bar = epoch_bar(settings.epochs, progress, desc)
         self.on_epoch = on_epoch
         self.start = time.perf_counter()
 

@@ -1,0 +1,817 @@
+r"""Batched training: ``k`` node-classification runs that share a graph and a shape, as one model.
+
+Small-graph runs are launch-bound on a GPU: one run keeps a sliver of the card busy. ``k`` runs of
+one family, depth and width on one dataset (different seeds and initializations) train together
+here: the members' hidden states sit side by side in one ``(N, k, w)`` tensor, so each layer is
+one SpMM over the concatenated width :math:`k \cdot w` and one batched GEMM (``torch.baddbmm``)
+with the stacked weights :math:`(k, w_\text{out}, w_\text{in})`:
+
+.. math::
+    [H_1 \Vert \dots \Vert H_k] \mapsto
+    \hat A\, [H_1 W_1^\top \Vert \dots \Vert H_k W_k^\top] + [b_1 \Vert \dots \Vert b_k]
+
+Every operation acts on one member's columns only, and Adam is elementwise, so a member trains
+as it would alone: its own initialization, dropout masks, Adam state, per-epoch metrics, best
+epoch, early stopping, divergence and verdicts. The members' losses are summed for one backward
+pass; the gradient of a sum is each member's own gradient. A member that stops (early stopping,
+NaN/inf loss) leaves the sum and keeps the parameters it had when it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepgnn._checks import resolve_device
+from deepgnn._typing import Device
+from deepgnn.data import Dataset
+from deepgnn.graph import SPMM_ACTIVATIONS, Graph
+from deepgnn.models import ACTIVATIONS, GNN
+from deepgnn.train._loop import (
+    PROTOCOL,
+    InitSpec,
+    Loop,
+    Settings,
+    TrainResult,
+    apply_init,
+    check_options,
+    epoch_bar,
+    majority_share,
+    param_groups,
+    resolve,
+    scheduler_for,
+)
+from deepgnn.train.protocols import Protocol
+
+__all__ = ["BATCHED_FAMILIES", "batch_obstacle", "train_node_batched"]
+
+log = logging.getLogger("deepgnn.train")
+
+#: The families :func:`train_node_batched` trains (every registered one but ``revgcn``, whose
+#: reversible blocks rebuild their inputs in backward: such cells train one by one).
+BATCHED_FAMILIES = ("appnp", "gat", "gated_resgcn", "gcn", "gcnii", "jknet", "resgcn", "rezero")
+
+
+def batch_obstacle(
+    family: str,
+    *,
+    norm: str | None = None,
+    backend: str = "torch",
+    checkpoint: int | bool | None = None,
+    schedule: str = "constant",
+    drop_edge: float = 0.0,
+    multilabel: bool = False,
+) -> str | None:
+    """Why runs with these settings cannot train batched, or ``None`` when they can.
+
+    Batched training takes the families of :data:`BATCHED_FAMILIES` on the torch backend,
+    without norms (a norm would need its own per-member form), without activation
+    checkpointing, with a ``"constant"`` or ``"cosine"`` learning-rate schedule (``"plateau"``
+    changes each member's rate on its own validation curve, and the members share one
+    optimizer), without DropEdge (each member would sample its own graph) and on single-label
+    datasets.
+
+    Example:
+        >>> batch_obstacle("gcn") is None, batch_obstacle("revgcn")
+        (True, "family 'revgcn' has no batched form (batched families: appnp, gat, gated_resgcn, gcn, gcnii, jknet, resgcn, rezero)")
+    """
+    if family not in BATCHED_FAMILIES:
+        return (
+            f"family {family!r} has no batched form (batched families: "
+            f"{', '.join(BATCHED_FAMILIES)})"
+        )
+    if backend != "torch":
+        return f"backend={backend!r}: batched training runs deepgnn's own layers (backend='torch')"
+    if norm is not None:
+        return f"norm={norm!r}: batched models have no norms"
+    if checkpoint is not None and checkpoint is not False:
+        return f"checkpoint={checkpoint!r}: batched models store every activation"
+    if schedule == "plateau":
+        return (
+            "schedule='plateau' lowers each run's learning rate on its own validation curve, "
+            "while batched runs share one optimizer"
+        )
+    if drop_edge:
+        return f"drop_edge={drop_edge!r}: each run would sample its own graph every step"
+    if multilabel:
+        return "a multi-label dataset: batched training takes single-label datasets"
+    return None
+
+
+def train_node_batched(
+    models: Sequence[GNN],
+    dataset: Dataset,
+    *,
+    seeds: Sequence[int],
+    inits: Sequence[InitSpec] | None = None,
+    init_options: Sequence[Mapping[str, Any] | None] | None = None,
+    splits: Sequence[int | None] | None = None,
+    protocol: str | Protocol | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    weight_decay: float | Mapping[str, float] | None = None,
+    patience: int | str | None = PROTOCOL,
+    betas: tuple[float, float] | None = None,
+    dropout: float | None = None,
+    schedule: str = "constant",
+    device: Device | None = None,
+    progress: bool = False,
+    cuda_graph: bool = False,
+) -> list[TrainResult]:
+    r"""Train ``models`` together, each as :func:`~deepgnn.train.train_node` trains it alone.
+
+    ``models[i]`` trains with seed ``seeds[i]``, initialization ``inits[i]`` (with
+    ``init_options[i]``) and split ``splits[i]`` of ``dataset``; every other setting is shared
+    and means what it means for :func:`~deepgnn.train.train_node`. The members must have one
+    architecture (family, depth, width, activation, options, dtype; their own parameters). Each
+    layer of the stacked model is one SpMM over the members' concatenated hidden states
+    :math:`(N, k \cdot w)` and one batched GEMM, so ``k`` small runs cost little more time than
+    one on a GPU (their steps are bound by kernel launches, not by arithmetic).
+
+    What stays each member's own, and equal to its run alone:
+
+    - initialization: drawn as ``train_node`` draws it (``torch.manual_seed(seed)``, then
+      ``init``), before the parameters are stacked; SPoGInit searches the member alone;
+    - dropout masks: each member draws from its own generator, seeded as ``train_node`` seeds
+      the global one and advanced by the initialization as there. On the CPU a member's masks
+      are the very masks of its run alone (``F.dropout`` draws ``bernoulli_(1 - p)`` of the
+      layer's shape from the global generator; a member draws the same shapes in the same
+      order from its own). On CUDA the masks of a run alone come from the fused dropout
+      kernel's Philox offsets, which no other call reproduces: a member's masks there are other
+      draws of the same distribution from its own CUDA generator, seeded by its seed, and do
+      not depend on the other members;
+    - Adam state (elementwise, on the stacked parameters), per-epoch loss and metrics, the
+      best-validation epoch, early stopping, divergence (a NaN/inf loss stops that member,
+      before its update, as alone) and the verdicts. The metrics of every member are computed
+      on the device in one pass (:meth:`~deepgnn.data.Dataset.evaluate_stacked`).
+
+    So on the CPU, batched and alone differ only by float rounding (summation order in the
+    batched GEMM); ``tests/test_train_batched.py`` checks losses and final weights of every
+    batched family against runs alone to 1e-9 in float64 over 50 epochs.
+
+    Args:
+        models: ``k >= 1`` built models of one architecture (:func:`batch_obstacle` says which
+            can batch); each ends with its trained parameters, as with ``train_node``.
+        dataset: a single-label node :class:`~deepgnn.data.Dataset`.
+        seeds: one seed per model (an int >= 0), as ``train_node``'s ``seed``.
+        inits: one initialization per model (``None``: keep each model's parameters).
+        init_options: one options mapping (or ``None``) per model, for named inits.
+        splits: one split index (or ``None``: the dataset's current split) per model.
+        protocol, epochs, lr, weight_decay, patience, betas, dropout, schedule: as for
+            ``train_node`` (``schedule="plateau"`` cannot batch).
+        device: where to train; default CUDA when available, else CPU.
+        progress: show one tqdm bar for the group.
+        cuda_graph: capture the group's training step and evaluation forward once as CUDA
+            graphs and replay them (needs CUDA). The dropout masks are drawn into fixed
+            buffers before each replay. As with ``train_node(cuda_graph=True)``, the update of
+            the epoch whose loss became NaN/inf has already been applied to that member.
+
+    Returns:
+        One :class:`~deepgnn.train.TrainResult` per model, in order. ``seconds`` is the
+        group's training time until that member stopped.
+
+    Raises:
+        ValueError: the models differ in architecture, the lengths of ``seeds`` / ``inits`` /
+            ``init_options`` / ``splits`` differ from ``len(models)``, the settings cannot
+            batch (:func:`batch_obstacle`), or a bad option (as ``train_node`` raises).
+        TypeError: a model not built by :func:`deepgnn.build`, or a dataset that is not a node
+            dataset.
+
+    Example:
+        >>> import deepgnn
+        >>> ds = deepgnn.data.load("cora")
+        >>> models = [deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, seed=s)
+        ...           for s in (0, 1)]
+        >>> results = train_node_batched(models, ds, seeds=[0, 1], epochs=100, device="cpu")
+        >>> [r.test > 0.75 for r in results]
+        [True, True]
+    """
+    models = list(models)
+    k = len(models)
+    if k == 0:
+        raise ValueError("models is empty; pass one or more models built with deepgnn.build")
+    for member in models:
+        if not isinstance(member, GNN):
+            raise TypeError(f"models must be built with deepgnn.build, got {type(member).__name__}")
+    if len({id(m) for m in models}) != k:
+        raise ValueError("models holds one model twice; build one model per member")
+    if not isinstance(dataset, Dataset):
+        raise TypeError(
+            f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
+            "graph-classification datasets go to train_graph"
+        )
+    seeds = _per_member("seeds", seeds, k)
+    init_list: list[InitSpec] = _per_member("inits", inits, k) if inits is not None else [None] * k
+    option_list: list[Mapping[str, Any] | None] = (
+        _per_member("init_options", init_options, k) if init_options is not None else [None] * k
+    )
+    split_list: list[int | None] = (
+        _per_member("splits", splits, k) if splits is not None else [None] * k
+    )
+    for seed, ini, opt in zip(seeds, init_list, option_list):
+        check_options(seed=seed, device=device, init=ini, init_options=opt)
+    template = models[0]
+    settings = resolve(
+        template.depth,
+        template.family,
+        protocol,
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        betas=betas,
+        dropout=dropout,
+        schedule=schedule,
+    )
+    obstacle = batch_obstacle(
+        template.family,
+        norm=template.norm,
+        backend=template.backend,
+        checkpoint=template.checkpoint,
+        schedule=schedule,
+        multilabel=dataset.multilabel,
+    )
+    if obstacle is None and type(template).family != template.family:
+        # a wrapped PyG / DGL / PyTorch model may name a deepgnn family whose defaults it takes
+        obstacle = (
+            f"{type(template).__name__} is not deepgnn's own {template.family!r} model "
+            "(deepgnn.adapters.wrap); batched forms exist for deepgnn's families only"
+        )
+    if obstacle is not None:
+        raise ValueError(f"these runs cannot train batched: {obstacle}; train them one by one")
+    _check_same_architecture(models, settings)
+    if template.in_dim != dataset.num_features or template.out_dim != dataset.num_classes:
+        raise ValueError(
+            f"models map {template.in_dim} -> {template.out_dim} but {dataset.name} has "
+            f"{dataset.num_features} features and {dataset.num_classes} classes; build them "
+            f"with in_dim={dataset.num_features}, out_dim={dataset.num_classes}"
+        )
+    views = [dataset if s is None else dataset.split(s) for s in split_list]
+    dev = resolve_device(device)
+    if not isinstance(cuda_graph, bool):
+        raise TypeError(f"cuda_graph must be True or False, got {cuda_graph!r}")
+    if cuda_graph and dev.type != "cuda":
+        raise ValueError(
+            f"cuda_graph=True needs a CUDA device, but training runs on {dev}; pass "
+            "device='cuda' or cuda_graph=False"
+        )
+    ds = dataset.to(dev)
+    p = template.dropout if settings.dropout is None else float(settings.dropout)
+    generators = []
+    for model, seed, ini, opt in zip(models, seeds, init_list, option_list):
+        model.to(dev)
+        generators.append(_init_member(model, seed, ini, opt, ds, dev))
+    masks = torch.stack(
+        [torch.stack([v.train_mask, v.val_mask, v.test_mask]) for v in views], dim=1
+    ).to(dev)  # (3, k, N): train, val, test
+    chances = [majority_share(ds.y[v.train_mask.to(dev)]) for v in views]
+    if ds.metric == "rocauc":
+        chances = [0.5] * k
+    stack = _Stack(models)
+    groups = [
+        {"params": [stack.param_of[id(q)] for q in g["params"]], "weight_decay": g["weight_decay"]}
+        for g in param_groups(template, settings.weight_decay)
+    ]
+    name = f"{template.family}-{template.depth} on {ds.name}"
+    forward = _FORWARDS[template.family]
+    steps: _Steps
+    if cuda_graph:
+        optimizer = torch.optim.Adam(
+            groups,
+            lr=torch.tensor(float(settings.lr), device=dev),
+            capturable=True,
+            betas=settings.betas,
+        )
+        steps = _GraphedSteps(stack, forward, ds, masks[0], optimizer, p, generators)
+    else:
+        optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
+        steps = _Steps(stack, forward, ds, masks[0], optimizer, p, generators)
+    scheduler = scheduler_for(optimizer, schedule, settings.epochs)
+    loops = [
+        Loop(optimizer, settings=settings, schedule="constant", progress=False, desc=name)
+        for _ in range(k)
+    ]
+    bar = epoch_bar(settings.epochs, progress, f"{name} x{k}")
+    results: list[TrainResult | None] = [None] * k
+    diverged = [False] * k
+    kept: dict[int, dict[str, Tensor]] = {}  # a stopped member's parameters when it stopped
+
+    def stop(m: int, *, nan: bool) -> None:
+        diverged[m] = nan
+        kept[m] = stack.member(m)
+        steps.deactivate(m)
+        results[m] = loops[m].result(ds.metric, nan, chance=chances[m], name=name)
+
+    try:
+        for epoch in range(1, settings.epochs + 1):
+            losses = steps.train(lambda m: stop(m, nan=True))
+            for m, loss in enumerate(losses):
+                if results[m] is None and not math.isfinite(loss):
+                    log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss, epoch)
+                    stop(m, nan=True)
+            if all(r is not None for r in results):
+                break
+            scores = ds.evaluate_stacked(steps.logits(), masks).tolist()  # (3, k)
+            for m in range(k):
+                if results[m] is not None:
+                    continue
+                row = {"train": scores[0][m], "val": scores[1][m], "test": scores[2][m]}
+                if loops[m].end_epoch(epoch, losses[m], row):
+                    stop(m, nan=False)
+            if scheduler is not None:
+                scheduler.step()
+            if bar is not None:
+                bar.update(1)
+            if all(r is not None for r in results):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    for m, model in enumerate(models):
+        if results[m] is None:
+            results[m] = loops[m].result(ds.metric, False, chance=chances[m], name=name)
+        stack.write_back(m, model, kept.get(m))
+        model.train(diverged[m])  # train_node leaves a diverged model in training mode
+    return [r for r in results if r is not None]
+
+
+def _per_member(arg: str, values: Any, k: int) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{arg} must be a sequence with one entry per model, got {values!r}")
+    values = list(values)
+    if len(values) != k:
+        raise ValueError(f"{arg} has {len(values)} entries for {k} models; pass one per model")
+    return values
+
+
+def _architecture(model: GNN) -> tuple[Any, ...]:
+    options = tuple((n, getattr(model, n)) for n in model.family_options)
+    params = tuple((n, tuple(q.shape), q.dtype) for n, q in model.named_parameters())
+    return (
+        type(model),
+        model.in_dim,
+        model.out_dim,
+        model.depth,
+        model.width,
+        model.activation,
+        model.bias,
+        options,
+        params,
+    )
+
+
+def _describe(model: GNN) -> str:
+    dtype = next((str(q.dtype) for q in model.parameters()), "no parameters")
+    return f"{model.extra_repr()}, {model.in_dim} -> {model.out_dim}, {dtype}"
+
+
+def _check_same_architecture(models: list[GNN], settings: Settings) -> None:
+    first = _architecture(models[0])
+    for i, model in enumerate(models[1:], start=1):
+        if _architecture(model) != first:
+            raise ValueError(
+                f"models[{i}] ({_describe(model)}) differs from models[0] "
+                f"({_describe(models[0])}); batched models share their architecture "
+                "(family, dimensions, depth, width, activation, bias, options, dtype)"
+            )
+        if settings.dropout is None and model.dropout != models[0].dropout:
+            raise ValueError(
+                f"models[{i}] has dropout={model.dropout} but models[0] {models[0].dropout}; "
+                "pass dropout= to train them with one, or build them alike"
+            )
+
+
+def _init_member(
+    model: GNN,
+    seed: int,
+    init: InitSpec,
+    options: Mapping[str, Any] | None,
+    ds: Dataset,
+    dev: torch.device,
+) -> torch.Generator:
+    """Initialize a member as ``train_node`` does; return its dropout generator, in the state
+    the global one has after that initialization."""
+    cuda = dev.type == "cuda"
+    with torch.random.fork_rng(devices=[dev] if cuda else []):
+        torch.manual_seed(seed)
+        apply_init(model, init, options, graph=ds.graph, x=ds.x)
+        generator = torch.Generator(device=dev)
+        generator.set_state(torch.cuda.get_rng_state(dev) if cuda else torch.get_rng_state())
+    return generator
+
+
+class _Stack:
+    """The members' parameters, each stacked on a new leading axis of length ``k``.
+
+    ``p[name]`` is ``(k, *shape)`` for the parameter ``name`` of every member;
+    ``param_of[id(q)]`` maps a parameter of ``models[0]`` to its stack. ``t`` is the template
+    the forward reads the architecture from (depth, activation, options).
+    """
+
+    def __init__(self, models: list[GNN]) -> None:
+        self.t = models[0]
+        self.k = len(models)
+        named = [dict(m.named_parameters()) for m in models]
+        self.p: dict[str, nn.Parameter] = {}
+        self.param_of: dict[int, nn.Parameter] = {}
+        for name, q in named[0].items():
+            stacked = nn.Parameter(torch.stack([n[name].detach() for n in named]))
+            self.p[name] = stacked
+            self.param_of[id(q)] = stacked
+        self.names = list(self.p)
+
+    def get(self, name: str) -> Tensor | None:
+        return self.p.get(name)
+
+    def member(self, m: int) -> dict[str, Tensor]:
+        """A copy of member ``m``'s parameters now."""
+        return {name: q.detach()[m].clone() for name, q in self.p.items()}
+
+    def write_back(self, m: int, model: GNN, kept: dict[str, Tensor] | None) -> None:
+        """Copy member ``m``'s parameters (``kept``, else the stack's now) into ``model``."""
+        source = kept if kept is not None else {n: q.detach()[m] for n, q in self.p.items()}
+        with torch.no_grad():
+            for name, q in model.named_parameters():
+                q.copy_(source[name])
+
+
+class _Dropout:
+    """Each member's dropout, from its own generator, in the order of its forward pass.
+
+    ``h`` is ``(N, k, d)`` (or ``(N, d)``, shared by every member: the input features). On the
+    CPU member ``m`` draws ``bernoulli_(1 - p)`` of shape ``(N, d)`` from its generator, as
+    ``F.dropout`` draws from the global one, so its masks are those of its run alone. On CUDA
+    the masks come from buffers filled before the step (:meth:`fill`).
+    """
+
+    def __init__(self, p: float, generators: list[torch.Generator]) -> None:
+        self.p = p
+        self.generators = generators
+        self.active = [True] * len(generators)
+        self.training = False
+        self.buffers: list[Tensor] | None = None  # filled masks, in forward order (CUDA)
+        self.block = torch.empty(0)  # the buffers' storage, one row per member
+        self.position = 0
+        self.recording = False
+        self.shapes: list[tuple[int, int]] = []  # the masks one forward draws, when recording
+
+    def __call__(self, h: Tensor) -> Tensor:
+        if not (self.training and self.p):
+            return h
+        n, d = h.shape[0], h.shape[-1]
+        k = len(self.generators)
+        if self.buffers is not None:
+            noise = self.buffers[self.position]
+            self.position += 1
+        else:
+            if self.recording:
+                self.shapes.append((n, d))
+            noise = h.new_empty(n, k, d)
+            for m, g in enumerate(self.generators):
+                if self.active[m]:
+                    noise[:, m].copy_(h.new_empty(n, d).bernoulli_(1.0 - self.p, generator=g))
+                else:
+                    noise[:, m].zero_()
+            noise.div_(1.0 - self.p)
+        return (h.unsqueeze(1) if h.dim() == 2 else h) * noise
+
+    def fill(self, like: Tensor) -> None:
+        """Draw every mask of one training step into :attr:`buffers` (shapes recorded by an
+        eager step): member ``m`` draws them all in one call from its own generator, into its
+        row of one ``(k, total)`` block; each buffer is an ``(N, k, d)`` view of the block, so a
+        step costs ``k`` draws and one division, however many layers drop."""
+        k = len(self.generators)
+        if self.buffers is None:
+            total = sum(n * d for n, d in self.shapes)
+            self.block = like.new_ones(k, total)
+            self.buffers, start = [], 0
+            for n, d in self.shapes:
+                view = self.block[:, start : start + n * d].view(k, n, d).transpose(0, 1)
+                self.buffers.append(view)
+                start += n * d
+        self.position = 0
+        if not self.shapes:
+            return
+        for m, g in enumerate(self.generators):
+            if self.active[m]:
+                self.block[m].bernoulli_(1.0 - self.p, generator=g)
+            else:
+                self.block[m].zero_()  # a stopped member: finite, and left out of the loss
+        self.block.div_(1.0 - self.p)
+
+
+# ------------------------------------------------------------------- stacked layers
+def _linear(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """Each member's ``h_m W_mᵀ + b_m``: ``h`` ``(N, k, in)`` or ``(N, in)`` (shared),
+    ``weight`` ``(k, out, in)``, ``bias`` ``(k, out)``; returns ``(N, k, out)``."""
+    k, out, inn = weight.shape
+    n = h.shape[0]
+    if h.dim() == 2:  # one input for all: one GEMM against the members' weights side by side
+        w = weight.permute(2, 0, 1).reshape(inn, k * out)
+        y = h @ w if bias is None else torch.addmm(bias.reshape(k * out), h, w)
+        return y.view(n, k, out)
+    wt = weight.transpose(1, 2)
+    hk = h.transpose(0, 1)  # (k, N, in), a strided view
+    y = torch.bmm(hk, wt) if bias is None else torch.baddbmm(bias.unsqueeze(1), hk, wt)
+    return y.transpose(0, 1).contiguous()
+
+
+def _spmm(
+    graph: Graph, h: Tensor, bias: Tensor | None = None, activation: str = "identity"
+) -> Tensor:
+    """``σ(Â h + b)`` over the members' concatenated columns; ``h`` ``(N, k, d)`` or ``(N, d)``."""
+    n = h.shape[0]
+    flat = h.reshape(n, -1)
+    b = None if bias is None else bias.reshape(-1)
+    out = graph.spmm(flat, bias=b, activation=activation)
+    return out.view(h.shape) if h.dim() == 3 else out
+
+
+def _act(name: str, h: Tensor) -> Tensor:
+    return h if name == "identity" else ACTIVATIONS[name](h)
+
+
+def _gcn_conv(
+    graph: Graph, h: Tensor, weight: Tensor, bias: Tensor | None, activation: str
+) -> Tensor:
+    """Each member's :class:`~deepgnn.models.gcn.GCNConv` then ``activation``, as ``GCN``'s
+    layer computes them (W on the narrower side of the product; tanh/relu in the SpMM)."""
+    k, out, inn = weight.shape
+    fused = activation if activation in SPMM_ACTIVATIONS else "identity"
+    if out <= inn:
+        y = _spmm(graph, _linear(h, weight, None), bias, fused)
+        return _act(activation, y) if fused != activation else y
+    y = _linear(_spmm(graph, h), weight, bias)
+    return _act(activation, y)
+
+
+def _gcn(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
+    t, act = s.t, s.t.activation
+    h = x
+    for i in range(t.depth - 1):
+        h = drop(_gcn_conv(graph, h, s.p[f"convs.{i}.weight"], s.get(f"convs.{i}.bias"), act))
+    last = t.depth - 1
+    return _gcn_conv(graph, h, s.p[f"convs.{last}.weight"], s.get(f"convs.{last}.bias"), "identity")
+
+
+def _resgcn(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
+    t, act, k = s.t, s.t.activation, s.k
+    h = _linear(x, s.p["in_proj.weight"], s.get("in_proj.bias"))
+    gated = "alpha" in s.p
+    for i in range(t.depth):
+        w, b = s.p[f"convs.{i}.weight"], s.get(f"convs.{i}.bias")
+        out = drop(_gcn_conv(graph, h, w, b, act))
+        if gated:
+            beta, alpha = s.p["beta"][:, i].view(1, k, 1), s.p["alpha"][:, i].view(1, k, 1)
+            h = beta * h + alpha * out
+        else:
+            h = h + out
+    return _linear(h, s.p["out_proj.weight"], s.get("out_proj.bias"))
+
+
+def _gcnii(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
+    t = s.t
+    act = t.activation
+    alpha = float(t.alpha)  # type: ignore[arg-type]
+    h0 = _act(act, _linear(drop(x), s.p["in_proj.weight"], s.get("in_proj.bias")))
+    h = h0
+    for i in range(t.depth):
+        beta = float(t.convs[i].beta)  # type: ignore[arg-type]
+        hd = drop(h)
+        support = torch.add(alpha * h0, _spmm(graph, hd), alpha=1.0 - alpha)
+        sk = support.transpose(0, 1)
+        w = s.p[f"convs.{i}.weight"].transpose(1, 2)
+        out = torch.baddbmm(sk, sk, w, beta=1.0 - beta, alpha=beta)
+        h = _act(act, out.transpose(0, 1).contiguous())
+    return _linear(drop(h), s.p["out_proj.weight"], s.get("out_proj.bias"))
+
+
+def _jknet(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
+    t, act = s.t, s.t.activation
+    layers = []
+    h = x
+    for i in range(t.depth):
+        h = drop(_gcn_conv(graph, h, s.p[f"convs.{i}.weight"], s.get(f"convs.{i}.bias"), act))
+        layers.append(h)
+    jk = torch.cat(layers, dim=2) if t.mode == "cat" else torch.stack(layers).amax(dim=0)
+    return _linear(jk, s.p["out_proj.weight"], s.get("out_proj.bias"))
+
+
+def _appnp(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
+    t, act = s.t, s.t.activation
+    layers = int(t.mlp_layers)  # type: ignore[arg-type]
+    alpha = float(t.alpha)  # type: ignore[arg-type]
+    h = drop(x)
+    for i in range(layers - 1):
+        h = drop(_act(act, _linear(h, s.p[f"lins.{i}.weight"], s.get(f"lins.{i}.bias"))))
+    last = layers - 1
+    z0 = _linear(h, s.p[f"lins.{last}.weight"], s.get(f"lins.{last}.bias"))
+    z = z0
+    for _ in range(t.depth):
+        z = (1.0 - alpha) * _spmm(graph, z) + alpha * z0
+    return z
+
+
+def _gat_conv(s: _Stack, graph: Graph, h: Tensor, i: int) -> Tensor:
+    """Each member's :class:`~deepgnn.models.gat.GATConv` ``i``: the ``k`` members' heads are
+    one layer of ``k * heads`` heads. Returns ``(N, k, heads, head_dim)``."""
+    k = s.k
+    heads = int(s.t.heads)  # type: ignore[arg-type]
+    attn_l = s.p[f"convs.{i}.attn_l"]  # (k, 1, heads, head_dim)
+    dim = attn_l.shape[-1]
+    n = h.shape[0]
+    hh = _linear(h, s.p[f"convs.{i}.fc.weight"], None).view(n, k * heads, dim)
+    el = (hh * attn_l.reshape(1, k * heads, dim)).sum(-1)
+    er = (hh * s.p[f"convs.{i}.attn_r"].reshape(1, k * heads, dim)).sum(-1)
+    dst, src = graph.coo()
+    # the operations of GATConv.forward, which explains them (index_select, not t[idx])
+    e = F.leaky_relu(el.index_select(0, src) + er.index_select(0, dst), 0.2)
+    index = dst.unsqueeze(1).expand_as(e)
+    with torch.no_grad():
+        emax = torch.full_like(el, float("-inf")).scatter_reduce(0, index, e, "amax")
+    a = (e - emax.index_select(0, dst)).exp()
+    a = a / torch.zeros_like(el).index_add(0, dst, a).index_select(0, dst)
+    out = torch.zeros_like(hh).index_add(0, dst, a.unsqueeze(-1) * hh.index_select(0, src))
+    bias = s.get(f"convs.{i}.bias")
+    if bias is not None:
+        out = out + bias.view(1, k * heads, dim)
+    return out.view(n, k, heads, dim)
+
+
+def _gat(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
+    t, act = s.t, s.t.activation
+    h = x
+    n = x.shape[0]
+    for i in range(t.depth - 1):
+        h = drop(_act(act, _gat_conv(s, graph, h, i).reshape(n, s.k, -1)))
+    return _gat_conv(s, graph, h, t.depth - 1).mean(dim=2)
+
+
+Forward = Callable[[_Stack, Graph, Tensor, _Dropout], Tensor]
+_FORWARDS: dict[str, Forward] = {
+    "gcn": _gcn,
+    "resgcn": _resgcn,
+    "gated_resgcn": _resgcn,
+    "rezero": _resgcn,
+    "gcnii": _gcnii,
+    "jknet": _jknet,
+    "appnp": _appnp,
+    "gat": _gat,
+}
+
+
+# -------------------------------------------------------------------- the steps
+class _Steps:
+    """An epoch of the group, op by op: a training step over the active members, then the
+    evaluation logits of all of them."""
+
+    def __init__(
+        self,
+        stack: _Stack,
+        forward: Forward,
+        ds: Dataset,
+        train_masks: Tensor,
+        optimizer: torch.optim.Optimizer,
+        p: float,
+        generators: list[torch.Generator],
+    ) -> None:
+        self.stack, self.forward, self.ds, self.optimizer = stack, forward, ds, optimizer
+        self.drop = _Dropout(p, generators)
+        k, n = train_masks.shape
+        dev = train_masks.device
+        self.k = k
+        counts = train_masks.sum(dim=1)
+        width = int(counts.max())
+        # Each member's training nodes, padded to one length with its own first node (weighted
+        # 0): row m, column j of the flattened (N * k, C) logits is node idx[m, j], member m.
+        order = torch.argsort((~train_masks).to(torch.uint8), dim=1, stable=True)[:, :width]
+        self.valid = torch.arange(width, device=dev).unsqueeze(0) < counts.unsqueeze(1)
+        idx = torch.where(self.valid, order, order[:, :1])
+        self.rows = (idx * k + torch.arange(k, device=dev).unsqueeze(1)).reshape(-1)
+        self.targets = ds.y.index_select(0, idx.reshape(-1))
+        self.counts = counts.to(ds.x.dtype)
+        self.width = width
+        self.alive = torch.ones(k, dtype=torch.bool, device=dev)
+
+    def deactivate(self, m: int) -> None:
+        """Member ``m`` stopped: it leaves the loss (and draws no more masks)."""
+        self.drop.active[m] = False
+        self.alive[m] = False
+
+    def losses(self, logits: Tensor) -> Tensor:
+        """Each member's mean cross-entropy on its training nodes, ``(k,)``."""
+        n, k, c = logits.shape
+        picked = logits.reshape(n * k, c).index_select(0, self.rows)
+        ce = F.cross_entropy(picked, self.targets, reduction="none").view(k, self.width)
+        return torch.where(self.valid, ce, 0.0).sum(dim=1) / self.counts
+
+    def step(self) -> Tensor:
+        """Forward, the members' losses, backward of the active ones' sum and the Adam update
+        (the captured step: no host sync)."""
+        ds = self.ds
+        logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
+        losses = self.losses(logits)
+        torch.where(self.alive, losses, 0.0).sum().backward()
+        self.optimizer.step()
+        return losses.detach()
+
+    def train(self, diverge: Callable[[int], None]) -> list[float]:
+        """One training step; ``diverge(m)`` runs for a member whose loss is NaN/inf before
+        the update, which then leaves it out. Returns the members' losses."""
+        self.drop.training = True
+        self.optimizer.zero_grad(set_to_none=True)
+        ds = self.ds
+        logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
+        losses = self.losses(logits)
+        values = losses.detach().tolist()
+        active = self.drop.active  # the host's copy of self.alive: no sync per member
+        for m, v in enumerate(values):
+            if active[m] and not math.isfinite(v):
+                diverge(m)  # keeps its parameters before this update, as train_node
+        if any(active):
+            torch.where(self.alive, losses, 0.0).sum().backward()
+            self.optimizer.step()
+        return values
+
+    def logits(self) -> Tensor:
+        """Every member's logits in eval mode (no dropout), ``(N, k, C)``."""
+        self.drop.training = False
+        with torch.no_grad():
+            return self.forward(self.stack, self.ds.graph, self.ds.x, self.drop)
+
+
+class _GraphedSteps(_Steps):
+    """The same calls, each replaying a CUDA graph captured once (as ``train_node``'s).
+
+    Warm-up steps on a side stream record the dropout shapes (and let cuBLAS, Triton and Adam
+    make what they make on first use); the parameters and Adam's state are put back before the
+    capture, so the first replay is the first step. Before every replay each member draws its
+    masks of the step into fixed buffers from its own generator. A member's loss is checked
+    after the replay, whose update has then already been applied.
+    """
+
+    def __init__(
+        self,
+        stack: _Stack,
+        forward: Forward,
+        ds: Dataset,
+        train_masks: Tensor,
+        optimizer: torch.optim.Optimizer,
+        p: float,
+        generators: list[torch.Generator],
+        warmup: int = 3,
+    ) -> None:
+        super().__init__(stack, forward, ds, train_masks, optimizer, p, generators)
+        dev = ds.x.device
+        saved = {name: q.detach().clone() for name, q in stack.p.items()}
+        states = [g.get_state() for g in generators]
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                self.drop.training, self.drop.recording = True, True
+                self.drop.shapes = []
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step()
+                _Steps.logits(self)
+        self.drop.recording = False
+        torch.cuda.current_stream(dev).wait_stream(side)
+        with torch.no_grad():
+            for name, q in stack.p.items():
+                q.copy_(saved[name])
+            for state in optimizer.state.values():
+                for value in state.values():
+                    if isinstance(value, Tensor):
+                        value.zero_()
+        for g, s in zip(generators, states):
+            g.set_state(s)
+        self.drop.training = True
+        self.drop.fill(ds.x)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.train_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.train_graph):
+            self.drop.position = 0
+            self.static_losses = self.step()
+        self.drop.training = False
+        self.eval_graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(self.eval_graph):
+            self.static_logits = forward(stack, ds.graph, ds.x, self.drop)
+        self.first = True
+
+    def train(self, diverge: Callable[[int], None]) -> list[float]:
+        self.drop.training = True
+        if not self.first:  # the capture's masks are the first step's
+            self.drop.fill(self.ds.x)
+        self.first = False
+        self.train_graph.replay()
+        return self.static_losses.tolist()
+
+    def logits(self) -> Tensor:
+        self.eval_graph.replay()
+        return self.static_logits
