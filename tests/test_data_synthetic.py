@@ -184,3 +184,100 @@ def test_csbm_products_is_registered_with_products_size():
 
     assert "csbm-products" in available()
     assert (PRODUCTS_HOMOPHILY, PRODUCTS_MAX_DEGREE) == (0.81, 17_481)
+
+
+def test_csbm_over_given_labels_keeps_them_and_realizes_homophily():
+    y = torch.tensor([0] * 1500 + [1] * 900 + [2] * 450 + [3] * 150)[torch.randperm(3000)]
+    for exponent in (None, 2.3):
+        ds = csbm(labels=y, avg_degree=10.0, homophily=0.6, degree_exponent=exponent, seed=4)
+        assert torch.equal(ds.y, y) and ds.num_classes == 4 and ds.num_nodes == 3000
+        src, dst = ds.graph.edge_index
+        assert ds.graph.num_edges == 15_000
+        assert (ds.y[src] == ds.y[dst]).float().mean().item() == pytest.approx(0.6, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"labels": [0, 2, 2, 0]}, r"classes \[1\] have no node"),
+        ({"labels": [0, -1, 1, 1]}, "labels hold -1"),
+        ({"labels": [[0, 1], [1, 0]]}, "1-D array of integer classes"),
+        ({"labels": [0.0, 1.0, 1.0]}, "1-D array of integer classes"),
+        ({"labels": [0, 1, 1, 0], "num_nodes": 5}, "num_nodes=5 but labels has 4"),
+        ({"labels": [0, 1, 1, 0], "num_classes": 3}, "num_classes=3 but labels hold 2"),
+        ({"affinity_width": 1.0}, "affinity_width=1.0 .* pass degree_exponent="),
+        ({"degree_exponent": 2.1, "affinity_width": 0}, "affinity_width=0 is not allowed"),
+        ({"degree_weights": [1.0] * 10}, r"degree_weights must hold one .* \(10000\)"),
+        ({"degree_weights": [1.0] * 9999 + [0.0]}, "one positive finite number"),
+        (
+            {"degree_weights": [1.0] * 10000, "degree_exponent": 2.1},
+            "degree_weights sets the expected degrees; drop degree_exponent",
+        ),
+    ],
+)
+def test_csbm_labels_affinity_and_weights_reject_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        csbm(**kwargs)
+
+
+def _partner_share(ds, top: int) -> float:
+    """Mean over classes of the share of a class's inter-class edge ends that fall in its
+    ``top`` most frequent partner classes."""
+    src, dst = ds.graph.edge_index
+    inter = ds.y[src] != ds.y[dst]
+    c = ds.num_classes
+    counts = torch.zeros(c, c)
+    counts.index_put_((ds.y[src][inter], ds.y[dst][inter]), torch.ones(int(inter.sum())), True)
+    best = counts.sort(dim=1, descending=True).values[:, :top].sum(1)
+    return (best / counts.sum(1)).mean().item()
+
+
+def test_affinity_width_sends_inter_class_edges_to_related_classes():
+    kw = dict(num_nodes=6000, avg_degree=10.0, num_classes=10, homophily=0.5, seed=0)
+    spread = csbm(degree_exponent=2.5, **kw)
+    narrow = csbm(degree_exponent=2.5, affinity_width=0.2, **kw)
+    wide = csbm(degree_exponent=2.5, affinity_width=1e6, **kw)
+    # 2 ring neighbours of 9 other classes: 2/9 of the ends without affinity, nearly all
+    # (weights 1 against e^-5 and less) with a narrow width, 2/9 again with a very wide one
+    assert _partner_share(spread, 2) == pytest.approx(2 / 9, abs=0.03)
+    assert _partner_share(narrow, 2) > 0.95
+    assert _partner_share(wide, 2) == pytest.approx(2 / 9, abs=0.03)
+    for ds in (narrow, wide):
+        src, dst = ds.graph.edge_index
+        assert ds.graph.num_edges == 30_000
+        assert (ds.y[src] == ds.y[dst]).float().mean().item() == pytest.approx(0.5, abs=1e-4)
+
+
+def test_degree_weights_set_the_expected_degrees():
+    n = 8000
+    weights = torch.ones(n)
+    weights[: n // 4] = 4.0  # a quarter of the nodes expects four times the degree
+    ds = csbm(num_nodes=n, avg_degree=10.0, num_classes=4, degree_weights=weights, seed=0)
+    degree = (ds.graph.degree - 1).double()
+    assert degree.mean().item() == pytest.approx(10.0, abs=1e-3)
+    # expected degrees 10 * 4/1.75 = 22.9 and 10/1.75 = 5.7 (the cap sqrt(n * d) = 282 is far)
+    assert degree[: n // 4].mean().item() == pytest.approx(22.86, rel=0.05)
+    assert degree[n // 4 :].mean().item() == pytest.approx(5.71, rel=0.05)
+
+
+def test_arxiv_sbm_has_arxivs_labels_split_and_edges():
+    from deepgnn.data import available, load
+    from deepgnn.data.arxiv_sbm import arxiv_labels
+
+    labels, years = arxiv_labels()
+    ds = load("arxiv-sbm")
+    assert "arxiv-sbm" in available() and ds.name == "arxiv-sbm"
+    assert (ds.num_nodes, ds.num_features, ds.num_classes) == (169_343, 128, 40)
+    assert torch.equal(ds.y, torch.from_numpy(labels))
+    assert ds.num_splits == 1
+    sizes = [int(m.sum()) for m in (ds.train_mask, ds.val_mask, ds.test_mask)]
+    assert sizes == [90_941, 29_799, 48_603]
+    assert torch.equal(ds.test_mask, torch.from_numpy(years >= 2019))
+    assert ds.graph.num_edges == 1_166_243
+    src, dst = ds.graph.edge_index
+    same = int((ds.y[src] == ds.y[dst]).sum()) // 2
+    assert same == round(0.655 * 1_166_243)  # arxiv's edge homophily, exactly
+    # citations accumulate with age: the newest papers (test) have the fewest neighbours
+    degree = (ds.graph.degree - 1).double()
+    assert degree[ds.train_mask].mean() > 1.5 * degree[ds.test_mask].mean()
+    assert degree.max().item() > 100 * degree.median().item()  # hubs

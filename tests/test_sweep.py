@@ -1243,20 +1243,35 @@ def test_sweep_over_missing_data_stops_at_its_start_in_one_line(tmp_path, capsys
         sweep.run(path, out=out, progress=False)
 
 
-def test_cell_whose_file_went_missing_fails_once_without_retries(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("batch", [False, True])
+def test_cell_whose_file_went_missing_fails_once_without_retries(
+    tmp_path, monkeypatch, caplog, batch
+):
     import logging
 
     calls = Counter()
-    real = experiment.run_cell
+    real, real_cells = experiment.run_cell, experiment.run_cells
+
+    def gone(spec):
+        return FileNotFoundError(f"dataset 'cora': ind.cora.x not found (looked for {spec})")
 
     def run_cell(spec, **kw):
         calls[(spec.family, spec.depth, spec.seed)] += 1
         if spec.family == "resgcn":
-            raise FileNotFoundError(f"dataset 'cora': ind.cora.x not found (looked for {spec})")
+            raise gone(spec)
         return real(spec, **kw)
 
+    def run_cells(specs, **kw):  # a batched group: each member's outcome, its error or row
+        for spec in specs:
+            calls[(spec.family, spec.depth, spec.seed)] += 1
+        if specs[0].family == "resgcn":
+            return [gone(spec) for spec in specs]
+        return real_cells(specs, **kw)
+
     monkeypatch.setattr(experiment, "run_cell", run_cell)
+    monkeypatch.setattr(experiment, "run_cells", run_cells)
     path = _write(tmp_path, "gone", epochs=2, retries=2)
+    path.write_text(f"batch_cells = {str(batch).lower()}\n" + path.read_text())
     with caplog.at_level(logging.WARNING, logger="deepgnn.sweep.runner"):
         state = sweep.run(path, out=tmp_path / "out", progress=False)
     assert (state.done, state.failed, state.left) == (4, 4, 0)

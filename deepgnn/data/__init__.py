@@ -23,7 +23,10 @@ molecules (extra ``chem``)    ``ogbg-molhiv``, ``ogbg-molbbbp``
 synthetic                     ``csbm`` (:func:`csbm` with its defaults; call it for others),
                               ``csbm-arxiv`` (ogbn-arxiv's size, features, classes and
                               homophily), ``csbm-products`` (ogbn-products' size, features,
-                              classes and homophily, power-law degrees with hubs)
+                              classes and homophily, power-law degrees with hubs),
+                              ``arxiv-sbm`` (a stand-in for ogbn-arxiv: its real labels
+                              and time split, a sampled graph and features calibrated to
+                              its MLP and GCN accuracies; :mod:`deepgnn.data.arxiv_sbm`)
 ============================  =========================================================
 """
 
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deepgnn._checks import check_choice
+from deepgnn.data import arxiv_sbm as _arxiv_sbm
 from deepgnn.data import heterophilous as _het
 from deepgnn.data import molecules as _mol
 from deepgnn.data import ogb as _ogb
@@ -189,6 +193,7 @@ _LOADERS: dict[str, _Loader] = {
     "csbm": lambda root: csbm(),
     "csbm-arxiv": lambda root: _csbm_arxiv(),
     "csbm-products": lambda root: _csbm_products(),
+    "arxiv-sbm": lambda root: _arxiv_sbm.arxiv_sbm(),
 }
 
 

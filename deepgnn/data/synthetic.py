@@ -12,7 +12,7 @@ sampled in chunks up to ogbn-products size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,46 @@ def _check_float(arg: str, value: object, lo: float, hi: float, *, closed_hi: bo
         bracket = "]" if closed_hi else ")"
         raise ValueError(f"{arg}={value} is outside [{lo}, {hi}{bracket}")
     return value
+
+
+def _check_labels(labels: object, num_nodes: int | None, num_classes: int | None) -> np.ndarray:
+    """``labels`` as an int64 array of classes ``0..C-1``, each present; clear errors."""
+    what = type(labels).__name__
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    try:
+        y = np.asarray(labels)
+    except (TypeError, ValueError):
+        y = np.empty(0, dtype=object)
+    if y.ndim != 1 or y.size < 2 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"labels must be a 1-D array of integer classes 0..C-1 with one entry per node "
+            f"(at least 2), got {what} of shape {getattr(y, 'shape', '?')} and dtype "
+            f"{getattr(y, 'dtype', '?')}; pass e.g. dataset.labels"
+        )
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise ValueError(
+            f"labels hold {int(y.min())}; every node needs a class 0..C-1 (unlabelled nodes "
+            "cannot be placed in a block)"
+        )
+    counts = np.bincount(y)
+    c = len(counts)
+    if c < 2 or (counts == 0).any():
+        missing = np.flatnonzero(counts == 0).tolist()[:5]
+        raise ValueError(
+            f"labels must use every class 0..{c - 1} and at least 2 classes; classes "
+            f"{missing} have no node: renumber the classes consecutively"
+        )
+    if num_nodes is not None and num_nodes != len(y):
+        raise ValueError(
+            f"num_nodes={num_nodes} but labels has {len(y)} entries; omit num_nodes with labels"
+        )
+    if num_classes is not None and num_classes != c:
+        raise ValueError(
+            f"num_classes={num_classes} but labels hold {c} classes; omit num_classes with labels"
+        )
+    return y
 
 
 def _sample_pairs(
@@ -84,7 +124,13 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
 def _powerlaw_degrees(n: int, d: float, exponent: float, cap: float) -> np.ndarray:
     r"""Expected degrees by rank, largest first: :math:`\min(s\,r^{-1/(\gamma-1)}, k_{max})`
     with :math:`s` chosen so that they sum to :math:`n\bar d`."""
-    base = np.arange(1, n + 1, dtype=np.float64) ** (-1.0 / (exponent - 1.0))
+    return _scaled(np.arange(1, n + 1, dtype=np.float64) ** (-1.0 / (exponent - 1.0)), d, cap)
+
+
+def _scaled(base: np.ndarray, d: float, cap: float) -> np.ndarray:
+    r""":math:`\min(s\,b_i, k_{max})` for weights ``base`` sorted largest first, with :math:`s`
+    chosen so that they sum to :math:`n\bar d`."""
+    n = len(base)
     suffix = np.cumsum(base[::-1])[::-1]  # suffix[k] = sum of base[k:]
     k = np.arange(n)
     scale = (n * d - k * cap) / suffix  # scale if the top k ranks are capped
@@ -136,17 +182,24 @@ def _dc_edges(
     m: int,
     m_intra: int,
     d: float,
-    exponent: float,
+    exponent: float | None,
     cap: float,
     chunk: int,
+    affinity: np.ndarray | None = None,
+    relative: np.ndarray | None = None,
 ) -> np.ndarray:
     """Degree-corrected edges: ``m_intra`` distinct intra-class and ``m - m_intra`` distinct
-    inter-class pairs, each pair drawn with probability proportional to ``w_i w_j``."""
+    inter-class pairs, each pair drawn with probability proportional to ``w_i w_j`` (times
+    ``affinity[c, c']`` for a pair of classes ``c != c'``, when given)."""
     n, c = len(y), len(size)
-    degrees = _powerlaw_degrees(n, d, exponent, cap)
     w = np.empty(n)
-    w[rng.permutation(n)] = degrees  # rank -> random node: hubs fall in every class
-    del degrees
+    if relative is None:
+        assert exponent is not None
+        # rank -> random node: hubs fall in every class
+        w[rng.permutation(n)] = _powerlaw_degrees(n, d, exponent, cap)
+    else:
+        by = np.argsort(-relative, kind="stable")
+        w[by] = _scaled(relative[by], d, cap)
     cum = np.cumsum(w[order])  # cumulative weight in class-sorted order
     del w
     end = start + size
@@ -177,6 +230,24 @@ def _dc_edges(
         keep = yo[u] != yo[v]
         return order[u[keep]], order[v[keep]]
 
+    if affinity is not None:
+        # a pair of classes c < c' weighs W_c W_c' affinity[c, c']; each end within its class
+        # in proportion to w, as for intra pairs
+        first, second = np.triu_indices(c, 1)
+        p_pair = weight[first] * weight[second] * affinity[first, second]
+        p_pair = p_pair / p_pair.sum()
+
+        def inter(k: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: F811
+            pair = np.repeat(np.arange(len(first)), rng.multinomial(k, p_pair))
+            a, b = first[pair], second[pair]
+            u = pick(before[a] + rng.random(k) * weight[a], start[a], end[a] - 1)
+            by = np.argsort(b, kind="stable")  # the second ends class by class, as intra
+            bs = b[by]
+            vs = pick(before[bs] + rng.random(k) * weight[bs], start[bs], end[bs] - 1)
+            v = np.empty_like(vs)
+            v[by] = vs[np.argsort(bs + rng.random(k))]  # shuffled within each class
+            return order[u], order[v]
+
     a = _distinct_pairs(rng, n, m_intra, intra, "intra", chunk)
     b = _distinct_pairs(rng, n, m - m_intra, inter, "inter", chunk)
     keys = np.concatenate([a, b])
@@ -189,9 +260,9 @@ def _dc_edges(
 
 def csbm(
     *,
-    num_nodes: int = 10_000,
+    num_nodes: int | None = None,
     avg_degree: float = 10.0,
-    num_classes: int = 5,
+    num_classes: int | None = None,
     homophily: float = 0.7,
     snr: float = 1.0,
     num_features: int = 64,
@@ -201,10 +272,14 @@ def csbm(
     seed: int = 0,
     degree_exponent: float | None = None,
     max_degree: int | None = None,
+    labels: np.ndarray | torch.Tensor | Sequence[int] | None = None,
+    affinity_width: float | None = None,
+    degree_weights: np.ndarray | torch.Tensor | Sequence[float] | None = None,
 ) -> Dataset:
     r"""Sample a contextual stochastic block model: graph, features, labels and splits.
 
-    Labels are balanced (class sizes differ by at most one) and assigned at random. The
+    Labels are balanced (class sizes differ by at most one) and assigned at random, unless
+    ``labels`` gives them (e.g. a real dataset's, with its class sizes). The
     graph has exactly :math:`M = \mathrm{round}(N\,\bar d / 2)` distinct undirected edges, so
     the mean degree is :math:`\bar d` (up to rounding); :math:`\mathrm{round}(hM)` of them join
     two nodes of one class and the rest join two classes, so the edge homophily (Zhu et al.,
@@ -235,14 +310,15 @@ def csbm(
     :math:`M - \mathrm{round}(hM)` distinct ones, of which a random surplus is dropped. So the
     edge count and homophily are exact as above, and the realized degrees of the hubs fall
     somewhat below :math:`k_{max}` (their mutual pairs repeat). Nodes of small weight may end
-    isolated. Labels stay balanced (chance is :math:`1/C`). At ogbn-products size (the
+    isolated. At ogbn-products size (the
     ``csbm-products`` dataset: 2,449,029 nodes, 30,929,570 edges) it takes 52 s and 4.4 GiB
     on a 2-core CPU; its largest degree is 11,379 (seed 0).
 
     Args:
-        num_nodes: :math:`N`.
+        num_nodes: :math:`N` (default 10,000; with ``labels``, their number).
         avg_degree: mean number of neighbours :math:`\bar d` (self loops not counted).
-        num_classes: number of classes, at least 2.
+        num_classes: number of classes, at least 2 (default 5; with ``labels``, the largest
+            label plus one).
         homophily: fraction :math:`h \in [0, 1]` of edges inside a class.
         snr: norm of each class mean, :math:`\ge 0` (0: features carry no class signal).
         num_features: :math:`F`.
@@ -253,7 +329,23 @@ def csbm(
             have 2 to 3); ``None`` (the default): the uniform cSBM above.
         max_degree: :math:`k_{max}`, the cap on the expected degree, at least ``avg_degree``
             and below ``num_nodes``; ``None``: :math:`\lfloor\sqrt{N \bar d}\rfloor` (the cap at
-            which no pair's expected count exceeds 1). Only with ``degree_exponent``.
+            which no pair's expected count exceeds 1). Only with ``degree_exponent`` or
+            ``degree_weights``.
+        labels: the class of every node (integers ``0..C-1``, each class present), in place
+            of balanced random ones; ``num_nodes`` and ``num_classes``, if given, must agree.
+        affinity_width: :math:`\tau > 0`: inter-class edges join *related* classes. The
+            classes sit on a ring in random order, and a pair of classes :math:`c \ne c'` at
+            ring distance :math:`\delta` weighs :math:`W_c W_{c'} e^{-(\delta - 1)/\tau}`
+            (:math:`W_c`: the class's total expected degree), so most inter-class edges of a
+            class go to the few classes next to it, as a paper cites neighbouring fields.
+            Small :math:`\tau` concentrates them (a class and its ring neighbours become hard to
+            tell apart from the graph), large :math:`\tau` spreads them as without it.
+            ``None`` (default): a pair weighs :math:`W_c W_{c'}`. Only with
+            ``degree_exponent``.
+        degree_weights: each node's expected degree up to a common factor (positive; e.g.
+            a citation graph's papers, whose citations accumulate with age), in place of
+            ``degree_exponent``'s power law over a random order: scaled to the mean
+            ``avg_degree`` and capped at ``max_degree`` as the power law is.
 
     Returns:
         A :class:`~deepgnn.data.Dataset` named ``"csbm"`` with metric ``"accuracy"``.
@@ -270,8 +362,12 @@ def csbm(
         >>> hubs.graph.num_edges, bool(deg.max() > 15 * deg.mean())
         (25000, True)
     """
-    n = check_int("num_nodes", num_nodes, minimum=2)
-    c = check_int("num_classes", num_classes, minimum=2)
+    given = None if labels is None else _check_labels(labels, num_nodes, num_classes)
+    if given is not None:
+        n, c = len(given), int(given.max()) + 1
+    else:
+        n = check_int("num_nodes", 10_000 if num_nodes is None else num_nodes, minimum=2)
+        c = check_int("num_classes", 5 if num_classes is None else num_classes, minimum=2)
     f = check_int("num_features", num_features, minimum=1)
     check_int("num_splits", num_splits, minimum=1)
     check_int("seed", seed, minimum=0)
@@ -297,11 +393,28 @@ def csbm(
                 "k^-degree_exponent); real graphs mostly have 2 to 3, e.g. degree_exponent=2.1"
             )
         cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
-    if max_degree is not None:
-        if gamma is None:
+    relative = None
+    if degree_weights is not None:
+        if gamma is not None:
             raise ValueError(
-                f"max_degree={max_degree} caps power-law degrees; pass degree_exponent= "
-                "(e.g. 2.1) with it, or drop max_degree"
+                "degree_weights sets the expected degrees; drop degree_exponent (or build the "
+                "power law into the weights)"
+            )
+        if isinstance(degree_weights, torch.Tensor):
+            degree_weights = degree_weights.detach().cpu().numpy()
+        relative = np.asarray(degree_weights, dtype=np.float64)
+        if relative.shape != (n,) or not (np.isfinite(relative).all() and relative.min() > 0):
+            raise ValueError(
+                f"degree_weights must hold one positive finite number per node ({n}), got "
+                f"shape {relative.shape}; pass e.g. numpy.ones(num_nodes) + citations"
+            )
+        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
+    dc = gamma is not None or relative is not None  # degree-corrected
+    if max_degree is not None:
+        if not dc:
+            raise ValueError(
+                f"max_degree={max_degree} caps degree-corrected degrees; pass degree_exponent= "
+                "(e.g. 2.1) or degree_weights= with it, or drop max_degree"
             )
         cap = float(check_int("max_degree", max_degree, minimum=1))
         if not d <= cap <= n - 1:
@@ -309,20 +422,31 @@ def csbm(
                 f"max_degree={max_degree} must lie between avg_degree={d} and "
                 f"num_nodes - 1 = {n - 1}; pass a max_degree in [{math.ceil(d)}, {n - 1}]"
             )
+    tau = None
+    if affinity_width is not None:
+        if not dc:
+            raise ValueError(
+                f"affinity_width={affinity_width} shapes degree-corrected inter-class edges; "
+                "pass degree_exponent= (e.g. 2.1) or degree_weights= with it, or drop "
+                "affinity_width"
+            )
+        tau = _check_float("affinity_width", affinity_width, 0.0, math.inf, closed_hi=False)
+        if tau == 0.0:
+            raise ValueError("affinity_width=0 is not allowed; pass a width above 0, e.g. 1.0")
     if tr + va >= 1.0:
         raise ValueError(
             f"train_fraction + val_fraction = {tr + va} leaves no test nodes; keep the sum below 1"
         )
 
     rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % c)
+    y = rng.permutation(np.arange(n) % c) if given is None else given
     order = np.argsort(y, kind="stable")
     size = np.bincount(y, minlength=c)
     start = np.cumsum(size) - size
 
     m = round(n * d / 2)
     m_intra = round(h * m)
-    if gamma is None:
+    if not dc:
         intra = _sample_pairs(rng, y, order, start, size, m_intra, True, np.empty(0, np.int64))
         inter = _sample_pairs(rng, y, order, start, size, m - m_intra, False, intra)
         keys = np.concatenate([intra, inter])
@@ -336,7 +460,15 @@ def csbm(
                 f"cannot place {m_intra} intra- and {m - m_intra} inter-class edges; the graph "
                 "is too dense for its classes: lower avg_degree or raise num_nodes"
             )
-        edges = _dc_edges(rng, y, order, start, size, m, m_intra, d, gamma, cap, 1 << 22)
+        affinity = None
+        if tau is not None:
+            ring = np.empty(c, dtype=np.int64)
+            ring[rng.permutation(c)] = np.arange(c)  # each class's place on the ring
+            gap = np.abs(ring[:, None] - ring[None, :])
+            affinity = np.exp(-(np.minimum(gap, c - gap) - 1.0) / tau)
+        edges = _dc_edges(
+            rng, y, order, start, size, m, m_intra, d, gamma, cap, 1 << 22, affinity, relative
+        )
     graph = Graph(torch.from_numpy(edges), num_nodes=n)
     del edges
 
