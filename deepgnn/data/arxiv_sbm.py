@@ -113,13 +113,15 @@ def arxiv_sbm(
         degree_weights=weights,
         affinity_width=affinity_width,
     )
-    split = [torch.from_numpy(m).unsqueeze(0) for m in _time_split(years)]
+    train, val, test = (torch.from_numpy(m).unsqueeze(0) for m in _time_split(years))
     return Dataset(
         "arxiv-sbm",
         ds.graph,
         ds.x,
         ds.y,
-        *split,
+        train,
+        val,
+        test,
         num_classes=ds.num_classes,
         metric="accuracy",
     )
