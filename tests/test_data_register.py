@@ -9,6 +9,7 @@ import textwrap
 
 import pandas as pd
 import pytest
+import torch
 
 import deepgnn
 from deepgnn import data, experiment, sweep
@@ -182,8 +183,10 @@ def test_csbm_options_make_their_own_cells_rows_and_graphs(tmp_path):
     assert len(cells) == 2 and not {c.key for c in cells} & {c.key for c in default.cells()}
     assert config.axes() == {"data_homophily": [0.1, 0.9]}
     for cell in cells:
-        ds = experiment._dataset(cell.spec(), "cpu")
-        assert experiment._dataset(cell.spec(), "cpu") is ds  # loaded once per options
+        ds = experiment._dataset(cell.spec(), torch.device("cpu"))
+        assert (
+            experiment._dataset(cell.spec(), torch.device("cpu")) is ds
+        )  # loaded once per options
         rows, cols = ds.graph.edge_index
         realized = (ds.y[rows] == ds.y[cols]).float().mean().item()
         assert ds.num_nodes == 400
