@@ -5,6 +5,7 @@ Three steps, each resumable (one CSV per finished run under ``--out``/runs):
     python benchmarks/bench_search.py runs --cases gcn16,gcn64,res64 --seeds 0
     python benchmarks/bench_search.py depths --method gradient --depths 4,8,16,32,64,128,256
     python benchmarks/bench_search.py report
+    python benchmarks/bench_search.py figure    # only the figure, from search_cora.csv
 
 ``runs``: for each case × seed × method, build the model (seed), draw Xavier weights (biases
 zero), search on Cora's features, labels and training nodes with the authors' settings for
@@ -257,33 +258,125 @@ def _goal_rows(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _plot(runs: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+# How the figure names the cases and methods.
+CASE_TITLES = {
+    "gcn16": "GCN, depth 16 (tanh)",
+    "gcn64": "GCN, depth 64 (tanh)",
+    "gcn256": "GCN, depth 256 (tanh)",
+    "res64": "ResGCN, depth 64 (ReLU)",
+    "gated16": "gated ResGCN, depth 16 (ReLU)",
+    "gated64": "gated ResGCN, depth 64 (ReLU)",
+}
+METHOD_LABELS = {
+    "gauss_newton": "Gauss-Newton",
+    "gradient": "gradient (Adam)",
+    "tpe": "TPE",
+    "cmaes": "CMA-ES",
+    "zeroth_order": "zeroth order (published)",
+}
+COLORS = dict(zip(METHODS, ["C4", "C0", "C1", "C2", "C3"]))
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _seed_mean(part: pd.DataFrame) -> pd.Series:
+    """Geometric mean over seeds of the best objective so far, per evaluation; a seed that
+    stopped early keeps its final best (what it returns) up to the longest seed's end."""
+    wide = part.pivot_table(index="evaluation", columns="seed", values="best").sort_index()
+    wide = wide.ffill()
+    return wide.apply(lambda row: math.exp(row.map(math.log).mean()), axis=1)
+
+
+def _plot(runs: pd.DataFrame, path: Path) -> None:
+    """Best objective so far against model evaluations: one panel per case, one color per
+    method, each seed a thin light line and the seeds' mean bold, one legend below."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     cases = [c for c in CASES if c in set(runs["case"])]
-    fig, axes = plt.subplots(2, len(cases), figsize=(4.5 * len(cases), 7), squeeze=False)
-    colors = dict(zip(METHODS, ["C4", "C0", "C1", "C2", "C3"]))
-    for j, case in enumerate(cases):
-        part = runs[runs["case"] == case]
-        for (method, seed), tr in part.groupby(["method", "seed"]):
-            label = method if seed == part["seed"].min() else None
-            axes[0][j].plot(tr["evaluation"] + 1, tr["best"], color=colors[method], label=label)
-            axes[1][j].plot(tr["seconds"], tr["best"], color=colors[method], label=label)
-        for i, xlabel in enumerate(("model evaluations", "wall time (s)")):
-            ax = axes[i][j]
+    cols = 3
+    rows = math.ceil(len(cases) / cols)
+    seeds = runs.groupby(["case", "method"])["seed"].nunique()
+    n_seeds = int(seeds.max())
+    with_fonts = {"font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8}
+    import matplotlib
+
+    with matplotlib.rc_context(with_fonts):
+        fig = Figure(figsize=(7.2, 2.15 * rows + 1.15), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax, case in zip(axes.flat, cases):
+            part = runs[runs["case"] == case]
+            for method in [m for m in METHODS if m in set(part["method"])]:
+                mine = part[part["method"] == method]
+                for _, tr in mine.groupby("seed"):
+                    ax.plot(
+                        tr["evaluation"] + 1,
+                        tr["best"],
+                        color=COLORS[method],
+                        lw=0.6,
+                        alpha=0.35,
+                    )
+                mean = _seed_mean(mine)
+                ax.plot(mean.index + 1, mean.values, color=COLORS[method], lw=1.8)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel("best objective")
-            ax.set_title(case)
-            ax.grid(True, alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            ax.set_title(CASE_TITLES.get(case, case))
+            ax.grid(True, which="major", alpha=0.3, lw=0.5)
+            ax.tick_params(labelsize=7)
+        for ax in axes.flat[len(cases) :]:
+            ax.set_visible(False)
+        for ax, case in zip(axes.flat, cases):
+            ran = set(runs.loc[runs["case"] == case, "method"])
+            if len(ran) < len(METHODS):
+                only = " and\n".join(METHOD_LABELS[m] for m in METHODS if m in ran)
+                ax.text(
+                    0.96,
+                    0.96,
+                    f"only {only} run",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=7,
+                    color="0.3",
+                )
+        for ax in axes[-1]:
+            ax.set_xlabel("model evaluations")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("best objective $J$ so far")
+        used = [m for m in METHODS if m in set(runs["method"])]
+        color_handles = [
+            Line2D([], [], color=COLORS[m], lw=1.8, label=METHOD_LABELS[m]) for m in used
+        ]
+        style_handles = [
+            Line2D([], [], color="0.15", lw=1.8, label=f"geometric mean of {n_seeds} seeds"),
+            Line2D([], [], color="0.55", lw=0.7, label="single seeds"),
+        ]
+        blank = Line2D([], [], color="none", label=" ")
+        # Legends fill column by column: interleave so that the methods form the first row.
+        ncol = max(len(color_handles), len(style_handles))
+        style_handles += [blank] * (ncol - len(style_handles))
+        color_handles += [blank] * (ncol - len(color_handles))
+        handles = [h for pair in zip(color_handles, style_handles) for h in pair]
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncol=ncol,
+            frameon=False,
+            fontsize=7.5,
+            columnspacing=1.4,
+            handlelength=2.2,
+        )
+        fig.suptitle(
+            "SPoGInit weight-scale search on Cora: search methods compared at equal model "
+            "evaluations\nXavier-initialized, bias-free models of width 64. $J$: the SPoGInit "
+            "objective (dimensionless; lower is better).\nOne model evaluation = one forward + "
+            "backward pass. Log-log axes.",
+            fontsize=8.5,
+        )
+        fig.savefig(path, dpi=200)
+
+
+def _figure(args: argparse.Namespace) -> None:
+    """Redraw search_cora.png from the committed search_cora.csv alone."""
+    _plot(pd.read_csv(args.out / "search_cora.csv"), args.out / "search_cora.png")
 
 
 def _md(df: pd.DataFrame, fmt: dict[str, str] | None = None) -> str:
@@ -387,8 +480,9 @@ def _report(args: argparse.Namespace) -> None:
         "",
         f"Data: `{csv.name}` (every evaluation: case, method, seed, objective, its terms, "
         f"wall seconds, best so far, CPU seconds), `search_cora_goals.csv`; plot: "
-        f"`{png.name}` (best objective vs "
-        "evaluations, top, and vs wall time, bottom).",
+        f"`{png.name}` (best objective so far vs "
+        "model evaluations, one panel per case: each seed a thin line, the geometric mean "
+        "of the seeds bold; wall times are in the table below).",
         "",
         "## Objective per case and method",
         "",
@@ -475,7 +569,7 @@ def _report(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("runs", "depths", "timing", "report"))
+    parser.add_argument("step", choices=("runs", "depths", "timing", "report", "figure"))
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument(
         "--budget", default="", help="override evaluation budgets, e.g. gradient=100,tpe=100"
@@ -506,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, argv {sys.argv[1:]}",
         flush=True,
     )
-    {"runs": _runs, "depths": _depths, "timing": _timing, "report": _report}[args.step](args)
+    steps = {"runs": _runs, "depths": _depths, "timing": _timing, "report": _report}
+    steps["figure"] = _figure
+    steps[args.step](args)
     return 0
 
 

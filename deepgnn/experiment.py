@@ -116,6 +116,8 @@ class CellSpec:
             :data:`SPLIT_SEED`. With a ``protocol``, a ``dropout`` in ``model`` still wins
             over the protocol's.
         root: the data folder (``None``: ``$DEEPGNN_DATA``).
+        data_options: keyword options of :func:`deepgnn.data.load` for ``dataset`` (``csbm``'s
+            arguments, a registered loader's keywords; :func:`deepgnn.data.options`).
     """
 
     dataset: str
@@ -127,6 +129,7 @@ class CellSpec:
     init_options: Mapping[str, Any] = field(default_factory=dict)
     train: Mapping[str, Any] = field(default_factory=dict)
     root: str | None = None
+    data_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,15 +149,18 @@ class CellResult:
     model: GNN
 
 
-_DATASETS: dict[tuple[str, str | None, str], Any] = {}
+_DATASETS: dict[tuple[str, str, str | None, str], Any] = {}
 
 
-def _dataset(name: str, root: str | None, device: Any) -> Any:
-    """Load once per process and device."""
-    cpu = _DATASETS.get((name, root, "cpu"))
+def _dataset(spec: CellSpec, device: Any) -> Any:
+    """Load once per process, dataset options and device."""
+    name, root = spec.dataset, spec.root
+    options = json.dumps(dict(spec.data_options), sort_keys=True, default=str)
+    cpu = _DATASETS.get((name, options, root, "cpu"))
     if cpu is None:
-        cpu = _DATASETS[(name, root, "cpu")] = data.load(name, root=root)
-    key = (name, root, str(device))
+        cpu = data.load(name, root=root, **spec.data_options)
+        _DATASETS[(name, options, root, "cpu")] = cpu
+    key = (name, options, root, str(device))
     if key not in _DATASETS:
         to = getattr(cpu, "to", None)
         _DATASETS[key] = to(device) if to is not None and device.type != "cpu" else cpu
@@ -172,7 +178,8 @@ def device_name(device: Any) -> str:
 
 
 def clear_cache() -> None:
-    """Forget the datasets :func:`run_cell` keeps loaded (one copy per dataset and device)."""
+    """Forget the datasets :func:`run_cell` keeps loaded (one copy per dataset, dataset
+    options and device)."""
     _DATASETS.clear()
 
 
@@ -367,7 +374,7 @@ def run_cell(
         check_choice("record", r, RECORD)
     check_measures(measures, record)
     dev = resolve_device(device)
-    cpu = _dataset(spec.dataset, spec.root, torch.device("cpu"))
+    cpu = _dataset(spec, torch.device("cpu"))
     graph_task = getattr(cpu, "task", "node") == "graph"
     model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
     # An explicit model dropout overrides the protocol's (train_node would set its own).
@@ -422,7 +429,7 @@ def _prepare_node(
     """Choose the cell's split (popped from ``train_kw``, recorded in ``row``), initialize
     ``model`` and move it to ``dev``, record the signal at init; return the dataset on ``dev``
     showing the split."""
-    ds = _dataset(spec.dataset, spec.root, dev)
+    ds = _dataset(spec, dev)
     split = train_kw.pop("split", None)
     if split == SPLIT_SEED:
         split = spec.seed % cpu.num_splits
@@ -468,8 +475,8 @@ def batch_key(spec: CellSpec) -> str | None:
 
     Cells with equal keys differ only in their seed, initialization (scheme and options) and
     split, and :func:`run_cells` trains them together
-    (:func:`deepgnn.train.train_node_batched`): same dataset and data folder, family, depth,
-    model options and training settings. ``None`` for graph datasets and for settings
+    (:func:`deepgnn.train.train_node_batched`): same dataset, dataset options and data folder,
+    family, depth, model options and training settings. ``None`` for graph datasets and for settings
     :func:`deepgnn.train.batch_obstacle` refuses (a family without batched form, norms,
     checkpointing, ``schedule="plateau"``, DropEdge).
 
@@ -496,6 +503,7 @@ def batch_key(spec: CellSpec) -> str | None:
         return None
     shared = {
         "dataset": spec.dataset,
+        "data_options": dict(spec.data_options),
         "root": spec.root,
         "family": spec.family,
         "depth": spec.depth,
@@ -571,7 +579,7 @@ def run_cells(
             return err
 
     try:
-        cpu = _dataset(specs[0].dataset, specs[0].root, torch.device("cpu"))
+        cpu = _dataset(specs[0], torch.device("cpu"))
     except Exception:
         return [alone(i) for i in range(len(specs))]  # each cell records its own error
     if len(specs) == 1 or getattr(cpu, "multilabel", False):
@@ -593,7 +601,7 @@ def run_cells(
         members.append((i, model, ds, row))
         splits.append(ds.split_index if "split" in row else None)
     if members:
-        whole = _dataset(specs[0].dataset, specs[0].root, dev)
+        whole = _dataset(specs[0], dev)
         results: list[TrainResult | Exception] = []
         try:
             results += train.train_node_batched(

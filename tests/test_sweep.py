@@ -853,7 +853,7 @@ def test_split_seed_pairs_each_seed_with_its_split(tmp_path, monkeypatch):
     from deepgnn.data import csbm
 
     ds = csbm(num_nodes=300, avg_degree=6, num_classes=3, num_features=8, num_splits=3, seed=0)
-    monkeypatch.setitem(experiment._DATASETS, ("csbm", None, "cpu"), ds)
+    monkeypatch.setitem(experiment._DATASETS, ("csbm", "{}", None, "cpu"), ds)
     path = _write(tmp_path, "splits", epochs=3)
     text = path.read_text().replace('name = "cora"', 'name = "csbm"')
     text = text.replace('family = ["gcn", "resgcn"]', 'family = ["gcn"]').replace("[1, 2]", "[2]")

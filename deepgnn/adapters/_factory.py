@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import re
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +10,7 @@ import torch
 from torch import nn
 
 from deepgnn._checks import check_int
+from deepgnn._imports import resolve_callable
 from deepgnn.adapters._wrapped import wrap
 from deepgnn.models import GNN
 
@@ -21,7 +18,6 @@ __all__ = ["FACTORY_ARGS", "factory_options", "from_factory", "is_factory", "res
 
 #: The arguments every factory takes (by these names, as keywords).
 FACTORY_ARGS = ("in_dim", "out_dim", "depth")
-_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def is_factory(name: object) -> bool:
@@ -34,20 +30,6 @@ def is_factory(name: object) -> bool:
     return isinstance(name, str) and ":" in name
 
 
-def _import(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        # `deepgnn sweep run` is a console script, whose sys.path lacks the current folder
-        # (python -m and python -c have it): a factory module beside the sweep file is found
-        # as a script beside it would be.
-        cwd = os.getcwd()
-        if err.name != name.partition(".")[0] or cwd in sys.path or "" in sys.path:
-            raise
-        sys.path.append(cwd)
-        return importlib.import_module(name)
-
-
 def resolve_factory(spec: str) -> Callable[..., Any]:
     """Import the function ``spec`` names, ``"package.module:function"``.
 
@@ -58,30 +40,7 @@ def resolve_factory(spec: str) -> Callable[..., Any]:
         ValueError: the spec is malformed, the module cannot be imported, the attribute is
             missing or not callable; the message says which and how to fix it.
     """
-    if not isinstance(spec, str) or not _SPEC.match(spec):
-        raise ValueError(
-            f"factory={spec!r}; name a function as 'package.module:function', e.g. "
-            'factory = "mymodels.pyg:build_gat"'
-        )
-    module_name, _, attr = spec.partition(":")
-    try:
-        obj: Any = _import(module_name)
-    except ImportError as err:
-        raise ValueError(
-            f"factory={spec!r}: module {module_name!r} cannot be imported ({err}); install it "
-            "or add its folder to PYTHONPATH"
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            names = sorted(n for n in dir(obj) if not n.startswith("_"))
-            raise ValueError(
-                f"factory={spec!r}: {module_name!r} has no {attr!r}; its public names are "
-                f"{names[:20]}"
-            )
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ValueError(f"factory={spec!r} is a {type(obj).__name__}, not a function")
-    return obj
+    return resolve_callable(spec, arg="factory", example='factory = "mymodels.pyg:build_gat"')
 
 
 def factory_options(spec: str) -> set[str] | None:

@@ -1,4 +1,5 @@
-"""Datasets: ``load(name, root=None)`` and ``available()``.
+"""Datasets: ``load(name, root=None, **options)``, ``available()``, and ``register()`` for
+datasets of your own.
 
 ``cora`` ships inside the package and ``csbm`` is generated; every other dataset is read from
 files under ``root`` (or the folder named by the ``DEEPGNN_DATA`` environment variable).
@@ -28,23 +29,33 @@ synthetic                     ``csbm`` (:func:`csbm` with its defaults; call it 
                               and time split, a sampled graph and features calibrated to
                               its MLP and GCN accuracies; :mod:`deepgnn.data.arxiv_sbm`)
 ============================  =========================================================
+
+Your own: a file in :mod:`deepgnn.data.npz`'s layout (``load("my_graph.npz")``), or a loader
+registered under a name (:func:`register`; :func:`options` lists its keyword options, as it
+lists ``csbm``'s: ``load("csbm", homophily=0.3)``).
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deepgnn._checks import check_choice
+from deepgnn._imports import path_of, resolve_callable
 from deepgnn.data import arxiv_sbm as _arxiv_sbm
 from deepgnn.data import heterophilous as _het
 from deepgnn.data import molecules as _mol
 from deepgnn.data import ogb as _ogb
 from deepgnn.data._dataset import Dataset, GraphBatch, GraphDataset
 from deepgnn.data.npz import load_npz, save_npz
-from deepgnn.data.synthetic import csbm
+from deepgnn.data.synthetic import check_csbm, csbm
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +65,11 @@ __all__ = [
     "GraphBatch",
     "load",
     "available",
+    "register",
+    "unregister",
+    "options",
+    "check_options",
+    "loader_path",
     "data_root",
     "require",
     "csbm",
@@ -236,11 +252,251 @@ def _npz_path(name: object, root: str | Path | None) -> Path | None:
     return path
 
 
+# ---------------------------------------------------------------- datasets of one's own
+@dataclass(frozen=True)
+class _Registered:
+    loader: Callable[..., Any]
+    path: str  # "module:qualname": what identifies the data in a sweep's cells and rows
+    portable: bool  # whether another process imports the loader by ``path``
+    task: str
+
+
+_REGISTERED: dict[str, _Registered] = {}
+_OWN_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_TASKS = ("node", "graph")
+_FIX_NAME = (
+    "register it first (deepgnn.data.register(name, loader)), or in a sweep file give its "
+    "loader: [data.<name>] loader = 'package.module:function'"
+)
+
+
+def _key(name: object) -> object:
+    return name.lower().replace("_", "-") if isinstance(name, str) else name
+
+
+def _known(name: object, arg: str = "name") -> str:
+    """The registry key of a built-in or registered ``name``; unknown names list the choices."""
+    key = _key(name)
+    if key in _LOADERS or key in _REGISTERED:
+        return str(key)
+    if not isinstance(key, str):
+        raise TypeError(f"{arg} must be a dataset name (a str), got {type(name).__name__}")
+    near = difflib.get_close_matches(key, available(), n=1)
+    hint = f"did you mean {near[0]!r}? For a dataset of your own, " if near else ""
+    raise ValueError(
+        f"{arg}={name!r} is not one of {available()}; {hint}{_FIX_NAME}, or pass the path of "
+        "an .npz file (deepgnn.data.npz)"
+    )
+
+
+def register(
+    name: str,
+    loader: Callable[..., Dataset | GraphDataset] | str,
+    *,
+    task: str = "node",
+    replace: bool = False,
+) -> None:
+    """Make ``load(name)`` call ``loader``: a dataset of your own, by name, in sweeps too.
+
+    ``loader`` returns a :class:`Dataset` (``task="node"``) or a :class:`GraphDataset`
+    (``task="graph"``). It is called with the keyword options :func:`load` is given
+    (a sweep's ``[data.<name>]`` table), and with ``root=`` when it takes a ``root``
+    parameter. ``loader`` may be the function itself or its import path
+    ``"package.module:function"`` (imported now).
+
+    A sweep's worker processes are started fresh (``spawn``): each registers the loader again
+    by its import path, which :func:`loader_path` gives. So define the loader at the top level
+    of a module (or of the script that runs the sweep), not as a lambda or inside a function;
+    or name it in the sweep file, ``[data.<name>] loader = "package.module:function"``, which
+    works from ``deepgnn sweep run`` too.
+
+    Args:
+        name: letters, digits, ``-``, ``_``, ``.``; matched as :func:`load` matches names
+            (any case, ``_`` read as ``-``). Not a built-in name (:func:`available`).
+        loader: a callable, or ``"package.module:function"``.
+        task: ``"node"`` or ``"graph"`` (graph classification), known without loading.
+        replace: replace a registration of ``name`` with another loader. Registering the
+            same import path again (a notebook cell run twice) needs no ``replace``.
+
+    Raises:
+        ValueError: a malformed or built-in ``name``, an ``name`` registered with another
+            loader, a loader path that does not import, or an unknown ``task``.
+        TypeError: ``loader`` is neither callable nor a string.
+
+    Example:
+        >>> def small_csbm(*, homophily: float = 0.5):
+        ...     return csbm(num_nodes=200, homophily=homophily, seed=0)
+        >>> register("small-csbm", small_csbm)
+        >>> ds = load("small-csbm", homophily=0.9)
+        >>> ds.num_nodes, options("small-csbm"), task("small-csbm")
+        (200, {'homophily': 0.5}, 'node')
+        >>> unregister("small-csbm")
+        >>> register("cora", small_csbm)
+        Traceback (most recent call last):
+        ValueError: name='cora' is a built-in dataset; register yours under another name, e.g. 'my-cora'
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__} {name!r}")
+    key = str(_key(name))
+    if key in _LOADERS:
+        raise ValueError(
+            f"name={name!r} is a built-in dataset; register yours under another name, "
+            f"e.g. 'my-{key}'"
+        )
+    if not _OWN_NAME.match(key) or key.endswith(".npz"):
+        raise ValueError(
+            f"name={name!r}; pass letters, digits, '-', '_' or '.', starting with a letter or "
+            "digit and not ending in .npz (a name ending in .npz is a file), e.g. 'my-graph'"
+        )
+    check_choice("task", task, _TASKS)
+    if isinstance(loader, str):
+        example = 'loader = "mygraphs.data:load_graph"'
+        fn = resolve_callable(loader, arg="loader", example=example)
+        path, portable = loader, True
+    elif callable(loader):
+        fn = loader
+        path, portable = path_of(loader)
+    else:
+        raise TypeError(
+            f"loader must be a function returning a deepgnn.data.Dataset, or its import path "
+            f"'package.module:function'; got {type(loader).__name__}"
+        )
+    old = _REGISTERED.get(key)
+    if old is not None and not replace:
+        if old.path == path and old.task == task:
+            if isinstance(loader, str):
+                return  # the same loader by its path: keep the function already registered
+        else:
+            raise ValueError(
+                f"dataset {key!r} is already registered with loader {old.path} "
+                f"(task={old.task!r}); pass replace=True to register {path} "
+                f"(task={task!r}) instead, or pick another name"
+            )
+    _REGISTERED[key] = _Registered(fn, path, portable, task)
+
+
+def unregister(name: str) -> None:
+    """Forget a dataset registered with :func:`register`.
+
+    Raises:
+        ValueError: ``name`` is not a registered dataset (built-ins cannot be removed).
+    """
+    key = _key(name)
+    if key not in _REGISTERED:
+        raise ValueError(
+            f"name={name!r} is not a registered dataset; registered: {sorted(_REGISTERED)}"
+        )
+    del _REGISTERED[str(key)]
+
+
+def loader_path(name: str) -> str | None:
+    """Return the ``"module:function"`` path of the loader registered as ``name``, or ``None``
+    for a built-in dataset and for a file.
+
+    A sweep records it with every row (column ``loader``) and hashes it into the cells' keys:
+    it is what identifies a dataset of your own.
+
+    Raises:
+        ValueError: unknown ``name``.
+    """
+    if _npz_path(name, None) is not None:
+        return None
+    entry = _REGISTERED.get(_known(name))
+    return None if entry is None else entry.path
+
+
+def _portable(name: str) -> bool:
+    entry = _REGISTERED.get(_known(name))
+    return entry is None or entry.portable
+
+
+def _loader_params(fn: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
+    """A loader's keyword parameters (``root`` aside); ``None`` when it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {n: p for n, p in params.items() if p.kind in kinds and n != "root"}
+
+
+def options(name: str) -> dict[str, Any]:
+    """Return the keyword options ``load(name, **options)`` takes, with their defaults.
+
+    ``csbm``: the arguments of :func:`csbm`. A registered dataset: its loader's keyword
+    parameters but ``root`` (one without default maps to ``inspect.Parameter.empty``; a loader
+    with ``**kwargs`` takes any). The other built-ins and ``.npz`` files take none.
+
+    Example:
+        >>> options("csbm")["homophily"], options("cora")
+        (0.7, {})
+    """
+    if _npz_path(name, None) is not None:
+        return {}
+    key = _known(name)
+    if key == "csbm":
+        return {n: p.default for n, p in inspect.signature(csbm).parameters.items()}
+    entry = _REGISTERED.get(key)
+    if entry is None:
+        return {}
+    return {n: p.default for n, p in (_loader_params(entry.loader) or {}).items()}
+
+
+def check_options(name: str, **opts: Any) -> None:
+    """Check keyword options for ``load(name, **opts)`` without loading anything.
+
+    An unknown option fails naming the dataset and listing its options; a missing one a
+    registered loader requires fails naming it; ``csbm``'s values are checked as :func:`csbm`
+    checks them. A sweep runs it on every ``[data.<name>]`` combination when it loads.
+
+    Raises:
+        ValueError: as above.
+        TypeError: a value of the wrong type (``csbm``).
+
+    Example:
+        >>> check_options("csbm", num_nodes=500, homophily=0.3)
+        >>> check_options("csbm", homophilly=0.3)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: dataset 'csbm' has no option 'homophilly'; its options are [...]; did you mean 'homophily'?
+    """
+    key = None if _npz_path(name, None) is not None else _known(name)
+    entry = _REGISTERED.get(key) if key is not None else None
+    params = _loader_params(entry.loader) if entry is not None else None
+    if entry is None or params is not None:
+        valid = list(options(name))
+        for opt in opts:
+            if opt not in valid:
+                if not valid:
+                    raise ValueError(
+                        f"dataset {name!r} takes no options, got {sorted(opts)}; drop them "
+                        "(csbm and datasets you register with keyword parameters take some)"
+                    )
+                near = difflib.get_close_matches(opt, valid, n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                raise ValueError(
+                    f"dataset {name!r} has no option {opt!r}; its options are {sorted(valid)}{hint}"
+                )
+    if entry is not None and params is not None:
+        missing = [
+            n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in opts
+        ]
+        if missing:
+            raise ValueError(
+                f"dataset {name!r} needs option(s) {missing}: its loader {entry.path} has no "
+                "default for them; pass them (in a sweep: [data.<name>] table)"
+            )
+    if key == "csbm":
+        check_csbm(**opts)
+
+
 def require(name: str, root: str | Path | None = None) -> None:
     """Check that the files :func:`load` reads for ``name`` are there, without reading them.
 
-    ``cora`` (shipped) and the generated datasets need none. A sweep calls it for each of
-    its datasets before it runs a cell.
+    ``cora`` (shipped), the generated and the registered datasets need none (a registered
+    loader's files are its own business). A sweep calls it for each of its datasets before
+    it runs a cell.
 
     Args:
         name: one of :func:`available` (any case, ``_`` for ``-``).
@@ -262,28 +518,28 @@ def require(name: str, root: str | Path | None = None) -> None:
         if not path.is_file():
             load_npz(path)  # raises FileNotFoundError naming the file and the layout
         return
-    key = name.lower().replace("_", "-") if isinstance(name, str) else name
-    check_choice("name", key, _LOADERS)
-    find = _FINDERS.get(key)
+    find = _FINDERS.get(_known(name))
     if find is not None:
         find(data_root(root))
 
 
 def available() -> list[str]:
-    """Return the dataset names that :func:`load` knows.
+    """Return the dataset names that :func:`load` knows: the built-ins and those registered
+    with :func:`register`.
 
     Example:
         >>> [n for n in available() if n.startswith("ogbn")]
         ['ogbn-arxiv', 'ogbn-products', 'ogbn-proteins']
     """
-    return sorted(_LOADERS)
+    return sorted([*_LOADERS, *_REGISTERED])
 
 
 def task(name: str) -> str:
     """Return the task of dataset ``name``: ``"graph"`` (graph classification) or ``"node"``.
 
     Known without loading the files: what a sweep needs to check its configuration and to
-    resolve each cell's training settings before any data is read.
+    resolve each cell's training settings before any data is read. A registered dataset has
+    the task it was registered with.
 
     A name ending in ``.npz`` (a file of your own, :mod:`deepgnn.data.npz`) is a node dataset.
 
@@ -293,32 +549,39 @@ def task(name: str) -> str:
     """
     if _npz_path(name, None) is not None:
         return "node"
-    key = name.lower().replace("_", "-") if isinstance(name, str) else name
-    check_choice("name", key, _LOADERS)
+    key = _known(name)
+    entry = _REGISTERED.get(key)
+    if entry is not None:
+        return entry.task
     return "graph" if key in _mol.NAMES else "node"
 
 
-def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
+def load(name: str, root: str | Path | None = None, **opts: Any) -> Dataset | GraphDataset:
     """Load dataset ``name`` from ``root`` (``cora`` and ``csbm`` need none).
 
     ``name`` is matched case-insensitively, with ``_`` read as ``-`` (so the file name
     ``chameleon_filtered`` works too). A name ending in ``.npz`` is a file of your own in the
     layout of :mod:`deepgnn.data.npz` (:func:`load_npz`), relative to ``root`` when given,
-    else to the current folder. Node datasets come as :class:`Dataset`, the molecule
-    datasets as :class:`GraphDataset`. ``load("csbm")`` is :func:`csbm` with its defaults
-    (10,000 nodes, mean degree 10, 5 classes, homophily 0.7, snr 1, 64 features, seed 0).
+    else to the current folder; a name given to :func:`register` calls its loader. Node
+    datasets come as :class:`Dataset`, the molecule datasets as :class:`GraphDataset`.
+    ``load("csbm")`` is :func:`csbm` with its defaults (10,000 nodes, mean degree 10,
+    5 classes, homophily 0.7, snr 1, 64 features, seed 0); ``load("csbm", homophily=0.3)``
+    passes its keyword options on (:func:`options` lists them; :func:`check_options` checks
+    them first).
 
     Args:
         name: one of :func:`available`.
         root: folder holding the files (see the module docstring for the layout of each
             family); default ``$DEEPGNN_DATA``.
+        **opts: keyword options of ``csbm`` or of a registered loader (:func:`options`).
 
     Raises:
-        ValueError: unknown ``name`` (the message lists the registry), or a file that is
-            truncated, corrupt or inconsistent (the message names it and where to download
-            it again).
+        ValueError: unknown ``name`` (the message lists the registry) or option, or a file
+            that is truncated, corrupt or inconsistent (the message names it and where to
+            download it again).
         FileNotFoundError: a file is missing (the message names it, where it was looked for
             and where to download it).
+        TypeError: a registered loader returned something else than its task's dataset.
 
     Example:
         >>> ds = load("cora")
@@ -326,13 +589,42 @@ def load(name: str, root: str | Path | None = None) -> Dataset | GraphDataset:
         (2708, 1433, 7)
         >>> int(ds.train_mask.sum()), int(ds.val_mask.sum()), int(ds.test_mask.sum())
         (140, 500, 1000)
+        >>> load("csbm", num_nodes=300, homophily=0.2).num_nodes
+        300
     """
     path = _npz_path(name, root)
     if path is not None:
+        check_options(str(name), **opts)
         return load_npz(path)
-    key = name.lower().replace("_", "-") if isinstance(name, str) else name
-    check_choice("name", key, _LOADERS)
-    return _LOADERS[key](data_root(root))
+    key = _known(name)
+    check_options(key, **opts)
+    entry = _REGISTERED.get(key)
+    if entry is None:
+        return csbm(**opts) if key == "csbm" else _LOADERS[key](data_root(root))
+    kwargs = dict(opts)
+    if "root" in _all_params(entry.loader):
+        kwargs["root"] = data_root(root)
+    ds = entry.loader(**kwargs)
+    want = GraphDataset if entry.task == "graph" else Dataset
+    if not isinstance(ds, want):
+        raise TypeError(
+            f"the loader of dataset {key!r} ({entry.path}) returned a {type(ds).__name__}; a "
+            f"loader registered with task={entry.task!r} returns a deepgnn.data.{want.__name__}"
+            + (
+                " (build one with deepgnn.data.Dataset(name, graph, x, y, train_masks, "
+                "val_masks, test_masks, num_classes), Dataset.from_pyg(data) or load_npz(path))"
+                if want is Dataset
+                else ""
+            )
+        )
+    return ds
+
+
+def _all_params(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
 
 
 def _load_nodes(name: str, root: str | Path | None = None, *, what: str) -> Dataset:

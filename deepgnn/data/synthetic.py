@@ -11,17 +11,19 @@ sampled in chunks up to ogbn-products size.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from deepgnn._checks import check_int
+from deepgnn._checks import check_choice, check_int
 from deepgnn.data._dataset import Dataset
 from deepgnn.graph import Graph
 
-__all__ = ["csbm"]
+__all__ = ["check_csbm", "csbm"]
 
 
 def _check_float(arg: str, value: object, lo: float, hi: float, *, closed_hi: bool) -> float:
@@ -258,6 +260,141 @@ def _dc_edges(
     return edges
 
 
+def check_csbm(**options: Any) -> None:
+    """Check keyword options of :func:`csbm` as it checks them, without sampling anything.
+
+    What a sweep runs on its ``[data.csbm]`` table when it loads: a bad value fails there.
+
+    Raises:
+        ValueError: an unknown option (the message lists :func:`csbm`'s), or a value out of
+            range (as :func:`csbm` raises it).
+        TypeError: a value of the wrong type.
+
+    Example:
+        >>> check_csbm(num_nodes=500, homophily=0.2)
+        >>> check_csbm(homophily=1.5)
+        Traceback (most recent call last):
+        ValueError: homophily=1.5 is outside [0.0, 1.0]
+    """
+    params = inspect.signature(csbm).parameters
+    for key in options:
+        check_choice("csbm option", key, params)
+    _checked(**{**{k: p.default for k, p in params.items()}, **options})
+
+
+def _checked(
+    *,
+    num_nodes: int | None,
+    avg_degree: float,
+    num_classes: int | None,
+    homophily: float,
+    snr: float,
+    num_features: int,
+    num_splits: int,
+    train_fraction: float,
+    val_fraction: float,
+    seed: int,
+    degree_exponent: float | None,
+    max_degree: int | None,
+    labels: Any = None,
+    affinity_width: float | None = None,
+    degree_weights: Any = None,
+) -> tuple[
+    int,
+    int,
+    int,
+    float,
+    float,
+    float,
+    float,
+    float,
+    float | None,
+    float | None,
+    np.ndarray | None,
+    float | None,
+    np.ndarray | None,
+]:
+    """:func:`csbm`'s arguments, checked: ``n, c, f, d, h, snr, tr, va, gamma, cap``, the given
+    labels, the affinity width and the relative degree weights (``None`` where not given)."""
+    given = None if labels is None else _check_labels(labels, num_nodes, num_classes)
+    if given is not None:
+        n, c = len(given), int(given.max()) + 1
+    else:
+        n = check_int("num_nodes", 10_000 if num_nodes is None else num_nodes, minimum=2)
+        c = check_int("num_classes", 5 if num_classes is None else num_classes, minimum=2)
+    f = check_int("num_features", num_features, minimum=1)
+    check_int("num_splits", num_splits, minimum=1)
+    check_int("seed", seed, minimum=0)
+    if c > n:
+        raise ValueError(f"num_classes={c} exceeds num_nodes={n}; pass num_classes <= num_nodes")
+    d = _check_float("avg_degree", avg_degree, 0.0, n - 1.0, closed_hi=True)
+    h = _check_float("homophily", homophily, 0.0, 1.0, closed_hi=True)
+    snr = _check_float("snr", snr, 0.0, math.inf, closed_hi=False)
+    tr = _check_float("train_fraction", train_fraction, 0.0, 1.0, closed_hi=False)
+    va = _check_float("val_fraction", val_fraction, 0.0, 1.0, closed_hi=False)
+    gamma = cap = None
+    if degree_exponent is not None:
+        gamma = degree_exponent
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+            raise TypeError(
+                f"degree_exponent must be a float, got {type(gamma).__name__} {gamma!r}; pass "
+                "e.g. degree_exponent=2.1"
+            )
+        gamma = float(gamma)
+        if not (gamma > 1.0 and math.isfinite(gamma)):
+            raise ValueError(
+                f"degree_exponent={gamma} must be a finite number above 1 (the degree tail "
+                "k^-degree_exponent); real graphs mostly have 2 to 3, e.g. degree_exponent=2.1"
+            )
+        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
+    relative = None
+    if degree_weights is not None:
+        if gamma is not None:
+            raise ValueError(
+                "degree_weights sets the expected degrees; drop degree_exponent (or build the "
+                "power law into the weights)"
+            )
+        if isinstance(degree_weights, torch.Tensor):
+            degree_weights = degree_weights.detach().cpu().numpy()
+        relative = np.asarray(degree_weights, dtype=np.float64)
+        if relative.shape != (n,) or not (np.isfinite(relative).all() and relative.min() > 0):
+            raise ValueError(
+                f"degree_weights must hold one positive finite number per node ({n}), got "
+                f"shape {relative.shape}; pass e.g. numpy.ones(num_nodes) + citations"
+            )
+        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
+    dc = gamma is not None or relative is not None  # degree-corrected
+    if max_degree is not None:
+        if not dc:
+            raise ValueError(
+                f"max_degree={max_degree} caps degree-corrected degrees; pass degree_exponent= "
+                "(e.g. 2.1) or degree_weights= with it, or drop max_degree"
+            )
+        cap = float(check_int("max_degree", max_degree, minimum=1))
+        if not d <= cap <= n - 1:
+            raise ValueError(
+                f"max_degree={max_degree} must lie between avg_degree={d} and "
+                f"num_nodes - 1 = {n - 1}; pass a max_degree in [{math.ceil(d)}, {n - 1}]"
+            )
+    tau = None
+    if affinity_width is not None:
+        if not dc:
+            raise ValueError(
+                f"affinity_width={affinity_width} shapes degree-corrected inter-class edges; "
+                "pass degree_exponent= (e.g. 2.1) or degree_weights= with it, or drop "
+                "affinity_width"
+            )
+        tau = _check_float("affinity_width", affinity_width, 0.0, math.inf, closed_hi=False)
+        if tau == 0.0:
+            raise ValueError("affinity_width=0 is not allowed; pass a width above 0, e.g. 1.0")
+    if tr + va >= 1.0:
+        raise ValueError(
+            f"train_fraction + val_fraction = {tr + va} leaves no test nodes; keep the sum below 1"
+        )
+
+    return n, c, f, d, h, snr, tr, va, gamma, cap, given, tau, relative
+
+
 def csbm(
     *,
     num_nodes: int | None = None,
@@ -362,81 +499,24 @@ def csbm(
         >>> hubs.graph.num_edges, bool(deg.max() > 15 * deg.mean())
         (25000, True)
     """
-    given = None if labels is None else _check_labels(labels, num_nodes, num_classes)
-    if given is not None:
-        n, c = len(given), int(given.max()) + 1
-    else:
-        n = check_int("num_nodes", 10_000 if num_nodes is None else num_nodes, minimum=2)
-        c = check_int("num_classes", 5 if num_classes is None else num_classes, minimum=2)
-    f = check_int("num_features", num_features, minimum=1)
-    check_int("num_splits", num_splits, minimum=1)
-    check_int("seed", seed, minimum=0)
-    if c > n:
-        raise ValueError(f"num_classes={c} exceeds num_nodes={n}; pass num_classes <= num_nodes")
-    d = _check_float("avg_degree", avg_degree, 0.0, n - 1.0, closed_hi=True)
-    h = _check_float("homophily", homophily, 0.0, 1.0, closed_hi=True)
-    snr = _check_float("snr", snr, 0.0, math.inf, closed_hi=False)
-    tr = _check_float("train_fraction", train_fraction, 0.0, 1.0, closed_hi=False)
-    va = _check_float("val_fraction", val_fraction, 0.0, 1.0, closed_hi=False)
-    gamma = cap = None
-    if degree_exponent is not None:
-        gamma = degree_exponent
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
-            raise TypeError(
-                f"degree_exponent must be a float, got {type(gamma).__name__} {gamma!r}; pass "
-                "e.g. degree_exponent=2.1"
-            )
-        gamma = float(gamma)
-        if not (gamma > 1.0 and math.isfinite(gamma)):
-            raise ValueError(
-                f"degree_exponent={gamma} must be a finite number above 1 (the degree tail "
-                "k^-degree_exponent); real graphs mostly have 2 to 3, e.g. degree_exponent=2.1"
-            )
-        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
-    relative = None
-    if degree_weights is not None:
-        if gamma is not None:
-            raise ValueError(
-                "degree_weights sets the expected degrees; drop degree_exponent (or build the "
-                "power law into the weights)"
-            )
-        if isinstance(degree_weights, torch.Tensor):
-            degree_weights = degree_weights.detach().cpu().numpy()
-        relative = np.asarray(degree_weights, dtype=np.float64)
-        if relative.shape != (n,) or not (np.isfinite(relative).all() and relative.min() > 0):
-            raise ValueError(
-                f"degree_weights must hold one positive finite number per node ({n}), got "
-                f"shape {relative.shape}; pass e.g. numpy.ones(num_nodes) + citations"
-            )
-        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
+    n, c, f, d, h, snr, tr, va, gamma, cap, given, tau, relative = _checked(
+        num_nodes=num_nodes,
+        avg_degree=avg_degree,
+        num_classes=num_classes,
+        homophily=homophily,
+        snr=snr,
+        num_features=num_features,
+        num_splits=num_splits,
+        train_fraction=train_fraction,
+        val_fraction=val_fraction,
+        seed=seed,
+        degree_exponent=degree_exponent,
+        max_degree=max_degree,
+        labels=labels,
+        affinity_width=affinity_width,
+        degree_weights=degree_weights,
+    )
     dc = gamma is not None or relative is not None  # degree-corrected
-    if max_degree is not None:
-        if not dc:
-            raise ValueError(
-                f"max_degree={max_degree} caps degree-corrected degrees; pass degree_exponent= "
-                "(e.g. 2.1) or degree_weights= with it, or drop max_degree"
-            )
-        cap = float(check_int("max_degree", max_degree, minimum=1))
-        if not d <= cap <= n - 1:
-            raise ValueError(
-                f"max_degree={max_degree} must lie between avg_degree={d} and "
-                f"num_nodes - 1 = {n - 1}; pass a max_degree in [{math.ceil(d)}, {n - 1}]"
-            )
-    tau = None
-    if affinity_width is not None:
-        if not dc:
-            raise ValueError(
-                f"affinity_width={affinity_width} shapes degree-corrected inter-class edges; "
-                "pass degree_exponent= (e.g. 2.1) or degree_weights= with it, or drop "
-                "affinity_width"
-            )
-        tau = _check_float("affinity_width", affinity_width, 0.0, math.inf, closed_hi=False)
-        if tau == 0.0:
-            raise ValueError("affinity_width=0 is not allowed; pass a width above 0, e.g. 1.0")
-    if tr + va >= 1.0:
-        raise ValueError(
-            f"train_fraction + val_fraction = {tr + va} leaves no test nodes; keep the sum below 1"
-        )
 
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % c) if given is None else given

@@ -12,7 +12,6 @@ from typing import Any
 import torch
 
 from deepgnn import adapters, data, experiment, init, models, train
-from deepgnn.data import molecules
 from deepgnn.graph import Graph
 
 __all__ = [
@@ -64,7 +63,7 @@ def check_factories(datasets: Sequence[str], families: Sequence[str]) -> None:
         ValueError: a factory is swept over a graph-classification dataset.
     """
     factories = [f for f in families if adapters.is_factory(f)]
-    graph_sets = [n for n in datasets if n in molecules.NAMES]
+    graph_sets = [n for n in datasets if data.task(n) == "graph"]
     if factories and graph_sets:
         raise ValueError(
             f"[model] factory {factories} builds node classifiers, but {graph_sets} are "
@@ -104,7 +103,7 @@ def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
         ValueError: ``record`` asks for a signal summary of a graph-classification dataset.
     """
     signals = [r for r in record if r.startswith("signal_")]
-    graph_sets = [n for n in datasets if n in molecules.NAMES]
+    graph_sets = [n for n in datasets if data.task(n) == "graph"]
     if signals and graph_sets:
         raise ValueError(
             f"record lists {signals}, but {graph_sets} are graph-classification datasets, whose "
@@ -115,14 +114,15 @@ def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
 
 def check_train_task(datasets: Sequence[str], keys: Sequence[str]) -> None:
     """``[train]`` keys against each dataset's trainer: :func:`~deepgnn.train.train_node` for
-    node classification, :func:`~deepgnn.train.train_graph` for the molecule datasets.
+    node classification, :func:`~deepgnn.train.train_graph` for graph classification (the
+    molecule datasets, and those registered with ``task="graph"``).
 
     Raises:
         ValueError: a key the dataset's trainer does not take, naming the key, the dataset,
             its task and the keys it takes.
     """
     for name in datasets:
-        task = "graph" if name in molecules.NAMES else "node"
+        task = data.task(name)
         accepted = set(train.options(task)) - experiment.MANAGED
         foreign = [k for k in keys if k not in accepted]
         if foreign:
@@ -146,7 +146,7 @@ def check_splits(datasets: Sequence[str], root: str | None, splits: Sequence[Any
     if not given:
         return
     for name in datasets:
-        if name in molecules.NAMES:
+        if data.task(name) == "graph":
             continue
         try:
             n = data._load_nodes(name, root=root, what="a split index").num_splits

@@ -62,6 +62,10 @@ _SPLIT_SEED = experiment.SPLIT_SEED
 # Column names of the row that differ from the TOML key (a TrainResult field owns the name).
 _RENAMED = {"epochs": "max_epochs"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+# [data.<name>] option k is row column data_<k>: never clashes with a model or train column.
+_DATA_PREFIX = "data_"
+# Keys of a [data.<name>] table that are not the loader's options.
+_DATA_OWN = ("loader", "task")
 
 
 def _build_keys() -> dict[str, Any]:
@@ -160,6 +164,12 @@ class Cell:
             training settings after the library's defaults (SPoGInit's objective, method and
             budget for the family; the protocol's values for the depth). Recorded in every
             row as ``init_resolved`` / ``train_resolved`` (JSON) and hashed into ``key``.
+        loader: the import path of a registered dataset's loader
+            (:func:`deepgnn.data.loader_path`; ``None`` for a built-in dataset or a file):
+            column ``loader``, hashed into ``key``.
+        data_options: keyword options of :func:`deepgnn.data.load` from ``[data.<dataset>]``
+            (``csbm``'s arguments, a registered loader's keywords): columns ``data_<option>``,
+            hashed into ``key``, so that other graphs make other cells.
     """
 
     key: str
@@ -174,6 +184,8 @@ class Cell:
     root: str | None = None
     tune_key: str | None = None
     resolved: dict[str, Any] = field(default_factory=dict)
+    loader: str | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)
 
     def spec(self) -> experiment.CellSpec:
         """The experiment :func:`deepgnn.experiment.run_cell` runs for this cell (TOML's
@@ -188,11 +200,17 @@ class Cell:
             init_options=dict(self.init_options),
             train={k: _none(v) for k, v in self.train.items()},
             root=self.root,
+            data_options={k: _none(v) for k, v in self.data_options.items()},
         )
 
     def columns(self) -> dict[str, Any]:
         """The settings as row columns (``epochs`` appears as ``max_epochs``)."""
-        cols: dict[str, Any] = {"cell": self.key, "dataset": self.dataset, "family": self.family}
+        cols: dict[str, Any] = {"cell": self.key, "dataset": self.dataset}
+        # Absent for built-in datasets without options, so that their cells keep their keys.
+        if self.loader is not None:
+            cols["loader"] = self.loader
+        cols.update({f"{_DATA_PREFIX}{k}": v for k, v in self.data_options.items()})
+        cols["family"] = self.family
         cols["depth"] = self.depth
         cols.update(self.model)
         cols["init"] = self.init
@@ -247,6 +265,12 @@ class SweepConfig:
             train alone; ``false``: every cell alone. How cells run, not what they compute: it
             does not change a cell's key.
         max_batch_cells: the most cells a worker trains in one batch (default 32).
+        data_options: ``{dataset: {option: values}}`` from the ``[data.<dataset>]`` tables:
+            keyword options of :func:`deepgnn.data.load` (``csbm``'s arguments, a registered
+            loader's keywords), each list an axis of that dataset's graphs.
+        data_loaders: ``{dataset: {"loader": path, "task": task}}`` for every dataset of the
+            sweep registered with :func:`deepgnn.data.register` or by ``[data.<dataset>]
+            loader = "package.module:function"``; each worker process registers them again.
     """
 
     name: str
@@ -269,6 +293,8 @@ class SweepConfig:
     tune: TuneSpace | None = None
     batch_cells: bool = True
     max_batch_cells: int = 32
+    data_options: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    data_loaders: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(
@@ -300,12 +326,14 @@ class SweepConfig:
         for table in ("data", "model", "init", "train"):
             if table in raw and not isinstance(raw[table], dict):
                 raise _ConfigError(f"{table} must be a table [{table}], got {raw[table]!r}")
-        data_table = cls._data(raw.get("data", {}))
+        data_table, data_options, data_loaders = cls._data(raw.get("data", {}))
         model, model_overrides = cls._model(raw.get("model", {}), where=source or "sweep config")
         dry.check_factories(data_table["name"], model["family"])
         init_table, init_options = cls._init(raw.get("init", {}), model, model_overrides)
         train_table = cls._train(raw.get("train", {}))
-        dry.check_splits(data_table["name"], data_table["root"][0], train_table.get("split", []))
+        # A dataset with [data.<name>] options is left to its cells: each graph has its splits.
+        plain = [n for n in data_table["name"] if n not in data_options]
+        dry.check_splits(plain, data_table["root"][0], train_table.get("split", []))
         if "tune" in raw and not isinstance(raw["tune"], dict):
             raise _ConfigError(f"tune must be a table [tune], got {raw['tune']!r}")
         tune = TuneSpace.from_table(raw["tune"]) if "tune" in raw else None
@@ -345,6 +373,7 @@ class SweepConfig:
         if not isinstance(description, str):
             raise _ConfigError(f"description must be a string, got {description!r}")
         fields: dict[str, Any] = {"name": name, "data": data_table, "model": model}
+        fields.update(data_options=data_options, data_loaders=data_loaders)
         fields.update(model_overrides=model_overrides, tune=tune, init=init_table)
         fields.update(train=train_table, init_options=init_options, seed=tuple(seeds))
         fields.update(record=tuple(dict.fromkeys(["final", *record])), max_retries=max_retries)
@@ -362,9 +391,12 @@ class SweepConfig:
         return cls(**fields)
 
     @staticmethod
-    def _data(table: dict[str, Any]) -> dict[str, list[Any]]:
+    def _data(
+        table: dict[str, Any],
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, list[Any]]], dict[str, dict[str, str]]]:
+        subtables = {k: v for k, v in table.items() if isinstance(v, dict)}
         for key in table:
-            if key not in ("name", "path", "root"):
+            if key not in ("name", "path", "root") and key not in subtables:
                 raise _unknown_key("[data]", key, ("name", "path", "root"))
         if "name" not in table and "path" not in table:
             raise _ConfigError(
@@ -379,15 +411,62 @@ class SweepConfig:
                     f"[data] path={p!r}; pass the path of an .npz file in deepgnn.data.npz's "
                     'layout, e.g. path = "my_graph.npz"'
                 )
+        names = names + [p for p in paths if p not in names]
+        for sub in subtables:
+            if sub not in names:
+                raise _ConfigError(
+                    f"[data.{sub}] gives options for dataset {sub!r}, which [data] name does not "
+                    f"list ({names}); add it to name or drop the table"
+                )
+        # [data.<name>] loader = "package.module:function": a dataset of one's own, registered
+        # here and again in every worker process (SweepConfig.data_loaders).
+        for sub, options in subtables.items():
+            where = f"[data.{sub}]"
+            if "loader" not in options:
+                if "task" in options:
+                    raise _ConfigError(
+                        f"{where} task={options['task']!r} goes with loader = "
+                        "'package.module:function'; add the loader or drop task"
+                    )
+                continue
+            loader, task = options["loader"], options.get("task", "node")
+            if not isinstance(loader, str):
+                raise _ConfigError(
+                    f"{where} loader={loader!r}; pass one import path such as "
+                    'loader = "mygraphs.data:load_graph"'
+                )
+            try:
+                data.register(sub, loader, task=task)
+            except (ValueError, TypeError) as err:
+                raise _ConfigError(f"{where} {err}") from None
         for n in names:
             if isinstance(n, str) and n.endswith(".npz"):
                 continue  # a file of one's own, as in path
-            check_choice("[data] name", n, data.available())
-        names = names + [p for p in paths if p not in names]
+            try:
+                data.task(n)
+            except (ValueError, TypeError) as err:
+                raise _ConfigError(f"[data] {err}") from None
+        data_options: dict[str, dict[str, list[Any]]] = {}
+        for sub, options in subtables.items():
+            where = f"[data.{sub}]"
+            axes = {k: _as_axis(where, k, v) for k, v in options.items() if k not in _DATA_OWN}
+            if not axes:
+                continue
+            for combo in itertools.product(*axes.values()):
+                try:
+                    data.check_options(sub, **{k: _none(v) for k, v in zip(axes, combo)})
+                except (ValueError, TypeError) as err:
+                    raise _ConfigError(f"{where} {err}") from None
+            data_options[sub] = axes
+        loaders: dict[str, dict[str, str]] = {}
+        for n in names:
+            path = None if n.endswith(".npz") else data.loader_path(n)
+            if path is not None:
+                loaders[n] = {"loader": path, "task": data.task(n)}
         root = table.get("root")
         if root is not None and not isinstance(root, str):
             raise _ConfigError(f"[data] root={root!r}; pass a folder path as a string")
-        return {"name": names, "root": [root]}
+        return {"name": names, "root": [root]}, data_options, loaders
 
     @staticmethod
     def _model(
@@ -607,10 +686,16 @@ class SweepConfig:
             for family in self.model["family"]
             for combo in itertools.product(*family_axes[family].values())
         ]
+        graphs = [
+            (name, dict(zip(axes, combo)))
+            for name in self.data["name"]
+            for axes in [self.data_options.get(name, {})]
+            for combo in itertools.product(*axes.values())
+        ]
         cells: dict[str, Cell] = {}
-        for dataset, (family, model), depth, scheme, train_combo, seed in (
+        for (dataset, data_options), (family, model), depth, scheme, train_combo, seed in (
             (d, fm, dep, i, t, s)
-            for d in self.data["name"]
+            for d in graphs
             for fm in grid
             for dep in self.model["depth"]
             for i in self.init["name"]
@@ -622,6 +707,8 @@ class SweepConfig:
             # key, dataset, family, depth, init, seed, model, train, init_options, root
             cell = Cell("", dataset, family, depth, scheme, seed, dict(model), train, options)
             cell.root = self.data["root"][0]
+            cell.loader = self.data_loaders.get(dataset, {}).get("loader")
+            cell.data_options = data_options
             cell.resolved = experiment.resolve_cell(cell.spec())
             hashed: dict[str, Any] = cell.columns()
             if self.tune is not None:  # a tuned cell is another experiment than an untuned one
@@ -648,6 +735,10 @@ class SweepConfig:
     def axes(self) -> dict[str, list[Any]]:
         """Row column -> grid values, for every setting that takes more than one value."""
         named = {"dataset": self.data["name"], "family": self.model["family"]}
+        for options in self.data_options.values():
+            for k, v in options.items():
+                col = f"{_DATA_PREFIX}{k}"
+                named[col] = list(dict.fromkeys([*named.get(col, []), *v]))
         named.update({k: list(v) for k, v in self.model.items() if k != "family"})
         for sub in self.model_overrides.values():
             for k, v in sub.items():

@@ -34,6 +34,7 @@ from typing import Any
 
 from deepgnn import data, experiment
 from deepgnn._checks import check_int
+from deepgnn._imports import portable
 from deepgnn._io import NO_SPACE, stop_on_os_error
 from deepgnn._progress import progress_bar
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
@@ -66,9 +67,41 @@ def _work(
     Raises:
         OSError: a file could not be written (the journal, a curve): the message names it.
     """
+    _register_loaders(config)
     with stop_on_os_error():
         ledger = ledger or Ledger(config, storage=storage, out=out, write=True)
         return _pull(ledger, out=out, device=device, progress=progress, position=position)
+
+
+def _register_loaders(config: SweepConfig) -> None:
+    """Register the sweep's own datasets (:attr:`SweepConfig.data_loaders`) in this process, as
+    the process that loaded the config did: a spawned worker starts without them."""
+    for name, entry in config.data_loaders.items():
+        try:
+            if data.loader_path(name) == entry["loader"]:
+                continue
+        except ValueError:
+            pass  # not registered here yet
+        data.register(name, entry["loader"], task=entry["task"])
+
+
+def _check_portable(config: SweepConfig) -> None:
+    """Worker processes import each own dataset's loader by its path: refuse, before any
+    process starts, a loader they cannot import.
+
+    Raises:
+        ValueError: a lambda, a function defined inside another, or one of an interactive
+            session, naming the dataset and the fixes.
+    """
+    for name, entry in config.data_loaders.items():
+        if not portable(entry["loader"]):
+            raise ValueError(
+                f"dataset {name!r} is registered with loader {entry['loader']}, which the "
+                "sweep's worker processes cannot import (a lambda, a function defined inside "
+                "another, or one of an interactive session); define it at the top level of a "
+                "module and register that, or name it in the sweep file as [data."
+                f"{name}] loader = 'package.module:function', or run with workers=1"
+            )
 
 
 def _pull(ledger: Ledger, *, out: Path, device: str | None, progress: bool, position: int) -> int:
@@ -444,7 +477,9 @@ def run(
         failed for good (``retry_failed=True`` runs them again).
 
     Raises:
-        ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``.
+        ValueError: bad ``workers``, ``devices``, ``storage`` or ``out``, or a dataset
+            registered with a loader that worker processes cannot import (a lambda, a
+            function defined inside another; :func:`deepgnn.data.register`).
         FileNotFoundError: a dataset's files are missing (checked before any cell runs, by
             :func:`deepgnn.data.require`; the message says where to put them).
         OSError: a file could not be written, e.g. the disk is full (the message names the
@@ -469,6 +504,8 @@ def run(
         unguarded = unguarded or _unguarded_call()
         if unguarded is not None:
             raise RuntimeError(_GUARD.format(workers=workers, where=unguarded))
+    if spawn:
+        _check_portable(config)
     folder = out_dir(config, out)
     for name in config.data["name"]:
         # Every cell of a dataset without its files would fail the same way, each try.
