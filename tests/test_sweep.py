@@ -236,6 +236,42 @@ def test_authors_gated_search_of_the_shipped_study_scales_only_alpha():
     assert not any("beta" in k for k in moved)
 
 
+@pytest.mark.parametrize("name", ["depth_arxiv", "arxiv_sbm"])
+def test_arxiv_studies_follow_the_authors_arxiv_run(name):
+    """The arxiv studies train as Arxiv_run.py (spoginit-paper: 1000 epochs, Adam betas
+    (0.9, 0.9995), no weight decay) and search the GCN's scales as it does: the zeroth-order
+    ``zeroincrease_initialization`` on fresh random features and labels (generate_data=True);
+    such a search of a real model really runs on random data (it never reads ``x``)."""
+    config = sweep.load_config(ROOT / "sweeps" / f"{name}.toml")
+    cells = config.cells()
+    gcn = next(c for c in cells if (c.family, c.init) == ("gcn", "spoginit@authors"))
+    assert gcn.resolved["init"]["data"] == "random"
+    assert (gcn.resolved["init"]["method"], gcn.resolved["init"]["n_trials"]) == (
+        "zeroth_order",
+        160,
+    )
+    train = gcn.resolved["train"]
+    assert (train["protocol"], train["epochs"], train["betas"], train["weight_decay"]) == (
+        "spoginit-paper",
+        1000,
+        [0.9, 0.9995],
+        0.0,
+    )
+    assert {c.family for c in cells} >= {"gcn", "rezero"} and {c.depth for c in cells} >= {
+        4,
+        16,
+        64,
+    }
+    ds = deepgnn.data.load("cora")
+    model = experiment.build_model(ds, "gcn", 4, seed=0, **gcn.spec().model)
+    options = {**gcn.init_options, "n_trials": 8, "progress": False}
+    nan = torch.full_like(ds.x, float("nan"))  # the search must not look at the features
+    deepgnn.init.spoginit_(
+        model, ds.graph, nan, ds.y, mask=ds.train_mask, base="kaiming", **options
+    )
+    assert all(torch.isfinite(w).all() for w in model.state_dict().values())
+
+
 def test_curves_keep_every_tenth_epoch_and_the_best_gzipped(tmp_path):
     path = _write(tmp_path, "curves", epochs=25)
     path.write_text(path.read_text().replace("curve_every = 1\n", ""))  # the default
