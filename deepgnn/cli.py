@@ -506,6 +506,13 @@ def _search(args: argparse.Namespace) -> int:
     )
     if args.trace_csv:
         result.trace.to_csv(args.trace_csv, index=False)
+    if args.save:
+        info = {"dataset": ds.name, "base": args.base, "seed": args.seed}
+        path = result.save(args.save, model, info=info)
+        print(
+            f"scales saved to {path}: deepgnn.init.load_scales_(model, {str(path)!r}) applies "
+            f"them to a {args.family}-{args.depth} with the {args.base} weights of seed {args.seed}"
+        )
     return 0
 
 
@@ -731,6 +738,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     srch.add_argument("--seed", type=int, default=0, help="seeds the model, base init and search")
     srch.add_argument("--trace-csv", default=None, help="write the per-evaluation trace here")
+    srch.add_argument(
+        "--save",
+        default=None,
+        help="write the scales found to this file (e.g. scales.pt; deepgnn.init.load_scales_)",
+    )
     srch.set_defaults(func=_search)
     return parser
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import inspect
+import io
 import itertools
 import json
 import logging
@@ -28,7 +29,7 @@ from torch import Tensor
 
 from deepgnn import _plot, adapters, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
-from deepgnn._io import save_figure, write_atomic
+from deepgnn._io import jsonable, save_figure, write_atomic
 from deepgnn._progress import progress_bar
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
@@ -37,6 +38,7 @@ from deepgnn.signal import MEASURES, analyze, jacobian_spectrum
 from deepgnn.train import TrainResult, train_graph, train_node
 
 __all__ = [
+    "AFTER_TRAINING",
     "MANAGED",
     "RECORD",
     "SIGNAL_MEASURES",
@@ -51,6 +53,7 @@ __all__ = [
     "depth_table",
     "device_name",
     "format_depth_table",
+    "load_cell_model",
     "plot_depth_table",
     "resolve_cell",
     "run_cell",
@@ -61,8 +64,13 @@ logger = logging.getLogger(__name__)
 
 #: What a cell can record: ``final`` (the training result), ``signal_init`` /
 #: ``signal_final`` (the :func:`~deepgnn.signal.analyze` summary before / after training, as
-#: ``sp_init_*`` / ``sp_final_*`` columns; node datasets) and ``curves`` (the per-epoch log).
-RECORD = ("final", "signal_init", "signal_final", "curves")
+#: ``sp_init_*`` / ``sp_final_*`` columns; node datasets), ``curves`` (the per-epoch log) and
+#: ``models`` (the initial and trained weights, a ``.pt`` file; node datasets;
+#: :func:`load_cell_model`).
+RECORD = ("final", "signal_init", "signal_final", "curves", "models")
+#: What ``record`` may list that measures or keeps the weights a run ends with: there, the
+#: trainer's ``restore_best`` changes what is recorded, and enters the cell's resolved settings.
+AFTER_TRAINING = ("signal_final", "models")
 #: Extra measures a cell's signal summary can take: :data:`deepgnn.signal.MEASURES` and
 #: ``jacobian`` (:func:`~deepgnn.signal.jacobian_spectrum`).
 SIGNAL_MEASURES = (*MEASURES, "jacobian")
@@ -192,19 +200,25 @@ def build_model(dataset: Any, family: str, depth: int, *, seed: int, **options: 
     ``"package.module:function"`` is a factory (:func:`deepgnn.adapters.from_factory`): it is
     called with ``in_dim``, ``out_dim``, ``depth`` and ``options``, and its model wrapped.
     """
-    if adapters.is_factory(family):
-        if getattr(dataset, "task", "node") == "graph":
-            raise ValueError(
-                f"factory {family!r} builds node classifiers; {dataset.name} is a "
-                "graph-classification dataset"
-            )
-        in_dim, out_dim = dataset.num_features, dataset.num_classes
-        return adapters.from_factory(family, in_dim, out_dim, depth, seed=seed, **options)
+    if adapters.is_factory(family) and getattr(dataset, "task", "node") == "graph":
+        raise ValueError(
+            f"factory {family!r} builds node classifiers; {dataset.name} is a "
+            "graph-classification dataset"
+        )
     if getattr(dataset, "task", "node") == "graph":
         width = options.get("width", 64)
         in_dim, out_dim = width, width
     else:
         in_dim, out_dim = dataset.num_features, dataset.num_classes
+    return _build(family, in_dim, out_dim, depth, seed, options)
+
+
+def _build(
+    family: str, in_dim: int, out_dim: int, depth: int, seed: int, options: Mapping[str, Any]
+) -> GNN:
+    """A family's model, or a factory's wrapped, of these dimensions."""
+    if adapters.is_factory(family):
+        return adapters.from_factory(family, in_dim, out_dim, depth, seed=seed, **options)
     return build(family, in_dim, out_dim, depth, seed=seed, **options)
 
 
@@ -258,7 +272,9 @@ def _train_options(spec: CellSpec) -> dict[str, Any]:
     return train_kw
 
 
-def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
+def resolve_cell(
+    spec: CellSpec, *, record: Sequence[str] = ("final",)
+) -> dict[str, dict[str, Any]]:
     """Return what decides a cell's numbers beyond its own settings: the library's defaults, applied.
 
     ``{"init": ..., "train": ...}``: the init scheme's options as it runs them
@@ -270,6 +286,12 @@ def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
     records both with every row and hashes them into the cell's key, so a change of a
     library default (:func:`deepgnn.search.objective_defaults`, a protocol's table) makes new
     cells instead of passing old results off as current.
+
+    The trainer's ``restore_best`` (default ``True``) decides only which weights the model
+    ends with, so it is a setting only where ``record`` measures or keeps those weights
+    (:data:`AFTER_TRAINING`: ``signal_final``, ``models``), and only when on:
+    ``restore_best=False``, the behaviour before it existed, leaves the settings (and the key
+    of a cell recorded then) as they were.
 
     Example:
         >>> spec = CellSpec("cora", "gcn", 32, init="spoginit", seed=1,
@@ -291,6 +313,8 @@ def resolve_cell(spec: CellSpec) -> dict[str, dict[str, Any]]:
         data.task(spec.dataset), depth=spec.depth, family=family, **train_kw
     )
     resolved_train.pop("split", None)  # which split a cell uses is its own setting
+    if set(AFTER_TRAINING) & set(record) and train_kw.get("restore_best", True):
+        resolved_train["restore_best"] = True
     if spec.init is None:
         return {"init": {}, "train": resolved_train}
     options = _init_options(spec, str(activation))
@@ -336,6 +360,7 @@ def run_cell(
     measures: Sequence[str] = (),
     curves: str | Path | None = None,
     curve_every: int = 1,
+    models: str | Path | None = None,
     progress: bool = False,
     on_epoch: Any = None,
 ) -> CellResult:
@@ -360,6 +385,11 @@ def run_cell(
             (gzip-compressed when its name ends in ``.gz``).
         curve_every: keep every ``curve_every``-th epoch of the log in ``curves`` (and the
             first, the best-validation and the last epoch; :func:`curve_rows`).
+        models: with ``"models"`` in ``record``, the ``.pt`` file the initial and trained
+            weights are written to (``torch.save`` of ``{"init": state_dict, "trained":
+            state_dict, "cell": ..., "result": ...}``; :func:`load_cell_model` reads it). The
+            trained weights are those the model ends with: the best-validation epoch's under
+            the trainer's default ``restore_best=True``.
         progress: show a tqdm bar over the epochs.
         on_epoch: passed to the trainer (called with every epoch's log row).
 
@@ -368,7 +398,7 @@ def run_cell(
 
     Raises:
         ValueError: train options that do not apply to the dataset's task, or signal
-            recording asked for a graph dataset.
+            recording (or ``models``) asked for a graph dataset.
     """
     for r in record:
         check_choice("record", r, RECORD)
@@ -390,10 +420,11 @@ def run_cell(
     init_options = _init_options(spec, model.activation) if spec.init is not None else None
     row: dict[str, Any] = {}
     if graph_task:
-        if {"signal_init", "signal_final"} & set(record):
+        if {"signal_init", "signal_final", "models"} & set(record):
             raise ValueError(
-                f"{spec.dataset} is a graph-classification dataset: signal recording applies to "
-                "node datasets only; drop 'signal_init'/'signal_final' from record"
+                f"{spec.dataset} is a graph-classification dataset: signal recording and saved "
+                "models apply to node datasets only; drop 'signal_init'/'signal_final'/'models' "
+                "from record"
             )
         result = train_graph(
             model,
@@ -406,14 +437,17 @@ def run_cell(
             on_epoch=on_epoch,
             **train_kw,
         )
+        initial = None
     else:
         ds = _prepare_node(spec, model, train_kw, cpu, dev, record, measures, row)
+        initial = _cpu_state(model) if "models" in record else None
         result = train_node(
             model, ds, device=dev, seed=spec.seed, progress=progress, on_epoch=on_epoch, **train_kw
         )
         if "signal_final" in record:
             row.update(_signal_columns("final", model, ds, spec.seed, measures))
-    return _finish(result, model, row, dev, record, curves, curve_every)
+    saved = _Saved(models, initial, spec, cpu) if initial is not None else None
+    return _finish(result, model, row, dev, record, curves, curve_every, saved)
 
 
 def _prepare_node(
@@ -444,6 +478,129 @@ def _prepare_node(
     return ds
 
 
+def _cpu_state(model: GNN) -> dict[str, Tensor]:
+    """A copy of ``model``'s state on the CPU."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+@dataclass
+class _Saved:
+    """What a cell's models file needs besides the trained model: where it goes, the initial
+    weights, the cell and its dataset (for the model's dimensions)."""
+
+    path: str | Path | None
+    initial: dict[str, Tensor]
+    spec: CellSpec
+    dataset: Any
+
+
+#: The layout version of a models file (:func:`load_cell_model`).
+_MODELS_FORMAT = 1
+
+
+def _write_models(saved: _Saved, model: GNN, result: TrainResult, split: Any) -> None:
+    """Write the cell's initial and trained weights with what rebuilds its model; atomically."""
+    if saved.path is None:
+        return
+    spec = saved.spec
+    cell = {
+        "dataset": spec.dataset,
+        "family": spec.family,
+        "depth": spec.depth,
+        "init": spec.init,
+        "seed": spec.seed,
+        "model": jsonable(dict(spec.model)),
+        "in_dim": int(saved.dataset.num_features),
+        "out_dim": int(saved.dataset.num_classes),
+        "split": split,
+    }
+    payload = {
+        "format": _MODELS_FORMAT,
+        "init": saved.initial,
+        "trained": _cpu_state(model),
+        "cell": cell,
+        "result": {
+            "metric": result.metric,
+            "test": float(result.test),
+            "val": float(result.val),
+            "best_epoch": int(result.best_epoch),
+            "epochs": int(result.epochs),
+            "restore_best": bool(result.restore_best),
+        },
+        "torch": str(torch.__version__),
+    }
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    write_atomic(saved.path, buf.getvalue())
+
+
+def load_cell_model(path: str | Path, *, which: str = "trained") -> GNN:
+    """Return the model a sweep cell saved (``record = [..., "models"]``), rebuilt with its weights.
+
+    A cell's file, ``<out>/models/<cell>.pt``, holds its initial and trained weights and the
+    settings that build its model (family, depth, dimensions, ``[model]`` options). The model
+    is built as the cell built it and given the weights with ``load_state_dict`` (strict), on
+    the CPU, in eval mode. The file is read with ``torch.load(..., weights_only=True)``, which
+    unpickles tensors and plain containers only: a file from elsewhere cannot run code.
+
+    Args:
+        path: the cell's ``.pt`` file.
+        which: ``"trained"`` (the weights the run ended with: its best-validation epoch's
+            under the trainer's default ``restore_best=True``) or ``"init"`` (the weights
+            training started from).
+
+    Returns:
+        The model. The file's other entries, ``cell`` (dataset, seed, split, ...) and
+        ``result`` (the recorded ``test`` / ``val``, ``best_epoch``, ``restore_best``), are
+        plain values: ``torch.load(path, weights_only=True)`` reads them.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: ``which`` is neither, or the file is not a cell's models file.
+
+    Example:
+        >>> import deepgnn, tempfile, pathlib
+        >>> spec = CellSpec("cora", "gcn", 2, init="xavier", model={"width": 16},
+        ...                 train={"epochs": 5})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "cell.pt"
+        >>> cell = run_cell(spec, device="cpu", record=["final", "models"], models=path)
+        >>> model = load_cell_model(path)
+        >>> ds = deepgnn.data.load("cora")
+        >>> ds.evaluate(model(ds.graph, ds.x), ds.test_mask) == cell.row["test"]
+        True
+    """
+    check_choice("which", which, ("trained", "init"))
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no models file {str(path)!r}; a sweep writes <out>/models/<cell>.pt for each cell "
+            "when its record lists 'models'"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(
+            f"{str(path)!r} is not a models file a sweep cell wrote ({type(err).__name__}: "
+            f"{err}); pass <out>/models/<cell>.pt"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != _MODELS_FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not a models file a sweep cell wrote (no format "
+            f"{_MODELS_FORMAT} header); pass <out>/models/<cell>.pt"
+        )
+    cell = payload["cell"]
+    model = _build(
+        cell["family"],
+        cell["in_dim"],
+        cell["out_dim"],
+        cell["depth"],
+        cell["seed"],
+        dict(cell["model"]),
+    )
+    model.load_state_dict(payload[which])
+    return model.eval()
+
+
 def _finish(
     result: TrainResult,
     model: GNN,
@@ -452,8 +609,11 @@ def _finish(
     record: Sequence[str],
     curves: str | Path | None,
     curve_every: int,
+    saved: _Saved | None = None,
 ) -> CellResult:
-    """Write the cell's curve (when recorded) and complete its row."""
+    """Write the cell's curve and models (when recorded) and complete its row."""
+    if saved is not None and "models" in record:
+        _write_models(saved, model, result, row.get("split"))
     if curves is not None and "curves" in record:
         every = check_int("curve_every", curve_every, minimum=1)
         rows = curve_rows(result.log, every, best_epoch=result.best_epoch)
@@ -521,6 +681,7 @@ def run_cells(
     measures: Sequence[str] = (),
     curves: Sequence[str | Path | None] | None = None,
     curve_every: int = 1,
+    models: Sequence[str | Path | None] | None = None,
     progress: bool = False,
 ) -> list[CellResult | Exception]:
     """Run cells of one :func:`batch_key` as one batched training; one outcome per cell.
@@ -540,12 +701,14 @@ def run_cells(
         specs: cells whose :func:`batch_key` is one and the same (not ``None``).
         device, record, measures, curve_every, progress: as for :func:`run_cell`.
         curves: one curve file (or ``None``) per cell.
+        models: one models file (or ``None``) per cell, as :func:`run_cell`'s ``models``.
 
     Returns:
         Per cell, in order, its :class:`CellResult` or the exception it raised.
 
     Raises:
-        ValueError: cells of different (or no) batch keys, or ``curves`` of another length.
+        ValueError: cells of different (or no) batch keys, or ``curves`` / ``models`` of
+            another length.
     """
     specs = list(specs)
     keys = {batch_key(s) for s in specs}
@@ -555,10 +718,12 @@ def run_cells(
             "model and training settings; a batched family); run the others with run_cell"
         )
     paths = list(curves) if curves is not None else [None] * len(specs)
-    if len(paths) != len(specs):
-        raise ValueError(
-            f"curves has {len(paths)} entries for {len(specs)} cells; pass one per cell"
-        )
+    model_paths = list(models) if models is not None else [None] * len(specs)
+    for arg, given in (("curves", paths), ("models", model_paths)):
+        if len(given) != len(specs):
+            raise ValueError(
+                f"{arg} has {len(given)} entries for {len(specs)} cells; pass one per cell"
+            )
     for r in record:
         check_choice("record", r, RECORD)
     check_measures(measures, record)
@@ -573,6 +738,7 @@ def run_cells(
                 measures=measures,
                 curves=paths[i],
                 curve_every=curve_every,
+                models=model_paths[i],
                 progress=progress,
             )
         except Exception as err:
@@ -587,6 +753,7 @@ def run_cells(
     outcomes: list[CellResult | Exception | None] = [None] * len(specs)
     members: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
     splits: list[int | None] = []
+    saved: dict[int, _Saved] = {}
     train_kw = _train_options(specs[0])  # the same for every cell of the key, but the split
     train_kw.pop("split", None)
     for i, spec in enumerate(specs):
@@ -595,6 +762,8 @@ def run_cells(
             row: dict[str, Any] = {}
             own = _train_options(spec)
             ds = _prepare_node(spec, model, own, cpu, dev, record, measures, row)
+            if "models" in record:
+                saved[i] = _Saved(model_paths[i], _cpu_state(model), spec, cpu)
         except Exception as err:
             outcomes[i] = err
             continue
@@ -639,7 +808,9 @@ def run_cells(
                 if "signal_final" in record:
                     row.update(_signal_columns("final", model, ds, specs[i].seed, measures))
                 row["group_size"] = together
-                outcomes[i] = _finish(result, model, row, dev, record, paths[i], curve_every)
+                outcomes[i] = _finish(
+                    result, model, row, dev, record, paths[i], curve_every, saved.get(i)
+                )
             except Exception as err:
                 outcomes[i] = err
     return [o if o is not None else RuntimeError("cell was not run") for o in outcomes]

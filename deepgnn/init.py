@@ -25,9 +25,11 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,6 +63,7 @@ __all__ = [
     "init_",
     "kaiming_",
     "lecun_",
+    "load_scales_",
     "options",
     "resolve_options",
     "orthogonal_",
@@ -437,6 +440,81 @@ def spoginit_(
         x, y = None, None
     result = _search.search(model, graph, x, y, mask=mask, **search_options)
     return scale_(model, result.scales, gates=result.gates)
+
+
+def load_scales_(model: GNN, path: str | os.PathLike[str]) -> GNN:
+    r"""Apply the SPoGInit scales a search saved to ``model``: :math:`W_l \leftarrow c_l W_l`. In place; returns ``model``.
+
+    Reads a file written by ``deepgnn search ... --save scales.pt`` (or
+    :meth:`deepgnn.search.SearchResult.save`) with ``torch.load(..., weights_only=True)``,
+    checks that ``model`` has the architecture the scales were searched for (family, depth,
+    width, dimensions, layer-weight shapes), and applies them with :func:`scale_`, as
+    :func:`spoginit_` applies the scales it finds. The scales multiply the weights ``model``
+    holds: give it the base initialization the search started from (the same build seed and
+    base init, e.g. ``xavier_`` with the seed the file's ``info`` names) to get the searched
+    model's weights back.
+
+    Args:
+        model: a model of the architecture the scales were searched for.
+        path: the scales file.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file holds no scales, or scales for another architecture.
+
+    Example:
+        >>> import deepgnn, tempfile, pathlib, torch
+        >>> from deepgnn.search import search
+        >>> ds = deepgnn.data.load("cora")
+        >>> m = xavier_(deepgnn.build("gcn", ds.num_features, ds.num_classes, depth=4,
+        ...                           width=16), generator=torch.Generator().manual_seed(0))
+        >>> result = search(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, n_trials=3,
+        ...                 progress=False)
+        >>> path = result.save(pathlib.Path(tempfile.mkdtemp()) / "scales.pt", m)
+        >>> again = xavier_(deepgnn.build("gcn", ds.num_features, ds.num_classes, depth=4,
+        ...                               width=16), generator=torch.Generator().manual_seed(0))
+        >>> w = scale_(m, result.scales).layer_weights()[1].weight
+        >>> bool((load_scales_(again, path).layer_weights()[1].weight == w).all())
+        True
+    """
+    from deepgnn.search import SCALES_FORMAT
+
+    model = check_model(model)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"path={str(path)!r}: no scales file there; write one with `deepgnn search ... "
+            "--save scales.pt` or SearchResult.save(path, model)"
+        )
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(
+            f"path={str(path)!r} is not a scales file ({type(err).__name__}: {err}); pass one "
+            "written by `deepgnn search ... --save`"
+        ) from None
+    if not isinstance(saved, dict) or saved.get("format") != SCALES_FORMAT:
+        raise ValueError(
+            f"path={str(path)!r} is not a scales file (no format {SCALES_FORMAT} header); pass "
+            "one written by `deepgnn search ... --save`"
+        )
+    searched = f"{saved['family']}-{saved['depth']} of width {saved['width']}"
+    for key in ("family", "depth", "width", "in_dim", "out_dim"):
+        if saved[key] != getattr(model, key):
+            raise ValueError(
+                f"path={str(path)!r} holds scales searched for a {searched}, "
+                f"{saved['in_dim']} -> {saved['out_dim']}, but model has {key}="
+                f"{getattr(model, key)!r} (the file: {saved[key]!r}); build the model with "
+                f"{key}={saved[key]!r}, or search this model and save its own scales"
+            )
+    shapes = [list(lw.weight.shape) for lw in model.layer_weights()]
+    if shapes != saved["shapes"]:
+        raise ValueError(
+            f"path={str(path)!r} holds scales for layer weights of shapes {saved['shapes']}, "
+            f"but model's are {shapes}; build the model with the options the search's had "
+            "(bias, family options), or search this model and save its own scales"
+        )
+    return scale_(model, saved["scales"], gates=saved["gates"] or None)
 
 
 _SCHEMES: dict[str, Callable[..., GNN]] = {

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+import deepgnn
 from deepgnn.cli import main
 
 
@@ -216,3 +217,37 @@ def test_node_commands_refuse_a_molecule_dataset_in_one_line(capsys, monkeypatch
     err = capsys.readouterr().err
     assert f"deepgnn {command}: error: " in err and err.count("\n") == 1
     assert "graph-classification dataset" in err and "'cora'" in err
+
+
+@pytest.mark.parametrize("family", ["gcn", "gated_resgcn"])
+def test_search_save_then_load_scales_gives_spoginits_weights(tmp_path, capsys, family):
+    path = tmp_path / "scales.pt"
+    argv = ["search", "--family", family, "--depth", "3", "--width", "8", "--n-trials", "3"]
+    assert main([*argv, "--seed", "2", "--save", str(path)]) == 0
+    assert f"scales saved to {path}" in capsys.readouterr().out
+    ds = deepgnn.data.load("cora")
+
+    def fresh():
+        return deepgnn.build(family, ds.num_features, ds.num_classes, 3, width=8, seed=2)
+
+    searched = deepgnn.init.spoginit_(
+        fresh(),
+        ds.graph,
+        ds.x,
+        ds.y,
+        mask=ds.train_mask,
+        base="xavier",
+        generator=torch.Generator().manual_seed(2),
+        n_trials=3,
+        seed=2,
+        progress=False,
+    )
+    loaded = deepgnn.init.xavier_(fresh(), generator=torch.Generator().manual_seed(2))
+    assert deepgnn.init.load_scales_(loaded, path) is loaded
+    assert loaded.state_dict().keys() == searched.state_dict().keys()
+    for name, value in searched.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    saved = torch.load(path, weights_only=True)
+    assert saved["info"] == {"dataset": "cora", "base": "xavier", "seed": 2}
+    assert (saved["family"], saved["depth"], saved["width"]) == (family, 3, 8)
+    assert bool(saved["gates"]) == (family == "gated_resgcn")

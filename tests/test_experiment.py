@@ -190,3 +190,92 @@ def test_run_cells_gives_each_cell_the_row_run_cell_gives_it(tmp_path, one_threa
     assert (
         experiment.batch_key(experiment.CellSpec("cora", "gcn", 3, model={"norm": "pair"})) is None
     )
+
+
+def _evaluate(model, ds):
+    model.eval()
+    with torch.no_grad():
+        logits = model(ds.graph, ds.x)
+    return ds.evaluate(logits, ds.val_mask), ds.evaluate(logits, ds.test_mask)
+
+
+def test_saved_models_rebuild_the_cell_and_its_trained_weights_score_its_row(tmp_path):
+    spec = experiment.CellSpec(
+        "cora",
+        "gcn",
+        2,
+        init="xavier",
+        seed=1,
+        model={"width": 16, "dropout": 0.5},
+        train={"epochs": 30, "lr": 0.05, "patience": None},
+    )
+    path = tmp_path / "models" / "cell.pt"
+    cell = experiment.run_cell(spec, device="cpu", record=["final", "models"], models=path)
+    assert cell.row["restore_best"] is True and cell.row["best_epoch"] < cell.row["epochs"]
+    trained = experiment.load_cell_model(path)
+    ds = deepgnn.data.load("cora")
+    assert _evaluate(trained, ds) == (cell.row["val"], cell.row["test"])
+    for p, q in zip(trained.parameters(), cell.model.parameters()):
+        assert torch.equal(p, q)
+    # the initial weights: build(seed=1), then xavier from the cell's seed, as run_cell does
+    start = experiment.load_cell_model(path, which="init")
+    model = deepgnn.build("gcn", ds.num_features, ds.num_classes, 2, width=16, dropout=0.5, seed=1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        init.init_(model, "xavier")
+    assert all(torch.equal(p, q) for p, q in zip(start.parameters(), model.parameters()))
+    saved = torch.load(path, weights_only=True)
+    assert saved["result"]["test"] == cell.row["test"] and saved["cell"]["seed"] == 1
+    # nothing written without "models" in record
+    experiment.run_cell(spec, device="cpu", models=tmp_path / "no.pt")
+    assert not (tmp_path / "no.pt").exists()
+
+
+def test_load_cell_model_names_a_missing_or_foreign_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no models file"):
+        experiment.load_cell_model(tmp_path / "missing.pt")
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a models file a sweep cell wrote"):
+        experiment.load_cell_model(tmp_path / "other.pt")
+    (tmp_path / "text.pt").write_text("not a torch file")
+    with pytest.raises(ValueError, match="not a models file"):
+        experiment.load_cell_model(tmp_path / "text.pt")
+    with pytest.raises(ValueError, match="which='best' is not one of"):
+        experiment.load_cell_model(tmp_path / "other.pt", which="best")
+
+
+def test_batched_cells_save_the_models_their_runs_alone_save(tmp_path, one_thread):
+    model = {"width": 8, "dropout": 0.5}
+    train = {"epochs": 20, "lr": 0.05, "patience": None}
+    specs = [
+        experiment.CellSpec("cora", "gcn", 2, init=i, seed=s, model=model, train=train)
+        for i, s in [("xavier", 0), ("kaiming", 1)]
+    ]
+    record = ("final", "models")
+    paths = [tmp_path / f"b{i}.pt" for i in range(2)]
+    together = experiment.run_cells(specs, device="cpu", record=record, models=paths)
+    ds = deepgnn.data.load("cora")
+    for i, (spec, cell) in enumerate(zip(specs, together)):
+        assert isinstance(cell, experiment.CellResult) and cell.row["group_size"] == 2
+        batched = experiment.load_cell_model(paths[i])
+        assert _evaluate(batched, ds) == pytest.approx((cell.row["val"], cell.row["test"]))
+        experiment.run_cell(spec, device="cpu", record=record, models=tmp_path / f"a{i}.pt")
+        alone = experiment.load_cell_model(tmp_path / f"a{i}.pt")
+        for which in ("init", "trained"):
+            a = experiment.load_cell_model(tmp_path / f"a{i}.pt", which=which).state_dict()
+            b = experiment.load_cell_model(paths[i], which=which).state_dict()
+            assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a), which
+        assert alone.state_dict().keys() == batched.state_dict().keys()
+
+
+def test_restore_best_enters_the_resolved_settings_only_where_trained_weights_are_recorded():
+    spec = experiment.CellSpec("cora", "gcn", 2, train={"epochs": 5})
+    assert "restore_best" not in experiment.resolve_cell(spec)["train"]
+    assert "restore_best" not in experiment.resolve_cell(spec, record=["final", "curves"])["train"]
+    for after in ("signal_final", "models"):
+        resolved = experiment.resolve_cell(spec, record=["final", after])["train"]
+        assert resolved["restore_best"] is True
+    off = experiment.CellSpec("cora", "gcn", 2, train={"epochs": 5, "restore_best": False})
+    assert experiment.resolve_cell(
+        off, record=["final", "signal_final"]
+    ) == experiment.resolve_cell(spec)

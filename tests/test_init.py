@@ -338,3 +338,56 @@ def test_init_arguments_that_would_draw_nan_weights_are_refused(call, error, mat
     with pytest.raises(error, match=match):
         call(model, _graph(), x)
     assert all(torch.equal(lw.weight, w) for lw, w in zip(model.layer_weights(), before))
+
+
+def _saved_scales(tmp_path, family="gcn", depth=3, **options):
+    from deepgnn.search import SearchResult
+
+    model = deepgnn.build(family, 6, 2, depth, width=8, seed=0, **options)
+    n = len(model.layer_weights())
+    gates = {k: [0.5] * depth for k in model.gates()}
+    result = SearchResult(
+        "gradient", [0.5 + 0.25 * i for i in range(n)], gates, 1.0, {}, None, 0, 0.0
+    )
+    return model, result.save(tmp_path / "scales.pt", model)
+
+
+def test_load_scales_multiplies_each_layer_by_its_saved_scale(tmp_path):
+    model, path = _saved_scales(tmp_path, "gated_resgcn")
+    before = [lw.weight.clone() for lw in model.layer_weights()]
+    alpha = model.gates()["alpha"].clone()
+    init.load_scales_(model, path)
+    for i, (lw, w) in enumerate(zip(model.layer_weights(), before)):
+        assert torch.equal(lw.weight, w * (0.5 + 0.25 * i))
+    assert torch.equal(model.gates()["alpha"], alpha * 0.5)
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        (lambda: deepgnn.build("resgcn", 6, 2, 3, width=8), r"model has family='resgcn'"),
+        (lambda: deepgnn.build("gcn", 6, 2, 4, width=8), r"model has depth=4 \(the file: 3\)"),
+        (
+            lambda: deepgnn.build("gcn", 6, 2, 3, width=16),
+            r"width=16 .*build the model with width=8",
+        ),
+        (lambda: deepgnn.build("gcn", 7, 2, 3, width=8), r"model has in_dim=7"),
+    ],
+    ids=["family", "depth", "width", "in_dim"],
+)
+def test_load_scales_refuses_another_architecture_naming_the_fix(tmp_path, model, match):
+    _, path = _saved_scales(tmp_path)
+    with pytest.raises(ValueError, match=match + r".*or search this model"):
+        init.load_scales_(model(), path)
+
+
+def test_load_scales_names_a_missing_or_foreign_file(tmp_path):
+    model = deepgnn.build("gcn", 6, 2, 3, width=8)
+    with pytest.raises(FileNotFoundError, match=r"path='\S+missing.pt': no scales file there"):
+        init.load_scales_(model, tmp_path / "missing.pt")
+    torch.save({"scales": [1.0]}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not a scales file .*deepgnn search ... --save"):
+        init.load_scales_(model, tmp_path / "other.pt")
+    (tmp_path / "text.pt").write_text("scales")
+    with pytest.raises(ValueError, match="is not a scales file"):
+        init.load_scales_(model, tmp_path / "text.pt")

@@ -1376,6 +1376,18 @@ def test_retry_failed_runs_cells_whose_data_file_was_repaired(tmp_path, capsys):
             r"record lists \['signal_init'\], but \['ogbg-molhiv'\] are graph-classification",
         ),
         (
+            'record = ["models"]\n',
+            "ogbg-molhiv",
+            "",
+            r"record lists 'models', but \['ogbg-molhiv'\] are graph-classification datasets",
+        ),
+        (
+            "",
+            "cora",
+            "[train]\nrestore_best = 1\n",
+            r"\[train\] restore_best must be True .* got 1",
+        ),
+        (
             "",
             "ogbg-molbbbp",
             "[train]\ndrop_edge = 0.2\n",
@@ -1415,6 +1427,8 @@ def test_retry_failed_runs_cells_whose_data_file_was_repaired(tmp_path, capsys):
         "dotdot",
         "dot",
         "signal_on_graphs",
+        "models_on_graphs",
+        "restore_best_not_a_bool",
         "drop_edge_on_graphs",
         "node_keys_on_graphs",
         "pool_on_nodes",
@@ -1535,3 +1549,67 @@ def test_committed_rows_are_todays_cells_with_todays_resolved_settings(study):
         assert json.loads(row["train_resolved"]) == resolved["train"], row["cell"]
     summary = (ROOT / "results" / study / "summary.md").read_text()
     assert "± 0.0000" not in summary and "n=0" not in summary
+
+
+#: sha1 of the sorted cell keys of the lesson studies, as they were before ``restore_best``
+#: existed (their committed cells ran with the last epoch's weights): ``restore_best = false``
+#: in their [train] must keep every key.
+LESSON_KEYS = {
+    "depth_cora": "e494e93188e37d34",
+    "depth_planetoid": "10393fb6f82c4182",
+    "depth_heterophilous": "2da634dab49f12b0",
+}
+
+
+@pytest.mark.parametrize("study", sorted(LESSON_KEYS))
+def test_lesson_studies_that_measure_trained_weights_keep_their_keys(study):
+    config = sweep.load_config(ROOT / "sweeps" / f"{study}.toml")
+    assert "signal_final" in config.record and config.train["restore_best"] == [False]
+    keys = sorted(c.key for c in config.cells())
+    assert hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16] == LESSON_KEYS[study]
+    assert all("restore_best" not in c.resolved["train"] for c in config.cells())
+
+
+def test_restore_best_changes_a_key_only_where_the_trained_weights_are_recorded(tmp_path):
+    def keys(record, extra=""):
+        path = _write(tmp_path, "keys", extra=extra)
+        path.write_text(path.read_text().replace('["final", "curves"]', record))
+        return [c.key for c in sweep.load_config(path).cells()]
+
+    plain = keys('["final", "curves"]')
+    assert keys('["final", "curves"]', extra="restore_best = false") == plain
+    assert keys('["final", "curves"]', extra="restore_best = true") == plain
+    measured = keys('["final", "signal_final"]')
+    assert not set(measured) & set(keys('["final", "signal_final"]', "restore_best = false"))
+    assert keys('["final", "signal_final"]', extra="restore_best = true") == measured
+    assert not set(keys('["final", "models"]')) & set(plain)
+
+
+def test_sweep_saves_each_cells_weights_and_they_score_its_row(tmp_path, caplog):
+    import logging
+
+    path = _write(tmp_path, "saved", epochs=20)
+    path.write_text(path.read_text().replace('["final", "curves"]', '["final", "models"]'))
+    config, out = sweep.load_config(path), tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="deepgnn.sweep"):
+        sweep.run(config, out=out, workers=1, progress=False)
+    # gcn and resgcn at depths 1 and 2, width 16, on Cora: the size a user is told up front
+    cora = deepgnn.data.load("cora")
+    size = 0
+    for cell in config.cells():
+        spec = cell.spec()
+        model = deepgnn.build(
+            spec.family, cora.num_features, cora.num_classes, spec.depth, **spec.model
+        )
+        size += 2 * 4 * sum(p.numel() for p in model.state_dict().values())
+    assert f"8 cells save their initial and trained weights to {out / 'models'}" in caplog.text
+    assert f"about {size / 1e6:.1f} MB in all" in caplog.text
+    rows = sweep.report(config, out=out).set_index("cell")
+    assert len(rows) == 8 and set(rows["group_size"]) == {2}  # batched: the seeds together
+    for key, row in rows.iterrows():
+        model = experiment.load_cell_model(out / "models" / f"{key}.pt")
+        model.eval()
+        with torch.no_grad():
+            logits = model(cora.graph, cora.x)
+        assert cora.evaluate(logits, cora.test_mask) == pytest.approx(row["test"], abs=1e-6)
+        assert json.loads(row["train_resolved"])["restore_best"] is True

@@ -502,3 +502,38 @@ def test_verdicts_of_a_table_match_the_runs_own(cora):
     for col in ("untrained", "fitted", "budget_limited"):
         assert again[col].tolist() == table[col].tolist()
     assert again["counts"].tolist() == [bool(r["fitted"] and not r["budget_limited"]) for r in rows]
+
+
+def _scores(model, ds):
+    model.eval()
+    with torch.no_grad():
+        logits = model(ds.graph, ds.x)
+    return ds.evaluate(logits, ds.val_mask), ds.evaluate(logits, ds.test_mask)
+
+
+def test_restore_best_gives_the_model_its_best_validation_epochs_weights(cora):
+    # lr 0.05 overfits Cora's 140 training nodes within 40 epochs: the best validation epoch
+    # comes before the last, so the last epoch's weights score another validation metric.
+    runs = {}
+    for restore in (True, False):
+        model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, width=16, seed=0)
+        result = train_node(
+            model, cora, epochs=40, lr=0.05, patience=None, seed=0, restore_best=restore
+        )
+        runs[restore] = (model, result)
+    (best_model, best), (last_model, last) = runs[True], runs[False]
+    assert best.log.equals(last.log.assign(seconds=best.log["seconds"]))
+    assert best.best_epoch < best.epochs == 40
+    assert (best.restore_best, last.restore_best) == (True, False)
+    assert best.as_row()["restore_best"] is True and last.as_row()["restore_best"] is False
+    # evaluated again, the restored model scores exactly the recorded best val and test
+    assert _scores(best_model, cora) == (best.val, best.test)
+    final = best.log.iloc[-1]
+    assert _scores(last_model, cora) == (final["val"], final["test"])
+    assert _scores(last_model, cora)[0] != best.val
+
+
+def test_restore_best_must_be_a_bool(cora):
+    model = deepgnn.build("gcn", cora.num_features, cora.num_classes, 2, seed=0)
+    with pytest.raises(TypeError, match="restore_best must be True"):
+        train_node(model, cora, epochs=2, restore_best="yes")

@@ -238,3 +238,26 @@ def test_masks_of_a_captured_step_are_drawn_into_buffers_the_forward_consumes(co
     for both, one in zip(pair, alone):  # member 1's masks do not depend on its group
         assert torch.equal(both[:, 1], one[:, 0]) and not torch.equal(both[:, 0], both[:, 1])
         assert set(both.unique().tolist()) == {0.0, 2.0}  # kept / (1 - p), or dropped
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_each_member_ends_with_the_weights_of_its_run_alone(cora64, restore_best):
+    # lr 0.05 overfits within 40 epochs: each member's best validation epoch is its own and
+    # comes before the last, so its best and last weights differ.
+    settings = {"epochs": 40, "lr": 0.05, "dropout": 0.5, "patience": None}
+    settings["restore_best"] = restore_best
+    alone = _alone(cora64, "resgcn", settings)
+    models = [_model(cora64, "resgcn", s) for s in SEEDS]
+    results = train_node_batched(models, cora64, seeds=SEEDS, inits=INITS, device="cpu", **settings)
+    loss, weights = _gap(alone, models, results)
+    assert loss < 1e-9 and weights < 1e-9, (loss, weights)
+    assert [r.best_epoch for r in results] == [r.best_epoch for _, r in alone]
+    assert all(r.best_epoch < r.epochs for r in results)
+    assert all(r.restore_best is restore_best for r in results)
+    for model, result in zip(models, results):
+        model.eval()
+        with torch.no_grad():
+            logits = model(cora64.graph, cora64.x)
+        row = result.log.iloc[result.best_epoch - 1] if restore_best else result.log.iloc[-1]
+        assert cora64.evaluate(logits, cora64.val_mask) == pytest.approx(row["val"], abs=1e-12)
+        assert cora64.evaluate(logits, cora64.test_mask) == pytest.approx(row["test"], abs=1e-12)

@@ -37,11 +37,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import io
 import logging
 import math
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -49,6 +52,7 @@ import torch
 from torch import Tensor
 
 from deepgnn._checks import check_choice, check_int
+from deepgnn._io import write_atomic
 from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
 from deepgnn.objective import FORMS, STATES, check_operands, check_weights
@@ -64,6 +68,7 @@ __all__ = [
     "DEFAULT_STATE",
     "DEFAULT_WEIGHTS",
     "METHODS",
+    "SCALES_FORMAT",
     "SearchResult",
     "check_options",
     "method_options",
@@ -154,6 +159,9 @@ DEFAULT_STATE = {
     "gcnii": "hidden",
 }
 _LAYERS = ("conv", "all", "none")
+#: The layout version of a scales file (:meth:`SearchResult.save`,
+#: :func:`deepgnn.init.load_scales_`).
+SCALES_FORMAT = 1
 
 
 @dataclass
@@ -193,6 +201,54 @@ class SearchResult:
     seconds: float
     study: Any = None
     log_scales: list[float] = field(default_factory=list)
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        model: GNN,
+        *,
+        info: Mapping[str, str | int | float | None] | None = None,
+    ) -> Path:
+        """Write the scales (and gates) to ``path`` with what identifies the model they fit.
+
+        A ``torch.save`` file of plain values (:func:`deepgnn.init.load_scales_` reads it
+        with ``weights_only=True`` and applies it): ``scales``, ``gates``, the model's
+        ``family``, ``depth``, ``width``, ``in_dim``, ``out_dim`` and layer-weight
+        ``shapes``, the search's ``method`` and ``objective``, and ``info`` (e.g. the base
+        init and seed the search started from). Written atomically.
+
+        Args:
+            path: the file to write, e.g. ``"scales.pt"``.
+            model: the model searched (its architecture is recorded; its weights are not).
+            info: plain values to keep beside them.
+
+        Returns:
+            ``path``.
+        """
+        lws = model.layer_weights()
+        if len(lws) != len(self.scales):
+            raise ValueError(
+                f"model has {len(lws)} layer weights but the search found {len(self.scales)} "
+                "scales; pass the model the search ran on"
+            )
+        payload = {
+            "format": SCALES_FORMAT,
+            "scales": [float(c) for c in self.scales],
+            "gates": {k: [float(c) for c in v] for k, v in self.gates.items()},
+            "family": model.family,
+            "depth": int(model.depth),
+            "width": int(model.width),
+            "in_dim": int(model.in_dim),
+            "out_dim": int(model.out_dim),
+            "shapes": [list(lw.weight.shape) for lw in lws],
+            "method": self.method,
+            "objective": float(self.objective),
+            "info": dict(info or {}),
+            "torch": str(torch.__version__),
+        }
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        return write_atomic(path, buf.getvalue())
 
 
 def method_options(method: str) -> dict[str, object]:

@@ -97,7 +97,8 @@ def try_init(
 
 
 def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
-    """Signal recording is for node datasets: the summary is measured on node embeddings.
+    """Signal recording and saved models are for node datasets: the summary is measured on
+    node embeddings, and a graph cell's encoder and head are not kept.
 
     Raises:
         ValueError: ``record`` asks for a signal summary of a graph-classification dataset.
@@ -109,6 +110,12 @@ def check_record(datasets: Sequence[str], record: Sequence[str]) -> None:
             f"record lists {signals}, but {graph_sets} are graph-classification datasets, whose "
             "cells record no signal summary (it is measured on node embeddings); drop "
             f"{signals} from record or sweep those datasets on their own"
+        )
+    if "models" in record and graph_sets:
+        raise ValueError(
+            f"record lists 'models', but {graph_sets} are graph-classification datasets, whose "
+            "cells save no models (their encoder and head are not kept); drop 'models' from "
+            "record or sweep those datasets on their own"
         )
 
 

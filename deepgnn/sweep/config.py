@@ -246,6 +246,9 @@ class SweepConfig:
         measures: extra measures of the recorded signal summaries, a subset of
             :data:`deepgnn.experiment.SIGNAL_MEASURES` (Dirichlet energy, MAD, ranks, the
             Jacobian's extreme singular values); they do not change a cell's key.
+        record: ``"models"`` saves each cell's initial and trained weights to
+            ``<out>/models/<cell>.pt`` (:func:`deepgnn.experiment.load_cell_model`; node
+            datasets); ``sweep run`` logs an estimate of their size first.
         curve_every: with ``"curves"`` in ``record``, each cell's per-epoch log keeps every
             ``curve_every``-th epoch (and the first, the best-validation and the last), written
             gzip-compressed to ``<out>/curves/<cell>.csv.gz`` (default 10: about 3 kB a cell of
@@ -709,8 +712,11 @@ class SweepConfig:
             cell.root = self.data["root"][0]
             cell.loader = self.data_loaders.get(dataset, {}).get("loader")
             cell.data_options = data_options
-            cell.resolved = experiment.resolve_cell(cell.spec())
+            cell.resolved = experiment.resolve_cell(cell.spec(), record=self.record)
             hashed: dict[str, Any] = cell.columns()
+            # restore_best enters the key through `resolved`, where the record measures the
+            # trained weights; `restore_best = false` in [train] keeps a key made before it.
+            hashed.pop("restore_best", None)
             if self.tune is not None:  # a tuned cell is another experiment than an untuned one
                 hashed["tune"] = self.tune.__dict__
             settings = json.dumps(hashed, sort_keys=True, default=str)

@@ -182,6 +182,7 @@ def _run_claim(
                     measures=config.measures,
                     curves=out / "curves" / f"{unit.key}.csv.gz",
                     curve_every=config.curve_every,
+                    models=_models_path(config, out, unit.key),
                 ).row
                 row.update({f"tuned_{k}": v for k, v in tuned.items()})
             error = None
@@ -200,6 +201,62 @@ def _run_claim(
             _free_cuda()
     row = {**base, **row, "wall_seconds": time.perf_counter() - start, "error": error or ""}
     ledger.record(claim, row, error, retry=retry)
+
+
+def _models_path(config: SweepConfig, out: Path, key: str) -> Path | None:
+    """Where a cell saves its weights: ``<out>/models/<cell>.pt`` when ``record`` lists
+    ``"models"``."""
+    return out / "models" / f"{key}.pt" if "models" in config.record else None
+
+
+def _models_size(config: SweepConfig) -> int:
+    """Bytes the ``models`` files of every cell of ``config`` take: its initial and trained
+    state (parameters and buffers at their dtype) per cell, without the few bytes of pickle
+    framing and metadata. Models are built on the ``meta`` device (no memory, no data); each
+    dataset is loaded once for its dimensions.
+
+    Raises:
+        Exception: what loading a dataset or building a model raises.
+    """
+    import json
+
+    import torch
+
+    sizes: dict[str, int] = {}
+    loaded: dict[str, Any] = {}
+    total = 0
+    for cell in config.cells():
+        spec = cell.spec()
+        what = json.dumps([spec.dataset, spec.family, spec.depth, spec.model], default=str)
+        if what not in sizes:
+            if spec.dataset not in loaded:
+                loaded[spec.dataset] = data.load(spec.dataset, root=spec.root)
+            with torch.device("meta"):
+                model = experiment.build_model(
+                    loaded[spec.dataset], spec.family, spec.depth, seed=0, **spec.model
+                )
+            state = model.state_dict().values()
+            sizes[what] = sum(t.numel() * t.element_size() for t in state)
+        total += 2 * sizes[what]
+    return total
+
+
+def _log_models_size(config: SweepConfig, folder: Path) -> None:
+    """Say how much disk ``record = [..., "models"]`` will take, before a cell runs."""
+    if "models" not in config.record:
+        return
+    try:
+        size = _models_size(config)
+    except Exception as err:  # an estimate: the cells report what really fails
+        log.warning("could not estimate the size of the saved models: %s", err)
+        return
+    log.info(
+        "record lists 'models': %d cells save their initial and trained weights to %s, "
+        "about %.1f MB in all",
+        len(config.cells()),
+        folder / "models",
+        size / 1e6,
+    )
 
 
 def _grouper() -> Callable[[Any], str | None]:
@@ -246,6 +303,7 @@ def _run_group(
         specs.append(replace(spec, train={**spec.train, **tuned}) if tuned else spec)
         settings.append(tuned)
     curves = [out / "curves" / f"{c.cell.key}.csv.gz" for c in claims]
+    models = [_models_path(config, out, c.cell.key) for c in claims]
     start = time.perf_counter()
     with ExitStack() as held:
         for claim in claims:
@@ -258,6 +316,7 @@ def _run_group(
                 measures=config.measures,
                 curves=curves,
                 curve_every=config.curve_every,
+                models=models,
             )
         except Exception as err:
             if isinstance(err, OSError) and err.errno in NO_SPACE:
@@ -266,7 +325,7 @@ def _run_group(
                 "a group of %d cells failed; they run one by one", len(claims), exc_info=True
             )
             outcomes = []
-            for spec, path in zip(specs, curves):
+            for spec, path, saved in zip(specs, curves, models):
                 try:
                     outcomes.append(
                         experiment.run_cell(
@@ -276,6 +335,7 @@ def _run_group(
                             measures=config.measures,
                             curves=path,
                             curve_every=config.curve_every,
+                            models=saved,
                         )
                     )
                 except Exception as failed:
@@ -510,6 +570,7 @@ def run(
     for name in config.data["name"]:
         # Every cell of a dataset without its files would fail the same way, each try.
         data.require(name, config.data["root"][0])
+    _log_models_size(config, folder)
     with stop_on_os_error():
         folder.mkdir(parents=True, exist_ok=True)
         # Create the study once here, so that the workers only load it.

@@ -76,7 +76,9 @@ def options(task: str = "node") -> dict[str, Any]:
 
 
 #: Keywords of the trainers that say where and how a run happens, not what it computes.
-_NOT_SETTINGS = ("init", "init_options", "device", "seed", "progress", "on_epoch")
+#: ``restore_best`` decides which weights the model keeps after the run, not the result's
+#: numbers: :func:`deepgnn.experiment.resolve_cell` adds it where a cell measures those weights.
+_NOT_SETTINGS = ("init", "init_options", "device", "seed", "progress", "on_epoch", "restore_best")
 
 
 def resolve_options(
@@ -91,7 +93,8 @@ def resolve_options(
     ``dropout`` where ``settings`` leaves them to it, as the trainer does. Values are plain
     JSON-able ones: a sweep hashes them into its cell keys, so that a change of a protocol's
     table makes new cells instead of passing old results off as current. ``init``,
-    ``device``, ``seed`` and the like are not settings and are left out.
+    ``device``, ``seed`` and the like are not settings and are left out, and so is
+    ``restore_best``: it changes the weights the model ends with, not the result.
 
     Raises:
         ValueError: an unknown task or option, or a bad value (as the trainer would raise).

@@ -14,7 +14,8 @@ Every operation acts on one member's columns only, and Adam is elementwise, so a
 as it would alone: its own initialization, dropout masks, Adam state, per-epoch metrics, best
 epoch, early stopping, divergence and verdicts. The members' losses are summed for one backward
 pass; the gradient of a sum is each member's own gradient. A member that stops (early stopping,
-NaN/inf loss) leaves the sum and keeps the parameters it had when it stopped.
+NaN/inf loss) leaves the sum and keeps the parameters it had when it stopped; with
+``restore_best`` each member ends with the parameters of its own best-validation epoch.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def train_node_batched(
     device: Device | None = None,
     progress: bool = False,
     cuda_graph: bool = False,
+    restore_best: bool = True,
 ) -> list[TrainResult]:
     r"""Train ``models`` together, each as :func:`~deepgnn.train.train_node` trains it alone.
 
@@ -149,7 +151,10 @@ def train_node_batched(
     - Adam state (elementwise, on the stacked parameters), per-epoch loss and metrics, the
       best-validation epoch, early stopping, divergence (a NaN/inf loss stops that member,
       before its update, as alone) and the verdicts. The metrics of every member are computed
-      on the device in one pass (:meth:`~deepgnn.data.Dataset.evaluate_stacked`).
+      on the device in one pass (:meth:`~deepgnn.data.Dataset.evaluate_stacked`);
+    - with ``restore_best``, the weights it ends with: those of its own best-validation epoch,
+      copied (on the device, for the members that improved, one copy per parameter) whenever
+      its validation improves.
 
     So on the CPU, batched and alone differ only by float rounding (summation order in the
     batched GEMM); ``tests/test_train_batched.py`` checks losses and final weights of every
@@ -171,6 +176,8 @@ def train_node_batched(
             graphs and replay them (needs CUDA). The dropout masks are drawn into fixed
             buffers before each replay. As with ``train_node(cuda_graph=True)``, the update of
             the epoch whose loss became NaN/inf has already been applied to that member.
+        restore_best: as for ``train_node``: each member ends with the weights of its own
+            best-validation epoch (``False``: those it had when it stopped or the run ended).
 
     Returns:
         One :class:`~deepgnn.train.TrainResult` per model, in order. ``seconds`` is the
@@ -216,6 +223,7 @@ def train_node_batched(
     )
     for seed, ini, opt in zip(seeds, init_list, option_list):
         check_options(seed=seed, device=device, init=ini, init_options=opt)
+    check_options(restore_best=restore_best)
     template = models[0]
     settings = resolve(
         template.depth,
@@ -294,9 +302,18 @@ def train_node_batched(
         steps = _Steps(stack, forward, ds, masks[0], optimizer, p, generators)
     scheduler = scheduler_for(optimizer, schedule, settings.epochs)
     loops = [
-        Loop(optimizer, settings=settings, schedule="constant", progress=False, desc=name)
+        Loop(
+            optimizer,
+            settings=settings,
+            schedule="constant",
+            progress=False,
+            desc=name,
+            restore_best=restore_best,
+        )
         for _ in range(k)
     ]
+    # each member's parameters at its best-validation epoch, row m of every stack
+    best = {n: q.detach().clone() for n, q in stack.p.items()} if restore_best else {}
     bar = epoch_bar(settings.epochs, progress, f"{name} x{k}")
     results: list[TrainResult | None] = [None] * k
     diverged = [False] * k
@@ -318,12 +335,21 @@ def train_node_batched(
             if all(r is not None for r in results):
                 break
             scores = ds.evaluate_stacked(steps.logits(), masks).tolist()  # (3, k)
+            improved = []
             for m in range(k):
                 if results[m] is not None:
                     continue
                 row = {"train": scores[0][m], "val": scores[1][m], "test": scores[2][m]}
-                if loops[m].end_epoch(epoch, losses[m], row):
+                done = loops[m].end_epoch(epoch, losses[m], row)
+                if loops[m].improved:
+                    improved.append(m)
+                if done:
                     stop(m, nan=False)
+            if best and improved:
+                rows = torch.tensor(improved, device=dev)
+                with torch.no_grad():
+                    for n, q in stack.p.items():
+                        best[n].index_copy_(0, rows, q.detach().index_select(0, rows))
             if scheduler is not None:
                 scheduler.step()
             if bar is not None:
@@ -336,6 +362,8 @@ def train_node_batched(
     for m, model in enumerate(models):
         if results[m] is None:
             results[m] = loops[m].result(ds.metric, False, chance=chances[m], name=name)
+        if best and loops[m].best[3] > 0:  # a member with a finished epoch: its best one
+            kept[m] = {n: q[m] for n, q in best.items()}
         stack.write_back(m, model, kept.get(m))
         model.train(diverged[m])  # train_node leaves a diverged model in training mode
     return [r for r in results if r is not None]

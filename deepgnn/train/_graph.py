@@ -97,6 +97,7 @@ def train_graph(
     device: Device | None = None,
     seed: int = 0,
     progress: bool = False,
+    restore_best: bool = True,
     on_epoch: Callable[[dict[str, float]], Any] | None = None,
 ) -> TrainResult:
     r"""Train ``model`` inside a :class:`GraphClassifier` on a graph-classification ``dataset``.
@@ -111,14 +112,15 @@ def train_graph(
         dataset: a :class:`~deepgnn.data.GraphDataset` (``split_idx`` with train/valid/test).
         init, init_options: as in :func:`train_node`; graph-dependent inits see the first
             training batch.
-        epochs, lr, weight_decay, patience, betas, schedule, device, seed, progress, on_epoch:
-            as in :func:`train_node` (no protocol: the values are these defaults or the ones
+        epochs, lr, weight_decay, patience, betas, schedule, device, seed, progress,
+        restore_best, on_epoch: as in :func:`train_node` (no protocol: the values are these defaults or the ones
             passed).
         batch_size: graphs per mini-batch.
         pool: ``"mean"`` or ``"sum"`` pooling of node embeddings.
 
     Returns:
-        A :class:`TrainResult` (``model`` is trained in place; the head and encoder are not kept).
+        A :class:`TrainResult` (``model`` is trained in place and, with ``restore_best``,
+        holds its best-validation epoch's weights; the head and encoder are not kept).
     """
     if not isinstance(model, GNN):
         raise TypeError(f"model must be built with deepgnn.build, got {type(model).__name__}")
@@ -145,6 +147,7 @@ def train_graph(
         init=init,
         init_options=init_options,
         on_epoch=on_epoch,
+        restore_best=restore_best,
     )
     beta1, beta2 = betas  # a pair (check_options), maybe given as a list
     settings = Settings("", epochs, lr, weight_decay, patience, (beta1, beta2), None)
@@ -166,6 +169,8 @@ def train_graph(
             progress=progress,
             desc=f"{model.family}-{model.depth} on {dataset.name}",
             on_epoch=on_epoch,
+            restore_best=restore_best,
+            module=model,
         )
         diverged = False
         for epoch in range(1, epochs + 1):
@@ -197,5 +202,6 @@ def train_graph(
             }
             if loop.end_epoch(epoch, total / max(count, 1), scores):
                 break
+        loop.restore()
     name = f"{model.family}-{model.depth} on {dataset.name}"
     return loop.result(dataset.metric, diverged, chance=0.5, name=name)

@@ -27,6 +27,7 @@ __all__ = [
     "UNTRAINED_FRACTION",
     "FIT_FRACTION",
     "BUDGET_FRACTION",
+    "BestWeights",
     "InitSpec",
     "Loop",
     "Settings",
@@ -237,6 +238,8 @@ class TrainResult:
         budget_limited: the best validation epoch fell in the last tenth of the epoch budget
             (:func:`is_budget_limited`): the run may still have been improving.
         protocol: the name of the protocol the settings came from.
+        restore_best: the model was given back the weights of its best-validation epoch
+            after training (``restore_best=True``); else it holds those of its last epoch.
         log: one row per epoch: ``epoch, loss, train, val, test, lr, seconds``.
     """
 
@@ -254,6 +257,7 @@ class TrainResult:
     fitted: bool = False
     budget_limited: bool = False
     protocol: str = "kipf"
+    restore_best: bool = False
     log: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def as_row(self) -> dict[str, Any]:
@@ -345,9 +349,9 @@ def check_options(**settings: Any) -> None:
 
     Checks the values of the given keywords among ``epochs``, ``lr``, ``weight_decay``,
     ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout``, ``drop_edge``,
-    ``protocol``, ``seed``
-    (an int >= 0), ``device`` (one this torch can use), ``init`` with ``init_options``, and
-    ``on_epoch`` (a callable or ``None``); other keywords are not looked at.
+    ``protocol``, ``restore_best`` (a bool), ``seed`` (an int >= 0), ``device`` (one this
+    torch can use), ``init`` with ``init_options``, and ``on_epoch`` (a callable or
+    ``None``); other keywords are not looked at.
 
     Example:
         >>> check_options(lr=0.01, epochs=10)
@@ -403,6 +407,12 @@ def check_options(**settings: Any) -> None:
         check_device("device", settings["device"])
     if "init" in settings or "init_options" in settings:
         check_init(settings.get("init"), settings.get("init_options"))
+    restore_best = settings.get("restore_best")
+    if restore_best is not None and not isinstance(restore_best, bool):
+        raise TypeError(
+            f"restore_best must be True (give the model its best-validation epoch's weights) "
+            f"or False (keep the last epoch's), got {restore_best!r}"
+        )
     on_epoch = settings.get("on_epoch")
     if on_epoch is not None and not callable(on_epoch):
         raise TypeError(
@@ -517,12 +527,48 @@ def majority_share(y: Tensor) -> float:
     return float(torch.bincount(y.detach().cpu()).max()) / y.numel()
 
 
+class BestWeights:
+    """A copy of ``module``'s state (parameters and buffers) at its best-validation epoch.
+
+    :meth:`save` copies the state when validation improves, into tensors allocated once on
+    the module's device (no host transfer on CUDA); :meth:`restore` loads it back in place.
+    A run keeps one extra copy of its model, and pays one copy per improving epoch.
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+        self.state: dict[str, Tensor] | None = None
+
+    def save(self) -> None:
+        """Copy the module's state now."""
+        with torch.no_grad():
+            now = self.module.state_dict()
+            if self.state is None:
+                self.state = {k: v.detach().clone() for k, v in now.items()}
+                return
+            for k, v in now.items():
+                self.state[k].copy_(v)
+
+    def restore(self) -> bool:
+        """Load the saved state into the module (in place); False when nothing was saved."""
+        if self.state is None:
+            return False
+        with torch.no_grad():
+            self.module.load_state_dict(self.state)
+        return True
+
+
 class Loop:
     """Per-epoch bookkeeping shared by both trainers: schedule, best validation, log, progress.
 
     Args:
         on_epoch: called with each epoch's log row; an exception it raises ends training and
             reaches the caller (a tuner's pruner raises ``optuna.TrialPruned`` there).
+        restore_best: the run gives its model the best-validation epoch's weights after
+            training; with ``module``, the loop keeps them (:class:`BestWeights`, saved in
+            :meth:`end_epoch`) and :meth:`restore` loads them.
+        module: the module whose weights ``restore_best`` keeps (``None``: the caller keeps
+            them, reading :attr:`improved` after each epoch).
     """
 
     def __init__(
@@ -534,8 +580,14 @@ class Loop:
         progress: bool,
         desc: str,
         on_epoch: Callable[[dict[str, float]], Any] | None = None,
+        restore_best: bool = False,
+        module: torch.nn.Module | None = None,
     ) -> None:
         self.optimizer = optimizer
+        self.restore_best = restore_best
+        self.kept = BestWeights(module) if restore_best and module is not None else None
+        #: whether the last epoch :meth:`end_epoch` recorded improved the best validation
+        self.improved = False
         self.settings = settings
         self.schedule = schedule
         self.scheduler = scheduler_for(optimizer, schedule, settings.epochs)
@@ -559,9 +611,12 @@ class Loop:
             else:
                 self.scheduler.step()
         self.rows.append(row)
-        if row["val"] > self.best[0]:
+        self.improved = row["val"] > self.best[0]
+        if self.improved:
             self.best = (row["val"], row["test"], row["train"], epoch)
             self.since_best = 0
+            if self.kept is not None:
+                self.kept.save()
         else:
             self.since_best += 1
         if math.isfinite(row["train"]):
@@ -572,6 +627,12 @@ class Loop:
         if self.on_epoch is not None:
             self.on_epoch(row)
         return self.patience is not None and self.since_best >= self.patience
+
+    def restore(self) -> None:
+        """With ``restore_best`` and a ``module``: load the best-validation epoch's weights
+        into it (a run without a finished epoch keeps what it has)."""
+        if self.kept is not None:
+            self.kept.restore()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -607,6 +668,7 @@ class Loop:
             fitted=is_fitted(best_train, chance),
             budget_limited=is_budget_limited(epoch, len(self.rows), self.settings.epochs),
             protocol=self.settings.protocol,
+            restore_best=self.restore_best,
             log=pd.DataFrame(
                 self.rows, columns=["epoch", "loss", "train", "val", "test", "lr", "seconds"]
             ),

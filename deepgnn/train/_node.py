@@ -54,13 +54,15 @@ def train_node(
     seed: int = 0,
     progress: bool = False,
     cuda_graph: bool = False,
+    restore_best: bool = True,
     on_epoch: Callable[[dict[str, float]], Any] | None = None,
 ) -> TrainResult:
     r"""Train ``model`` full-batch on a node-classification ``dataset``; in place, returns the result.
 
     Minimizes the cross-entropy (binary per task on multi-label datasets) on the training
     nodes with Adam (weight decay on all parameters), evaluates train/validation/test every
-    epoch in eval mode, and reports the test metric at the epoch of best validation. The
+    epoch in eval mode, and reports the test metric at the epoch of best validation; with
+    ``restore_best`` (the default) the model ends with that epoch's weights. The
     optimizer settings come from ``protocol`` (:mod:`deepgnn.train.protocols`, resolved for the
     model's depth; default ``"kipf"``: lr 0.01, weight decay 5e-4, 200 epochs, patience 100),
     and every setting passed explicitly overrides the protocol's. A NaN/inf loss stops
@@ -111,12 +113,18 @@ def train_node(
             learning rate, so that schedules reach the captured step); dropout masks come from
             the same seeded generator but in another order. The update of an epoch whose loss
             is NaN/inf has already been applied when training stops.
+        restore_best: after training, load the weights (parameters and buffers) of the epoch
+            of best validation into ``model``, so that it scores the result's ``val`` and
+            ``test``; they are copied (on the training device) whenever validation improves.
+            ``False``: the model keeps its last epoch's weights. It changes the model after
+            the run, not the result's numbers.
         on_epoch: called after every epoch with its log row (``epoch, loss, train, val, test,
             lr, seconds``); an exception it raises stops training and propagates (e.g. a
             tuner's ``optuna.TrialPruned``).
 
     Returns:
-        A :class:`TrainResult`; ``model`` holds the last epoch's parameters.
+        A :class:`TrainResult`; ``model`` holds the best-validation epoch's parameters
+        (``restore_best=True``) or the last epoch's.
 
     Example:
         >>> import deepgnn
@@ -152,6 +160,7 @@ def train_node(
         init_options=init_options,
         on_epoch=on_epoch,
         drop_edge=drop_edge,
+        restore_best=restore_best,
     )
     settings = resolve(
         model.depth,
@@ -222,6 +231,8 @@ def train_node(
                 progress=progress,
                 desc=f"{model.family}-{model.depth} on {ds.name}",
                 on_epoch=on_epoch,
+                restore_best=restore_best,
+                module=model,
             )
             try:
                 diverged = False
@@ -237,6 +248,7 @@ def train_node(
                         break
             finally:
                 loop.close()
+            loop.restore()
     finally:
         model.dropout = own_dropout
     return loop.result(
