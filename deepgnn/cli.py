@@ -741,7 +741,7 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument(
         "--save",
         default=None,
-        help="write the scales found to this file (e.g. scales.pt; deepgnn.init.load_scales_)",
+        help="write the scales found to this file (e.g. scales.pt), for ``deepgnn.init.load_scales_``",
     )
     srch.set_defaults(func=_search)
     return parser

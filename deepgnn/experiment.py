@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
 #: ``signal_final`` (the :func:`~deepgnn.signal.analyze` summary before / after training, as
 #: ``sp_init_*`` / ``sp_final_*`` columns; node datasets), ``curves`` (the per-epoch log) and
 #: ``models`` (the initial and trained weights, a ``.pt`` file; node datasets;
-#: :func:`load_cell_model`).
+#: :func:`deepgnn.experiment.load_cell_model`).
 RECORD = ("final", "signal_init", "signal_final", "curves", "models")
 #: What ``record`` may list that measures or keeps the weights a run ends with: there, the
 #: trainer's ``restore_best`` changes what is recorded, and enters the cell's resolved settings.

@@ -242,13 +242,13 @@ class SweepConfig:
             value that is itself a table, ``[init.<scheme>.<family>]``, holds options for
             one model family that replace the scheme's own.
         seed: seeds (build, init and training of a cell all use its seed).
-        record: what each cell records, a subset of :data:`RECORD`.
+        record: what each cell records, a subset of :data:`RECORD`; ``"models"`` saves each
+            cell's initial and trained weights to ``<out>/models/<cell>.pt``
+            (:func:`deepgnn.experiment.load_cell_model`; node datasets), and ``sweep run`` logs
+            an estimate of their size first.
         measures: extra measures of the recorded signal summaries, a subset of
             :data:`deepgnn.experiment.SIGNAL_MEASURES` (Dirichlet energy, MAD, ranks, the
             Jacobian's extreme singular values); they do not change a cell's key.
-        record: ``"models"`` saves each cell's initial and trained weights to
-            ``<out>/models/<cell>.pt`` (:func:`deepgnn.experiment.load_cell_model`; node
-            datasets); ``sweep run`` logs an estimate of their size first.
         curve_every: with ``"curves"`` in ``record``, each cell's per-epoch log keeps every
             ``curve_every``-th epoch (and the first, the best-validation and the last), written
             gzip-compressed to ``<out>/curves/<cell>.csv.gz`` (default 10: about 3 kB a cell of

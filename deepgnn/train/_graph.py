@@ -112,9 +112,9 @@ def train_graph(
         dataset: a :class:`~deepgnn.data.GraphDataset` (``split_idx`` with train/valid/test).
         init, init_options: as in :func:`train_node`; graph-dependent inits see the first
             training batch.
-        epochs, lr, weight_decay, patience, betas, schedule, device, seed, progress,
-        restore_best, on_epoch: as in :func:`train_node` (no protocol: the values are these defaults or the ones
-            passed).
+        epochs, lr, weight_decay, patience, betas, schedule, device, seed: as in
+            :func:`train_node` (no protocol: the values are these defaults or the ones passed).
+        progress, restore_best, on_epoch: as in :func:`train_node`.
         batch_size: graphs per mini-batch.
         pool: ``"mean"`` or ``"sum"`` pooling of node embeddings.
 
