@@ -23,6 +23,7 @@ from typing import IO, Any, TypeVar
 
 __all__ = [
     "NO_SPACE",
+    "load_saved",
     "optuna_storage",
     "quiet_optuna",
     "save_figure",
@@ -80,6 +81,24 @@ def stops_on_os_error(fn: _F) -> _F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def load_saved(path: str | Path, *, missing: str, invalid: str, fix: str) -> Any:
+    """Read a file deepgnn saved with ``torch.save``: ``torch.load(weights_only=True)`` on the
+    CPU, so it runs no code.
+
+    A missing file raises ``FileNotFoundError(missing)``; one torch cannot read that way raises
+    ``ValueError`` of ``invalid`` with the reason, then ``fix``.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(missing)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{invalid} ({type(err).__name__}: {err}); {fix}") from None
 
 
 def write_atomic(

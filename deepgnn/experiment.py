@@ -29,7 +29,7 @@ from torch import Tensor
 
 from deepgnn import _plot, adapters, data, init, train
 from deepgnn._checks import check_choice, check_int, resolve_device
-from deepgnn._io import jsonable, save_figure, write_atomic
+from deepgnn._io import jsonable, load_saved, save_figure, write_atomic
 from deepgnn._progress import progress_bar
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
@@ -571,18 +571,13 @@ def load_cell_model(path: str | Path, *, which: str = "trained") -> GNN:
     """
     check_choice("which", which, ("trained", "init"))
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no models file {str(path)!r}; a sweep writes <out>/models/<cell>.pt for each cell "
-            "when its record lists 'models'"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(
-            f"{str(path)!r} is not a models file a sweep cell wrote ({type(err).__name__}: "
-            f"{err}); pass <out>/models/<cell>.pt"
-        ) from None
+    payload = load_saved(
+        path,
+        missing=f"no models file {str(path)!r}; a sweep writes <out>/models/<cell>.pt for each "
+        "cell when its record lists 'models'",
+        invalid=f"{str(path)!r} is not a models file a sweep cell wrote",
+        fix="pass <out>/models/<cell>.pt",
+    )
     if not isinstance(payload, dict) or payload.get("format") != _MODELS_FORMAT:
         raise ValueError(
             f"{str(path)!r} is not a models file a sweep cell wrote (no format "

@@ -51,7 +51,7 @@ from deepgnn._draw import (
     reset_gates_,
 )
 from deepgnn._graph_schemes import ginit_, ginit_variances, virgo_, virgo_variances
-from deepgnn._io import jsonable
+from deepgnn._io import jsonable, load_saved
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
 
@@ -481,18 +481,13 @@ def load_scales_(model: GNN, path: str | os.PathLike[str]) -> GNN:
 
     model = check_model(model)
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"path={str(path)!r}: no scales file there; write one with `deepgnn search ... "
-            "--save scales.pt` or SearchResult.save(path, model)"
-        )
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(
-            f"path={str(path)!r} is not a scales file ({type(err).__name__}: {err}); pass one "
-            "written by `deepgnn search ... --save`"
-        ) from None
+    saved = load_saved(
+        path,
+        missing=f"path={str(path)!r}: no scales file there; write one with `deepgnn search ... "
+        "--save scales.pt` or SearchResult.save(path, model)",
+        invalid=f"path={str(path)!r} is not a scales file",
+        fix="pass one written by `deepgnn search ... --save`",
+    )
     if not isinstance(saved, dict) or saved.get("format") != SCALES_FORMAT:
         raise ValueError(
             f"path={str(path)!r} is not a scales file (no format {SCALES_FORMAT} header); pass "
