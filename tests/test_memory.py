@@ -177,8 +177,8 @@ def test_revgcn_double_backward_matches_ordinary_autograd(small):
     assert _max_diff(*results) <= 1e-10
 
 
-def _saved_bytes(family, depth, graph, x, cora):
-    model = models.build(family, x.shape[1], cora.num_classes, depth, width=16, seed=0)
+def _saved_bytes(family, depth, graph, x, cora, **options):
+    model = models.build(family, x.shape[1], cora.num_classes, depth, width=16, seed=0, **options)
     out, saved = saved_tensor_bytes(lambda: model(graph, x), exclude=list(model.parameters()))
     F.cross_entropy(out[cora.train_mask], cora.y[cora.train_mask]).backward()
     assert all(p.grad is not None for p in model.parameters())
@@ -187,12 +187,15 @@ def _saved_bytes(family, depth, graph, x, cora):
 
 def test_revgcn_saved_memory_does_not_grow_with_depth_while_resgcn_does(cora):
     x = torch.randn(cora.num_nodes, 16, generator=torch.Generator().manual_seed(0))
-    rev8, rev64 = (_saved_bytes("revgcn", d, cora.graph, x, cora) for d in (8, 64))
+    rev8, rev64 = (_saved_bytes("revgcn", d, cora.graph, x, cora, reversible=True) for d in (8, 64))
+    kept64 = _saved_bytes("revgcn", 64, cora.graph, x, cora)
     res8, res64 = (_saved_bytes("resgcn", d, cora.graph, x, cora) for d in (8, 64))
     state = cora.num_nodes * 16 * 4  # one float32 state of width 16
     assert rev64 <= 1.5 * rev8
+    # the default reversible=16 keeps the state entering updates 16, 32, ..., 112 of 128
+    assert kept64 - rev64 == 7 * state
     assert res64 - res8 >= 56 * state  # at least one state per added layer
-    assert rev64 < res64 / 10
+    assert kept64 < res64 / 10
 
 
 @pytest.mark.parametrize(
@@ -201,8 +204,10 @@ def test_revgcn_saved_memory_does_not_grow_with_depth_while_resgcn_does(cora):
         ({"groups": 1}, ValueError, r"groups=1 is too small; pass an int >= 2"),
         ({"groups": 2.0}, TypeError, r"groups must be an int"),
         ({"width": 10, "groups": 4}, ValueError, r"width=10 is not divisible by groups=4.*12"),
-        ({"reversible": "yes"}, TypeError, r"reversible must be True or False"),
-        ({"checkpoint": 4}, ValueError, r"leave checkpoint=None, or pass reversible=False"),
+        ({"reversible": "yes"}, TypeError, r"reversible must be True, False or an int.*=16"),
+        ({"reversible": 0}, ValueError, r"reversible=0 is too small; pass an int >= 1"),
+        ({"checkpoint": 4}, ValueError, r"leave checkpoint=None.*or pass reversible=False"),
+        ({"reversible": True, "checkpoint": 2}, ValueError, r"reversible=True stores no block"),
     ],
 )
 def test_revgcn_rejects_invalid_options_naming_the_fix(kwargs, error, match):
@@ -211,7 +216,7 @@ def test_revgcn_rejects_invalid_options_naming_the_fix(kwargs, error, match):
 
 
 def test_revgcn_options_and_layer_structure():
-    assert models.options("revgcn") == {"groups": 2, "reversible": True}
+    assert models.options("revgcn") == {"groups": 2, "reversible": 16}
     model = models.build("revgcn", 5, 3, 3, width=12, groups=3)
     lws = model.layer_weights()
     assert [lw.kind for lw in lws] == ["linear"] + ["conv"] * 9 + ["linear"]

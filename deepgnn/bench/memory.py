@@ -1,8 +1,9 @@
 """Activation memory against depth: plain, checkpointed and reversible residual GCNs.
 
-For each depth, three models of the same width train one step after another on one graph:
+For each depth, four models of the same width train one step after another on one graph:
 ``resgcn`` storing every layer, ``resgcn`` with ``checkpoint=True`` (segments of
-``sqrt(depth)`` layers recomputed in backward) and ``revgcn`` (grouped reversible blocks). Each
+``sqrt(depth)`` layers recomputed in backward) and ``revgcn`` (grouped reversible blocks),
+fully reversible (``reversible=True``) and with its default kept states (``reversible=16``). Each
 record holds the bytes of the tensors autograd saved for backward during one forward
 (:func:`saved_tensor_bytes`, any device), the median step time, the peak device memory of the
 timed steps on CUDA, and the ratios against the plain ``resgcn`` of the same depth and run.
@@ -35,7 +36,10 @@ T = TypeVar("T")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "resgcn": ("resgcn", {}),
     "resgcn_checkpoint": ("resgcn", {"checkpoint": True}),
-    "revgcn": ("revgcn", {}),
+    # Fully reversible: nothing kept but input and output (gradients drift with depth).
+    "revgcn": ("revgcn", {"reversible": True}),
+    # The default: the state kept every 16 group updates.
+    "revgcn_kept16": ("revgcn", {"reversible": 16}),
 }
 
 
