@@ -29,11 +29,11 @@ which cannot beat that bound, should land near 55.5. The graph's (``degree_expon
 ``affinity_width`` 0.5) come from a 17,000-node subsample on a CPU (100 epochs), where a
 GCN-3 reached 84% test on the plain degree-corrected cSBM, 77% with these related-class
 edges and 72% with, in addition, every expected degree ordered by age (the references +
-citations here lie between). At full size, with these defaults, 60 of the 500 epochs
-(``calibrate_arxiv_sbm.py --epochs 60`` on a 2-core CPU, torch 2.13.0+cpu, 10 minutes) gave
-the MLP 54.93 and the GCN-3 74.58 test (training 56.53 and 80.84), both still improving: the
-features are about right and the graph is still a few points too easy, which the calibration
-settles.
+citations here lie between). At full size, 60 of the 500 epochs on a 2-core CPU
+(``results/arxiv_sbm_probe_cpu.md``) gave the MLP 54.9-55.6 test at ``snr`` 2.0, and the GCN-3
+74.58 at ``affinity_width`` 0.5 (75.5-77.0 at 0.1, 0.25 and 1.0, 79.42 without related-class
+edges), still improving: the features are right and the graph is still a few points too easy,
+which the calibration settles (degree exponent, and homophily if need be).
 
 Depth results on it answer how models behave on a graph of arxiv's size, labels, split,
 degree tail and homophily; they are not results on ogbn-arxiv.
