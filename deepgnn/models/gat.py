@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from deepgnn.graph import Graph
 from deepgnn.models._base import GNN, LayerWeight
 
-__all__ = ["GAT", "GATConv", "make_gat_conv"]
+__all__ = ["GAT", "GATConv", "attend", "make_gat_conv"]
 
 
 class GATConv(nn.Module):
@@ -61,16 +61,7 @@ class GATConv(nn.Module):
         h = self.fc(x).view(n, self.heads, self.out_dim)
         el = (h * self.attn_l).sum(-1)  # (n, heads), source side
         er = (h * self.attn_r).sum(-1)  # destination side
-        dst, src = graph.coo()
-        e = F.leaky_relu(el.index_select(0, src) + er.index_select(0, dst), 0.2)
-        index = dst.unsqueeze(1).expand_as(e)
-        # The softmax is shift-invariant, so its max is a constant for autograd (as DGL's
-        # edge_softmax, whose backward uses only its output).
-        with torch.no_grad():
-            emax = torch.full_like(el, float("-inf")).scatter_reduce(0, index, e, "amax")
-        a = (e - emax.index_select(0, dst)).exp()
-        a = a / torch.zeros_like(el).index_add(0, dst, a).index_select(0, dst)
-        out = torch.zeros_like(h).index_add(0, dst, a.unsqueeze(-1) * h.index_select(0, src))
+        out = attend(graph, h, el, er)
         if self.bias is not None:
             out = out + self.bias.view(1, self.heads, self.out_dim)
         return out
@@ -78,6 +69,32 @@ class GATConv(nn.Module):
     def layer_weight(self, prefix: str) -> LayerWeight:
         """This layer's weight as a :class:`~deepgnn.models.LayerWeight` named ``prefix``."""
         return LayerWeight(f"{prefix}.fc.weight", self.fc.weight, bias=self.bias)
+
+
+def attend(graph: Graph, h: Tensor, el: Tensor, er: Tensor) -> Tensor:
+    r"""The attention aggregation of :class:`GATConv`, bias left out:
+    :math:`\sum_j \mathrm{softmax}_j(\mathrm{LeakyReLU}_{0.2}(el_j + er_i))\, h_j` over each
+    node's neighbours and itself (Veličković et al., ICLR 2018, eqs. 3-4), per head.
+
+    Args:
+        graph: the graph (the edges of :math:`A + I`).
+        h: transformed features ``(num_nodes, heads, dim)``.
+        el, er: source- and destination-side scores ``(num_nodes, heads)``.
+
+    Returns:
+        ``(num_nodes, heads, dim)``. Any number of heads: the batched trainer passes the heads
+        of ``k`` models side by side.
+    """
+    dst, src = graph.coo()
+    e = F.leaky_relu(el.index_select(0, src) + er.index_select(0, dst), 0.2)
+    index = dst.unsqueeze(1).expand_as(e)
+    # The softmax is shift-invariant, so its max is a constant for autograd (as DGL's
+    # edge_softmax, whose backward uses only its output).
+    with torch.no_grad():
+        emax = torch.full_like(el, float("-inf")).scatter_reduce(0, index, e, "amax")
+    a = (e - emax.index_select(0, dst)).exp()
+    a = a / torch.zeros_like(el).index_add(0, dst, a).index_select(0, dst)
+    return torch.zeros_like(h).index_add(0, dst, a.unsqueeze(-1) * h.index_select(0, src))
 
 
 def make_gat_conv(backend: str, in_dim: int, out_dim: int, heads: int, bias: bool) -> nn.Module:

@@ -34,6 +34,7 @@ from deepgnn._typing import Device
 from deepgnn.data import Dataset
 from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 from deepgnn.models import ACTIVATIONS, GNN
+from deepgnn.models.gat import attend
 from deepgnn.train._loop import (
     PROTOCOL,
     InitSpec,
@@ -657,15 +658,7 @@ def _gat_conv(s: _Stack, graph: Graph, h: Tensor, i: int) -> Tensor:
     hh = _linear(h, s.p[f"convs.{i}.fc.weight"], None).view(n, k * heads, dim)
     el = (hh * attn_l.reshape(1, k * heads, dim)).sum(-1)
     er = (hh * s.p[f"convs.{i}.attn_r"].reshape(1, k * heads, dim)).sum(-1)
-    dst, src = graph.coo()
-    # the operations of GATConv.forward, which explains them (index_select, not t[idx])
-    e = F.leaky_relu(el.index_select(0, src) + er.index_select(0, dst), 0.2)
-    index = dst.unsqueeze(1).expand_as(e)
-    with torch.no_grad():
-        emax = torch.full_like(el, float("-inf")).scatter_reduce(0, index, e, "amax")
-    a = (e - emax.index_select(0, dst)).exp()
-    a = a / torch.zeros_like(el).index_add(0, dst, a).index_select(0, dst)
-    out = torch.zeros_like(hh).index_add(0, dst, a.unsqueeze(-1) * hh.index_select(0, src))
+    out = attend(graph, hh, el, er)  # GATConv's aggregation over the k * heads heads
     bias = s.get(f"convs.{i}.bias")
     if bias is not None:
         out = out + bias.view(1, k * heads, dim)
