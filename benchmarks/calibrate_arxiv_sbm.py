@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import deepgnn  # noqa: E402
 from deepgnn import data, train  # noqa: E402
+from deepgnn._io import write_atomic  # noqa: E402
 from deepgnn.data.arxiv_sbm import arxiv_sbm  # noqa: E402
 
 #: ogbn-arxiv's published test accuracies (%), Hu et al. 2020.
@@ -185,12 +186,10 @@ def main() -> None:
         row = _point(args, snr, gamma, tau, h, seed)
         print(row, flush=True)
         rows.append(pd.DataFrame([row]))
-        tmp = csv.with_suffix(".tmp")
-        pd.concat(rows, ignore_index=True).to_csv(tmp, index=False)
-        tmp.replace(csv)
+        write_atomic(csv, pd.concat(rows, ignore_index=True).to_csv(index=False))
     if rows:
         df = pd.concat(rows, ignore_index=True)
-        (out / "arxiv_sbm_calibration.md").write_text(_table(df, env, args.epochs))
+        write_atomic(out / "arxiv_sbm_calibration.md", _table(df, env, args.epochs))
         print((out / "arxiv_sbm_calibration.md").read_text())
 
 

@@ -346,7 +346,6 @@ def _checked(
                 f"degree_exponent={gamma} must be a finite number above 1 (the degree tail "
                 "k^-degree_exponent); real graphs mostly have 2 to 3, e.g. degree_exponent=2.1"
             )
-        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
     relative = None
     if degree_weights is not None:
         if gamma is not None:
@@ -362,8 +361,9 @@ def _checked(
                 f"degree_weights must hold one positive finite number per node ({n}), got "
                 f"shape {relative.shape}; pass e.g. numpy.ones(num_nodes) + citations"
             )
-        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
     dc = gamma is not None or relative is not None  # degree-corrected
+    if dc:  # the cap at which no pair's expected count exceeds 1
+        cap = float(min(max(math.isqrt(int(n * d)), math.ceil(d)), n - 1))
     if max_degree is not None:
         if not dc:
             raise ValueError(
