@@ -308,16 +308,14 @@ def _run_group(
     with ExitStack() as held:
         for claim in claims:
             held.enter_context(ledger.running(claim))
+        shared: dict[str, Any] = {
+            "device": device,
+            "record": config.record,
+            "measures": config.measures,
+            "curve_every": config.curve_every,
+        }
         try:
-            outcomes = experiment.run_cells(
-                specs,
-                device=device,
-                record=config.record,
-                measures=config.measures,
-                curves=curves,
-                curve_every=config.curve_every,
-                models=models,
-            )
+            outcomes = experiment.run_cells(specs, curves=curves, models=models, **shared)
         except Exception as err:
             if isinstance(err, OSError) and err.errno in NO_SPACE:
                 raise
@@ -327,17 +325,7 @@ def _run_group(
             outcomes = []
             for spec, path, saved in zip(specs, curves, models):
                 try:
-                    outcomes.append(
-                        experiment.run_cell(
-                            spec,
-                            device=device,
-                            record=config.record,
-                            measures=config.measures,
-                            curves=path,
-                            curve_every=config.curve_every,
-                            models=saved,
-                        )
-                    )
+                    outcomes.append(experiment.run_cell(spec, curves=path, models=saved, **shared))
                 except Exception as failed:
                     outcomes.append(failed)
     wall = time.perf_counter() - start
