@@ -281,3 +281,23 @@ def test_arxiv_sbm_has_arxivs_labels_split_and_edges():
     degree = (ds.graph.degree - 1).double()
     assert degree[ds.train_mask].mean() > 1.5 * degree[ds.test_mask].mean()
     assert degree.max().item() > 100 * degree.median().item()  # hubs
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            {"degree_exponent": 1.0},
+            ValueError,
+            "degree_exponent=1.0 must be a finite number above 1",
+        ),
+        ({"degree_exponent": "2.1"}, TypeError, "degree_exponent must be a float"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"snr": -1.0}, ValueError, "snr=-1.0 is outside"),
+    ],
+)
+def test_arxiv_sbm_rejects_bad_arguments_naming_them(kwargs, error, match):
+    from deepgnn.data.arxiv_sbm import arxiv_sbm
+
+    with pytest.raises(error, match=match):
+        arxiv_sbm(**kwargs)

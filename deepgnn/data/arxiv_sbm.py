@@ -45,11 +45,13 @@ the largest 2,391; mean degree 17.8 in the training split, 9.3 in validation, 9.
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from deepgnn._checks import check_int
 from deepgnn.data._dataset import Dataset
 from deepgnn.data.synthetic import csbm
 
@@ -102,7 +104,23 @@ def arxiv_sbm(
 
     Returns:
         A node :class:`~deepgnn.data.Dataset` named ``"arxiv-sbm"`` (accuracy), one split.
+
+    Raises:
+        ValueError: ``degree_exponent`` not above 1, a negative ``seed``, or another argument
+            out of range (as :func:`deepgnn.data.csbm` raises it).
+        TypeError: ``degree_exponent`` not a number.
     """
+    check_int("seed", seed, minimum=0)
+    if isinstance(degree_exponent, bool) or not isinstance(degree_exponent, (int, float)):
+        raise TypeError(
+            f"degree_exponent must be a float, got {type(degree_exponent).__name__} "
+            f"{degree_exponent!r}; pass e.g. degree_exponent=2.1"
+        )
+    if not (degree_exponent > 1.0 and math.isfinite(degree_exponent)):
+        raise ValueError(
+            f"degree_exponent={degree_exponent} must be a finite number above 1 (the tail "
+            "k^-degree_exponent of references and citations); pass e.g. degree_exponent=2.1"
+        )
     labels, years = arxiv_labels()
     n = len(labels)
     # A paper's degree = its references + its citations. Both follow the power law; the
