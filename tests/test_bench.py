@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -184,3 +186,32 @@ def test_torch_sparse_baseline_applies_the_activation_as_its_own_op():
             baseline.spmm(x, bias=b, activation=activation),
             g.spmm(x, bias=b, activation=activation),
         )
+
+
+def _script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("study", ["depth", "products"])
+def test_train_scale_writes_verdicts_and_resumes(tmp_path, study):
+    pytest.importorskip("torch_geometric")
+    scale = _script("train_scale")
+    argv = ["--study", study, "--quick", "--device", "cpu", "--out", str(tmp_path)]
+    scale.main(argv)
+    df = pd.read_csv(tmp_path / f"train_scale_{study}.csv")
+    assert len(df) == 4 and set(df["depth"]) == {2, 4} and (df["status"] == "ok").all()
+    assert set(df["variant"]) == {v[0] for v in scale.STUDIES[study][1]}
+    assert df["best_train"].between(0, 1).all() and df["fitted"].dtype == bool
+    assert df["budget_limited"].all()  # 3 epochs: the best is always in the last tenth
+    md = (tmp_path / f"train_scale_{study}.md").read_text()
+    assert "| fit | budget |" in md and "--quick" in md
+    if study == "products":  # the same model's step beside PyG's rebuild
+        assert (df["deepgnn_step_s"] > 0).all() and (df["pyg_step_s"] > 0).all()
+    scale.main(argv)  # every run is in the CSV already: nothing reruns
+    assert len(pd.read_csv(tmp_path / f"train_scale_{study}.csv")) == 4
