@@ -5,9 +5,9 @@ std over the seeds that count (fitted their training set and not budget-limited;
 `deepgnn.train.verdicts`), `n=k` where fewer than all seeds count (one seed: no ±), the best
 training metric over every seed in brackets, and why the other seeds were left out (`u`
 untrained, `f` trained without fitting, `b` budget-limited, `m` not run yet). A cell where no seed counts reads
-`—` with its seeds' mean test value after it. Then, for depth >= 32, how often SPoGInit's mean
+`—` with its seeds' mean test value after it. Then, for depths >= 32, how often SPoGInit's mean
 is above Xavier's and by more than the two standard deviations added, over the cases where both
-have at least two seeds that count; a case that would turn out otherwise with the
+have at least two seeds that count, and the same for depths <= 16, with totals over families; a case that would turn out otherwise with the
 budget-limited seeds counted is named. Run from the repository root:
 
     python results/compare.py results/paper_planetoid results/paper_heterophilous
@@ -15,7 +15,7 @@ budget-limited seeds counted is named. Run from the repository root:
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import pandas as pd
 
@@ -100,12 +100,19 @@ def main(folders: list[str]) -> None:
                         ts = f"**{ts}**"
                     elif x[0] > s[0]:
                         tx = f"**{tx}**"
-                if depth >= 32:
-                    cases.append((dataset, family, depth, x, s, _verdict(x, s), _verdict(xf, sf)))
+                cases.append((dataset, family, depth, x, s, _verdict(x, s), _verdict(xf, sf)))
                 out += [tx, ts]
             print(f"| {depth} | " + " | ".join(out) + " |")
         print()
-    print("Depth >= 32, SPoGInit against Xavier (seeds that count):\n")
+    for title, deep in (("Depth >= 32", True), ("Depths <= 16", False)):
+        print(f"{title}, SPoGInit against Xavier (seeds that count):\n")
+        _summary([c for c in cases if (c[2] >= 32) == deep])
+        print()
+
+
+def _summary(cases: list[tuple]) -> None:
+    """One line per family, and the total over families: how the cases compare."""
+    total = {"cases": 0, "both": 0, "higher": 0, "above": 0, "below": 0, "lower": 0}
     for family, _ in FAMILIES:
         mine = [c for c in cases if c[1] == family]
         if not mine:
@@ -123,7 +130,17 @@ def main(folders: list[str]) -> None:
             f"by more in {count['lower']}"
             + (f"; decided by budget-limited seeds: {', '.join(flipped)}" if flipped else "")
         )
-
+        total["cases"] += len(mine)
+        total["both"] += len(both)
+        for k in count:
+            total[k] += count[k]
+    print(
+        f"- all families: both with 2+ seeds in {total['both']} of {total['cases']} cases; "
+        f"SPoGInit higher in {total['higher'] + total['above']} ({total['higher']} by more than "
+        f"the summed std), lower in {total['below'] + total['lower']} ({total['lower']} by more)"
+    )
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="study folders holding results.csv")
+    main(parser.parse_args().folders)
