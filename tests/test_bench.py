@@ -184,3 +184,25 @@ def test_torch_sparse_baseline_applies_the_activation_as_its_own_op():
             baseline.spmm(x, bias=b, activation=activation),
             g.spmm(x, bias=b, activation=activation),
         )
+
+
+def test_bench_precision_quick_writes_ratios_against_fp32(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_precision.py"
+    spec = importlib.util.spec_from_file_location("bench_precision", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--out", str(tmp_path / "precision")]) == 0
+    report = json.loads((tmp_path / "precision.json").read_text())
+    rows = {(r["family"], r["precision"]): r for r in report["rows"]}
+    assert set(rows) == {(f, p) for f in ("gcn", "resgcn") for p in ("fp32", "bf16")}
+    for (family, _), r in rows.items():
+        base = rows[family, "fp32"]
+        assert r["step_ratio"] == pytest.approx(r["step_ms"] / base["step_ms"])
+        assert r["peak_gib"] is None and r["peak_ratio"] is None  # no device memory on the CPU
+        assert 0 <= r["test"] <= 1 and r["test_minus_fp32"] == pytest.approx(
+            r["test"] - base["test"]
+        )
+    assert "| gcn | 4 | 16 | bf16 |" in (tmp_path / "precision.md").read_text()
