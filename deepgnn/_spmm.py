@@ -41,6 +41,7 @@ __all__ = [
     "act_grad",
     "choose_plan",
     "plan_for",
+    "sparse_dtype",
     "symmetric_spmm",
     "triton_enabled",
 ]
@@ -83,7 +84,8 @@ class CSR(NamedTuple):
     """The arrays of a symmetric sparse matrix on one device, as the kernels take them.
 
     Attributes:
-        sparse: the matrix as a torch sparse CSR tensor (the ``torch.sparse.mm`` path).
+        sparse: the matrix as a torch sparse CSR tensor (the ``torch.sparse.mm`` path), in
+            the dtype that path multiplies in (:func:`sparse_dtype`).
         crow: row pointers, int32 when the nonzeros fit, shape ``(n + 1,)``.
         col: column ids, int32, shape ``(nnz,)``.
         val: float32 values, shape ``(nnz,)`` (the Triton kernel accumulates in float32).
@@ -408,9 +410,43 @@ def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
+#: The dtypes ``torch.sparse.mm`` multiplies with a CSR matrix on the CPU (torch 2.13's MKL
+#: kernels; bfloat16 and float16 raise "addmm_out_sparse_csr_impl_mkl not implemented").
+_CPU_SPARSE_DTYPES = (torch.float32, torch.float64)
+
+
+def sparse_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The dtype the ``torch.sparse.mm`` path multiplies features of ``dtype`` in on ``device``:
+    ``dtype`` itself, or float32 where the CPU sparse backend lacks ``dtype``.
+
+    Example:
+        >>> sparse_dtype(torch.device("cpu"), torch.bfloat16), sparse_dtype(
+        ...     torch.device("cpu"), torch.float64)
+        (torch.float32, torch.float64)
+    """
+    if device.type == "cpu" and dtype not in _CPU_SPARSE_DTYPES:
+        return torch.float32
+    return dtype
+
+
 def _spmm(adj: CSR, x: Tensor, bias: Tensor | None, activation: str) -> Tensor:
     if adj.path != "torch_sparse" and triton_enabled(x):
         return _triton_spmm(adj, x, bias, activation)
+    kind = x.device.type
+    if torch.is_autocast_enabled(kind):
+        # The product computes in the dtype it is given (graph.spmm returns x's dtype);
+        # autocast would cast torch.sparse.addmm's operands to bfloat16.
+        with torch.autocast(kind, enabled=False):
+            return _spmm(adj, x, bias, activation)
+    if adj.sparse.dtype != x.dtype:
+        # bfloat16 features on the CPU (bf16 autocast: the layers' matmuls return bfloat16),
+        # which the CPU sparse backend cannot multiply: multiply in float32, accumulating
+        # there as the Triton kernel does on CUDA, and round once to x's dtype.
+        wide = adj.sparse.dtype
+        b = None if bias is None else bias.to(wide)
+        return _spmm(adj, x.to(wide), b, activation).to(x.dtype)
+    if bias is not None and bias.dtype != x.dtype:
+        bias = bias.to(x.dtype)  # a float32 bias of bfloat16 features (autocast)
     if bias is None:
         out = torch.sparse.mm(adj.sparse, x)
     else:

@@ -12,3 +12,4 @@ Norm = Literal["layer", "batch", "pair", "node"]
 Backend = Literal["torch", "dgl"]
 Family = Literal["gcn", "resgcn", "gated_resgcn", "rezero", "gat", "gcnii", "jknet", "appnp"]
 Device = str | torch.device
+Precision = Literal["fp32", "tf32", "bf16"]

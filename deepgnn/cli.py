@@ -319,7 +319,7 @@ def _train(args: argparse.Namespace) -> int:
     # Only what was given: the rest comes from the protocol (or train_graph's defaults).
     given: tuple[str, ...]
     given = ("protocol", "epochs", "lr", "weight_decay", "patience", "split", "batch_size")
-    given += ("drop_edge",)  # node datasets
+    given += ("drop_edge", "precision")  # node datasets
     train: dict[str, Any] = {k: getattr(args, k) for k in given if getattr(args, k) is not None}
     if train.get("patience") == "none":
         train["patience"] = None
@@ -535,7 +535,7 @@ def _command(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgnn.train import protocols
+    from deepgnn.train import PRECISIONS, protocols
 
     parser = _Parser(prog="deepgnn", description="Depth studies of graph neural networks.")
     sub = parser.add_subparsers(dest="command", metavar="command")
@@ -609,6 +609,13 @@ def _parser() -> argparse.ArgumentParser:
         "--cuda-graph",
         action="store_true",
         help="replay the training step as a CUDA graph (node datasets, CUDA only)",
+    )
+    train.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help="the arithmetic of training: fp32 (default), tf32 (CUDA) or bf16 autocast "
+        "(node datasets)",
     )
     train.add_argument("--log-csv", default=None, help="write the per-epoch log here")
     train.set_defaults(func=_train)

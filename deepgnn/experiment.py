@@ -291,7 +291,9 @@ def resolve_cell(
     ends with, so it is a setting only where ``record`` measures or keeps those weights
     (:data:`AFTER_TRAINING`: ``signal_final``, ``models``), and only when on:
     ``restore_best=False``, the behaviour before it existed, leaves the settings (and the key
-    of a cell recorded then) as they were.
+    of a cell recorded then) as they were. Likewise a ``precision`` other than ``"fp32"`` is
+    a setting (:func:`deepgnn.train.resolve_options`), and ``"fp32"``, how every cell
+    computed before the option existed, is not.
 
     Example:
         >>> spec = CellSpec("cora", "gcn", 32, init="spoginit", seed=1,

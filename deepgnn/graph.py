@@ -14,7 +14,7 @@ from torch import Tensor
 
 from deepgnn._checks import check_device
 from deepgnn._spmm import ACTIVATIONS as SPMM_ACTIVATIONS
-from deepgnn._spmm import CSR, Plan, plan_for, symmetric_spmm
+from deepgnn._spmm import CSR, Plan, plan_for, sparse_dtype, symmetric_spmm
 from deepgnn._typing import Device
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -533,7 +533,8 @@ class Graph:
         """Â's arrays as the SpMM kernels take them (int32 ids when they fit), cached per dtype.
 
         The ids and the float32 values are made once per device and shared by every dtype;
-        a dtype other than float32 adds only its values for the ``torch.sparse`` path.
+        a dtype other than float32 adds only its values for the ``torch.sparse`` path (float32
+        ones where that path multiplies ``dtype`` in float32: bfloat16 on the CPU).
         """
         csr = self._csr_cache.get(dtype)
         if csr is None:
@@ -546,7 +547,8 @@ class Graph:
                     self._val.to(device=self.device, dtype=torch.float32),
                 )
             crow, col, val32 = self._kernel_arrays
-            values = val32 if dtype == torch.float32 else self._val.to(self.device, dtype)
+            wide = sparse_dtype(self.device, dtype)
+            values = val32 if wide == torch.float32 else self._val.to(self.device, wide)
             plan = self._kernel_plan()
             split: dict[str, Any] = {}
             if plan.path == "split":

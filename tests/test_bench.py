@@ -215,3 +215,19 @@ def test_train_scale_writes_verdicts_and_resumes(tmp_path, study):
         assert (df["deepgnn_step_s"] > 0).all() and (df["pyg_step_s"] > 0).all()
     scale.main(argv)  # every run is in the CSV already: nothing reruns
     assert len(pd.read_csv(tmp_path / f"train_scale_{study}.csv")) == 4
+
+
+def test_bench_precision_quick_writes_ratios_against_fp32(tmp_path):
+    module = _script("bench_precision")
+    assert module.main(["--quick", "--out", str(tmp_path / "precision")]) == 0
+    report = json.loads((tmp_path / "precision.json").read_text())
+    rows = {(r["family"], r["precision"]): r for r in report["rows"]}
+    assert set(rows) == {(f, p) for f in ("gcn", "resgcn") for p in ("fp32", "bf16")}
+    for (family, _), r in rows.items():
+        base = rows[family, "fp32"]
+        assert r["step_ratio"] == pytest.approx(r["step_ms"] / base["step_ms"])
+        assert r["peak_gib"] is None and r["peak_ratio"] is None  # no device memory on the CPU
+        assert 0 <= r["test"] <= 1 and r["test_minus_fp32"] == pytest.approx(
+            r["test"] - base["test"]
+        )
+    assert "| gcn | 4 | 16 | bf16 |" in (tmp_path / "precision.md").read_text()

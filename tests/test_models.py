@@ -407,3 +407,21 @@ def test_gat_uses_only_ops_torch_calls_deterministic(cora):
     finally:
         torch.use_deterministic_algorithms(False)
     assert all(torch.equal(a, b) for a, b in zip(default, strict))
+
+
+def test_gat_attention_of_bfloat16_features_sums_in_float32_and_returns_bfloat16(cora):
+    # Under bf16 autocast fc's output h is bfloat16 and the scores float32: the aggregation
+    # equals the float32 one of the same values (bfloat16 -> float32 is exact), rounded once.
+    from deepgnn.models.gat import attend
+
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(cora.num_nodes, 2, 4, generator=gen).bfloat16()
+    el, er = torch.randn(2, cora.num_nodes, 2, generator=gen)
+    out = attend(cora.graph, h, el, er)
+    assert out.dtype == torch.bfloat16
+    assert torch.equal(out, attend(cora.graph, h.float(), el, er).bfloat16())
+    model = models.build("gat", cora.num_features, cora.num_classes, 2, width=8, heads=2, seed=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+        logits = model(cora.graph, cora.x)
+    logits.float().square().mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())

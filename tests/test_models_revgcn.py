@@ -95,3 +95,20 @@ def test_revgcn_training_loss_curve_matches_stored_backward(cora):
     assert float(stored[-3:].mean()) < float(stored[:3].mean())  # it trains
     torch.testing.assert_close(curves["16"], stored, rtol=1e-4, atol=0)
     assert torch.equal(curves["1"], stored)
+
+
+def test_revgcn_backward_under_bf16_autocast_rebuilds_in_the_forwards_precision(cora):
+    # The backward recomputes each branch under the forward's autocast (CPU here): keeping
+    # every state, its gradients are those of the stored backward, which autograd takes in
+    # the forward's precision; a float32 recomputation would not even run (bfloat16 states
+    # meeting float32 weights).
+    def grads(reversible):
+        model = _model(cora, 4, reversible, width=16)
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+            out = model(cora.graph, cora.x)
+        assert out.dtype == torch.bfloat16
+        return torch.autograd.grad(out.float().square().mean(), list(model.parameters()))
+
+    ref = grads(False)
+    assert _worst_relative_error(grads(1), ref) <= 1e-6
+    assert _worst_relative_error(grads(True), ref) <= 2e-2  # bfloat16 rebuilds: 8-bit mantissa

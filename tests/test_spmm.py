@@ -190,3 +190,21 @@ def test_kernel_info_reports_the_cpu_path_and_its_reason(small_edges):
     assert info["device"] == "cpu" and info["max_row_nnz"] == int(
         np.diff(Graph(small_edges).to_scipy().indptr).max()
     )
+
+
+@pytest.mark.parametrize("activation", ["identity", "tanh"])
+def test_spmm_of_bfloat16_on_the_cpu_multiplies_in_float32_and_returns_bfloat16(cora, activation):
+    # The CPU sparse backend has no bfloat16 kernel; bf16 autocast hands it bfloat16 features.
+    x = torch.randn(cora.num_nodes, 8).bfloat16().requires_grad_(True)
+    b = torch.randn(8, requires_grad=True)  # float32, as a layer's bias under autocast
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = cora.graph.spmm(x, bias=b, activation=activation)
+    ref = ACTS[activation](dense_adjacency(cora.graph) @ x.double() + b.double())
+    assert out.dtype == torch.bfloat16
+    # one rounding to bfloat16 (8-bit mantissa) of the float32 product
+    torch.testing.assert_close(out.double(), ref, rtol=2**-8, atol=1e-6)
+    w = torch.randn(cora.num_nodes, 8)
+    (out.float() * w).sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and b.grad.dtype == torch.float32
+    g = (w * (1 - out.float() ** 2)) if activation == "tanh" else w
+    torch.testing.assert_close(b.grad, g.sum(0), rtol=2e-2, atol=5e-2)

@@ -90,6 +90,10 @@ def _complete_per_cell(config, out, storage=None) -> Counter:
             r"\[train\] drop_edge=1.5; pass a drop probability in \[0, 1\)",
         ),
         (
+            "[model]\nname='gcn'\ndepth=2\n[train]\nprecision='fp16'\n",
+            r"\[train\] precision='fp16' is not one of \['bf16', 'fp32', 'tf32'\]",
+        ),
+        (
             "[model]\nname='gcn'\ndepth=2\n[train]\nepoch=5\n",
             r"\[train\] has unknown key 'epoch'.*'epochs'",
         ),
@@ -1568,6 +1572,67 @@ def test_lesson_studies_that_measure_trained_weights_keep_their_keys(study):
     keys = sorted(c.key for c in config.cells())
     assert hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16] == LESSON_KEYS[study]
     assert all("restore_best" not in c.resolved["train"] for c in config.cells())
+
+
+#: ``(units, sha1 of the sorted unit keys)`` of every committed sweep (cells, and the tuning
+#: units of the tuned ones), computed before ``precision`` existed: the option, absent from
+#: their files, must change none of them.
+COMMITTED_KEYS = {
+    "arxiv_sbm": (54, "2132f2dee42f17d7"),
+    "demo_cora": (12, "8665374ae65af2d4"),
+    "depth_arxiv": (225, "055a0692416be038"),
+    "depth_cora": (270, "e494e93188e37d34"),
+    "depth_csbm": (270, "750b07c6043dc9d4"),
+    "depth_heterophilous": (810, "2da634dab49f12b0"),
+    "depth_molhiv": (180, "34ce12e005be866d"),
+    "depth_planetoid": (540, "10393fb6f82c4182"),
+    "paper_csbm": (270, "090c6fe99db0d832"),
+    "paper_heterophilous": (810, "83f7cb7157366999"),
+    "paper_planetoid": (648, "39629f934c11e621"),
+    "toolkit_families": (540, "f490618ec08c1935"),
+    "tuned_citeseer_minesweeper": (720, "965b62e80f74dbcb"),
+    "tuned_cora": (360, "45dee8357fc1dfff"),
+}
+
+
+def test_every_committed_sweep_is_pinned():
+    assert {p.stem for p in (ROOT / "sweeps").glob("*.toml")} == set(COMMITTED_KEYS)
+
+
+@pytest.mark.parametrize("study", sorted(COMMITTED_KEYS))
+def test_committed_sweeps_keep_their_keys(study):
+    keys = sorted(u.key for u in sweep.load_config(ROOT / "sweeps" / f"{study}.toml").units())
+    digest = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
+    assert (len(keys), digest) == COMMITTED_KEYS[study]
+
+
+#: ``[train]`` lines: fp32 written out (how every cell computed before the option), and bf16.
+PRECISION_LINES = ('precision = "fp32"\n', 'precision = "bf16"\n')
+
+
+def test_precision_fp32_keeps_keys_and_bf16_trains_a_cell_under_keys_of_its_own(tmp_path):
+    def config(name, extra=""):
+        path = _write(tmp_path, name, epochs=5, extra=extra)
+        text = path.read_text().replace("seed = [0, 1]", "seed = [0]")
+        path.write_text(text.replace('["gcn", "resgcn"]', '["gcn"]').replace("[1, 2]", "[2]"))
+        return sweep.load_config(path)
+
+    plain, fp32, bf16 = (config(f"p{i}", e) for i, e in enumerate(["", *PRECISION_LINES]))
+    assert [c.key for c in fp32.cells()] == [c.key for c in plain.cells()]
+    tune = TUNE.format(epochs=3)
+    tuned = [
+        config(f"t{i}", e + tune).cells()[0].tune_key for i, e in enumerate(["", *PRECISION_LINES])
+    ]
+    assert tuned[0] == tuned[1] != tuned[2]
+    (cell,) = bf16.cells()
+    assert cell.key != plain.cells()[0].key
+    assert cell.resolved["train"]["precision"] == "bf16"
+    assert "precision" not in fp32.cells()[0].resolved["train"]
+    out = tmp_path / "out"
+    sweep.run(bf16, out=out, workers=1, progress=False)
+    row = sweep.report(bf16, out=out).set_index("cell").loc[cell.key]
+    assert row["status"] == "ok" and row["precision"] == "bf16" and row["test"] > 0.5
+    assert json.loads(row["train_resolved"])["precision"] == "bf16"
 
 
 def test_restore_best_changes_a_key_only_where_the_trained_weights_are_recorded(tmp_path):

@@ -82,8 +82,8 @@ def attend(graph: Graph, h: Tensor, el: Tensor, er: Tensor) -> Tensor:
         el, er: source- and destination-side scores ``(num_nodes, heads)``.
 
     Returns:
-        ``(num_nodes, heads, dim)``. Any number of heads: the batched trainer passes the heads
-        of ``k`` models side by side.
+        ``(num_nodes, heads, dim)`` in ``h``'s dtype. Any number of heads: the batched trainer
+        passes the heads of ``k`` models side by side.
     """
     dst, src = graph.coo()
     e = F.leaky_relu(el.index_select(0, src) + er.index_select(0, dst), 0.2)
@@ -91,10 +91,15 @@ def attend(graph: Graph, h: Tensor, el: Tensor, er: Tensor) -> Tensor:
     # The softmax is shift-invariant, so its max is a constant for autograd (as DGL's
     # edge_softmax, whose backward uses only its output).
     with torch.no_grad():
-        emax = torch.full_like(el, float("-inf")).scatter_reduce(0, index, e, "amax")
+        emax = e.new_full(el.shape, float("-inf")).scatter_reduce(0, index, e, "amax")
     a = (e - emax.index_select(0, dst)).exp()
-    a = a / torch.zeros_like(el).index_add(0, dst, a).index_select(0, dst)
-    return torch.zeros_like(h).index_add(0, dst, a.unsqueeze(-1) * h.index_select(0, src))
+    a = a / e.new_zeros(el.shape).index_add(0, dst, a).index_select(0, dst)
+    # Under bf16 autocast h is bfloat16 (fc's output) but the scores float32 (h times the
+    # float32 attention vectors): the sums run in the wider of the two, and the result comes
+    # back in h's dtype, as a layer's output under autocast does. Without autocast both are
+    # one dtype and nothing is cast.
+    msg = a.unsqueeze(-1) * h.index_select(0, src)
+    return msg.new_zeros(h.shape).index_add(0, dst, msg).to(h.dtype)
 
 
 def make_gat_conv(backend: str, in_dim: int, out_dim: int, heads: int, bias: bool) -> nn.Module:

@@ -262,9 +262,10 @@ class _ReversibleSteps(torch.autograd.Function):
     """
 
     # Under autocast the backward recomputes each branch in the forward's precision, so that
-    # subtracting it undoes the forward's addition.
+    # subtracting it undoes the forward's addition: forward records the autocast state of the
+    # input's device type (CPU or CUDA; torch.amp.custom_fwd takes one fixed device type) and
+    # backward runs under it.
     @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda")
     def forward(
         ctx: Any,
         model: RevGCN,
@@ -274,6 +275,13 @@ class _ReversibleSteps(torch.autograd.Function):
         *params: Tensor,
     ) -> Tensor:
         ctx.model, ctx.graph, ctx.seeds = model, graph, seeds
+        kind = h.device.type
+        ctx.autocast = (
+            kind,
+            torch.is_autocast_enabled(kind),
+            torch.get_autocast_dtype(kind),
+            torch.is_autocast_cache_enabled(),
+        )
         ctx.step_params = [model._step_params(i) for i in range(len(model.convs))]
         out, anchors = _run_steps(model, graph, seeds, h.detach(), model._every())
         ctx.anchor_steps = list(anchors)
@@ -282,8 +290,13 @@ class _ReversibleSteps(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        kind, enabled, dtype, cache = ctx.autocast
+        with torch.autocast(kind, dtype=dtype, enabled=enabled, cache_enabled=cache):
+            return _ReversibleSteps._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         model, graph, seeds = ctx.model, ctx.graph, ctx.seeds
         h, out, *kept = ctx.saved_tensors
         anchors = dict(zip(ctx.anchor_steps, kept))

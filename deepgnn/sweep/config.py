@@ -223,6 +223,15 @@ class Cell:
                 cols[f"{part}_resolved"] = json.dumps(self.resolved[part], sort_keys=True)
         return cols
 
+    def key_columns(self) -> dict[str, Any]:
+        """The columns hashed into the cell's key (and its tuning unit's): :meth:`columns`
+        without a ``[train] precision = "fp32"``, which is how every cell computed before the
+        option existed, so that writing it out keeps the keys made without it."""
+        cols = self.columns()
+        if cols.get("precision") == "fp32":
+            del cols["precision"]
+        return cols
+
 
 @dataclass(frozen=True)
 class SweepConfig:
@@ -713,7 +722,7 @@ class SweepConfig:
             cell.loader = self.data_loaders.get(dataset, {}).get("loader")
             cell.data_options = data_options
             cell.resolved = experiment.resolve_cell(cell.spec(), record=self.record)
-            hashed: dict[str, Any] = cell.columns()
+            hashed: dict[str, Any] = cell.key_columns()
             # restore_best enters the key through `resolved`, where the record measures the
             # trained weights; `restore_best = false` in [train] keeps a key made before it.
             hashed.pop("restore_best", None)

@@ -135,7 +135,7 @@ class TuneUnit:
 
 def unit_key(cell: Any, space: TuneSpace) -> str:
     """The key of the tuning unit of ``cell``'s group (its settings but the seed, and the space)."""
-    cols = cell.columns()
+    cols = cell.key_columns()
     cols.pop("cell", None)
     cols.pop("seed", None)
     settings = json.dumps({"cell": cols, "tune": space.__dict__}, sort_keys=True, default=str)

@@ -35,10 +35,12 @@ from deepgnn.train._loop import (
     verdicts,
 )
 from deepgnn.train._node import train_node
+from deepgnn.train._precision import PRECISIONS
 from deepgnn.train.protocols import Protocol
 
 __all__ = [
     "BATCHED_FAMILIES",
+    "PRECISIONS",
     "SCHEDULES",
     "UNTRAINED_FRACTION",
     "BUDGET_FRACTION",
@@ -78,7 +80,19 @@ def options(task: str = "node") -> dict[str, Any]:
 #: Keywords of the trainers that say where and how a run happens, not what it computes.
 #: ``restore_best`` decides which weights the model keeps after the run, not the result's
 #: numbers: :func:`deepgnn.experiment.resolve_cell` adds it where a cell measures those weights.
-_NOT_SETTINGS = ("init", "init_options", "device", "seed", "progress", "on_epoch", "restore_best")
+#: ``precision`` does change the numbers, but its default, ``"fp32"``, is how every run before
+#: it computed: merged as a default it would change every sweep's cell keys, so
+#: :func:`resolve_options` adds it only when it is given and not ``"fp32"``.
+_NOT_SETTINGS = (
+    "init",
+    "init_options",
+    "device",
+    "seed",
+    "progress",
+    "on_epoch",
+    "restore_best",
+    "precision",
+)
 
 
 def resolve_options(
@@ -93,8 +107,11 @@ def resolve_options(
     ``dropout`` where ``settings`` leaves them to it, as the trainer does. Values are plain
     JSON-able ones: a sweep hashes them into its cell keys, so that a change of a protocol's
     table makes new cells instead of passing old results off as current. ``init``,
-    ``device``, ``seed`` and the like are not settings and are left out, and so is
-    ``restore_best``: it changes the weights the model ends with, not the result.
+    ``device``, ``seed`` and the like are not settings and are left out, and so are
+    ``restore_best`` (it changes the weights the model ends with, not the result). A
+    ``precision`` other than ``"fp32"`` is a setting; ``"fp32"``, the default and how every
+    run before the option computed, is left out, so that the keys of cells trained before it
+    existed stay.
 
     Raises:
         ValueError: an unknown task or option, or a bad value (as the trainer would raise).
@@ -105,6 +122,10 @@ def resolve_options(
         ('spoginit-paper', 0.0005, 0.0, 1000, None, [0.9, 0.9995])
         >>> resolve_options("node", depth=32, family="resgcn", protocol="spoginit-paper")["lr"]
         0.005
+        >>> "precision" in resolve_options("node", depth=2, precision="fp32")
+        False
+        >>> resolve_options("node", depth=2, precision="bf16")["precision"]
+        'bf16'
     """
     defaults = options(task)
     unknown = sorted(set(settings) - set(defaults))
@@ -114,6 +135,10 @@ def resolve_options(
             f"{sorted(set(defaults) - set(_NOT_SETTINGS))}"
         )
     merged = {k: settings.get(k, v) for k, v in defaults.items() if k not in _NOT_SETTINGS}
+    precision = settings.get("precision", "fp32")
+    if precision != "fp32":
+        check_options(precision=precision)
+        merged["precision"] = precision
     if task == "node":
         resolved = resolve(
             depth,

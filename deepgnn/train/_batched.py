@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepgnn._checks import resolve_device
-from deepgnn._typing import Device
+from deepgnn._typing import Device, Precision
 from deepgnn.data import Dataset
 from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 from deepgnn.models import ACTIVATIONS, GNN
@@ -48,6 +48,12 @@ from deepgnn.train._loop import (
     param_groups,
     resolve,
     scheduler_for,
+)
+from deepgnn.train._precision import (
+    check_precision,
+    forward_precision,
+    full_precision,
+    run_precision,
 )
 from deepgnn.train.protocols import Protocol
 
@@ -125,6 +131,7 @@ def train_node_batched(
     device: Device | None = None,
     progress: bool = False,
     cuda_graph: bool = False,
+    precision: Precision = "fp32",
     restore_best: bool = True,
 ) -> list[TrainResult]:
     r"""Train ``models`` together, each as :func:`~deepgnn.train.train_node` trains it alone.
@@ -177,6 +184,14 @@ def train_node_batched(
             graphs and replay them (needs CUDA). The dropout masks are drawn into fixed
             buffers before each replay. As with ``train_node(cuda_graph=True)``, the update of
             the epoch whose loss became NaN/inf has already been applied to that member.
+        precision: as for ``train_node``: ``"fp32"`` (the default, and how every committed
+            result was trained), ``"tf32"`` (CUDA only: TF32 tensor-core matmuls, operands of
+            11 significant bits) or ``"bf16"`` (the stacked forward passes under bfloat16
+            autocast, 8 significant bits; parameters, Adam's state, the losses and the metrics
+            in float32). In bfloat16 a member's numbers depend on the layout: the batched GEMM
+            and the stacked SpMM round differently from its run alone, so batched and alone
+            agree to bfloat16's rounding, not to float32's. Each member's initialization
+            (SPoGInit's search included) runs in float32.
         restore_best: as for ``train_node``: each member ends with the weights of its own
             best-validation epoch (``False``: those it had when it stopped or the run ended).
 
@@ -224,7 +239,7 @@ def train_node_batched(
     )
     for seed, ini, opt in zip(seeds, init_list, option_list):
         check_options(seed=seed, device=device, init=ini, init_options=opt)
-    check_options(restore_best=restore_best)
+    check_options(restore_best=restore_best, precision=precision)
     template = models[0]
     settings = resolve(
         template.depth,
@@ -270,6 +285,7 @@ def train_node_batched(
             f"cuda_graph=True needs a CUDA device, but training runs on {dev}; pass "
             "device='cuda' or cuda_graph=False"
         )
+    check_precision(precision, dev)
     ds = dataset.to(dev)
     p = template.dropout if settings.dropout is None else float(settings.dropout)
     generators = []
@@ -289,77 +305,80 @@ def train_node_batched(
     ]
     name = f"{template.family}-{template.depth} on {ds.name}"
     forward = _FORWARDS[template.family]
-    steps: _Steps
-    if cuda_graph:
-        optimizer = torch.optim.Adam(
-            groups,
-            lr=torch.tensor(float(settings.lr), device=dev),
-            capturable=True,
-            betas=settings.betas,
-        )
-        steps = _GraphedSteps(stack, forward, ds, masks[0], optimizer, p, generators)
-    else:
-        optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
-        steps = _Steps(stack, forward, ds, masks[0], optimizer, p, generators)
-    scheduler = scheduler_for(optimizer, schedule, settings.epochs)
-    loops = [
-        Loop(
-            optimizer,
-            settings=settings,
-            schedule="constant",
-            progress=False,
-            desc=name,
-            restore_best=restore_best,
-        )
-        for _ in range(k)
-    ]
-    # each member's parameters at its best-validation epoch, row m of every stack
-    best = {n: q.detach().clone() for n, q in stack.p.items()} if restore_best else {}
-    bar = epoch_bar(settings.epochs, progress, f"{name} x{k}")
-    results: list[TrainResult | None] = [None] * k
-    diverged = [False] * k
-    kept: dict[int, dict[str, Tensor]] = {}  # a stopped member's parameters when it stopped
+    # After the members' initialization: SPoGInit's search runs in float32 whatever
+    # precision says.
+    with run_precision(precision):
+        steps: _Steps
+        if cuda_graph:
+            optimizer = torch.optim.Adam(
+                groups,
+                lr=torch.tensor(float(settings.lr), device=dev),
+                capturable=True,
+                betas=settings.betas,
+            )
+            steps = _GraphedSteps(stack, forward, ds, masks[0], optimizer, p, generators, precision)
+        else:
+            optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
+            steps = _Steps(stack, forward, ds, masks[0], optimizer, p, generators, precision)
+        scheduler = scheduler_for(optimizer, schedule, settings.epochs)
+        loops = [
+            Loop(
+                optimizer,
+                settings=settings,
+                schedule="constant",
+                progress=False,
+                desc=name,
+                restore_best=restore_best,
+            )
+            for _ in range(k)
+        ]
+        # each member's parameters at its best-validation epoch, row m of every stack
+        best = {n: q.detach().clone() for n, q in stack.p.items()} if restore_best else {}
+        bar = epoch_bar(settings.epochs, progress, f"{name} x{k}")
+        results: list[TrainResult | None] = [None] * k
+        diverged = [False] * k
+        kept: dict[int, dict[str, Tensor]] = {}  # a stopped member's parameters when it stopped
 
-    def stop(m: int, *, nan: bool) -> None:
-        diverged[m] = nan
-        kept[m] = stack.member(m)
-        steps.deactivate(m)
-        results[m] = loops[m].result(ds.metric, nan, chance=chances[m], name=name)
+        def stop(m: int, *, nan: bool) -> None:
+            diverged[m] = nan
+            kept[m] = stack.member(m)
+            steps.deactivate(m)
+            results[m] = loops[m].result(ds.metric, nan, chance=chances[m], name=name)
 
-    try:
-        for epoch in range(1, settings.epochs + 1):
-            losses = steps.train(lambda m: stop(m, nan=True))
-            for m, loss in enumerate(losses):
-                if results[m] is None and not math.isfinite(loss):
-                    log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss, epoch)
-                    stop(m, nan=True)
-            if all(r is not None for r in results):
-                break
-            scores = ds.evaluate_stacked(steps.logits(), masks).tolist()  # (3, k)
-            improved = []
-            for m in range(k):
-                if results[m] is not None:
-                    continue
-                row = {"train": scores[0][m], "val": scores[1][m], "test": scores[2][m]}
-                done = loops[m].end_epoch(epoch, losses[m], row)
-                if loops[m].improved:
-                    improved.append(m)
-                if done:
-                    stop(m, nan=False)
-            if best and improved:
-                rows = torch.tensor(improved, device=dev)
-                with torch.no_grad():
-                    for n, q in stack.p.items():
-                        best[n].index_copy_(0, rows, q.detach().index_select(0, rows))
-            if scheduler is not None:
-                scheduler.step()
+        try:
+            for epoch in range(1, settings.epochs + 1):
+                losses = steps.train(lambda m: stop(m, nan=True))
+                for m, loss in enumerate(losses):
+                    if results[m] is None and not math.isfinite(loss):
+                        log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss, epoch)
+                        stop(m, nan=True)
+                if all(r is not None for r in results):
+                    break
+                scores = ds.evaluate_stacked(steps.logits(), masks).tolist()  # (3, k)
+                improved = []
+                for m in range(k):
+                    if results[m] is not None:
+                        continue
+                    row = {"train": scores[0][m], "val": scores[1][m], "test": scores[2][m]}
+                    done = loops[m].end_epoch(epoch, losses[m], row)
+                    if loops[m].improved:
+                        improved.append(m)
+                    if done:
+                        stop(m, nan=False)
+                if best and improved:
+                    rows = torch.tensor(improved, device=dev)
+                    with torch.no_grad():
+                        for n, q in stack.p.items():
+                            best[n].index_copy_(0, rows, q.detach().index_select(0, rows))
+                if scheduler is not None:
+                    scheduler.step()
+                if bar is not None:
+                    bar.update(1)
+                if all(r is not None for r in results):
+                    break
+        finally:
             if bar is not None:
-                bar.update(1)
-            if all(r is not None for r in results):
-                break
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     for m, model in enumerate(models):
         if results[m] is None:
             results[m] = loops[m].result(ds.metric, False, chance=chances[m], name=name)
@@ -690,7 +709,7 @@ _FORWARDS: dict[str, Forward] = {
 # -------------------------------------------------------------------- the steps
 class _Steps:
     """An epoch of the group, op by op: a training step over the active members, then the
-    evaluation logits of all of them."""
+    evaluation logits of all of them (float32), each forward pass in the run's ``precision``."""
 
     def __init__(
         self,
@@ -701,8 +720,10 @@ class _Steps:
         optimizer: torch.optim.Optimizer,
         p: float,
         generators: list[torch.Generator],
+        precision: str = "fp32",
     ) -> None:
         self.stack, self.forward, self.ds, self.optimizer = stack, forward, ds, optimizer
+        self.precision = precision
         self.drop = _Dropout(p, generators)
         k, n = train_masks.shape
         dev = train_masks.device
@@ -725,6 +746,14 @@ class _Steps:
         self.drop.active[m] = False
         self.alive[m] = False
 
+    def run_forward(self) -> Tensor:
+        """The stacked forward pass in the run's precision; logits ``(N, k, C)``, float32
+        where autocast left them narrower."""
+        ds = self.ds
+        with forward_precision(self.precision, ds.x.device):
+            logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
+        return full_precision(logits)
+
     def losses(self, logits: Tensor) -> Tensor:
         """Each member's mean cross-entropy on its training nodes, ``(k,)``."""
         n, k, c = logits.shape
@@ -735,9 +764,7 @@ class _Steps:
     def step(self) -> Tensor:
         """Forward, the members' losses, backward of the active ones' sum and the Adam update
         (the captured step: no host sync)."""
-        ds = self.ds
-        logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
-        losses = self.losses(logits)
+        losses = self.losses(self.run_forward())
         torch.where(self.alive, losses, 0.0).sum().backward()
         self.optimizer.step()
         return losses.detach()
@@ -747,9 +774,7 @@ class _Steps:
         the update, which then leaves it out. Returns the members' losses."""
         self.drop.training = True
         self.optimizer.zero_grad(set_to_none=True)
-        ds = self.ds
-        logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
-        losses = self.losses(logits)
+        losses = self.losses(self.run_forward())
         values = losses.detach().tolist()
         active = self.drop.active  # the host's copy of self.alive: no sync per member
         for m, v in enumerate(values):
@@ -764,7 +789,7 @@ class _Steps:
         """Every member's logits in eval mode (no dropout), ``(N, k, C)``."""
         self.drop.training = False
         with torch.no_grad():
-            return self.forward(self.stack, self.ds.graph, self.ds.x, self.drop)
+            return self.run_forward()
 
 
 class _GraphedSteps(_Steps):
@@ -786,10 +811,15 @@ class _GraphedSteps(_Steps):
         optimizer: torch.optim.Optimizer,
         p: float,
         generators: list[torch.Generator],
+        precision: str = "fp32",
         warmup: int = 3,
     ) -> None:
-        super().__init__(stack, forward, ds, train_masks, optimizer, p, generators)
+        super().__init__(stack, forward, ds, train_masks, optimizer, p, generators, precision)
         dev = ds.x.device
+        # The masks in the dtype of the hidden states they scale (bfloat16 under bf16 autocast,
+        # as the eager step's h.new_empty draws them), so that dropout keeps that dtype.
+        dtype = torch.bfloat16 if precision == "bf16" else ds.x.dtype
+        self.mask_like = torch.empty(0, device=dev, dtype=dtype)
         saved = {name: q.detach().clone() for name, q in stack.p.items()}
         states = [g.get_state() for g in generators]
         side = torch.cuda.Stream(dev)
@@ -813,7 +843,7 @@ class _GraphedSteps(_Steps):
         for g, s in zip(generators, states):
             g.set_state(s)
         self.drop.training = True
-        self.drop.fill(ds.x)
+        self.drop.fill(self.mask_like)
         self.optimizer.zero_grad(set_to_none=True)
         self.train_graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.train_graph):
@@ -822,13 +852,13 @@ class _GraphedSteps(_Steps):
         self.drop.training = False
         self.eval_graph = torch.cuda.CUDAGraph()
         with torch.no_grad(), torch.cuda.graph(self.eval_graph):
-            self.static_logits = forward(stack, ds.graph, ds.x, self.drop)
+            self.static_logits = self.run_forward()
         self.first = True
 
     def train(self, diverge: Callable[[int], None]) -> list[float]:
         self.drop.training = True
         if not self.first:  # the capture's masks are the first step's
-            self.drop.fill(self.ds.x)
+            self.drop.fill(self.mask_like)
         self.first = False
         self.train_graph.replay()
         return self.static_losses.tolist()

@@ -18,6 +18,7 @@ from torch import Tensor
 from deepgnn._checks import check_choice, check_device, check_int
 from deepgnn._progress import progress_bar
 from deepgnn.models import GNN
+from deepgnn.train._precision import check_precision
 from deepgnn.train.protocols import Protocol, available, get
 
 __all__ = [
@@ -349,7 +350,8 @@ def check_options(**settings: Any) -> None:
 
     Checks the values of the given keywords among ``epochs``, ``lr``, ``weight_decay``,
     ``patience``, ``schedule``, ``batch_size``, ``betas``, ``dropout``, ``drop_edge``,
-    ``protocol``, ``restore_best`` (a bool), ``seed`` (an int >= 0), ``device`` (one this
+    ``protocol``, ``precision`` (one of :data:`~deepgnn.train.PRECISIONS`; whether
+    ``"tf32"`` runs on the device is checked by the trainer), ``restore_best`` (a bool), ``seed`` (an int >= 0), ``device`` (one this
     torch can use), ``init`` with ``init_options``, and ``on_epoch`` (a callable or
     ``None``); other keywords are not looked at.
 
@@ -399,6 +401,8 @@ def check_options(**settings: Any) -> None:
             raise ValueError(
                 f"drop_edge={drop_edge!r}; pass a drop probability in [0, 1), e.g. 0.3"
             )
+    if "precision" in settings:
+        check_precision(settings["precision"])
     if settings.get("protocol") is not None and not isinstance(settings["protocol"], Protocol):
         check_choice("protocol", settings["protocol"], available())
     if "seed" in settings:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deepgnn._checks import resolve_device
-from deepgnn._typing import Device
+from deepgnn._typing import Device, Precision
 from deepgnn.data import Dataset
 from deepgnn.distributed.graph import DistributedGraph
 from deepgnn.models import GNN
@@ -26,6 +26,12 @@ from deepgnn.train._loop import (
     majority_share,
     param_groups,
     resolve,
+)
+from deepgnn.train._precision import (
+    check_precision,
+    forward_precision,
+    full_precision,
+    run_precision,
 )
 from deepgnn.train.protocols import Protocol
 
@@ -54,6 +60,7 @@ def train_node(
     seed: int = 0,
     progress: bool = False,
     cuda_graph: bool = False,
+    precision: Precision = "fp32",
     restore_best: bool = True,
     on_epoch: Callable[[dict[str, float]], Any] | None = None,
 ) -> TrainResult:
@@ -113,6 +120,20 @@ def train_node(
             learning rate, so that schedules reach the captured step); dropout masks come from
             the same seeded generator but in another order. The update of an epoch whose loss
             is NaN/inf has already been applied when training stops.
+        precision: the arithmetic of the training steps and the evaluation forward passes.
+            ``"fp32"`` (the default, and how every committed deepgnn result was trained):
+            float32 throughout. ``"tf32"`` (CUDA only): float32 tensors, matmuls and cuDNN on
+            TF32 tensor cores, whose operands keep 11 significant bits (10 stored; float32
+            keeps 24): relative rounding error up to 2^-11 per operand; the global TF32
+            switches are set for the run and restored after it, by an exception too.
+            ``"bf16"``: the forward passes run under ``torch.autocast`` with bfloat16 (8
+            significant bits, 7 stored, and float32's range: relative rounding error up to
+            2^-8 per operation, against 2^-24 for float32), on CPU and CUDA (``cuda_graph=True``
+            included); parameters, gradients and Adam's state stay float32, the loss is
+            computed on ``logits.float()`` and the metrics on float32 logits. Either mode
+            trades accuracy for speed on GPUs whose float32 GEMMs bound the step (deep, wide
+            models); ``benchmarks/bench_precision.py`` measures both. The initialization
+            (SPoGInit's search included) runs in float32 whatever ``precision`` says.
         restore_best: after training, load the weights (parameters and buffers) of the epoch
             of best validation into ``model``, so that it scores the result's ``val`` and
             ``test``; they are copied (on the training device) whenever validation improves.
@@ -161,6 +182,7 @@ def train_node(
         on_epoch=on_epoch,
         drop_edge=drop_edge,
         restore_best=restore_best,
+        precision=precision,
     )
     settings = resolve(
         model.depth,
@@ -190,6 +212,7 @@ def train_node(
             f"cuda_graph=True needs a CUDA device, but training runs on {dev}; pass "
             "device='cuda' or cuda_graph=False"
         )
+    check_precision(precision, dev)
     if drop_edge and cuda_graph:
         raise ValueError(
             "drop_edge and cuda_graph=True do not go together: a captured step replays one "
@@ -210,45 +233,51 @@ def train_node(
             torch.manual_seed(seed)
             apply_init(model, init, init_options, graph=ds.graph, x=ds.x)
             groups = param_groups(model, settings.weight_decay)
-            if cuda_graph:
-                # A tensor learning rate, so that schedules reach the captured update.
-                optimizer = torch.optim.Adam(
-                    groups,
-                    lr=torch.tensor(float(settings.lr), device=dev),
-                    capturable=True,
-                    betas=settings.betas,
+            # After the initialization: SPoGInit's search runs in float32 whatever precision says.
+            with run_precision(precision):
+                if cuda_graph:
+                    # A tensor learning rate, so that schedules reach the captured update.
+                    optimizer = torch.optim.Adam(
+                        groups,
+                        lr=torch.tensor(float(settings.lr), device=dev),
+                        capturable=True,
+                        betas=settings.betas,
+                    )
+                    steps: _EagerSteps = _GraphedSteps(
+                        _EagerSteps(model, ds, loss_fn, optimizer, precision)
+                    )
+                else:
+                    optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
+                    steps = _EagerSteps(model, ds, loss_fn, optimizer, precision)
+                    if drop_edge:
+                        steps.drop(float(drop_edge), seed)
+                loop = Loop(
+                    optimizer,
+                    settings=settings,
+                    schedule=schedule,
+                    progress=progress,
+                    desc=f"{model.family}-{model.depth} on {ds.name}",
+                    on_epoch=on_epoch,
+                    restore_best=restore_best,
+                    module=model,
                 )
-                steps: _EagerSteps = _GraphedSteps(_EagerSteps(model, ds, loss_fn, optimizer))
-            else:
-                optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
-                steps = _EagerSteps(model, ds, loss_fn, optimizer)
-                if drop_edge:
-                    steps.drop(float(drop_edge), seed)
-            loop = Loop(
-                optimizer,
-                settings=settings,
-                schedule=schedule,
-                progress=progress,
-                desc=f"{model.family}-{model.depth} on {ds.name}",
-                on_epoch=on_epoch,
-                restore_best=restore_best,
-                module=model,
-            )
-            try:
-                diverged = False
-                for epoch in range(1, settings.epochs + 1):
-                    loss = steps.train()
-                    if not math.isfinite(loss):
-                        diverged = True
-                        log.warning("%s: loss is %s at epoch %d; stopping", ds.name, loss, epoch)
-                        break
-                    logits = steps.logits()
-                    scores = {k: ds.evaluate(logits, m) for k, m in masks.items()}
-                    if loop.end_epoch(epoch, loss, scores):
-                        break
-            finally:
-                loop.close()
-            loop.restore()
+                try:
+                    diverged = False
+                    for epoch in range(1, settings.epochs + 1):
+                        loss = steps.train()
+                        if not math.isfinite(loss):
+                            diverged = True
+                            log.warning(
+                                "%s: loss is %s at epoch %d; stopping", ds.name, loss, epoch
+                            )
+                            break
+                        logits = steps.logits()
+                        scores = {k: ds.evaluate(logits, m) for k, m in masks.items()}
+                        if loop.end_epoch(epoch, loss, scores):
+                            break
+                finally:
+                    loop.close()
+                loop.restore()
     finally:
         model.dropout = own_dropout
     return loop.result(
@@ -257,7 +286,8 @@ def train_node(
 
 
 class _EagerSteps:
-    """An epoch of :func:`train_node`, op by op: a training step, then the evaluation logits."""
+    """An epoch of :func:`train_node`, op by op: a training step, then the evaluation logits
+    (float32), each forward pass in the run's ``precision``."""
 
     def __init__(
         self,
@@ -265,8 +295,10 @@ class _EagerSteps:
         ds: Dataset,
         loss_fn: Callable[[Tensor, Tensor], Tensor],
         optimizer: torch.optim.Optimizer,
+        precision: str = "fp32",
     ) -> None:
         self.model, self.ds, self.loss_fn, self.optimizer = model, ds, loss_fn, optimizer
+        self.precision = precision
         self.drop_edge = 0.0
         self.edge_generator: torch.Generator | None = None
 
@@ -283,8 +315,9 @@ class _EagerSteps:
         graph = ds.graph
         if self.drop_edge:
             graph = graph.drop_edges(self.drop_edge, generator=self.edge_generator)
-        logits = self.model(graph, ds.x)
-        loss = self.loss_fn(logits[ds.train_mask], ds.y[ds.train_mask])
+        with forward_precision(self.precision, ds.x.device):
+            logits = self.model(graph, ds.x)
+        loss = self.loss_fn(full_precision(logits[ds.train_mask]), ds.y[ds.train_mask])
         value = loss.item()
         if math.isfinite(value):
             loss.backward()
@@ -294,8 +327,8 @@ class _EagerSteps:
     def logits(self) -> Tensor:
         """The logits of every node in eval mode (no dropout, running norm statistics)."""
         self.model.eval()
-        with torch.no_grad():
-            return self.model(self.ds.graph, self.ds.x)
+        with torch.no_grad(), forward_precision(self.precision, self.ds.x.device):
+            return full_precision(self.model(self.ds.graph, self.ds.x))
 
 
 class _GraphedSteps(_EagerSteps):
@@ -310,14 +343,17 @@ class _GraphedSteps(_EagerSteps):
 
     def __init__(self, eager: _EagerSteps, warmup: int = 3) -> None:
         model, ds, loss_fn, optimizer = eager.model, eager.ds, eager.loss_fn, eager.optimizer
-        super().__init__(model, ds, loss_fn, optimizer)
+        precision = eager.precision
+        super().__init__(model, ds, loss_fn, optimizer, precision)
         dev = ds.x.device
         # The graphs read these by address on every replay: keep them alive with the graphs.
         self.train_idx = train_idx = ds.train_mask.nonzero().flatten()
         self.y_train = y_train = ds.y[train_idx]
 
         def step() -> Tensor:
-            loss = loss_fn(model(ds.graph, ds.x)[train_idx], y_train)
+            with forward_precision(precision, dev):  # captured with the step
+                logits = model(ds.graph, ds.x)
+            loss = loss_fn(full_precision(logits[train_idx]), y_train)
             loss.backward()
             optimizer.step()
             return loss.detach()
@@ -348,7 +384,8 @@ class _GraphedSteps(_EagerSteps):
         self.eval_graph = torch.cuda.CUDAGraph()
         model.eval()
         with torch.no_grad(), torch.cuda.graph(self.eval_graph):
-            self.static_logits = model(ds.graph, ds.x)
+            with forward_precision(precision, dev):
+                self.static_logits = full_precision(model(ds.graph, ds.x))
 
     def train(self) -> float:
         self.model.train()
