@@ -201,6 +201,9 @@ def _csbm_products() -> Dataset:
     return ds
 
 
+#: Sampled datasets whose generator's keywords are :func:`load`'s options.
+_SAMPLED: dict[str, Callable[..., Dataset]] = {"csbm": csbm, "arxiv-sbm": _arxiv_sbm.arxiv_sbm}
+
 _LOADERS: dict[str, _Loader] = {
     **{name: _planetoid(name) for name in ("cora", "citeseer", "pubmed")},
     **{name: _heterophilous(name) for name in _het.NAMES},
@@ -425,19 +428,20 @@ def _loader_params(fn: Callable[..., Any]) -> dict[str, inspect.Parameter] | Non
 def options(name: str) -> dict[str, Any]:
     """Return the keyword options ``load(name, **options)`` takes, with their defaults.
 
-    ``csbm``: the arguments of :func:`csbm`. A registered dataset: its loader's keyword
+    ``csbm``: the arguments of :func:`csbm`; ``arxiv-sbm``: those of
+    :func:`~deepgnn.data.arxiv_sbm.arxiv_sbm`. A registered dataset: its loader's keyword
     parameters but ``root`` (one without default maps to ``inspect.Parameter.empty``; a loader
     with ``**kwargs`` takes any). The other built-ins and ``.npz`` files take none.
 
     Example:
-        >>> options("csbm")["homophily"], options("cora")
-        (0.7, {})
+        >>> options("csbm")["homophily"], options("arxiv-sbm")["homophily"], options("cora")
+        (0.7, 0.5, {})
     """
     if _npz_path(name, None) is not None:
         return {}
     key = _known(name)
-    if key == "csbm":
-        return {n: p.default for n, p in inspect.signature(csbm).parameters.items()}
+    if key in _SAMPLED:
+        return {n: p.default for n, p in inspect.signature(_SAMPLED[key]).parameters.items()}
     entry = _REGISTERED.get(key)
     if entry is None:
         return {}
@@ -600,7 +604,7 @@ def load(name: str, root: str | Path | None = None, **opts: Any) -> Dataset | Gr
     check_options(key, **opts)
     entry = _REGISTERED.get(key)
     if entry is None:
-        return csbm(**opts) if key == "csbm" else _LOADERS[key](data_root(root))
+        return _SAMPLED[key](**opts) if key in _SAMPLED else _LOADERS[key](data_root(root))
     kwargs = dict(opts)
     if "root" in _all_params(entry.loader):
         kwargs["root"] = data_root(root)
