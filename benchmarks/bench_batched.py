@@ -62,9 +62,11 @@ STUDY_CELLS = 648
 #: the configs' own comments run them, batched workers). A batched minesweeper group of depth
 #: 64 holds about 7 GB of activations (10,000 nodes x 15 members x 64 wide x 64 layers x 3
 #: tensors, float32), its CUDA graph as much again: 3 workers, not one per group.
-SLICES = {
+SLICES: dict[str, tuple[str, str | None, int, int]] = {
     "cora": ("paper_planetoid", "cora", 10, 6),
     "minesweeper": ("paper_heterophilous", "minesweeper", 14, 3),
+    # the whole study (both datasets, the three families), batched: minutes for all of it
+    "planetoid": ("paper_planetoid", None, 9, 10),
 }
 
 
@@ -78,23 +80,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def slice_config(
     name: str,
     study: str,
-    dataset: str,
+    dataset: str | None,
     *,
     batch: bool,
     quick: bool,
     cuda_graph: bool,
     max_batch: int,
 ) -> dict[str, Any]:
-    """The raw sweep config of a slice: the study's own settings, one dataset, the tanh GCN."""
+    """The raw sweep config of a slice: the study's own settings, one dataset, the tanh GCN
+    (``dataset=None``: the whole study)."""
     raw = _read_toml(ROOT / "sweeps" / f"{study}.toml")
     raw["name"] = name
-    raw["data"]["name"] = [dataset]
-    raw["model"]["family"] = ["gcn"]
-    raw["model"] = {k: v for k, v in raw["model"].items() if k not in ("resgcn", "gated_resgcn")}
-    for table in raw["init"].values():
-        if isinstance(table, dict):
-            for family in ("resgcn", "gated_resgcn"):
-                table.pop(family, None)
+    if dataset is not None:
+        raw["data"]["name"] = [dataset]
+        raw["model"]["family"] = ["gcn"]
+        drop = ("resgcn", "gated_resgcn")
+        raw["model"] = {k: v for k, v in raw["model"].items() if k not in drop}
+        for table in raw["init"].values():
+            if isinstance(table, dict):
+                for family in drop:
+                    table.pop(family, None)
     raw["train"]["cuda_graph"] = cuda_graph
     raw["batch_cells"] = batch
     raw["max_batch_cells"] = max_batch
@@ -346,7 +351,7 @@ def markdown(report: dict[str, Any]) -> str:
         if "skipped" in runs:
             lines.append(f"| {name} | skipped: {runs['skipped']} | | | | | | | | |")
             continue
-        base = runs["alone"]["cells_per_minute"]
+        base = runs["alone"]["cells_per_minute"] if "alone" in runs else math.nan
         for label, run in runs.items():
             if label == "comparison":
                 continue
@@ -355,7 +360,9 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {label} | {run['workers']} | {run['done']} / {run['cells']}{note} | "
                 f"{run['wall_seconds']:.1f} | {run['cells_per_minute']:.2f} | "
-                f"{run['mean_group_size']:.1f} | {run['fell_back']} | {ratio:.2f}x | "
+                f"{run['mean_group_size']:.1f} | {run['fell_back']} | "
+                + ("—" if math.isnan(ratio) else f"{ratio:.2f}x")
+                + " | "
                 f"{STUDY_CELLS / run['cells_per_minute']:.1f} |"
             )
     lines += ["", "Batched against alone, cells both recorded:", ""]
@@ -410,7 +417,16 @@ def main() -> None:
         default=None,
         help="workers of today's runner (default: the study's, 10 / 14; quick 2)",
     )
-    parser.add_argument("--max-batch", type=int, default=32)
+    parser.add_argument(
+        "--max-batch",
+        default="32",
+        help="comma list of max_batch_cells for the batched runs (each with each worker count)",
+    )
+    parser.add_argument(
+        "--no-alone",
+        action="store_true",
+        help="skip today's runner (default for the whole-study slice 'planetoid', batched only)",
+    )
     parser.add_argument(
         "--budget", type=float, default=None, help="seconds per sweep run (default 220)"
     )
@@ -522,6 +538,7 @@ def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]
     for name in args.slices.split(","):
         try:
             study, dataset, workers, batched = SLICES[name]
+            limits = [int(m) for m in str(args.max_batch).split(",")]
             alone_workers = args.alone_workers or (2 if quick else workers)
             default = "1" if quick else str(batched)
             batched_workers = [int(w) for w in (args.batched_workers or default).split(",")]
@@ -530,41 +547,45 @@ def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]
             try:
                 import deepgnn
 
-                deepgnn.data.load(dataset)
+                deepgnn.data.load(dataset or "cora")
             except Exception as err:
                 report["slices"][name] = {"skipped": f"{type(err).__name__}: {err}"}
                 continue
             with tempfile.TemporaryDirectory(prefix=f"bench_{name}_") as tmp:
-                raw = slice_config(
-                    f"bench_{name}_alone",
-                    study,
-                    dataset,
-                    batch=False,
-                    quick=quick,
-                    cuda_graph=graph,
-                    max_batch=args.max_batch,
-                )
-                print(f"{name}: alone, {alone_workers} workers ...", flush=True)
-                runs["alone"] = run_slice(raw, Path(tmp) / "alone", alone_workers, device, budget)
-                for w in batched_workers:
-                    # a batched step that cannot be captured runs eagerly (device check above)
+                if not (args.no_alone or dataset is None):
                     raw = slice_config(
-                        f"bench_{name}_batched{w}",
+                        f"bench_{name}_alone",
                         study,
                         dataset,
-                        batch=True,
+                        batch=False,
                         quick=quick,
-                        cuda_graph=graph and graph_ok,
-                        max_batch=args.max_batch,
+                        cuda_graph=graph,
+                        max_batch=limits[0],
                     )
-                    print(f"{name}: batched, {w} workers ...", flush=True)
-                    runs[f"batched x{w}"] = run_slice(
-                        raw, Path(tmp) / f"batched{w}", w, device, budget
+                    print(f"{name}: alone, {alone_workers} workers ...", flush=True)
+                    runs["alone"] = run_slice(
+                        raw, Path(tmp) / "alone", alone_workers, device, budget
                     )
+                for w in batched_workers:
+                    for m in limits:
+                        # a batched step that cannot be captured runs eagerly (device check)
+                        label = f"batched x{w}" + (f" (<= {m})" if len(limits) > 1 else "")
+                        raw = slice_config(
+                            f"bench_{name}_batched{w}_{m}",
+                            study,
+                            dataset,
+                            batch=True,
+                            quick=quick,
+                            cuda_graph=graph and graph_ok,
+                            max_batch=m,
+                        )
+                        print(f"{name}: {label} ...", flush=True)
+                        runs[label] = run_slice(raw, Path(tmp) / f"b{w}_{m}", w, device, budget)
+                        runs[label]["max_batch_cells"] = m
             runs["comparison"] = {
                 label: compare(runs["alone"]["rows"], run["rows"])
                 for label, run in runs.items()
-                if label.startswith("batched")
+                if label.startswith("batched") and "alone" in runs
             }
             for run in runs.values():
                 run.pop("rows", None)

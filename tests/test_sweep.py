@@ -1678,3 +1678,41 @@ def test_sweep_saves_each_cells_weights_and_they_score_its_row(tmp_path, caplog)
             logits = model(cora.graph, cora.x)
         assert cora.evaluate(logits, cora.test_mask) == pytest.approx(row["test"], abs=1e-6)
         assert json.loads(row["train_resolved"])["restore_best"] is True
+
+
+# ------------------------------------------------------------------- scheduling order
+def _recorded_order(config, out) -> list:
+    from optuna.trial import TrialState
+
+    study = sweep.open_study(config, out=out)
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    by_key = {c.key: c for c in config.cells()}
+    return [by_key[t.user_attrs["cell_key"]] for t in sorted(trials, key=lambda t: t.number)]
+
+
+def test_workers_start_the_deepest_cells_first(tmp_path):
+    # Longest first: deep cells (and, within a depth, searched inits) before shallow ones.
+    path = _write(tmp_path, "order", epochs=2, extra="")
+    path.write_text("batch_cells = false\n" + path.read_text().replace("[1, 2]", "[1, 3, 2]"))
+    config, out = sweep.load_config(path), tmp_path / "out"
+    assert sweep.run(config, out=out, progress=False).finished
+    depths = [c.depth for c in _recorded_order(config, out)]
+    assert depths == sorted(depths, reverse=True) and depths[0] == 3
+
+
+def test_a_group_larger_than_the_batch_limit_spreads_its_inits(tmp_path):
+    # 2 inits x 4 seeds share a graph and shape; batches of 2 take one of each init (in
+    # random order, all four batches would mix them about one time in four).
+    path = _write(tmp_path, "spread", epochs=2, extra="")
+    text = path.read_text().replace('family = ["gcn", "resgcn"]', 'family = "gcn"')
+    text = text.replace("seed = [0, 1]", "seed = [0, 1, 2, 3]")
+    text = text.replace("depth = [1, 2]", "depth = 2")
+    text = text.replace("[data]", '[init]\nname = ["xavier", "kaiming"]\n\n[data]')
+    path.write_text("batch_cells = true\nmax_batch_cells = 2\n" + text)
+    config, out = sweep.load_config(path), tmp_path / "out"
+    assert sweep.run(config, out=out, progress=False).finished
+    order = _recorded_order(config, out)
+    assert len(order) == 8
+    for i in range(0, 8, 2):
+        assert {order[i].init, order[i + 1].init} == {"xavier", "kaiming"}, i
+    assert set(sweep.report(config, out=out)["group_size"]) == {2}

@@ -33,6 +33,7 @@ import random
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -366,6 +367,28 @@ class Claim:
     attempt: int
 
 
+def cost_rank(unit: Any) -> tuple[int, int, int]:
+    """How early a unit should start: tuning units first (their cells wait on them), then the
+    deepest cells, those whose initialization runs a search (SPoGInit) first within a depth.
+
+    Workers take the highest-ranked unit left (at random among equals), so the longest units
+    start first and the last to finish are short ones: on a study's mix of depths the sweep
+    ends sooner than in random order (longest-processing-time-first scheduling), most of all
+    when batched groups of unequal cost share few workers.
+
+    Example:
+        >>> from deepgnn.sweep.config import Cell
+        >>> deep, shallow = Cell("a", "cora", "gcn", 64, "xavier", 0), Cell("b", "cora", "gcn", 2, "spoginit", 0)
+        >>> cost_rank(deep) > cost_rank(shallow)
+        True
+    """
+    cells = getattr(unit, "cells", None)
+    cell = cells[0] if cells else unit
+    depth = getattr(cell, "depth", 0)
+    init = str(getattr(cell, "init", "") or "")
+    return (int(cells is not None), int(depth or 0), int(init.startswith("spoginit")))
+
+
 class Ledger:
     """A sweep's study seen as cells: their states, claims, heartbeats and recorded rows.
 
@@ -401,6 +424,7 @@ class Ledger:
         self.cells = [u for u in self.units if isinstance(u, Cell)]
         self.by_key = {u.key: u for u in self.units}
         self.index = {u.key: i for i, u in enumerate(self.units)}
+        self.rank = {u.key: cost_rank(u) for u in self.units}
         folder = out_dir(config, out)
         self.where = location(config, storage, folder)
         try:
@@ -542,7 +566,8 @@ class Ledger:
                     continue
                 return None
             if not waiting:
-                key = rng.choice(todo)
+                top = max(self.rank[k] for k in todo)
+                key = rng.choice([k for k in todo if self.rank[k] == top])
                 study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
             claim = self._take(study.ask())
             if claim is not None:
@@ -618,7 +643,13 @@ class Ledger:
             ]
             if not mates:
                 break
-            key = rng.choice(mates)
+            # The inits least represented so far first: where a group is larger than
+            # ``limit``, its initializations (and their searches) spread over its batches.
+            inits = Counter(getattr(c.cell, "init", None) for c in claims)
+            fewest = min(inits[getattr(self.by_key[k], "init", None)] for k in mates)
+            key = rng.choice(
+                [k for k in mates if inits[getattr(self.by_key[k], "init", None)] == fewest]
+            )
             study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
             claim = self._take(study.ask())
             if claim is None:
