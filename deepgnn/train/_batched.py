@@ -41,6 +41,7 @@ from deepgnn.train._loop import (
     Loop,
     Settings,
     TrainResult,
+    adam,
     apply_init,
     check_options,
     epoch_bar,
@@ -309,16 +310,10 @@ def train_node_batched(
     # precision says.
     with run_precision(precision):
         steps: _Steps
+        optimizer = adam(groups, settings, dev, capturable=cuda_graph)
         if cuda_graph:
-            optimizer = torch.optim.Adam(
-                groups,
-                lr=torch.tensor(float(settings.lr), device=dev),
-                capturable=True,
-                betas=settings.betas,
-            )
             steps = _GraphedSteps(stack, forward, ds, masks[0], optimizer, p, generators, precision)
         else:
-            optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
             steps = _Steps(stack, forward, ds, masks[0], optimizer, p, generators, precision)
         scheduler = scheduler_for(optimizer, schedule, settings.epochs)
         loops = [

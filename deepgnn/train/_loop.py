@@ -341,6 +341,17 @@ def param_groups(model: GNN, weight_decay: float | dict[str, float]) -> list[dic
     ]
 
 
+def adam(
+    groups: list[dict[str, Any]], settings: Settings, device: torch.device, *, capturable: bool
+) -> torch.optim.Adam:
+    """Adam over ``groups`` at the settings' rate and betas; ``capturable`` for a step replayed
+    as a CUDA graph, with the rate a device tensor so that schedules reach the captured update."""
+    if capturable:
+        lr = torch.tensor(float(settings.lr), device=device)
+        return torch.optim.Adam(groups, lr=lr, capturable=True, betas=settings.betas)
+    return torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
+
+
 def _is_protocol(value: object) -> bool:
     return isinstance(value, str) and value == PROTOCOL
 

@@ -21,6 +21,7 @@ from deepgnn.train._loop import (
     InitSpec,
     Loop,
     TrainResult,
+    adam,
     apply_init,
     check_options,
     majority_share,
@@ -235,19 +236,12 @@ def train_node(
             groups = param_groups(model, settings.weight_decay)
             # After the initialization: SPoGInit's search runs in float32 whatever precision says.
             with run_precision(precision):
+                optimizer = adam(groups, settings, dev, capturable=cuda_graph)
                 if cuda_graph:
-                    # A tensor learning rate, so that schedules reach the captured update.
-                    optimizer = torch.optim.Adam(
-                        groups,
-                        lr=torch.tensor(float(settings.lr), device=dev),
-                        capturable=True,
-                        betas=settings.betas,
-                    )
                     steps: _EagerSteps = _GraphedSteps(
                         _EagerSteps(model, ds, loss_fn, optimizer, precision)
                     )
                 else:
-                    optimizer = torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas)
                     steps = _EagerSteps(model, ds, loss_fn, optimizer, precision)
                     if drop_edge:
                         steps.drop(float(drop_edge), seed)
