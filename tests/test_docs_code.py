@@ -103,8 +103,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: What a rank prints when gloo's worker threads abort at interpreter exit, after the block
+#: ran to its end (SIGABRT during finalization, even after destroy_process_group: rare, once
+#: in a CI run with torch 2.13 and in none of 35 runs here; pytorch/pytorch#179291).
+_GLOO_EXIT_ABORT = "terminate called without an active exception"
+
+
 def _run_ranks(code: str, tmp_path: Path, world_size: int = 2) -> str:
-    """Run ``code`` as ``world_size`` processes the way torchrun starts them; rank 0's output."""
+    """Run ``code`` as ``world_size`` processes the way torchrun starts them; rank 0's output.
+
+    A run whose only fault is gloo's abort at interpreter exit is run once more; any other
+    failure, or that abort twice, fails."""
+    for attempt in (1, 2):
+        procs, outs = _start_ranks(code, tmp_path, world_size)
+        bad = [(r, p, out) for r, (p, out) in enumerate(zip(procs, outs)) if p.returncode != 0]
+        exit_abort = all(
+            p.returncode == -6 and out.rstrip().endswith(_GLOO_EXIT_ABORT) for _, p, out in bad
+        )
+        if not bad or not exit_abort or attempt == 2:
+            break
+    for rank, p, out in bad:
+        assert p.returncode == 0, f"rank {rank}:\n{out}"
+    return outs[0]
+
+
+def _start_ranks(code: str, tmp_path: Path, world_size: int) -> tuple[list, list[str]]:
     script = tmp_path / "block.py"
     script.write_text(code)
     port = str(_free_port())
@@ -130,10 +153,7 @@ def _run_ranks(code: str, tmp_path: Path, world_size: int = 2) -> str:
                 text=True,
             )
         )
-    outs = [p.communicate(timeout=300)[0] for p in procs]
-    for rank, (p, out) in enumerate(zip(procs, outs)):
-        assert p.returncode == 0, f"rank {rank}:\n{out}"
-    return outs[0]
+    return procs, [p.communicate(timeout=300)[0] for p in procs]
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"{page}:{line}" for page, line, _ in BLOCKS])
