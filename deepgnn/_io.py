@@ -83,12 +83,14 @@ def stops_on_os_error(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_saved(path: str | Path, *, missing: str, invalid: str, fix: str) -> Any:
-    """Read a file deepgnn saved with ``torch.save``: ``torch.load(weights_only=True)`` on the
-    CPU, so it runs no code.
+def load_saved(path: str | Path, *, missing: str, invalid: str, fix: str, format: int) -> Any:
+    """Read a dict deepgnn saved with ``torch.save`` under a ``"format"`` header:
+    ``torch.load(weights_only=True)`` on the CPU, so it runs no code.
 
-    A missing file raises ``FileNotFoundError(missing)``; one torch cannot read that way raises
-    ``ValueError`` of ``invalid`` with the reason, then ``fix``.
+    A missing file raises ``FileNotFoundError(missing)``; one torch cannot read that way
+    raises ``ValueError`` of ``invalid`` with the reason, then ``fix``; one that is not a dict
+    with ``"format": format`` raises ``ValueError`` of ``invalid``, the header it lacks, then
+    ``fix``.
     """
     import torch
 
@@ -96,9 +98,12 @@ def load_saved(path: str | Path, *, missing: str, invalid: str, fix: str) -> Any
     if not path.is_file():
         raise FileNotFoundError(missing)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(f"{invalid} ({type(err).__name__}: {err}); {fix}") from None
+    if not isinstance(saved, dict) or saved.get("format") != format:
+        raise ValueError(f"{invalid} (no format {format} header); {fix}")
+    return saved
 
 
 def write_atomic(

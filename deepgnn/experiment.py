@@ -579,12 +579,8 @@ def load_cell_model(path: str | Path, *, which: str = "trained") -> GNN:
         "cell when its record lists 'models'",
         invalid=f"{str(path)!r} is not a models file a sweep cell wrote",
         fix="pass <out>/models/<cell>.pt",
+        format=_MODELS_FORMAT,
     )
-    if not isinstance(payload, dict) or payload.get("format") != _MODELS_FORMAT:
-        raise ValueError(
-            f"{str(path)!r} is not a models file a sweep cell wrote (no format "
-            f"{_MODELS_FORMAT} header); pass <out>/models/<cell>.pt"
-        )
     cell = payload["cell"]
     model = _build(
         cell["family"],

@@ -487,12 +487,8 @@ def load_scales_(model: GNN, path: str | os.PathLike[str]) -> GNN:
         "--save scales.pt` or SearchResult.save(path, model)",
         invalid=f"path={str(path)!r} is not a scales file",
         fix="pass one written by `deepgnn search ... --save`",
+        format=SCALES_FORMAT,
     )
-    if not isinstance(saved, dict) or saved.get("format") != SCALES_FORMAT:
-        raise ValueError(
-            f"path={str(path)!r} is not a scales file (no format {SCALES_FORMAT} header); pass "
-            "one written by `deepgnn search ... --save`"
-        )
     searched = f"{saved['family']}-{saved['depth']} of width {saved['width']}"
     for key in ("family", "depth", "width", "in_dim", "out_dim"):
         if saved[key] != getattr(model, key):
