@@ -645,11 +645,10 @@ class Ledger:
                 break
             # The inits least represented so far first: where a group is larger than
             # ``limit``, its initializations (and their searches) spread over its batches.
-            inits = Counter(getattr(c.cell, "init", None) for c in claims)
-            fewest = min(inits[getattr(self.by_key[k], "init", None)] for k in mates)
-            key = rng.choice(
-                [k for k in mates if inits[getattr(self.by_key[k], "init", None)] == fewest]
-            )
+            held_inits = Counter(getattr(c.cell, "init", None) for c in claims)
+            count = {k: held_inits[getattr(self.by_key[k], "init", None)] for k in mates}
+            fewest = min(count.values())
+            key = rng.choice([k for k in mates if count[k] == fewest])
             study.enqueue_trial({"cell": self.index[key]}, user_attrs={"cell_key": key})
             claim = self._take(study.ask())
             if claim is None:
