@@ -134,9 +134,11 @@ def test_arxiv_sbm_defaults_are_the_committed_calibration():
     from deepgnn.data.arxiv_sbm import ARXIV_SBM, arxiv_sbm
 
     defaults = {n: p.default for n, p in inspect.signature(arxiv_sbm).parameters.items()}
-    assert {k: defaults[k] for k in ARXIV_SBM} == ARXIV_SBM == {
-        k: options("arxiv-sbm")[k] for k in ARXIV_SBM
-    }
+    assert (
+        {k: defaults[k] for k in ARXIV_SBM}
+        == ARXIV_SBM
+        == {k: options("arxiv-sbm")[k] for k in ARXIV_SBM}
+    )
     # the calibration table holds the chosen point, within 1.5 points of both targets on
     # every seed it ran
     table = Path(__file__).resolve().parents[1] / "results" / "arxiv_sbm_calibration.csv"
