@@ -212,6 +212,14 @@ def test_csbm_options_make_their_own_cells_rows_and_graphs(tmp_path):
             r"\[data.csbm\] homophily=1.5 is outside \[0.0, 1.0\]",
         ),
         (
+            '[data]\nname = "arxiv-sbm"\n[data.arxiv-sbm]\nsnr = 2.0\ndegree_exponent = 1.0\n',
+            r"\[data.arxiv-sbm\] degree_exponent=1.0 must be a finite number above 1",
+        ),
+        (
+            '[data]\nname = "arxiv-sbm"\n[data.arxiv-sbm]\nhomophily = [0.5, -0.1]\n',
+            r"\[data.arxiv-sbm\] homophily=-0.1 is outside \[0.0, 1.0\]",
+        ),
+        (
             '[data]\nname = "cora"\n[data.cora]\nloader = "tiny_graphs:load_tiny"\n',
             r"\[data.cora\] name='cora' is a built-in dataset; register yours under another",
         ),

@@ -452,12 +452,13 @@ def check_options(name: str, **opts: Any) -> None:
     """Check keyword options for ``load(name, **opts)`` without loading anything.
 
     An unknown option fails naming the dataset and listing its options; a missing one a
-    registered loader requires fails naming it; ``csbm``'s values are checked as :func:`csbm`
-    checks them. A sweep runs it on every ``[data.<name>]`` combination when it loads.
+    registered loader requires fails naming it; ``csbm``'s and ``arxiv-sbm``'s values are
+    checked as :func:`csbm` checks them. A sweep runs it on every ``[data.<name>]``
+    combination when it loads.
 
     Raises:
         ValueError: as above.
-        TypeError: a value of the wrong type (``csbm``).
+        TypeError: a value of the wrong type (``csbm``, ``arxiv-sbm``).
 
     Example:
         >>> check_options("csbm", num_nodes=500, homophily=0.3)
@@ -493,6 +494,8 @@ def check_options(name: str, **opts: Any) -> None:
             )
     if key == "csbm":
         check_csbm(**opts)
+    elif key == "arxiv-sbm":
+        _arxiv_sbm.check_arxiv_sbm(**opts)
 
 
 def require(name: str, root: str | Path | None = None) -> None:

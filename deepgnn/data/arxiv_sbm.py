@@ -41,17 +41,18 @@ the largest 2,031; mean degree 18.1 in the training split, 8.9 in validation, 8.
 from __future__ import annotations
 
 import gzip
-import math
+import inspect
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from deepgnn._checks import check_int
+from deepgnn._checks import check_choice
 from deepgnn.data._dataset import Dataset
-from deepgnn.data.synthetic import csbm
+from deepgnn.data.synthetic import check_csbm, csbm
 
-__all__ = ["ARXIV_SBM", "arxiv_labels", "arxiv_sbm"]
+__all__ = ["ARXIV_SBM", "arxiv_labels", "arxiv_sbm", "check_arxiv_sbm"]
 
 _FILES = Path(__file__).with_name("ogbn_arxiv")
 
@@ -114,17 +115,13 @@ def arxiv_sbm(
             out of range (as :func:`deepgnn.data.csbm` raises it).
         TypeError: ``degree_exponent`` not a number.
     """
-    check_int("seed", seed, minimum=0)
-    if isinstance(degree_exponent, bool) or not isinstance(degree_exponent, (int, float)):
-        raise TypeError(
-            f"degree_exponent must be a float, got {type(degree_exponent).__name__} "
-            f"{degree_exponent!r}; pass e.g. degree_exponent=2.1"
-        )
-    if not (degree_exponent > 1.0 and math.isfinite(degree_exponent)):
-        raise ValueError(
-            f"degree_exponent={degree_exponent} must be a finite number above 1 (the tail "
-            "k^-degree_exponent of references and citations); pass e.g. degree_exponent=2.1"
-        )
+    check_arxiv_sbm(
+        snr=snr,
+        degree_exponent=degree_exponent,
+        affinity_width=affinity_width,
+        homophily=homophily,
+        seed=seed,
+    )
     labels, years = arxiv_labels()
     n = len(labels)
     # A paper's degree = its references + its citations. Both follow the power law; the
@@ -157,6 +154,29 @@ def arxiv_sbm(
         num_classes=ds.num_classes,
         metric="accuracy",
     )
+
+
+def check_arxiv_sbm(**options: Any) -> None:
+    """Check keyword options of :func:`arxiv_sbm` as it checks them, without reading arxiv's
+    labels or sampling anything: what a sweep runs on its ``[data.arxiv-sbm]`` table when it
+    loads.
+
+    Raises:
+        ValueError: an unknown option (the message lists :func:`arxiv_sbm`'s), or a value out
+            of range (as :func:`deepgnn.data.csbm` raises it).
+        TypeError: a value of the wrong type.
+
+    Example:
+        >>> check_arxiv_sbm(homophily=0.655, seed=1)
+        >>> check_arxiv_sbm(snr=-1.0)
+        Traceback (most recent call last):
+        ValueError: snr=-1.0 is outside [0.0, inf)
+    """
+    params = inspect.signature(arxiv_sbm).parameters
+    for key in options:
+        check_choice("arxiv-sbm option", key, params)
+    values = {**{k: p.default for k, p in params.items()}, **options}
+    check_csbm(**values)
 
 
 def _time_split(years: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
