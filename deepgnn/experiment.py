@@ -34,6 +34,7 @@ from deepgnn._progress import progress_bar
 from deepgnn.data import Dataset
 from deepgnn.graph import Graph
 from deepgnn.models import GNN, available, build
+from deepgnn.search import search_many
 from deepgnn.signal import MEASURES, analyze, jacobian_spectrum
 from deepgnn.train import TrainResult, train_graph, train_node
 
@@ -330,28 +331,75 @@ def resolve_cell(
 _BUILD_DEFAULTS = {name: p.default for name, p in inspect.signature(build).parameters.items()}
 
 
+@dataclass
+class _Search:
+    """A cell's SPoGInit search, deferred to run with those of its group (:func:`run_cells`):
+    the model holds its base weights, on the device."""
+
+    model: GNN
+    ds: Dataset
+    options: dict[str, Any]
+
+
 def _init_node_model(
-    spec: CellSpec, model: GNN, options: dict[str, Any], cpu: Dataset, ds: Dataset, dev: Any
-) -> None:
+    spec: CellSpec,
+    model: GNN,
+    options: dict[str, Any],
+    cpu: Dataset,
+    ds: Dataset,
+    dev: Any,
+    *,
+    defer: bool = False,
+) -> _Search | None:
     """Initialize a node-task model in place from the cell's seed.
 
     Random draws happen on the CPU, so every device starts from the same weights. SPoGInit
     draws its base on the CPU, then runs its search where the cell trains (the search is most
-    of its cost), on the dataset's features and the split's training labels.
+    of its cost), on the dataset's features and the split's training labels. With ``defer``,
+    a search on the real data is returned instead of run (:func:`_run_searches` runs it).
     """
     assert spec.init is not None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         if spec.init != "spoginit":
             init.init_(model, spec.init, graph=cpu.graph, x=cpu.x, **options)
-            return
+            return None
         base = options.pop("base", "xavier")
         layers = options.pop("base_layers", "all")
         if base is not None:
             base_options = {"layers": layers} if "layers" in init.options(base) else {}
             init.init_(model, base, **base_options)
     model.to(dev)
+    if defer and options.get("data", "real") == "real":
+        options.pop("data", None)
+        return _Search(model, ds, options)
     init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
+    return None
+
+
+def _run_searches(searches: dict[int, _Search]) -> dict[int, Exception]:
+    """Run the deferred searches of a group together (:func:`deepgnn.search.search_many`:
+    one stacked evaluation per round) and apply each one's scales; the members whose
+    search raised, with their errors."""
+    keys = list(searches)
+    if not keys:
+        return {}
+    first = searches[keys[0]].ds
+    results = search_many(
+        [searches[i].model for i in keys],
+        first.graph,
+        first.x,
+        first.y,
+        masks=[searches[i].ds.train_mask for i in keys],
+        options=[searches[i].options for i in keys],
+    )
+    failed: dict[int, Exception] = {}
+    for i, result in zip(keys, results):
+        if isinstance(result, Exception):
+            failed[i] = result
+        else:
+            init.scale_(searches[i].model, result.scales, gates=result.gates)
+    return failed
 
 
 def run_cell(
@@ -461,10 +509,12 @@ def _prepare_node(
     record: Sequence[str],
     measures: Sequence[str],
     row: dict[str, Any],
+    searches: list[_Search] | None = None,
 ) -> Dataset:
     """Choose the cell's split (popped from ``train_kw``, recorded in ``row``), initialize
     ``model`` and move it to ``dev``, record the signal at init; return the dataset on ``dev``
-    showing the split."""
+    showing the split. Given ``searches``, a SPoGInit search is appended there instead of run
+    (the signal at init is then the caller's to record, after the search)."""
     ds = _dataset(spec, dev)
     split = train_kw.pop("split", None)
     if split == SPLIT_SEED:
@@ -473,7 +523,19 @@ def _prepare_node(
         cpu, ds = cpu.split(split), ds.split(split)
         row["split"] = split
     if spec.init is not None:
-        _init_node_model(spec, model, _init_options(spec, model.activation), cpu, ds, dev)
+        pending = _init_node_model(
+            spec,
+            model,
+            _init_options(spec, model.activation),
+            cpu,
+            ds,
+            dev,
+            defer=searches is not None,
+        )
+        if pending is not None:
+            assert searches is not None
+            searches.append(pending)
+            return ds  # the signal at init is measured once the search has run
     model.to(dev)
     if "signal_init" in record:
         row.update(_signal_columns("init", model, ds, spec.seed, measures))
@@ -680,8 +742,9 @@ def run_cells(
     """Run cells of one :func:`batch_key` as one batched training; one outcome per cell.
 
     Each cell is prepared as :func:`run_cell` prepares it (model built from its seed, its
-    split, its initialization on the CPU from its seed, SPoGInit searched on the cell alone,
-    the signal at init), then the cells train together
+    split, its initialization on the CPU from its seed, the signal at init); their SPoGInit
+    searches run together (:func:`deepgnn.search.search_many`: each finds what it would
+    alone, one stacked evaluation a round), then the cells train together
     (:func:`deepgnn.train.train_node_batched`: each as it would alone), then each gets its
     signal after training, its curve and its row, as from :func:`run_cell`. A row adds
     ``group_size``, the number of cells that trained together. A cell that raises (its
@@ -749,14 +812,33 @@ def run_cells(
     saved: dict[int, _Saved] = {}
     train_kw = _train_options(specs[0])  # the same for every cell of the key, but the split
     train_kw.pop("split", None)
+    prepared: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
+    searches: dict[int, _Search] = {}
     for i, spec in enumerate(specs):
         try:
             model = build_model(cpu, spec.family, spec.depth, seed=spec.seed, **spec.model)
             row: dict[str, Any] = {}
             own = _train_options(spec)
-            ds = _prepare_node(spec, model, own, cpu, dev, record, measures, row)
+            pending: list[_Search] = []
+            ds = _prepare_node(spec, model, own, cpu, dev, record, measures, row, pending)
+        except Exception as err:
+            outcomes[i] = err
+            continue
+        if pending:
+            searches[i] = pending[0]
+        prepared.append((i, model, ds, row))
+    # the group's SPoGInit searches together: one stacked evaluation per round
+    failed = _run_searches(searches)
+    for i, model, ds, row in prepared:
+        try:
+            if i in failed:
+                raise failed[i]
+            if i in searches:
+                model.to(dev)
+                if "signal_init" in record:
+                    row.update(_signal_columns("init", model, ds, specs[i].seed, measures))
             if "models" in record:
-                saved[i] = _Saved(model_paths[i], _cpu_state(model), spec, cpu)
+                saved[i] = _Saved(model_paths[i], _cpu_state(model), specs[i], cpu)
         except Exception as err:
             outcomes[i] = err
             continue

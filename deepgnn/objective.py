@@ -13,6 +13,8 @@ tensors that stay differentiable in the model's parameters on demand:
 
 - :func:`signal_terms`: every measured quantity (norms of the states, gradient norms of the
   layer weights, GEVs, the FSP/BSP terms of each form and their log-ratios);
+  :func:`stacked_signal_terms` the same for every member of a stacked model
+  (:mod:`deepgnn.models.stacked`) from one pass;
 - :func:`objective`: :math:`J` of a form from those terms (or from the floats of
   :func:`deepgnn.signal.analyze`'s summary);
 - :func:`residuals`: the three residuals whose squares make :math:`J` (a Gauss-Newton step
@@ -40,16 +42,20 @@ from deepgnn._checks import check_choice
 from deepgnn.distributed.graph import DistributedGraph
 from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
+from deepgnn.models.stacked import MemberLoss, Stack
+from deepgnn.models.stacked import forward as stacked_forward
 
 __all__ = [
     "FORMS",
     "STATES",
     "check_operands",
     "check_weights",
+    "gev_members",
     "gev_tensor",
     "objective",
     "residuals",
     "signal_terms",
+    "stacked_signal_terms",
     "term_keys",
 ]
 
@@ -89,22 +95,48 @@ def gev_tensor(h: Tensor, graph: Graph) -> Tensor:
         >>> g.dim(), 0.0 <= float(g) < 1.0
         (0, True)
     """
+    return 0.5 * _gev_ratios(h, graph, 1).mean()
+
+
+def gev_members(h: Tensor, graph: Graph) -> Tensor:
+    """:func:`gev_tensor` of each member of a stacked state ``(N, k, d)``: a ``(k,)`` tensor,
+    entry ``m`` that of the slice ``h[:, m]``, all from one sparse product.
+
+    Example:
+        >>> import deepgnn, torch
+        >>> ds = deepgnn.data.load("cora")
+        >>> h = torch.stack([ds.x[:, :50], ds.x[:, 50:100]], dim=1)
+        >>> g = gev_members(h, ds.graph)
+        >>> bool(torch.allclose(g[1], gev_tensor(ds.x[:, 50:100], ds.graph)))
+        True
+    """
+    n, k, d = h.shape
+    return 0.5 * _gev_ratios(h.reshape(n, k * d), graph, k).mean(dim=1)
+
+
+def _gev_ratios(h: Tensor, graph: Graph, k: int) -> Tensor:
+    """``u^T (I - Â) u / u^T u`` of every column ``u`` of ``h`` ``(N, k * d)``, as ``(k, d)``
+    (0 for a zero column); member ``m`` owns columns ``m * d .. (m + 1) * d - 1``."""
     u = h if h.dtype in (torch.float32, torch.float64) else h.float()
     den = torch.linalg.vecdot(u, u, dim=0)
     # GEV is scale-invariant per column. When squares underflow (a collapsed state) or
-    # overflow (an exploded one), divide each column by its largest magnitude and measure
-    # again; the scale is a constant for autograd, exact for a scale-invariant function.
+    # overflow (an exploded one), divide each column of that member by its largest magnitude
+    # and measure again; the scale is a constant for autograd, exact for a scale-invariant
+    # function.
     tiny = 1e-30 if u.dtype == torch.float32 else 1e-290
     bad = ~torch.isfinite(den) | ((den > 0) & (den < tiny))
     zero = den == 0  # a zero column, or one whose squares all underflowed
-    if bool(bad.any()) or (bool(zero.any()) and bool(u[:, zero].detach().abs().amax() > 0)):
+    if bool((bad | zero).any()):
         scale = u.detach().abs().amax(dim=0)
-        u = u / torch.where(scale > 0, scale, torch.ones_like(scale))
-        den = torch.linalg.vecdot(u, u, dim=0)
+        # a member with a bad column, or a zero one whose entries are not all 0
+        flag = (bad | (zero & (scale > 0))).view(k, -1).any(dim=1)
+        if bool(flag.any()):
+            rescale = flag.repeat_interleave(u.shape[1] // k) & (scale > 0)
+            u = u / torch.where(rescale, scale, torch.ones_like(scale))
+            den = torch.linalg.vecdot(u, u, dim=0)
     num = torch.linalg.vecdot(u, u - graph.spmm(u), dim=0)  # u_k^T (I - Â) u_k, all k at once
     safe = torch.where(den > 0, den, torch.ones_like(den))
-    ratio = torch.where(den > 0, num / safe, torch.zeros_like(num))
-    return 0.5 * ratio.mean()
+    return torch.where(den > 0, num / safe, torch.zeros_like(num)).view(k, -1)
 
 
 def _norm64(t: Tensor) -> Tensor:
@@ -356,31 +388,155 @@ def signal_terms(
     # Norms in float64: a float32 state with entries ~1e20 is finite, its float32 norm is inf.
     zero = logits.new_zeros((), dtype=torch.float64)
     grad_list = [_norm64(g) if g is not None else zero for g in grads]  # unused: gradient 0
-    grad_norms = torch.stack(grad_list)
     if not create_graph:
         states = [s.detach() for s in states]
     norm_list = [_norm64(s) for s in states]
-    norms = torch.stack(norm_list)
     widths = [s.shape[1] for s in states]
-    last = len(states) - 1
-    # The graph layers' hidden states: state k is the output of layer weight k - 1.
-    hidden = [k for k in range(1, last) if lws[k - 1].kind == "conv"]
-    nan = norms.new_tensor(float("nan"))
+    hidden = _hidden_states([lw.kind for lw in lws], len(states))
+    nan = zero.new_tensor(float("nan"))
     if all_gev:
         gevs = torch.stack([gev_tensor(s, graph) for s in states])
         gev_hidden = gevs[hidden[-1]] if hidden else nan
     else:
         gevs = torch.stack([gev_tensor(states[0], graph), gev_tensor(logits, graph)])
         gev_hidden = gev_tensor(states[hidden[-1]], graph) if hidden else nan
+    kinds = [lw.kind for lw in lws]
+    return _assemble(
+        loss if create_graph else loss.detach(),
+        norm_list,
+        widths,
+        grad_list,
+        kinds,
+        gevs,
+        gev_hidden,
+    )
+
+
+def stacked_signal_terms(
+    stack: Stack,
+    graph: Graph,
+    x: Tensor,
+    y: Tensor,
+    masks: Tensor,
+    *,
+    create_graph: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`signal_terms` (``all_gev=False``) of every member of a stacked model, from one
+    forward and one backward pass of the stack.
+
+    Member ``m``'s dict holds what ``signal_terms(model_m, graph, x, y, masks[m],
+    all_gev=False)`` gives for its model alone (to float rounding): every operation of the
+    stacked forward acts on one member's columns, and the gradient of the sum of the members'
+    losses is each member's own gradient. The stack's members run without dropout (as models
+    in eval mode).
+
+    Args:
+        stack: the members (:class:`deepgnn.models.stacked.Stack`).
+        graph: the shared graph.
+        x: the shared features ``(N, F)``.
+        y: the labels ``(N,)``.
+        masks: ``(k, N)`` bool, the loss nodes of each member.
+        create_graph: as for :func:`signal_terms`: every term differentiable in the stacked
+            parameters; a backward of a sum of members' terms gives each member's gradient in
+            its own slice.
+
+    Returns:
+        One dict of terms per member, as :func:`signal_terms`.
+
+    Example:
+        >>> import deepgnn
+        >>> from deepgnn.models.stacked import Stack
+        >>> ds = deepgnn.data.load("cora")
+        >>> models = [deepgnn.build("gcn", ds.num_features, ds.num_classes, 4, seed=s)
+        ...           for s in (0, 1)]
+        >>> masks = ds.train_mask.expand(2, -1)
+        >>> both = stacked_signal_terms(Stack(models), ds.graph, ds.x, ds.y, masks)
+        >>> alone = signal_terms(models[1], ds.graph, ds.x, ds.y, ds.train_mask, all_gev=False)
+        >>> bool(torch.isclose(both[1]["fsp_divide_old"], alone["fsp_divide_old"], rtol=1e-4))
+        True
+    """
+    states: list[Tensor] = []
+    logits = stacked_forward(stack, graph, x, states=states)
+    losses = MemberLoss(y, masks, logits.dtype)(logits)
+    lws = stack.t.layer_weights()
+    params = [stack.param_of[id(lw.param)] for lw in lws]
+    grads = torch.autograd.grad(
+        losses.sum(),
+        params,
+        create_graph=create_graph,
+        retain_graph=create_graph,
+        allow_unused=True,
+    )
+    k = stack.k
+    zeros = logits.new_zeros(k, dtype=torch.float64)
+    grad_norms = [
+        torch.linalg.vector_norm(g.flatten(1), dim=1, dtype=torch.float64)
+        if g is not None
+        else zeros
+        for g in grads
+    ]
+    if not create_graph:
+        states = [s.detach() for s in states]
+    # x is shared, (N, F): one norm for all; every other state is (N, k, d)
+    norms = [
+        _norm64(s).expand(k)
+        if s.dim() == 2
+        else torch.linalg.vector_norm(s, dim=(0, 2), dtype=torch.float64)
+        for s in states
+    ]
+    widths = [s.shape[-1] for s in states]
+    kinds = [lw.kind for lw in lws]
+    hidden = _hidden_states(kinds, len(states))
+    gev_in = gev_tensor(states[0], graph)
+    gev_out = gev_members(logits, graph)
+    gev_hidden = gev_members(states[hidden[-1]], graph) if hidden else None
+    nan = zeros.new_tensor(float("nan"))
+    return [
+        _assemble(
+            losses[m] if create_graph else losses[m].detach(),
+            [v[m] for v in norms],
+            widths,
+            [v[m] for v in grad_norms],
+            kinds,
+            torch.stack([gev_in, gev_out[m]]),
+            gev_hidden[m] if gev_hidden is not None else nan,
+        )
+        for m in range(k)
+    ]
+
+
+def _hidden_states(kinds: list[str], count: int) -> list[int]:
+    """The graph layers' hidden states among ``count`` states: state ``k`` is the output of
+    layer weight ``k - 1``; the last (the logits) is not one."""
+    return [k for k in range(1, count - 1) if kinds[k - 1] == "conv"]
+
+
+def _assemble(
+    loss: Tensor,
+    norm_list: list[Tensor],
+    widths: list[int],
+    grad_list: list[Tensor],
+    kinds: list[str],
+    gevs: Tensor,
+    gev_hidden: Tensor,
+) -> dict[str, Any]:
+    """:func:`signal_terms`'s dict from one model's measurements (0-dim tensors): the norms
+    and widths of its states, its layer weights' gradient norms and kinds, the GEVs (the
+    input's first, the logits' last) and the last hidden state's GEV."""
+    norms = torch.stack(norm_list)
+    grad_norms = torch.stack(grad_list)
+    nan = norms.new_tensor(float("nan"))
+    last = len(norm_list) - 1
+    hidden = _hidden_states(kinds, len(norm_list))
     gev_in, gev_out = gevs[0], gevs[-1]
 
     # Built from the unstacked scalars, so that a search's backward visits only the graphs
     # of the entries a term uses (see _max_over_min).
-    conv_grads = [grad_list[i] for i, lw in enumerate(lws) if lw.kind == "conv"]
+    conv_grads = [grad_list[i] for i, kind in enumerate(kinds) if kind == "conv"]
     bsp_stable = _max_over_min(conv_grads, nan)
     bsp_old = conv_grads[1] / conv_grads[-2] if len(conv_grads) >= 2 else nan
     terms: dict[str, Any] = {
-        "loss": loss if create_graph else loss.detach(),
+        "loss": loss,
         "norms": norms,
         "widths": widths,
         "grad_norms": grad_norms,

@@ -154,7 +154,7 @@ def one_thread():
 
 
 def test_run_cells_gives_each_cell_the_row_run_cell_gives_it(tmp_path, one_thread):
-    # A SPoGInit member (searched on its own), two plain ones, the signal at init, curves.
+    # Two SPoGInit members (searched together), two plain ones, the signal at init, curves.
     model = {"width": 8, "activation": "tanh", "dropout": 0.5}
     train = {"epochs": 10, "patience": None, "lr": 0.01}
     specs = [
@@ -165,20 +165,21 @@ def test_run_cells_gives_each_cell_the_row_run_cell_gives_it(tmp_path, one_threa
             ("xavier", 0, {}),
             ("spoginit", 1, {"n_trials": 3, "method": "gauss_newton"}),
             ("kaiming", 2, {}),
+            ("spoginit", 3, {"n_trials": 4, "method": "gradient"}),
         ]
     ]
     keys = {experiment.batch_key(s) for s in specs}
     assert len(keys) == 1 and None not in keys
     record = ("final", "signal_init", "curves")
     together = experiment.run_cells(
-        specs, device="cpu", record=record, curves=[tmp_path / f"b{i}.csv" for i in range(3)]
+        specs, device="cpu", record=record, curves=[tmp_path / f"b{i}.csv" for i in range(4)]
     )
     for i, (spec, cell) in enumerate(zip(specs, together)):
         assert isinstance(cell, experiment.CellResult), cell
         alone = experiment.run_cell(
             spec, device="cpu", record=record, curves=tmp_path / f"a{i}.csv"
         )
-        assert cell.row["group_size"] == 3 and "group_size" not in alone.row
+        assert cell.row["group_size"] == 4 and "group_size" not in alone.row
         for column in ("best_epoch", "epochs", "status", "fitted"):
             assert cell.row[column] == alone.row[column], column
         for column in ("test", "val", "train", "sp_init_fsp", "sp_init_gev"):

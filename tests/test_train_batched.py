@@ -213,15 +213,16 @@ def test_batched_settings_that_cannot_batch_name_the_reason(cora64):
 def test_masks_of_a_captured_step_are_drawn_into_buffers_the_forward_consumes(cora64, family):
     # What train_node_batched(cuda_graph=True) replays, minus the capture (CUDA only): one
     # eager step records the mask shapes, fill() draws them, the forward reads each in turn.
-    from deepgnn.train._batched import _FORWARDS, _Stack, _Steps
+    from deepgnn.models.stacked import Stack
+    from deepgnn.train._batched import _Steps
 
     def buffered(seeds):
         models = [_model(cora64, family, s) for s in seeds]
-        stack = _Stack(models)
+        stack = Stack(models)
         generators = [torch.Generator().manual_seed(s) for s in seeds]
         masks = cora64.train_mask.expand(len(seeds), -1)
         optimizer = torch.optim.Adam(list(stack.p.values()))
-        steps = _Steps(stack, _FORWARDS[family], cora64, masks, optimizer, 0.5, generators)
+        steps = _Steps(stack, cora64, masks, optimizer, 0.5, generators)
         steps.drop.training = steps.drop.recording = True
         expected = steps.step()  # eager masks; records their shapes
         steps.drop.recording = False

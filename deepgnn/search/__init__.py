@@ -58,6 +58,7 @@ from deepgnn.models import GNN
 from deepgnn.objective import FORMS, STATES, check_operands, check_weights
 from deepgnn.search._gauss_newton import GaussNewton
 from deepgnn.search._gradient import Gradient
+from deepgnn.search._many import MemberProblem, Pool, stack_obstacle
 from deepgnn.search._optuna import TPE, CmaEs, from_study
 from deepgnn.search._problem import Problem, check_bounds, positive
 from deepgnn.search._zeroth_order import ZerothOrder, ZerothOrderSingle
@@ -75,6 +76,7 @@ __all__ = [
     "objective_defaults",
     "resolve_options",
     "search",
+    "search_many",
 ]
 
 logger = logging.getLogger(__name__)
@@ -627,6 +629,190 @@ def search(
         >>> res.method, res.evaluations
         ('gradient', 5)
     """
+    problem, method, options, n, timeout = _prepare(
+        Problem,
+        model,
+        graph,
+        x,
+        y,
+        mask,
+        method=method,
+        n_trials=n_trials,
+        timeout=timeout,
+        form=form,
+        weights=weights,
+        state=state,
+        bounds=bounds,
+        layers=layers,
+        search_gates=search_gates,
+        seed=seed,
+        **settings,
+    )
+    was_training = problem.model.training
+    problem.model.eval()
+    start = time.perf_counter()
+    try:
+        study = options.run(problem, n_trials=n, timeout=timeout, progress=progress)
+    finally:
+        problem.restore_()
+        problem.model.train(was_training)
+    return _result(problem, method, study, time.perf_counter() - start)
+
+
+def search_many(
+    models: Sequence[GNN],
+    graph: Graph,
+    x: Tensor | None,
+    y: Tensor | None,
+    *,
+    masks: Sequence[Tensor | None] | None = None,
+    options: Sequence[Mapping[str, Any] | None] | None = None,
+) -> list[SearchResult | Exception]:
+    r"""Run :func:`search` for several models at once, their evaluations batched.
+
+    Model ``i`` is searched with ``options[i]`` (:func:`search`'s keywords: ``method``,
+    ``n_trials``, ``form``, ``seed``, the method's settings, ...) on the loss nodes
+    ``masks[i]``, and gets the :class:`SearchResult` that ``search(models[i], graph, x, y,
+    mask=masks[i], progress=False, **options[i])`` returns, to float rounding. Where the
+    models share their architecture (e.g. the seeds and initializations of one cell of a
+    depth study), each method runs in a thread of its own and, once every running search has
+    asked for its next evaluation, one forward and one backward pass of the stacked models
+    (:func:`deepgnn.objective.stacked_signal_terms`) evaluates them all: on a GPU, where a
+    search of a small graph is bound by kernel launches, ``k`` searches then take little more
+    time than the longest one. The methods, their settings and budgets may differ between
+    models; a model whose search ends leaves the stack. Models that cannot stack (different
+    architectures or devices, a family or setting without a stacked form, random data with
+    ``x`` or ``y`` ``None``) are searched one after the other.
+
+    Args:
+        models: the models; each keeps its weights (the base of its search).
+        graph: the shared graph.
+        x: the shared node features (``None``: random ones, searched one by one).
+        y: the shared labels (``None``: random ones, searched one by one).
+        masks: one loss-node mask (or ``None``: every labelled node) per model.
+        options: one mapping of :func:`search` keywords (or ``None``) per model;
+            ``progress`` is off.
+
+    Returns:
+        Per model, in order, its :class:`SearchResult`, or the exception its search raised
+        (bad options, ...): one failing search does not stop the others.
+
+    Raises:
+        ValueError: ``masks`` or ``options`` of another length than ``models``.
+
+    Example:
+        >>> import deepgnn
+        >>> ds = deepgnn.data.load("cora")
+        >>> models = [deepgnn.build("gcn", ds.num_features, ds.num_classes, depth=6, width=16,
+        ...                         seed=s) for s in (0, 1)]
+        >>> both = search_many(models, ds.graph, ds.x, ds.y, masks=[ds.train_mask] * 2,
+        ...                    options=[{"n_trials": 5}, {"method": "gradient", "n_trials": 4}])
+        >>> [(r.method, r.evaluations) for r in both]
+        [('gauss_newton', 5), ('gradient', 4)]
+        >>> alone = search(models[1], ds.graph, ds.x, ds.y, mask=ds.train_mask,
+        ...                method="gradient", n_trials=4, progress=False)
+        >>> bool(abs(alone.objective - both[1].objective) <= 1e-4 * abs(alone.objective))
+        True
+    """
+    models = list(models)
+    k = len(models)
+    mask_list = _per_model("masks", masks, k)
+    option_list = [dict(o or {}) for o in _per_model("options", options, k)]
+    for o in option_list:
+        o.pop("progress", None)
+    outcomes: list[SearchResult | Exception | None] = [None] * k
+    obstacle = stack_obstacle(models, x, y) if k > 1 else "a single model"
+    if obstacle is not None:
+        logger.debug("search_many searches one by one: %s", obstacle)
+        for i, (model, mask, o) in enumerate(zip(models, mask_list, option_list)):
+            try:
+                outcomes[i] = search(model, graph, x, y, mask=mask, progress=False, **o)
+            except Exception as err:
+                outcomes[i] = err
+        return [o if o is not None else RuntimeError("not searched") for o in outcomes]
+    assert x is not None and y is not None
+    members: list[tuple[int, MemberProblem, str, Any, int, float | None]] = []
+    for i, (model, mask, o) in enumerate(zip(models, mask_list, option_list)):
+        try:
+            problem, method, settings, n, timeout = _prepare(
+                MemberProblem, model, graph, x, y, mask, **o
+            )
+        except Exception as err:
+            outcomes[i] = err
+            continue
+        assert isinstance(problem, MemberProblem)
+        members.append((i, problem, method, settings, n, timeout))
+    if members:
+        first = members[0][1]
+        assert first.x is not None and first.y is not None
+        stacked_masks = torch.stack(
+            [p.mask if p.mask is not None else p.y >= 0 for _, p, *_ in members]  # type: ignore[operator]
+        )
+        pool = Pool(first.graph, first.x, first.y, stacked_masks, [p for _, p, *_ in members])
+        for j, (_, p, *_) in enumerate(members):
+            p.attach(pool, j)
+        studies: dict[int, Any] = {}
+        errors: dict[int, Exception] = {}
+
+        def run(j: int) -> None:
+            _, p, _, settings, n, timeout = members[j]
+            try:
+                studies[j] = settings.run(p, n_trials=n, timeout=timeout, progress=False)
+            except Exception as err:
+                errors[j] = err
+
+        modes = [m.training for m in models]
+        for m in models:
+            m.eval()
+        start = time.perf_counter()
+        try:
+            pool.serve(run)
+        finally:
+            for m, mode in zip(models, modes):
+                m.train(mode)
+        seconds = time.perf_counter() - start
+        for j, (i, p, method, *_) in enumerate(members):
+            try:
+                outcomes[i] = (
+                    errors[j] if j in errors else _result(p, method, studies.get(j), seconds)
+                )
+            except Exception as err:
+                outcomes[i] = err
+    return [o if o is not None else RuntimeError("not searched") for o in outcomes]
+
+
+def _per_model(arg: str, values: Sequence[Any] | None, k: int) -> list[Any]:
+    if values is None:
+        return [None] * k
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
+        raise TypeError(f"{arg} must be a list with one entry per model, got {values!r}")
+    if len(values) != k:
+        raise ValueError(f"{arg} has {len(values)} entries for {k} models; pass one per model")
+    return list(values)
+
+
+def _prepare(
+    cls: type[Problem],
+    model: GNN,
+    graph: Graph,
+    x: Tensor | None,
+    y: Tensor | None,
+    mask: Tensor | None,
+    *,
+    method: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    form: str | None = None,
+    weights: Sequence[float] | None = None,
+    state: str | None = None,
+    bounds: tuple[float, float] = (0.01, 10.0),
+    layers: str = "conv",
+    search_gates: bool | Sequence[str] = True,
+    seed: int = 0,
+    **settings: object,
+) -> tuple[Problem, str, Any, int, float | None]:
+    """The checked options of a search as its ``cls`` problem, the method's name and
+    settings, the budget and the timeout."""
     resolved = resolve_options(
         getattr(model, "family", ""),
         method=method,
@@ -643,7 +829,7 @@ def search(
     )
     form, state, method = resolved["form"], resolved["state"], resolved["method"]
     weights, bounds, seed = tuple(resolved["weights"]), tuple(resolved["bounds"]), resolved["seed"]
-    n, timeout = resolved["n_trials"], resolved["timeout"]
+    assert form is not None and state is not None and method is not None
     _, options = _settings(method, form, settings)
     if x is None:
         graph = as_graph(graph)
@@ -651,8 +837,7 @@ def search(
         model, graph, _ = check_operands(model, graph, probe_x, y, mask)
     else:
         model, graph, x = check_operands(model, graph, x, y, mask)
-
-    problem = Problem(
+    problem = cls(
         model,
         graph,
         x,
@@ -666,15 +851,11 @@ def search(
         seed=seed,
         bounds=bounds,
     )
-    was_training = model.training
-    model.eval()
-    start = time.perf_counter()
-    try:
-        study = options.run(problem, n_trials=n, timeout=timeout, progress=progress)
-    finally:
-        problem.restore_()
-        model.train(was_training)
+    return problem, method, options, resolved["n_trials"], resolved["timeout"]
 
+
+def _result(problem: Problem, method: str, study: Any, seconds: float) -> SearchResult:
+    """The :class:`SearchResult` of a finished search."""
     if study is not None:
         trace, best_s, best_value, best_terms = from_study(study, problem)
     else:
@@ -692,7 +873,7 @@ def search(
         terms=best_terms,
         trace=trace,
         evaluations=len(trace),
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         study=study,
         log_scales=[float(v) for v in best_s],
     )

@@ -26,15 +26,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from deepgnn._checks import resolve_device
 from deepgnn._typing import Device, Precision
 from deepgnn.data import Dataset
-from deepgnn.graph import SPMM_ACTIVATIONS, Graph
-from deepgnn.models import ACTIVATIONS, GNN
-from deepgnn.models.gat import attend
+from deepgnn.models import GNN
+from deepgnn.models.stacked import STACKED_FAMILIES, MemberLoss, Stack, architecture, forward
 from deepgnn.train._loop import (
     PROTOCOL,
     InitSpec,
@@ -64,7 +62,7 @@ log = logging.getLogger("deepgnn.train")
 
 #: The families :func:`train_node_batched` trains (every registered one but ``revgcn``, whose
 #: reversible blocks rebuild their inputs in backward: such cells train one by one).
-BATCHED_FAMILIES = ("appnp", "gat", "gated_resgcn", "gcn", "gcnii", "jknet", "resgcn", "rezero")
+BATCHED_FAMILIES = STACKED_FAMILIES
 
 
 def batch_obstacle(
@@ -270,7 +268,7 @@ def train_node_batched(
         )
     if obstacle is not None:
         raise ValueError(f"these runs cannot train batched: {obstacle}; train them one by one")
-    _check_same_architecture(models, settings)
+    _check_samearchitecture(models, settings)
     if template.in_dim != dataset.num_features or template.out_dim != dataset.num_classes:
         raise ValueError(
             f"models map {template.in_dim} -> {template.out_dim} but {dataset.name} has "
@@ -299,22 +297,21 @@ def train_node_batched(
     chances = [majority_share(ds.y[v.train_mask.to(dev)]) for v in views]
     if ds.metric == "rocauc":
         chances = [0.5] * k
-    stack = _Stack(models)
+    stack = Stack(models)
     groups = [
         {"params": [stack.param_of[id(q)] for q in g["params"]], "weight_decay": g["weight_decay"]}
         for g in param_groups(template, settings.weight_decay)
     ]
     name = f"{template.family}-{template.depth} on {ds.name}"
-    forward = _FORWARDS[template.family]
     # After the members' initialization: SPoGInit's search runs in float32 whatever
     # precision says.
     with run_precision(precision):
         steps: _Steps
         optimizer = adam(groups, settings, dev, capturable=cuda_graph)
         if cuda_graph:
-            steps = _GraphedSteps(stack, forward, ds, masks[0], optimizer, p, generators, precision)
+            steps = _GraphedSteps(stack, ds, masks[0], optimizer, p, generators, precision)
         else:
-            steps = _Steps(stack, forward, ds, masks[0], optimizer, p, generators, precision)
+            steps = _Steps(stack, ds, masks[0], optimizer, p, generators, precision)
         scheduler = scheduler_for(optimizer, schedule, settings.epochs)
         loops = [
             Loop(
@@ -393,31 +390,15 @@ def _per_member(arg: str, values: Any, k: int) -> list[Any]:
     return values
 
 
-def _architecture(model: GNN) -> tuple[Any, ...]:
-    options = tuple((n, getattr(model, n)) for n in model.family_options)
-    params = tuple((n, tuple(q.shape), q.dtype) for n, q in model.named_parameters())
-    return (
-        type(model),
-        model.in_dim,
-        model.out_dim,
-        model.depth,
-        model.width,
-        model.activation,
-        model.bias,
-        options,
-        params,
-    )
-
-
 def _describe(model: GNN) -> str:
     dtype = next((str(q.dtype) for q in model.parameters()), "no parameters")
     return f"{model.extra_repr()}, {model.in_dim} -> {model.out_dim}, {dtype}"
 
 
-def _check_same_architecture(models: list[GNN], settings: Settings) -> None:
-    first = _architecture(models[0])
+def _check_samearchitecture(models: list[GNN], settings: Settings) -> None:
+    first = architecture(models[0])
     for i, model in enumerate(models[1:], start=1):
-        if _architecture(model) != first:
+        if architecture(model) != first:
             raise ValueError(
                 f"models[{i}] ({_describe(model)}) differs from models[0] "
                 f"({_describe(models[0])}); batched models share their architecture "
@@ -447,41 +428,6 @@ def _init_member(
         generator = torch.Generator(device=dev)
         generator.set_state(torch.cuda.get_rng_state(dev) if cuda else torch.get_rng_state())
     return generator
-
-
-class _Stack:
-    """The members' parameters, each stacked on a new leading axis of length ``k``.
-
-    ``p[name]`` is ``(k, *shape)`` for the parameter ``name`` of every member;
-    ``param_of[id(q)]`` maps a parameter of ``models[0]`` to its stack. ``t`` is the template
-    the forward reads the architecture from (depth, activation, options).
-    """
-
-    def __init__(self, models: list[GNN]) -> None:
-        self.t = models[0]
-        self.k = len(models)
-        named = [dict(m.named_parameters()) for m in models]
-        self.p: dict[str, nn.Parameter] = {}
-        self.param_of: dict[int, nn.Parameter] = {}
-        for name, q in named[0].items():
-            stacked = nn.Parameter(torch.stack([n[name].detach() for n in named]))
-            self.p[name] = stacked
-            self.param_of[id(q)] = stacked
-        self.names = list(self.p)
-
-    def get(self, name: str) -> Tensor | None:
-        return self.p.get(name)
-
-    def member(self, m: int) -> dict[str, Tensor]:
-        """A copy of member ``m``'s parameters now."""
-        return {name: q.detach()[m].clone() for name, q in self.p.items()}
-
-    def write_back(self, m: int, model: GNN, kept: dict[str, Tensor] | None) -> None:
-        """Copy member ``m``'s parameters (``kept``, else the stack's now) into ``model``."""
-        source = kept if kept is not None else {n: q.detach()[m] for n, q in self.p.items()}
-        with torch.no_grad():
-            for name, q in model.named_parameters():
-                q.copy_(source[name])
 
 
 class _Dropout:
@@ -549,158 +495,6 @@ class _Dropout:
         self.block.div_(1.0 - self.p)
 
 
-# ------------------------------------------------------------------- stacked layers
-def _linear(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """Each member's ``h_m W_mᵀ + b_m``: ``h`` ``(N, k, in)`` or ``(N, in)`` (shared),
-    ``weight`` ``(k, out, in)``, ``bias`` ``(k, out)``; returns ``(N, k, out)``."""
-    k, out, inn = weight.shape
-    n = h.shape[0]
-    if h.dim() == 2:  # one input for all: one GEMM against the members' weights side by side
-        w = weight.permute(2, 0, 1).reshape(inn, k * out)
-        y = h @ w if bias is None else torch.addmm(bias.reshape(k * out), h, w)
-        return y.view(n, k, out)
-    wt = weight.transpose(1, 2)
-    hk = h.transpose(0, 1)  # (k, N, in), a strided view
-    y = torch.bmm(hk, wt) if bias is None else torch.baddbmm(bias.unsqueeze(1), hk, wt)
-    return y.transpose(0, 1).contiguous()
-
-
-def _spmm(
-    graph: Graph, h: Tensor, bias: Tensor | None = None, activation: str = "identity"
-) -> Tensor:
-    """``σ(Â h + b)`` over the members' concatenated columns; ``h`` ``(N, k, d)`` or ``(N, d)``."""
-    n = h.shape[0]
-    flat = h.reshape(n, -1)
-    b = None if bias is None else bias.reshape(-1)
-    out = graph.spmm(flat, bias=b, activation=activation)
-    return out.view(h.shape) if h.dim() == 3 else out
-
-
-def _act(name: str, h: Tensor) -> Tensor:
-    return h if name == "identity" else ACTIVATIONS[name](h)
-
-
-def _gcn_conv(
-    graph: Graph, h: Tensor, weight: Tensor, bias: Tensor | None, activation: str
-) -> Tensor:
-    """Each member's :class:`~deepgnn.models.gcn.GCNConv` then ``activation``, as ``GCN``'s
-    layer computes them (W on the narrower side of the product; tanh/relu in the SpMM)."""
-    k, out, inn = weight.shape
-    fused = activation if activation in SPMM_ACTIVATIONS else "identity"
-    if out <= inn:
-        y = _spmm(graph, _linear(h, weight, None), bias, fused)
-        return _act(activation, y) if fused != activation else y
-    y = _linear(_spmm(graph, h), weight, bias)
-    return _act(activation, y)
-
-
-def _gcn(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
-    t, act = s.t, s.t.activation
-    h = x
-    for i in range(t.depth - 1):
-        h = drop(_gcn_conv(graph, h, s.p[f"convs.{i}.weight"], s.get(f"convs.{i}.bias"), act))
-    last = t.depth - 1
-    return _gcn_conv(graph, h, s.p[f"convs.{last}.weight"], s.get(f"convs.{last}.bias"), "identity")
-
-
-def _resgcn(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
-    t, act, k = s.t, s.t.activation, s.k
-    h = _linear(x, s.p["in_proj.weight"], s.get("in_proj.bias"))
-    gated = "alpha" in s.p
-    for i in range(t.depth):
-        w, b = s.p[f"convs.{i}.weight"], s.get(f"convs.{i}.bias")
-        out = drop(_gcn_conv(graph, h, w, b, act))
-        if gated:
-            beta, alpha = s.p["beta"][:, i].view(1, k, 1), s.p["alpha"][:, i].view(1, k, 1)
-            h = beta * h + alpha * out
-        else:
-            h = h + out
-    return _linear(h, s.p["out_proj.weight"], s.get("out_proj.bias"))
-
-
-def _gcnii(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
-    t = s.t
-    act = t.activation
-    alpha = float(t.alpha)  # type: ignore[arg-type]
-    h0 = _act(act, _linear(drop(x), s.p["in_proj.weight"], s.get("in_proj.bias")))
-    h = h0
-    for i in range(t.depth):
-        beta = float(t.convs[i].beta)  # type: ignore[arg-type]
-        hd = drop(h)
-        support = torch.add(alpha * h0, _spmm(graph, hd), alpha=1.0 - alpha)
-        sk = support.transpose(0, 1)
-        w = s.p[f"convs.{i}.weight"].transpose(1, 2)
-        out = torch.baddbmm(sk, sk, w, beta=1.0 - beta, alpha=beta)
-        h = _act(act, out.transpose(0, 1).contiguous())
-    return _linear(drop(h), s.p["out_proj.weight"], s.get("out_proj.bias"))
-
-
-def _jknet(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
-    t, act = s.t, s.t.activation
-    layers = []
-    h = x
-    for i in range(t.depth):
-        h = drop(_gcn_conv(graph, h, s.p[f"convs.{i}.weight"], s.get(f"convs.{i}.bias"), act))
-        layers.append(h)
-    jk = torch.cat(layers, dim=2) if t.mode == "cat" else torch.stack(layers).amax(dim=0)
-    return _linear(jk, s.p["out_proj.weight"], s.get("out_proj.bias"))
-
-
-def _appnp(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
-    t, act = s.t, s.t.activation
-    layers = int(t.mlp_layers)  # type: ignore[arg-type]
-    alpha = float(t.alpha)  # type: ignore[arg-type]
-    h = drop(x)
-    for i in range(layers - 1):
-        h = drop(_act(act, _linear(h, s.p[f"lins.{i}.weight"], s.get(f"lins.{i}.bias"))))
-    last = layers - 1
-    z0 = _linear(h, s.p[f"lins.{last}.weight"], s.get(f"lins.{last}.bias"))
-    z = z0
-    for _ in range(t.depth):
-        z = (1.0 - alpha) * _spmm(graph, z) + alpha * z0
-    return z
-
-
-def _gat_conv(s: _Stack, graph: Graph, h: Tensor, i: int) -> Tensor:
-    """Each member's :class:`~deepgnn.models.gat.GATConv` ``i``: the ``k`` members' heads are
-    one layer of ``k * heads`` heads. Returns ``(N, k, heads, head_dim)``."""
-    k = s.k
-    heads = int(s.t.heads)  # type: ignore[arg-type]
-    attn_l = s.p[f"convs.{i}.attn_l"]  # (k, 1, heads, head_dim)
-    dim = attn_l.shape[-1]
-    n = h.shape[0]
-    hh = _linear(h, s.p[f"convs.{i}.fc.weight"], None).view(n, k * heads, dim)
-    el = (hh * attn_l.reshape(1, k * heads, dim)).sum(-1)
-    er = (hh * s.p[f"convs.{i}.attn_r"].reshape(1, k * heads, dim)).sum(-1)
-    out = attend(graph, hh, el, er)  # GATConv's aggregation over the k * heads heads
-    bias = s.get(f"convs.{i}.bias")
-    if bias is not None:
-        out = out + bias.view(1, k * heads, dim)
-    return out.view(n, k, heads, dim)
-
-
-def _gat(s: _Stack, graph: Graph, x: Tensor, drop: _Dropout) -> Tensor:
-    t, act = s.t, s.t.activation
-    h = x
-    n = x.shape[0]
-    for i in range(t.depth - 1):
-        h = drop(_act(act, _gat_conv(s, graph, h, i).reshape(n, s.k, -1)))
-    return _gat_conv(s, graph, h, t.depth - 1).mean(dim=2)
-
-
-Forward = Callable[[_Stack, Graph, Tensor, _Dropout], Tensor]
-_FORWARDS: dict[str, Forward] = {
-    "gcn": _gcn,
-    "resgcn": _resgcn,
-    "gated_resgcn": _resgcn,
-    "rezero": _resgcn,
-    "gcnii": _gcnii,
-    "jknet": _jknet,
-    "appnp": _appnp,
-    "gat": _gat,
-}
-
-
 # -------------------------------------------------------------------- the steps
 class _Steps:
     """An epoch of the group, op by op: a training step over the active members, then the
@@ -708,8 +502,7 @@ class _Steps:
 
     def __init__(
         self,
-        stack: _Stack,
-        forward: Forward,
+        stack: Stack,
         ds: Dataset,
         train_masks: Tensor,
         optimizer: torch.optim.Optimizer,
@@ -717,23 +510,13 @@ class _Steps:
         generators: list[torch.Generator],
         precision: str = "fp32",
     ) -> None:
-        self.stack, self.forward, self.ds, self.optimizer = stack, forward, ds, optimizer
+        self.stack, self.ds, self.optimizer = stack, ds, optimizer
         self.precision = precision
         self.drop = _Dropout(p, generators)
         k, n = train_masks.shape
         dev = train_masks.device
         self.k = k
-        counts = train_masks.sum(dim=1)
-        width = int(counts.max())
-        # Each member's training nodes, padded to one length with its own first node (weighted
-        # 0): row m, column j of the flattened (N * k, C) logits is node idx[m, j], member m.
-        order = torch.argsort((~train_masks).to(torch.uint8), dim=1, stable=True)[:, :width]
-        self.valid = torch.arange(width, device=dev).unsqueeze(0) < counts.unsqueeze(1)
-        idx = torch.where(self.valid, order, order[:, :1])
-        self.rows = (idx * k + torch.arange(k, device=dev).unsqueeze(1)).reshape(-1)
-        self.targets = ds.y.index_select(0, idx.reshape(-1))
-        self.counts = counts.to(ds.x.dtype)
-        self.width = width
+        self.losses = MemberLoss(ds.y, train_masks, ds.x.dtype)
         self.alive = torch.ones(k, dtype=torch.bool, device=dev)
 
     def deactivate(self, m: int) -> None:
@@ -746,15 +529,8 @@ class _Steps:
         where autocast left them narrower."""
         ds = self.ds
         with forward_precision(self.precision, ds.x.device):
-            logits = self.forward(self.stack, ds.graph, ds.x, self.drop)
+            logits = forward(self.stack, ds.graph, ds.x, self.drop)
         return full_precision(logits)
-
-    def losses(self, logits: Tensor) -> Tensor:
-        """Each member's mean cross-entropy on its training nodes, ``(k,)``."""
-        n, k, c = logits.shape
-        picked = logits.reshape(n * k, c).index_select(0, self.rows)
-        ce = F.cross_entropy(picked, self.targets, reduction="none").view(k, self.width)
-        return torch.where(self.valid, ce, 0.0).sum(dim=1) / self.counts
 
     def step(self) -> Tensor:
         """Forward, the members' losses, backward of the active ones' sum and the Adam update
@@ -799,8 +575,7 @@ class _GraphedSteps(_Steps):
 
     def __init__(
         self,
-        stack: _Stack,
-        forward: Forward,
+        stack: Stack,
         ds: Dataset,
         train_masks: Tensor,
         optimizer: torch.optim.Optimizer,
@@ -809,7 +584,7 @@ class _GraphedSteps(_Steps):
         precision: str = "fp32",
         warmup: int = 3,
     ) -> None:
-        super().__init__(stack, forward, ds, train_masks, optimizer, p, generators, precision)
+        super().__init__(stack, ds, train_masks, optimizer, p, generators, precision)
         dev = ds.x.device
         # The masks in the dtype of the hidden states they scale (bfloat16 under bf16 autocast,
         # as the eager step's h.new_empty draws them), so that dropout keeps that dtype.
