@@ -296,6 +296,81 @@ def step_timing(device: str, depths: list[int], ks: list[int], epochs: int) -> l
     return rows
 
 
+def search_timing(device: str, depths: list[int], seeds: int) -> list[dict]:
+    """Seconds for the SPoGInit searches of one Cora tanh-GCN group of ``paper_planetoid``
+    (its ``spoginit`` and ``spoginit@authors`` cells of ``seeds`` seeds, each with its cell's
+    own options): one after the other (as run alone) and together
+    (:func:`deepgnn.search.search_many`), with the evaluations each ran."""
+    import deepgnn
+    from deepgnn import experiment, sweep
+    from deepgnn.search import search, search_many
+
+    config = sweep.load_config(ROOT / "sweeps" / "paper_planetoid.toml")
+    ds = deepgnn.data.load("cora").to(device)
+    rows = []
+    for depth in depths:
+        specs = [
+            c.spec()
+            for c in config.cells()
+            if c.spec().dataset == "cora"
+            and c.spec().family == "gcn"
+            and c.spec().depth == depth
+            and c.spec().init == "spoginit"
+            and c.spec().seed < seeds
+        ]
+
+        def models(specs: list = specs, depth: int = depth) -> list:
+            out = []
+            for spec in specs:
+                m = deepgnn.build("gcn", ds.num_features, 7, depth, seed=spec.seed, **spec.model)
+                deepgnn.init.xavier_(m, generator=torch.Generator().manual_seed(spec.seed))
+                out.append(m.to(device))
+            return out
+
+        options = []
+        for spec in specs:
+            o = experiment.resolve_cell(spec)["init"]
+            o = {k: v for k, v in o.items() if k not in ("base", "base_layers", "data")}
+            o.setdefault("seed", spec.seed)
+            options.append(o)
+        try:
+            search_many(models()[:2], ds.graph, ds.x, ds.y, options=options[:2])  # warm-up
+            _sync(device)
+            start = time.perf_counter()
+            alone = [
+                search(m, ds.graph, ds.x, ds.y, mask=ds.train_mask, progress=False, **o)
+                for m, o in zip(models(), options)
+            ]
+            _sync(device)
+            serial = time.perf_counter() - start
+            start = time.perf_counter()
+            together = search_many(
+                models(), ds.graph, ds.x, ds.y, masks=[ds.train_mask] * len(specs), options=options
+            )
+            _sync(device)
+            batched = time.perf_counter() - start
+            rows.append(
+                {
+                    "depth": depth,
+                    "searches": len(specs),
+                    "evaluations": [r.evaluations for r in alone],
+                    "alone_s": serial,
+                    "together_s": batched,
+                    "ratio": serial / batched,
+                    "max_objective_rel_diff": max(
+                        abs(a.objective - t.objective) / max(abs(a.objective), 1e-30)
+                        for a, t in zip(alone, together)
+                        if not isinstance(t, Exception)
+                    ),
+                    "failed": sum(isinstance(t, Exception) for t in together),
+                }
+            )
+        except Exception as err:
+            rows.append({"depth": depth, "error": f"{type(err).__name__}: {err}"})
+        print(json.dumps(rows[-1], default=str), flush=True)
+    return rows
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -385,6 +460,22 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {r['depth']} | {r['k']} | {r['cuda_graph']} | {r['ms_per_epoch']:.2f} | "
                 f"{r['ms_per_epoch_per_member']:.3f} |"
             )
+    lines += [
+        "",
+        "## SPoGInit searches of one group (Cora, tanh GCN-64, the cells' own options)",
+        "",
+        "| depth | searches | evaluations | one after another s | together s | ratio | "
+        "objective rel. diff |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in report.get("searches", []):
+        if "error" in r:
+            lines.append(f"| {r['depth']} | {r['error']} | | | | | |")
+        else:
+            lines.append(
+                f"| {r['depth']} | {r['searches']} | {r['evaluations']} | {r['alone_s']:.1f} | "
+                f"{r['together_s']:.1f} | {r['ratio']:.2f}x | {r['max_objective_rel_diff']:.1e} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -431,6 +522,9 @@ def main() -> None:
         "--budget", type=float, default=None, help="seconds per sweep run (default 220)"
     )
     parser.add_argument("--no-steps", action="store_true", help="skip the step timing")
+    parser.add_argument(
+        "--no-searches", action="store_true", help="skip the SPoGInit search timing"
+    )
     parser.add_argument(
         "--no-checks", action="store_true", help="skip the device check and the step timing"
     )
@@ -484,9 +578,11 @@ def combine(paths: list[Path]) -> dict[str, Any]:
         for p in parts
     ]
     report["device_check"], report["steps"], report["slices"] = {}, [], {}
+    report["searches"] = []
     for p in parts:
         report["device_check"].update(p.get("device_check", {}))
         report["steps"] += p.get("steps", [])
+        report["searches"] += p.get("searches", [])
         report["slices"].update(p.get("slices", {}))
     machines = {(p["machine"], p["device_name"]) for p in parts}
     if len(machines) > 1:
@@ -526,6 +622,10 @@ def _measure(args: argparse.Namespace, device: str, mps: bool) -> dict[str, Any]
         report["steps"] = step_timing(device, [2, 8], [1, 4], 20)
     else:
         report["steps"] = step_timing(device, [2, 16, 64], [1, 6, 18, 32], 200)
+    if args.no_checks or args.no_searches:
+        report["searches"] = []
+    else:
+        report["searches"] = search_timing(device, [4, 8] if quick else [16, 64], 1 if quick else 3)
     report["slices"] = {}
     if not args.slices:
         return report
