@@ -21,7 +21,15 @@ import pandas as pd
 
 from deepgnn.train import verdicts
 
-FAMILIES = [("gcn", "GCN (tanh)"), ("resgcn", "ResGCN"), ("gated_resgcn", "gated ResGCN")]
+#: Column labels of the families, in table order; a family the results hold that is not here
+#: follows under its own name.
+LABELS = {
+    "gcn": "GCN (tanh)",
+    "resgcn": "ResGCN",
+    "gated_resgcn": "gated ResGCN",
+    "gcnii": "GCNII",
+    "jknet": "JKNet",
+}
 PAIR = ("xavier", "spoginit")
 
 
@@ -80,15 +88,18 @@ def main(folders: list[str]) -> None:
     df = verdicts(pd.concat([pd.read_csv(f"{f}/results.csv") for f in folders], ignore_index=True))
     cases = []
     seeds = df["seed"].nunique()
+    present = list(df["family"].unique())
+    families = [(f, LABELS[f]) for f in LABELS if f in present]
+    families += [(f, f) for f in present if f not in LABELS]
     for dataset, sub in df.groupby("dataset", sort=False):
         metric = sub["metric"].iloc[0]
         print(f"**{dataset}** (test {metric}; best training {metric} in brackets)\n")
-        head = [f"{label} {i}" for _, label in FAMILIES for i in ("Xavier", "SPoGInit")]
+        head = [f"{label} {i}" for _, label in families for i in ("Xavier", "SPoGInit")]
         print("| depth | " + " | ".join(head) + " |")
         print("|---:|" + "---:|" * len(head))
         for depth in sorted(sub["depth"].unique()):
             out = []
-            for family, _ in FAMILIES:
+            for family, _ in families:
                 entries = []
                 for init in PAIR:
                     part = sub[(sub.family == family) & (sub.depth == depth) & (sub.init == init)]
@@ -106,14 +117,14 @@ def main(folders: list[str]) -> None:
         print()
     for title, deep in (("Depth >= 32", True), ("Depths <= 16", False)):
         print(f"{title}, SPoGInit against Xavier (seeds that count):\n")
-        _summary([c for c in cases if (c[2] >= 32) == deep])
+        _summary([c for c in cases if (c[2] >= 32) == deep], families)
         print()
 
 
-def _summary(cases: list[tuple]) -> None:
+def _summary(cases: list[tuple], families: list[tuple[str, str]]) -> None:
     """One line per family, and the total over families: how the cases compare."""
     total = {"cases": 0, "both": 0, "higher": 0, "above": 0, "below": 0, "lower": 0}
-    for family, _ in FAMILIES:
+    for family, _ in families:
         mine = [c for c in cases if c[1] == family]
         if not mine:
             continue
