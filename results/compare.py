@@ -151,6 +151,7 @@ def _summary(cases: list[tuple], families: list[tuple[str, str]]) -> None:
         f"the summed std), lower in {total['below'] + total['lower']} ({total['lower']} by more)"
     )
 
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="study folders holding results.csv")

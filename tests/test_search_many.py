@@ -79,9 +79,7 @@ def test_stacked_signal_terms_are_each_members_terms(cora64, family, create_grap
     )
     for m, model in enumerate(models):
         model.eval()
-        alone = signal_terms(
-            model, cora64.graph, cora64.x, cora64.y, masks[m], all_gev=False
-        )
+        alone = signal_terms(model, cora64.graph, cora64.x, cora64.y, masks[m], all_gev=False)
         assert set(both[m]) == set(alone)
         for key, value in alone.items():
             if key == "widths":
@@ -91,7 +89,11 @@ def test_stacked_signal_terms_are_each_members_terms(cora64, family, create_grap
             assert mine.shape == value.shape, key
             assert torch.allclose(mine, value, rtol=1e-10, atol=1e-12, equal_nan=True), key
     if create_graph:  # differentiable in the stack: member 1's BSP term reaches only its slice
-        w = stack.p["convs.1.weight"] if "convs.1.weight" in stack.p else next(iter(stack.p.values()))
+        w = (
+            stack.p["convs.1.weight"]
+            if "convs.1.weight" in stack.p
+            else next(iter(stack.p.values()))
+        )
         (g,) = torch.autograd.grad(both[1]["loss"], [w], allow_unused=True)
         if g is not None:
             assert float(g[0].abs().max()) == 0.0 and float(g[2].abs().max()) == 0.0
@@ -105,7 +107,12 @@ CASES = [
     ("gated_resgcn", {"method": "gradient", "n_trials": 6, "search_gates": True}),
     (
         "gated_resgcn",
-        {"method": "zeroth_order_single", "n_trials": 9, "layers": "none", "search_gates": ["alpha"]},
+        {
+            "method": "zeroth_order_single",
+            "n_trials": 9,
+            "layers": "none",
+            "search_gates": ["alpha"],
+        },
     ),
     ("gcnii", {"method": "gradient", "n_trials": 5}),
     ("jknet", {"method": "gauss_newton", "n_trials": 6}),

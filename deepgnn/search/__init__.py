@@ -745,8 +745,9 @@ def search_many(
     if members:
         first = members[0][1]
         assert first.x is not None and first.y is not None
+        labelled = first.y >= 0  # signal_terms' loss nodes where a member has no mask
         stacked_masks = torch.stack(
-            [p.mask if p.mask is not None else p.y >= 0 for _, p, *_ in members]  # type: ignore[operator]
+            [p.mask if p.mask is not None else labelled for _, p, *_ in members]
         )
         pool = Pool(first.graph, first.x, first.y, stacked_masks, [p for _, p, *_ in members])
         for j, (_, p, *_) in enumerate(members):
