@@ -10,6 +10,7 @@ for every depth × initialization × seed; :func:`format_depth_table` and
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import inspect
 import io
@@ -18,7 +19,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ __all__ = [
     "load_cell_model",
     "plot_depth_table",
     "resolve_cell",
+    "reuse_searches",
     "run_cell",
     "run_cells",
 ]
@@ -341,6 +343,35 @@ class _Search:
     options: dict[str, Any]
 
 
+#: SPoGInit-initialized weights by cell (all but its training settings), while
+#: :func:`reuse_searches` is on.
+_SEARCHED: dict[str, dict[str, Tensor]] | None = None
+
+
+@contextlib.contextmanager
+def reuse_searches() -> Iterator[None]:
+    """Within this context a SPoGInit cell searches once: a cell that differs from one run
+    before only in its training settings starts from the weights that search gave.
+
+    The trials of a tuning unit (:mod:`deepgnn.sweep.tune`) are such cells: the same model,
+    seed, split and initialization, each with other training settings. Outside the context
+    every cell searches afresh. The weights are kept on the device they were searched on.
+    """
+    global _SEARCHED
+    outer = _SEARCHED
+    _SEARCHED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _SEARCHED = outer
+
+
+def _search_key(spec: CellSpec, ds: Dataset, dev: Any) -> str:
+    split = getattr(ds, "split_index", None)
+    fields = [spec.dataset, spec.family, spec.depth, spec.model, spec.init, spec.init_options]
+    return json.dumps([*fields, spec.seed, split, str(dev)], sort_keys=True, default=str)
+
+
 def _init_node_model(
     spec: CellSpec,
     model: GNN,
@@ -373,7 +404,13 @@ def _init_node_model(
     if defer and options.get("data", "real") == "real":
         options.pop("data", None)
         return _Search(model, ds, options)
+    key = _search_key(spec, ds, dev) if _SEARCHED is not None else None
+    if _SEARCHED is not None and key in _SEARCHED:
+        model.load_state_dict(_SEARCHED[key])
+        return None
     init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
+    if _SEARCHED is not None and key is not None:
+        _SEARCHED[key] = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return None
 
 

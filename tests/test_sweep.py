@@ -1005,6 +1005,36 @@ def test_tuned_sweep_tunes_each_group_then_trains_its_cells_with_the_best_settin
     assert "Tuned settings" in (tmp_path / "out" / "summary.md").read_text()
 
 
+def test_a_tuning_unit_searches_spoginit_once_for_all_its_trials(tmp_path, monkeypatch):
+    # The trials of a unit differ only in their training settings: one search serves them
+    # all; the unit's cells (other seeds) search afresh after it.
+    from deepgnn import init
+
+    calls = []
+    real = init.spoginit_
+
+    def counted(model, *args, **kw):
+        calls.append(kw.get("seed"))
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(init, "spoginit_", counted)
+    extra = '[init]\nname = "spoginit"\n[init.spoginit]\nn_trials = 3\n' + TUNE.format(epochs=4)
+    path = _write(tmp_path, "tuned_spog", epochs=4, extra=extra)
+    text = path.read_text().replace('family = ["gcn", "resgcn"]', 'family = "gcn"')
+    path.write_text("batch_cells = false\n" + text.replace("depth = [1, 2]", "depth = 2"))
+    config = sweep.load_config(path)
+    assert [type(u).__name__ for u in config.units()] == ["TuneUnit", "Cell", "Cell"]
+    state = sweep.run(config, out=tmp_path / "out", progress=False)
+    assert state.finished and state.done == 3  # the unit and its two cells
+    counts = _tuning_trials(config, tmp_path / "out")
+    assert sum(c["COMPLETE"] + c["PRUNED"] for c in counts.values()) == 3
+    # one search for the unit's 3 trials (seed 0), then one per cell (seeds 0 and 1)
+    assert sorted(calls) == [0, 0, 1]
+    with experiment.reuse_searches():
+        pass
+    assert experiment._SEARCHED is None  # the cache lives only within the context
+
+
 def test_tuned_sweep_resumes_after_sigkill_mid_tuning_with_every_trial_once(tmp_path):
     from optuna.trial import TrialState
 

@@ -169,19 +169,53 @@ def run_unit(
     ``study`` is the unit's own Optuna study; whoever calls this holds the unit's claim, so a
     trial left ``RUNNING`` there belongs to a worker that died: it is failed and not counted.
     """
-    import optuna
     from optuna.trial import TrialState
+
+    from deepgnn.experiment import reuse_searches
 
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         log.warning("%s: trial %d of a worker that died is failed", unit.key, t.number)
         study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-    counted = (TrialState.COMPLETE, TrialState.PRUNED)
     base = unit.cells[0].spec()
     train = dict(base.train)
     if space.epochs is not None:
         train["epochs"] = space.epochs
     epochs = int(train.get("epochs") or 0)
     every = max(1, epochs // 50) if epochs else 5  # report a point of the curve every ~2%
+    with reuse_searches():  # every trial starts from one SPoGInit search, not one each
+        _trials(unit, space, study, base, train, every, device=device, run_cell=run_cell)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise RuntimeError(f"{unit.key}: no tuning trial completed (all pruned or failed)")
+    best = max(complete, key=lambda t: t.value)
+    row: dict[str, Any] = {f"tuned_{k}": v for k, v in best.params.items()}
+    row.update(
+        tune_best_val=best.value,
+        tune_trials=len(
+            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        ),
+        tune_pruned=len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
+        status="ok",
+    )
+    return row
+
+
+def _trials(
+    unit: TuneUnit,
+    space: TuneSpace,
+    study: Any,
+    base: Any,
+    train: dict[str, Any],
+    every: int,
+    *,
+    device: Any,
+    run_cell: Any,
+) -> None:
+    """Ask, run and tell trials until the study holds ``space.n_trials`` counted ones."""
+    import optuna
+    from optuna.trial import TrialState
+
+    counted = (TrialState.COMPLETE, TrialState.PRUNED)
     failures = 0
     while len(study.get_trials(deepcopy=False, states=counted)) < space.n_trials:
         trial = study.ask()
@@ -212,15 +246,3 @@ def run_unit(
         value = result.val if math.isfinite(result.val) else float("-inf")
         trial.set_user_attr("untrained", bool(result.untrained))
         study.tell(trial, value)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
-        raise RuntimeError(f"{unit.key}: no tuning trial completed (all pruned or failed)")
-    best = max(complete, key=lambda t: t.value)
-    row: dict[str, Any] = {f"tuned_{k}": v for k, v in best.params.items()}
-    row.update(
-        tune_best_val=best.value,
-        tune_trials=len(study.get_trials(deepcopy=False, states=counted)),
-        tune_pruned=len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
-        status="ok",
-    )
-    return row
