@@ -320,7 +320,8 @@ def signal_terms(
     with the logits :math:`h_K`, as their Cora notebook's ``print_all_x``
     (``SP_GCN_github.ipynb``). With :math:`n = \|s\|/\sqrt{d_s}` and
     :math:`g_l = \|\partial \ell / \partial W_l\|` over the convolutions
-    (``find_parameters(model.convs)``):
+    (``find_parameters(model.convs)``); a family without graph convolutions (APPNP, whose
+    propagation has no weights) has its linear layers read in their place:
 
     .. math::
         \mathrm{FSP}_\text{divide\_stable} = \Bigl(\frac{\max_S n}{\min_S n} - 1\Bigr)^2,
@@ -505,10 +506,17 @@ def stacked_signal_terms(
     ]
 
 
+def _graph_kind(kinds: list[str]) -> str:
+    """The kind of layer weight the terms read: the graph convolutions, or, in a family
+    without any (APPNP, whose propagation has no weights), its linear layers."""
+    return "conv" if "conv" in kinds else "linear"
+
+
 def _hidden_states(kinds: list[str], count: int) -> list[int]:
     """The graph layers' hidden states among ``count`` states: state ``k`` is the output of
     layer weight ``k - 1``; the last (the logits) is not one."""
-    return [k for k in range(1, count - 1) if kinds[k - 1] == "conv"]
+    kind = _graph_kind(kinds)
+    return [k for k in range(1, count - 1) if kinds[k - 1] == kind]
 
 
 def _assemble(
@@ -532,7 +540,8 @@ def _assemble(
 
     # Built from the unstacked scalars, so that a search's backward visits only the graphs
     # of the entries a term uses (see _max_over_min).
-    conv_grads = [grad_list[i] for i, kind in enumerate(kinds) if kind == "conv"]
+    graph = _graph_kind(kinds)
+    conv_grads = [grad_list[i] for i, kind in enumerate(kinds) if kind == graph]
     bsp_stable = _max_over_min(conv_grads, nan)
     bsp_old = conv_grads[1] / conv_grads[-2] if len(conv_grads) >= 2 else nan
     terms: dict[str, Any] = {

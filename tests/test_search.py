@@ -704,3 +704,22 @@ def test_one_call_default_on_a_cora_gcn_64_beats_xavier_and_the_authors_notebook
     assert s["gev"] > xavier["gev"]
     assert s["fsp"] >= 0.080 and s["bsp"] >= 0.53 and s["gev"] >= 8.3e-4
     assert 0.05 <= s["fsp"] <= 20 and 0.05 <= s["bsp"] <= 20
+
+
+def test_appnp_searches_its_mlp_layers_to_a_finite_objective(cora):
+    # APPNP's propagation has no weights: its linear layers stand in for the convolutions in
+    # FSP, BSP and the GEV state (a search once found J = NaN there and changed nothing).
+    from deepgnn.objective import signal_terms
+
+    model = deepgnn.build("appnp", cora.num_features, cora.num_classes, 10, width=32, seed=0)
+    terms = signal_terms(model, cora.graph, cora.x, cora.y, cora.train_mask)
+    assert all(
+        math.isfinite(float(terms[k]))
+        for k in ("bsp_divide_old", "fsp_divide_old", "gev_gap_hidden")
+    )
+    res = search(
+        model, cora.graph, cora.x, cora.y, mask=cora.train_mask, n_trials=20, progress=False
+    )
+    start = float(res.trace["objective"].iloc[0])
+    assert math.isfinite(start) and res.objective < start / 10
+    assert res.scales != [1.0, 1.0]

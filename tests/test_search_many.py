@@ -143,7 +143,7 @@ def test_search_many_finds_what_each_search_finds_alone(cora64, family, options)
         assert got.gates.keys() == alone.gates.keys()
         for name, values in alone.gates.items():
             assert got.gates[name] == pytest.approx(values, rel=1e-9)
-        assert math.isfinite(got.objective) or family == "appnp"  # no BSP without convolutions
+        assert math.isfinite(got.objective)
         assert got.objective == pytest.approx(alone.objective, rel=1e-9, nan_ok=True)
         assert list(got.trace["candidate"]) == list(alone.trace["candidate"])
         assert got.trace["objective"].to_numpy() == pytest.approx(
