@@ -159,8 +159,23 @@ def run_slice(raw: dict[str, Any], out: Path, workers: int, device: str, budget:
         "cells_per_minute": len(done) / (wall / 60.0) if wall > 0 else math.nan,
         "mean_group_size": sum(groups) / len(groups) if groups else math.nan,
         "fell_back": log_text.count("could not train batched"),
+        # where the time went, per depth: the slowest cell's initialization (a group's
+        # searches) and training, which bound the slice's wall time
+        "by_depth": _by_depth(done),
         "rows": {r["cell"]: r for r in done},
     }
+
+
+def _by_depth(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Per depth: the largest ``init_seconds`` and training ``seconds`` of its cells."""
+    out: dict[str, dict[str, float]] = {}
+    for r in rows:
+        d = out.setdefault(str(int(r["depth"])), {"init_s_max": 0.0, "train_s_max": 0.0})
+        for key, col in (("init_s_max", "init_seconds"), ("train_s_max", "seconds")):
+            value = r.get(col)
+            if value is not None and math.isfinite(float(value)):
+                d[key] = max(d[key], float(value))
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
@@ -444,6 +459,25 @@ def markdown(report: dict[str, Any]) -> str:
     for name, runs in report["slices"].items():
         for label, cmp in runs.get("comparison", {}).items():
             lines.append(f"- {name}, {label}: {json.dumps(cmp)}")
+    timed = [
+        (name, label, run)
+        for name, runs in report["slices"].items()
+        for label, run in runs.items()
+        if isinstance(run, dict) and run.get("by_depth")
+    ]
+    if timed:
+        lines += [
+            "",
+            "Slowest cell per depth, seconds of initialization (a group's SPoGInit searches) / "
+            "training:",
+            "",
+        ]
+        for name, label, run in timed:
+            parts = [
+                f"{d}: {v['init_s_max']:.1f} / {v['train_s_max']:.1f}"
+                for d, v in run["by_depth"].items()
+            ]
+            lines.append(f"- {name}, {label}: " + "; ".join(parts))
     lines += ["", "## Device check (batched against alone, no dropout, 30 epochs)", ""]
     for key, value in report["device_check"].items():
         lines.append(f"- {key}: {json.dumps(value)}")

@@ -481,7 +481,9 @@ def run_cell(
         on_epoch: passed to the trainer (called with every epoch's log row).
 
     Returns:
-        A :class:`CellResult`.
+        A :class:`CellResult`. Its row holds, beside the training result, ``init_seconds``
+        (node datasets with an ``init``: the wall time of the initialization, SPoGInit's
+        search included; in :func:`run_cells` a searched cell's counts its group's searches).
 
     Raises:
         ValueError: train options that do not apply to the dataset's task, or signal
@@ -560,6 +562,7 @@ def _prepare_node(
         cpu, ds = cpu.split(split), ds.split(split)
         row["split"] = split
     if spec.init is not None:
+        start = time.perf_counter()
         pending = _init_node_model(
             spec,
             model,
@@ -569,6 +572,7 @@ def _prepare_node(
             dev,
             defer=searches is not None,
         )
+        row["init_seconds"] = time.perf_counter() - start
         if pending is not None:
             assert searches is not None
             searches.append(pending)
@@ -865,7 +869,11 @@ def run_cells(
             searches[i] = pending[0]
         prepared.append((i, model, ds, row))
     # the group's SPoGInit searches together: one stacked evaluation per round
+    start = time.perf_counter()
     failed = _run_searches(searches)
+    for i, _, _, row in prepared:
+        if i in searches:  # each searched member's initialization took the group's searches
+            row["init_seconds"] = row.get("init_seconds", 0.0) + time.perf_counter() - start
     for i, model, ds, row in prepared:
         try:
             if i in failed:
