@@ -422,14 +422,22 @@ def _run_searches(searches: dict[int, _Search]) -> dict[int, Exception]:
     if not keys:
         return {}
     first = searches[keys[0]].ds
-    results = search_many(
-        [searches[i].model for i in keys],
-        first.graph,
-        first.x,
-        first.y,
-        masks=[searches[i].ds.train_mask for i in keys],
-        options=[searches[i].options for i in keys],
-    )
+    models = [searches[i].model for i in keys]
+    masks = [searches[i].ds.train_mask for i in keys]
+    options = [searches[i].options for i in keys]
+    try:
+        results = search_many(models, first.graph, first.x, first.y, masks=masks, options=options)
+    except Exception as err:  # e.g. out of memory for the stack: each searches alone
+        logger.warning(
+            "%d SPoGInit searches could not run together (%s: %s); they run one by one",
+            len(keys),
+            type(err).__name__,
+            err,
+        )
+        results = [
+            search_many([m], first.graph, first.x, first.y, masks=[mask], options=[o])[0]
+            for m, mask, o in zip(models, masks, options)
+        ]
     failed: dict[int, Exception] = {}
     for i, result in zip(keys, results):
         if isinstance(result, Exception):

@@ -280,3 +280,41 @@ def test_restore_best_enters_the_resolved_settings_only_where_trained_weights_ar
     assert experiment.resolve_cell(
         off, record=["final", "signal_final"]
     ) == experiment.resolve_cell(spec)
+
+
+def test_run_cells_searches_one_by_one_when_the_group_cannot_search_together(
+    monkeypatch, one_thread
+):
+    # The pooled search failing as a whole (e.g. out of memory for the stack) costs no cell:
+    # each member searches alone and gets the row it gets from run_cell.
+    from deepgnn import search as search_module
+
+    real = search_module.search_many
+
+    def fails_when_pooled(models, *args, **kw):
+        if len(models) > 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(models, *args, **kw)
+
+    monkeypatch.setattr(experiment, "search_many", fails_when_pooled)
+    model = {"width": 8, "activation": "tanh"}
+    train = {"epochs": 5, "patience": None, "lr": 0.01}
+    specs = [
+        experiment.CellSpec(
+            "cora",
+            "gcn",
+            3,
+            init="spoginit",
+            seed=s,
+            model=model,
+            train=train,
+            init_options={"n_trials": 3},
+        )
+        for s in (0, 1)
+    ]
+    together = experiment.run_cells(specs, device="cpu")
+    for spec, cell in zip(specs, together):
+        assert isinstance(cell, experiment.CellResult), cell
+        alone = experiment.run_cell(spec, device="cpu")
+        assert cell.row["test"] == pytest.approx(alone.row["test"], abs=1e-6)
+        assert cell.row["init_seconds"] > 0
