@@ -53,6 +53,8 @@ class Stack:
         self.names = list(self.p)
 
     def get(self, name: str) -> Tensor | None:
+        """The stack of parameter ``name``, or ``None`` where the models have none (a bias
+        off)."""
         return self.p.get(name)
 
     def member(self, m: int) -> dict[str, Tensor]:
