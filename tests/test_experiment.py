@@ -144,15 +144,6 @@ def test_run_cell_records_the_jacobian_spectrum_asked_for():
     assert "sp_init_dirichlet" not in row
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: these small steps run faster on one than on two shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_run_cells_gives_each_cell_the_row_run_cell_gives_it(tmp_path, one_thread):
     # Two SPoGInit members (searched together), two plain ones, the signal at init, curves.
     model = {"width": 8, "activation": "tanh", "dropout": 0.5}

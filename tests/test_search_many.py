@@ -18,11 +18,8 @@ OPTIONS = {"gat": {"heads": 2}, "resgcn": {"activation": "relu"}, "jknet": {"mod
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test of this module on one torch thread (conftest's ``one_thread``)."""
 
 
 @pytest.fixture(scope="module")

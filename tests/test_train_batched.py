@@ -20,13 +20,8 @@ INITS = ("xavier", "kaiming", "conventional")
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: these small float64 steps run several times faster on one thread
-    than on two cores shared with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test of this module on one torch thread (conftest's ``one_thread``)."""
 
 
 @pytest.fixture(scope="module")

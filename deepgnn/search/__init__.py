@@ -799,39 +799,18 @@ def _prepare(
     x: Tensor | None,
     y: Tensor | None,
     mask: Tensor | None,
-    *,
-    method: str | None = None,
-    n_trials: int | None = None,
-    timeout: float | None = None,
-    form: str | None = None,
-    weights: Sequence[float] | None = None,
-    state: str | None = None,
-    bounds: tuple[float, float] = (0.01, 10.0),
-    layers: str = "conv",
-    search_gates: bool | Sequence[str] = True,
-    seed: int = 0,
-    **settings: object,
+    **options: Any,
 ) -> tuple[Problem, str, Any, int, float | None]:
-    """The checked options of a search as its ``cls`` problem, the method's name and
-    settings, the budget and the timeout."""
-    resolved = resolve_options(
-        getattr(model, "family", ""),
-        method=method,
-        n_trials=n_trials,
-        timeout=timeout,
-        form=form,
-        weights=weights,
-        state=state,
-        bounds=bounds,
-        layers=layers,
-        search_gates=search_gates,
-        seed=seed,
-        **settings,
-    )
+    """The checked options of a search (:func:`search`'s keywords) as its ``cls`` problem,
+    the method's name and settings, the budget and the timeout."""
+    resolved = resolve_options(getattr(model, "family", ""), **options)
+    layers, search_gates = resolved["layers"], resolved["search_gates"]
+    named = inspect.signature(search).parameters
+    settings = {k: v for k, v in options.items() if k not in named}
     form, state, method = resolved["form"], resolved["state"], resolved["method"]
     weights, bounds, seed = tuple(resolved["weights"]), tuple(resolved["bounds"]), resolved["seed"]
     assert form is not None and state is not None and method is not None
-    _, options = _settings(method, form, settings)
+    _, method_settings = _settings(method, form, settings)
     if x is None:
         graph = as_graph(graph)
         probe_x = torch.zeros(graph.num_nodes, getattr(model, "in_dim", 1), device=graph.device)
@@ -852,7 +831,7 @@ def _prepare(
         seed=seed,
         bounds=bounds,
     )
-    return problem, method, options, resolved["n_trials"], resolved["timeout"]
+    return problem, method, method_settings, resolved["n_trials"], resolved["timeout"]
 
 
 def _result(problem: Problem, method: str, study: Any, seconds: float) -> SearchResult:
