@@ -643,7 +643,7 @@ def _parser() -> argparse.ArgumentParser:
     actions = sweep.add_subparsers(dest="action", metavar="action", required=True)
     for action, text in (
         ("run", "run or resume the sweep: worker processes pull cells until none are left"),
-        ("status", "count the cells done / running / failed / left, with an ETA"),
+        ("status", "count the cells done / running / failed / left, with the work left"),
         ("report", "write results.csv, summary.md and plots from the recorded cells"),
     ):
         a = actions.add_parser(action, help=text)

@@ -1236,6 +1236,24 @@ def test_report_on_a_full_disk_says_so_in_one_line_as_run_does(two_workers, tmp_
     assert not (out / "results.csv").exists() and not list(out.glob(".*.tmp"))
 
 
+def test_status_estimates_the_work_left_by_depth_in_one_workers_seconds(two_workers, tmp_path):
+    # Depths 1 and 2 ran; the grid grows by depth 4. No worker runs: no ETA, but the work
+    # left, each new cell costing 4 layers at the finished cells' seconds per layer.
+    config, out, journal = _copy_sweep(two_workers, tmp_path)
+    path = tmp_path / "grown.toml"
+    source = Path(config.source) if config.source else None
+    text = (source.read_text() if source else "").replace("depth = [1, 2]", "depth = [1, 2, 4]")
+    path.write_text(text)
+    grown = sweep.load_config(path)
+    state = sweep.status(grown, storage=str(journal))
+    assert (state.done, state.left, state.running, state.eta_seconds) == (8, 4, 0, None)
+    rows = sweep.ledger.Ledger(config, storage=str(journal), missing_ok=True).rows()
+    share = sum(float(r["wall_seconds"]) / int(r.get("group_size", 1) or 1) for r in rows)
+    per_layer = share / sum(int(r["depth"]) for r in rows)
+    assert state.work_seconds == pytest.approx(4 * 4 * per_layer)
+    assert str(state).endswith("of one worker's time left")
+
+
 def test_status_and_report_never_write_the_journal(two_workers, tmp_path):
     config, out, journal = _copy_sweep(two_workers, tmp_path)
     committed = sorted(ROOT.glob("results/*/sweep.journal"))

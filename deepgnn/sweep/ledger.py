@@ -266,8 +266,14 @@ class SweepStatus:
         running: cells a live worker is computing.
         failed: cells that raised ``1 + max_retries`` times (recorded as failed).
         left: cells still to run (never started, lost, or failed with retries left).
-        eta_seconds: estimated seconds to finish (mean cell time x (left + running) / workers
-            running, at least one); ``None`` before any cell is done.
+        eta_seconds: estimated seconds to finish at the running workers' pace
+            (:attr:`work_seconds` / workers running); ``None`` before any cell is done or
+            while no worker runs.
+        work_seconds: the estimated work left, in seconds of one worker: each unit left or
+            running costs its depth times the seconds per layer of the finished units of its
+            kind (tuning units apart from cells; a batched cell its share of its group's
+            time), so the deepest units finishing first (they start first) do not inflate
+            it; ``None`` before any cell is done.
         started: whether the storage holds the sweep's study at all (``False``: it never ran
             there, and every cell is left).
         where: the storage that was read (journal file or URL).
@@ -281,6 +287,7 @@ class SweepStatus:
     eta_seconds: float | None
     started: bool = True
     where: str = field(default="", compare=False)
+    work_seconds: float | None = field(default=None, compare=False)
 
     @property
     def finished(self) -> bool:
@@ -288,7 +295,11 @@ class SweepStatus:
         return self.left == 0 and self.running == 0
 
     def __str__(self) -> str:
-        eta = "" if self.eta_seconds is None or self.finished else f"; ETA {_hms(self.eta_seconds)}"
+        eta = ""
+        if self.eta_seconds is not None and not self.finished:
+            eta = f"; ETA {_hms(self.eta_seconds)}"
+        elif self.work_seconds is not None and not self.finished:
+            eta = f"; about {_hms(self.work_seconds)} of one worker's time left"
         counts = (
             f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed, "
             f"{self.left} left{eta}"
@@ -320,16 +331,37 @@ def summarize(
         bool(s.live) and not s.complete and not finally_failed(s, config) for s in states.values()
     )
     left = len(cells) - done - failed - running
-    secs = [
-        float(t.user_attrs["row"]["wall_seconds"])
-        for s in states.values()
-        for t in s.complete[:1]
-        if "wall_seconds" in t.user_attrs.get("row", {})
-    ]
-    eta = None
-    if secs:
-        eta = sum(secs) / len(secs) * (left + running) / max(running, 1)
-    return SweepStatus(len(cells), done, running, failed, left, eta, where=where)
+    spent: dict[str, list[float]] = {}  # kind -> [seconds, layers] of the finished units
+    for unit in cells:
+        state = states.get(unit.key)
+        row = state.complete[0].user_attrs.get("row", {}) if state and state.complete else {}
+        if "wall_seconds" in row:
+            share = float(row["wall_seconds"]) / max(int(row.get("group_size", 1) or 1), 1)
+            kind, layers = _cost(unit)
+            total = spent.setdefault(kind, [0.0, 0.0])
+            total[0] += share
+            total[1] += layers
+    work = eta = None
+    if spent:
+        overall = sum(v[0] for v in spent.values()) / sum(v[1] for v in spent.values())
+        work = 0.0
+        for unit in cells:
+            state = states.get(unit.key)
+            if state is not None and (state.complete or finally_failed(state, config)):
+                continue
+            kind, layers = _cost(unit)
+            rate = spent[kind][0] / spent[kind][1] if kind in spent else overall
+            work += layers * rate
+        eta = work / running if running else None
+    return SweepStatus(len(cells), done, running, failed, left, eta, where=where, work_seconds=work)
+
+
+def _cost(unit: Any) -> tuple[str, float]:
+    """A unit's kind (``"tune"`` or ``"cell"``) and its cost weight: its depth (its cells' for a
+    tuning unit), at least 1."""
+    cells = getattr(unit, "cells", None)
+    cell = cells[0] if cells else unit
+    return ("tune" if cells is not None else "cell"), float(max(getattr(cell, "depth", 1) or 1, 1))
 
 
 class Heartbeat:
