@@ -819,7 +819,7 @@ def status(
     storage: str | None = None,
     out: str | Path | None = None,
 ) -> SweepStatus:
-    """Count the sweep's cells that are done, running, failed and left, with an ETA.
+    """Count the sweep's cells that are done, running, failed and left, with the work left (and an ETA while workers run).
 
     Opens the storage read-only: nothing is written, not even to a journal file. A claim
     whose worker is gone counts as left. A sweep that never ran (no journal, or no study of
