@@ -240,7 +240,7 @@ def test_authors_gated_search_of_the_shipped_study_scales_only_alpha():
     assert not any("beta" in k for k in moved)
 
 
-@pytest.mark.parametrize("name", ["depth_arxiv", "arxiv_sbm"])
+@pytest.mark.parametrize("name", ["depth_arxiv", "arxiv_sbm", "arxiv_sbm_full"])
 def test_arxiv_studies_follow_the_authors_arxiv_run(name):
     """The arxiv studies train as Arxiv_run.py (spoginit-paper: 1000 epochs, Adam betas
     (0.9, 0.9995), no weight decay) and search the GCN's scales as it does: the zeroth-order
@@ -744,7 +744,9 @@ def test_shipped_sweep_configs_load(path):
     if "[init." in text:
         pytest.importorskip("deepgnn.init", reason="this sweep uses named initializations")
     config = sweep.load_config(path)
-    assert config.name == path.stem and len(config.cells()) >= 2
+    # named after its file, or extending another committed study (same name, same journal)
+    extends = config.name != path.stem and (ROOT / "sweeps" / f"{config.name}.toml").exists()
+    assert (config.name == path.stem or extends) and len(config.cells()) >= 2
 
 
 def test_cli_status_and_report(two_workers, capsys):
@@ -1627,6 +1629,7 @@ def test_lesson_studies_that_measure_trained_weights_keep_their_keys(study):
 #: their files, must change none of them.
 COMMITTED_KEYS = {
     "arxiv_sbm": (54, "16f0acf80dc0db33"),  # since: the calibrated graph pinned in its file
+    "arxiv_sbm_full": (225, "26a1f0e69ffa2ad1"),  # part (a)'s 54 cells and part (b)
     "demo_cora": (12, "8665374ae65af2d4"),
     "depth_arxiv": (225, "055a0692416be038"),
     "depth_cora": (270, "e494e93188e37d34"),
@@ -1645,6 +1648,24 @@ COMMITTED_KEYS = {
 
 def test_every_committed_sweep_is_pinned():
     assert {p.stem for p in (ROOT / "sweeps").glob("*.toml")} == set(COMMITTED_KEYS)
+
+
+def test_the_whole_arxiv_study_extends_part_a_in_its_journal():
+    # arxiv_sbm_full is the same study as arxiv_sbm (part (a)): every cell part (a) records
+    # counts there, and its ResGCN searches as Arxiv_run.py runs it (real data, zerosingle).
+    part_a, whole = (
+        sweep.load_config(ROOT / "sweeps" / f) for f in ("arxiv_sbm.toml", "arxiv_sbm_full.toml")
+    )
+    assert part_a.name == whole.name
+    assert {c.key for c in part_a.cells()} < {c.key for c in whole.cells()}
+    res = next(c for c in whole.cells() if (c.family, c.init) == ("resgcn", "spoginit@authors"))
+    init = res.resolved["init"]
+    assert (init["method"], init["lr"], init["decay"], init["data"]) == (
+        "zeroth_order_single",
+        0.2,
+        1.0,
+        "real",
+    )
 
 
 @pytest.mark.parametrize("study", sorted(COMMITTED_KEYS))
