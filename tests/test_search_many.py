@@ -161,3 +161,16 @@ def test_search_many_isolates_a_failing_search_and_falls_back_one_by_one(cora64)
     assert got[1].log_scales == alone.log_scales
     with pytest.raises(ValueError, match="options has 1 entries for 2 models"):
         search_many(mixed, cora64.graph, cora64.x, cora64.y, options=[{}])
+
+
+def test_search_many_raises_when_the_stacked_evaluation_fails(cora64, monkeypatch):
+    # Out of memory for the stack is not one member's failure: the caller searches alone.
+    from deepgnn.search import _many
+
+    def out_of_memory(*args, **kw):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(_many, "stacked_signal_terms", out_of_memory)
+    models = _models(cora64, "gcn", seeds=(0, 1))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        search_many(models, cora64.graph, cora64.x, cora64.y, options=[{"n_trials": 3}] * 2)

@@ -699,6 +699,8 @@ def search_many(
 
     Raises:
         ValueError: ``masks`` or ``options`` of another length than ``models``.
+        RuntimeError: (or whatever it raised) the stacked evaluation itself failed, e.g. out
+            of memory for the stack: search the models one by one.
 
     Example:
         >>> import deepgnn
@@ -771,6 +773,8 @@ def search_many(
         finally:
             for m, mode in zip(models, modes):
                 m.train(mode)
+        if pool.failure is not None:  # the stacked evaluation itself failed: the caller's
+            raise pool.failure  # to handle (e.g. search one by one), not each member's
         seconds = time.perf_counter() - start
         for j, (i, p, method, *_) in enumerate(members):
             try:

@@ -79,6 +79,8 @@ class Pool:
         self.live: set[int] = set()
         self.members: tuple[int, ...] = ()
         self.stack: Stack | None = None
+        #: the first error of a round's stacked evaluation (e.g. out of memory), if any
+        self.failure: Exception | None = None
 
     # ------------------------------------------------------------- member side
     def submit(self, m: int, kind: str, s: Tensor) -> tuple[Any, ...]:
@@ -127,8 +129,10 @@ class Pool:
             try:
                 results = self._evaluate(batch)
                 errors: dict[int, BaseException] = {}
-            except Exception as err:  # every member of the round gets it
+            except Exception as err:  # every member of the round gets it; the pool failed
                 results, errors = {}, dict.fromkeys(batch, err)
+                if self.failure is None:
+                    self.failure = err
             with self.cond:
                 for m, request in batch.items():
                     request.result = results.get(m)
