@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Collection, Iterable, Sized
+from collections.abc import Collection, Iterable, Sequence, Sized
 from typing import Any
 
 
@@ -106,6 +106,18 @@ def check_pair(arg: str, value: object, *, example: str) -> tuple[float, float]:
         raise TypeError(f"{arg} must be two numbers such as {example}, got {value!r}")
     low, high = value
     return float(low), float(high)
+
+
+def per_model(arg: str, values: object, k: int) -> list[Any]:
+    """``values`` as a list of one entry per model (``None``: ``k`` times ``None``), or raise
+    naming ``arg``: ``TypeError`` for a non-sequence, ``ValueError`` for another length."""
+    if values is None:
+        return [None] * k
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{arg} must be a sequence with one entry per model, got {values!r}")
+    if len(values) != k:
+        raise ValueError(f"{arg} has {len(values)} entries for {k} models; pass one per model")
+    return list(values)
 
 
 def check_device(arg: str, device: object) -> Any:

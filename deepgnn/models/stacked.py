@@ -23,7 +23,15 @@ from deepgnn.graph import SPMM_ACTIVATIONS, Graph
 from deepgnn.models._base import ACTIVATIONS, GNN
 from deepgnn.models.gat import attend
 
-__all__ = ["STACKED_FAMILIES", "MemberLoss", "Stack", "architecture", "forward"]
+__all__ = [
+    "STACKED_FAMILIES",
+    "MemberLoss",
+    "Stack",
+    "architecture",
+    "forward",
+    "model_obstacle",
+    "obstacle",
+]
 
 #: A dropout applied to a stacked state ``(N, k, d)`` (or the shared input ``(N, d)``).
 Dropout = Callable[[Tensor], Tensor]
@@ -224,6 +232,51 @@ _FORWARDS: dict[str, _Forward] = {
 #: The families with a stacked form (every registered one but ``revgcn``, whose reversible
 #: blocks rebuild their inputs in backward).
 STACKED_FAMILIES = tuple(sorted(_FORWARDS))
+
+
+def obstacle(
+    family: str,
+    *,
+    norm: str | None = None,
+    backend: str = "torch",
+    checkpoint: int | bool | None = None,
+) -> str | None:
+    """Why models of ``family`` with these settings have no stacked form, or ``None``.
+
+    Stacked forms exist for the families of :data:`STACKED_FAMILIES` on the torch backend,
+    without norms (a norm would need its own per-member form) and without activation
+    checkpointing.
+
+    Example:
+        >>> obstacle("gcn") is None, obstacle("gcn", norm="pair")
+        (True, "norm='pair': batched models have no norms")
+    """
+    if family not in STACKED_FAMILIES:
+        return (
+            f"family {family!r} has no batched form (batched families: "
+            f"{', '.join(STACKED_FAMILIES)})"
+        )
+    if backend != "torch":
+        return f"backend={backend!r}: batched training runs deepgnn's own layers (backend='torch')"
+    if norm is not None:
+        return f"norm={norm!r}: batched models have no norms"
+    if checkpoint is not None and checkpoint is not False:
+        return f"checkpoint={checkpoint!r}: batched models store every activation"
+    return None
+
+
+def model_obstacle(model: GNN) -> str | None:
+    """:func:`obstacle` for a built model; also ``None`` only for deepgnn's own model of its
+    family (a wrapped PyG / DGL / PyTorch model may name a family whose defaults it takes)."""
+    found = obstacle(
+        model.family, norm=model.norm, backend=model.backend, checkpoint=model.checkpoint
+    )
+    if found is None and type(model).family != model.family:
+        return (
+            f"{type(model).__name__} is not deepgnn's own {model.family!r} model "
+            "(deepgnn.adapters.wrap); batched forms exist for deepgnn's families only"
+        )
+    return found
 
 
 def architecture(model: GNN) -> tuple[Any, ...]:

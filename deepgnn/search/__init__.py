@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from deepgnn._checks import check_choice, check_int
+from deepgnn._checks import check_choice, check_int, per_model
 from deepgnn._io import write_atomic
 from deepgnn.graph import Graph, as_graph
 from deepgnn.models import GNN
@@ -718,8 +718,8 @@ def search_many(
     """
     models = list(models)
     k = len(models)
-    mask_list = _per_model("masks", masks, k)
-    option_list = [dict(o or {}) for o in _per_model("options", options, k)]
+    mask_list = per_model("masks", masks, k)
+    option_list = [dict(o or {}) for o in per_model("options", options, k)]
     for o in option_list:
         o.pop("progress", None)
     outcomes: list[SearchResult | Exception | None] = [None] * k
@@ -784,16 +784,6 @@ def search_many(
             except Exception as err:
                 outcomes[i] = err
     return [o if o is not None else RuntimeError("not searched") for o in outcomes]
-
-
-def _per_model(arg: str, values: Sequence[Any] | None, k: int) -> list[Any]:
-    if values is None:
-        return [None] * k
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
-        raise TypeError(f"{arg} must be a list with one entry per model, got {values!r}")
-    if len(values) != k:
-        raise ValueError(f"{arg} has {len(values)} entries for {k} models; pass one per model")
-    return list(values)
 
 
 def _prepare(

@@ -23,13 +23,9 @@ from torch import Tensor
 
 from deepgnn.graph import Graph
 from deepgnn.models import GNN
-from deepgnn.models.stacked import STACKED_FAMILIES, Stack, architecture
+from deepgnn.models.stacked import Stack, architecture, model_obstacle
 from deepgnn.objective import objective, residuals, stacked_signal_terms
-from deepgnn.search._problem import Problem
-
-#: What a member asks of an evaluation: the objective; the objective and dJ/ds; the
-#: residuals; the residuals and their Jacobian dr/ds.
-_KINDS = ("value", "grad", "residuals", "jacobian")
+from deepgnn.search._problem import Problem, scale_gradient
 
 
 def stack_obstacle(models: Sequence[GNN], x: Tensor | None, y: Tensor | None) -> str | None:
@@ -38,10 +34,9 @@ def stack_obstacle(models: Sequence[GNN], x: Tensor | None, y: Tensor | None) ->
         return "random features or labels (data='random') differ between evaluations"
     first = models[0]
     for m in models:
-        if type(m).family != m.family or m.family not in STACKED_FAMILIES:
-            return f"family {m.family!r} has no stacked form"
-        if m.backend != "torch" or m.norm is not None or m.checkpoint not in (None, False):
-            return "a model with a norm, another backend or checkpointing has no stacked form"
+        found = model_obstacle(m)
+        if found is not None:
+            return found
         if architecture(m) != architecture(first):
             return "the models differ in architecture"
         if next(m.parameters()).device != next(first.parameters()).device:
@@ -84,7 +79,10 @@ class Pool:
 
     # ------------------------------------------------------------- member side
     def submit(self, m: int, kind: str, s: Tensor) -> tuple[Any, ...]:
-        """Member ``m``'s evaluation at ``s``; blocks until the round that computes it is done."""
+        """Member ``m``'s evaluation at ``s``; blocks until the round that computes it is done.
+
+        ``kind``: ``"value"`` (the objective), ``"grad"`` (and dJ/ds), ``"residuals"`` or
+        ``"jacobian"`` (the residuals and dr/ds)."""
         request = _Request(kind, s.detach().to(torch.float64).cpu().clone())
         with self.cond:
             self.pending[m] = request
@@ -257,13 +255,9 @@ class MemberProblem(Problem):
     def grad_s(self, stack: Stack, j: int, grads: dict[int, Tensor | None]) -> Tensor:
         """``<dT/dW, W>`` per searched weight and elementwise per gate entry, for slice ``j``
         (as :meth:`Problem._grad_s` for the model alone)."""
-        parts = []
-        for p, q in zip([*self.params, *self.gate_params.values()], self.stacked(stack)):
-            dw = grads.get(id(q))
-            d = torch.zeros_like(q[j]) if dw is None else dw[j]
-            prod = (d.detach() * q[j].detach()).to(torch.float64)
-            parts.append(prod.sum().reshape(1) if p.dim() > 1 else prod.flatten())
-        return torch.cat(parts).cpu()
+        stacked = self.stacked(stack)
+        slices = [None if (g := grads.get(id(q))) is None else g[j] for q in stacked]
+        return scale_gradient([q[j] for q in stacked], slices)
 
     def objective(self, terms: dict[str, Any]) -> Tensor:
         value: Tensor = objective(terms, form=self.form, weights=self.weights, state=self.state)

@@ -152,12 +152,7 @@ class Problem:
         if not target.requires_grad:
             return torch.zeros(self.dim, dtype=torch.float64)
         dws = torch.autograd.grad(target, tensors, retain_graph=retain_graph, allow_unused=True)
-        parts = []
-        for p, dw in zip(tensors, dws):
-            dw = torch.zeros_like(p) if dw is None else dw
-            prod = (dw.detach() * p.detach()).to(torch.float64)
-            parts.append(prod.sum().reshape(1) if p.dim() > 1 else prod.flatten())
-        return torch.cat(parts).cpu()
+        return scale_gradient(tensors, dws)
 
     def _terms(self, s: Tensor, index: int, *, create_graph: bool) -> tuple[dict, Tensor]:
         """Set the weights to ``s`` and measure: the signal terms and the objective."""
@@ -257,6 +252,17 @@ class Problem:
 
 
 # ------------------------------------------------------------------------ helpers
+def scale_gradient(weights: Sequence[Tensor], grads: Sequence[Tensor | None]) -> Tensor:
+    """dT/ds from dT/dW: ``<dT/dW, W>`` per weight matrix, elementwise for a gate vector (a
+    1-d tensor); a ``None`` gradient (unused) counts as zero. A float64 CPU vector."""
+    parts = []
+    for w, dw in zip(weights, grads):
+        dw = torch.zeros_like(w) if dw is None else dw
+        prod = (dw.detach() * w.detach()).to(torch.float64)
+        parts.append(prod.sum().reshape(1) if w.dim() > 1 else prod.flatten())
+    return torch.cat(parts).cpu()
+
+
 def bar(total: int, method: str, progress: bool) -> Any:
     """The progress bar of a search (nothing without ``progress``; plain lines off a terminal)."""
     return progress_bar(total=total, desc=f"spoginit {method}", enabled=progress)

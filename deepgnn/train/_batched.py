@@ -28,11 +28,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deepgnn._checks import resolve_device
+from deepgnn._checks import per_model, resolve_device
 from deepgnn._typing import Device, Precision
 from deepgnn.data import Dataset
 from deepgnn.models import GNN
-from deepgnn.models.stacked import STACKED_FAMILIES, MemberLoss, Stack, architecture, forward
+from deepgnn.models.stacked import (
+    STACKED_FAMILIES,
+    MemberLoss,
+    Stack,
+    architecture,
+    forward,
+    model_obstacle,
+    obstacle,
+)
 from deepgnn.train._loop import (
     PROTOCOL,
     InitSpec,
@@ -88,17 +96,9 @@ def batch_obstacle(
         >>> batch_obstacle("gcn") is None, batch_obstacle("revgcn")
         (True, "family 'revgcn' has no batched form (batched families: appnp, gat, gated_resgcn, gcn, gcnii, jknet, resgcn, rezero)")
     """
-    if family not in BATCHED_FAMILIES:
-        return (
-            f"family {family!r} has no batched form (batched families: "
-            f"{', '.join(BATCHED_FAMILIES)})"
-        )
-    if backend != "torch":
-        return f"backend={backend!r}: batched training runs deepgnn's own layers (backend='torch')"
-    if norm is not None:
-        return f"norm={norm!r}: batched models have no norms"
-    if checkpoint is not None and checkpoint is not False:
-        return f"checkpoint={checkpoint!r}: batched models store every activation"
+    found = obstacle(family, norm=norm, backend=backend, checkpoint=checkpoint)
+    if found is not None:
+        return found
     if schedule == "plateau":
         return (
             "schedule='plateau' lowers each run's learning rate on its own validation curve, "
@@ -228,14 +228,12 @@ def train_node_batched(
             f"dataset must be a node deepgnn.data.Dataset, got {type(dataset).__name__}; "
             "graph-classification datasets go to train_graph"
         )
-    seeds = _per_member("seeds", seeds, k)
-    init_list: list[InitSpec] = _per_member("inits", inits, k) if inits is not None else [None] * k
-    option_list: list[Mapping[str, Any] | None] = (
-        _per_member("init_options", init_options, k) if init_options is not None else [None] * k
-    )
-    split_list: list[int | None] = (
-        _per_member("splits", splits, k) if splits is not None else [None] * k
-    )
+    if seeds is None:
+        raise TypeError("seeds must be a sequence with one entry per model, got None")
+    seeds = per_model("seeds", seeds, k)
+    init_list: list[InitSpec] = per_model("inits", inits, k)
+    option_list: list[Mapping[str, Any] | None] = per_model("init_options", init_options, k)
+    split_list: list[int | None] = per_model("splits", splits, k)
     for seed, ini, opt in zip(seeds, init_list, option_list):
         check_options(seed=seed, device=device, init=ini, init_options=opt)
     check_options(restore_best=restore_best, precision=precision)
@@ -252,22 +250,11 @@ def train_node_batched(
         dropout=dropout,
         schedule=schedule,
     )
-    obstacle = batch_obstacle(
-        template.family,
-        norm=template.norm,
-        backend=template.backend,
-        checkpoint=template.checkpoint,
-        schedule=schedule,
-        multilabel=dataset.multilabel,
+    found = model_obstacle(template) or batch_obstacle(
+        template.family, schedule=schedule, multilabel=dataset.multilabel
     )
-    if obstacle is None and type(template).family != template.family:
-        # a wrapped PyG / DGL / PyTorch model may name a deepgnn family whose defaults it takes
-        obstacle = (
-            f"{type(template).__name__} is not deepgnn's own {template.family!r} model "
-            "(deepgnn.adapters.wrap); batched forms exist for deepgnn's families only"
-        )
-    if obstacle is not None:
-        raise ValueError(f"these runs cannot train batched: {obstacle}; train them one by one")
+    if found is not None:
+        raise ValueError(f"these runs cannot train batched: {found}; train them one by one")
     _check_samearchitecture(models, settings)
     if template.in_dim != dataset.num_features or template.out_dim != dataset.num_classes:
         raise ValueError(
@@ -379,15 +366,6 @@ def train_node_batched(
         stack.write_back(m, model, kept.get(m))
         model.train(diverged[m])  # train_node leaves a diverged model in training mode
     return [r for r in results if r is not None]
-
-
-def _per_member(arg: str, values: Any, k: int) -> list[Any]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{arg} must be a sequence with one entry per model, got {values!r}")
-    values = list(values)
-    if len(values) != k:
-        raise ValueError(f"{arg} has {len(values)} entries for {k} models; pass one per model")
-    return values
 
 
 def _describe(model: GNN) -> str:
