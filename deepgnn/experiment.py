@@ -879,14 +879,13 @@ def run_cells(
     # the group's SPoGInit searches together: one stacked evaluation per round
     start = time.perf_counter()
     failed = _run_searches(searches)
-    for i, _, _, row in prepared:
-        if i in searches:  # each searched member's initialization took the group's searches
-            row["init_seconds"] = row.get("init_seconds", 0.0) + time.perf_counter() - start
+    searching = time.perf_counter() - start
     for i, model, ds, row in prepared:
         try:
             if i in failed:
                 raise failed[i]
-            if i in searches:
+            if i in searches:  # its initialization took the group's searches
+                row["init_seconds"] = row.get("init_seconds", 0.0) + searching
                 model.to(dev)
                 if "signal_init" in record:
                     row.update(_signal_columns("init", model, ds, specs[i].seed, measures))

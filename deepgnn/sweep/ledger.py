@@ -356,12 +356,17 @@ def summarize(
     return SweepStatus(len(cells), done, running, failed, left, eta, where=where, work_seconds=work)
 
 
+def _lead(unit: Any) -> tuple[Any, bool]:
+    """The cell that stands for ``unit`` (a tuning unit's first cell) and whether it tunes."""
+    cells = getattr(unit, "cells", None)
+    return (cells[0] if cells else unit), cells is not None
+
+
 def _cost(unit: Any) -> tuple[str, float]:
     """A unit's kind (``"tune"`` or ``"cell"``) and its cost weight: its depth (its cells' for a
     tuning unit), at least 1."""
-    cells = getattr(unit, "cells", None)
-    cell = cells[0] if cells else unit
-    return ("tune" if cells is not None else "cell"), float(max(getattr(cell, "depth", 1) or 1, 1))
+    cell, tunes = _lead(unit)
+    return ("tune" if tunes else "cell"), float(max(getattr(cell, "depth", 1) or 1, 1))
 
 
 class Heartbeat:
@@ -414,11 +419,10 @@ def cost_rank(unit: Any) -> tuple[int, int, int]:
         >>> cost_rank(deep) > cost_rank(shallow)
         True
     """
-    cells = getattr(unit, "cells", None)
-    cell = cells[0] if cells else unit
+    cell, tunes = _lead(unit)
     depth = getattr(cell, "depth", 0)
     init = str(getattr(cell, "init", "") or "")
-    return (int(cells is not None), int(depth or 0), int(init.startswith("spoginit")))
+    return (int(tunes), int(depth or 0), int(init.startswith("spoginit")))
 
 
 class Ledger:
@@ -819,7 +823,10 @@ def status(
     storage: str | None = None,
     out: str | Path | None = None,
 ) -> SweepStatus:
-    """Count the sweep's cells that are done, running, failed and left, with the work left (and an ETA while workers run).
+    """Count the sweep's cells that are done, running, failed and left, with the work left.
+
+    :attr:`SweepStatus.work_seconds` estimates the work left in one worker's seconds;
+    :attr:`SweepStatus.eta_seconds` the time to finish while workers run.
 
     Opens the storage read-only: nothing is written, not even to a journal file. A claim
     whose worker is gone counts as left. A sweep that never ran (no journal, or no study of

@@ -169,6 +169,7 @@ def run_unit(
     ``study`` is the unit's own Optuna study; whoever calls this holds the unit's claim, so a
     trial left ``RUNNING`` there belongs to a worker that died: it is failed and not counted.
     """
+    import optuna
     from optuna.trial import TrialState
 
     from deepgnn.experiment import reuse_searches
@@ -182,8 +183,38 @@ def run_unit(
         train["epochs"] = space.epochs
     epochs = int(train.get("epochs") or 0)
     every = max(1, epochs // 50) if epochs else 5  # report a point of the curve every ~2%
+    counted = (TrialState.COMPLETE, TrialState.PRUNED)
     with reuse_searches():  # every trial starts from one SPoGInit search, not one each
-        _trials(unit, space, study, base, train, every, device=device, run_cell=run_cell)
+        failures = 0
+        while len(study.get_trials(deepcopy=False, states=counted)) < space.n_trials:
+            trial = study.ask()
+            settings = space.suggest(trial)
+
+            def report(row: dict[str, float], trial: Any = trial) -> None:
+                epoch = int(row["epoch"])
+                if epoch % every == 0 and math.isfinite(row["val"]):
+                    trial.report(row["val"], epoch)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+            spec = replace(base, train={**train, **settings})
+            try:
+                result = run_cell(spec, device=device, on_epoch=report).result
+            except optuna.TrialPruned:
+                study.tell(trial, state=TrialState.PRUNED)
+                continue
+            except Exception as err:
+                failures += 1
+                log.warning("%s: trial %d failed: %s", unit.key, trial.number, err)
+                study.tell(trial, state=TrialState.FAIL)
+                if failures >= 3:
+                    raise RuntimeError(
+                        f"{unit.key}: {failures} tuning trials failed; the last: {err}"
+                    ) from err
+                continue
+            value = result.val if math.isfinite(result.val) else float("-inf")
+            trial.set_user_attr("untrained", bool(result.untrained))
+            study.tell(trial, value)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise RuntimeError(f"{unit.key}: no tuning trial completed (all pruned or failed)")
@@ -191,58 +222,8 @@ def run_unit(
     row: dict[str, Any] = {f"tuned_{k}": v for k, v in best.params.items()}
     row.update(
         tune_best_val=best.value,
-        tune_trials=len(
-            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        ),
+        tune_trials=len(study.get_trials(deepcopy=False, states=counted)),
         tune_pruned=len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
         status="ok",
     )
     return row
-
-
-def _trials(
-    unit: TuneUnit,
-    space: TuneSpace,
-    study: Any,
-    base: Any,
-    train: dict[str, Any],
-    every: int,
-    *,
-    device: Any,
-    run_cell: Any,
-) -> None:
-    """Ask, run and tell trials until the study holds ``space.n_trials`` counted ones."""
-    import optuna
-    from optuna.trial import TrialState
-
-    counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    failures = 0
-    while len(study.get_trials(deepcopy=False, states=counted)) < space.n_trials:
-        trial = study.ask()
-        settings = space.suggest(trial)
-
-        def report(row: dict[str, float], trial: Any = trial) -> None:
-            epoch = int(row["epoch"])
-            if epoch % every == 0 and math.isfinite(row["val"]):
-                trial.report(row["val"], epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-        spec = replace(base, train={**train, **settings})
-        try:
-            result = run_cell(spec, device=device, on_epoch=report).result
-        except optuna.TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
-            continue
-        except Exception as err:
-            failures += 1
-            log.warning("%s: trial %d failed: %s", unit.key, trial.number, err)
-            study.tell(trial, state=TrialState.FAIL)
-            if failures >= 3:
-                raise RuntimeError(
-                    f"{unit.key}: {failures} tuning trials failed; the last: {err}"
-                ) from err
-            continue
-        value = result.val if math.isfinite(result.val) else float("-inf")
-        trial.set_user_attr("untrained", bool(result.untrained))
-        study.tell(trial, value)
