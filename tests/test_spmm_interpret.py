@@ -32,6 +32,7 @@ def rel(a, b):
     return float((a.double() - b).norm() / b.norm().clamp_min(1e-300))
 
 rng = np.random.default_rng(0)
+torch.manual_seed(0)  # the same features, bias and weights every run: a deterministic check
 n = 96  # nodes 80..95 are isolated (degree 0: a row holding only its self loop)
 hub = rng.choice(np.arange(1, 80), 60, replace=False)  # node 0 holds most edges
 a, b = rng.integers(1, 80, (2, 40))
