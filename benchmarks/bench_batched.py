@@ -21,6 +21,7 @@ machine, then combine their files anywhere::
     python benchmarks/bench_batched.py --part checks        # bench_batched_checks.{json,md}
     python benchmarks/bench_batched.py --part cora          # bench_batched_cora.{json,md}
     python benchmarks/bench_batched.py --part minesweeper   # bench_batched_minesweeper.*
+    python benchmarks/bench_batched.py --part tuning        # tuning trials per minute
     python benchmarks/bench_batched.py --combine results/bench_batched_{checks,cora,minesweeper}.json
 
 The full run makes four sweep runs of at most ``--budget`` seconds each (default 220; the cells
@@ -67,6 +68,10 @@ SLICES: dict[str, tuple[str, str | None, int, int]] = {
     "minesweeper": ("paper_heterophilous", "minesweeper", 14, 3),
     # the whole study (both datasets, the three families), batched: minutes for all of it
     "planetoid": ("paper_planetoid", None, 9, 10),
+    # per-cell tuning (CiteSeer, tanh GCN: 30 tuning units of 20 trials, then 90 cells):
+    # units tuned one per process against units of one depth tuned in lockstep, their trials
+    # batched; measured in tuning trials per minute (the budget ends within the tuning)
+    "tuning": ("tuned_citeseer_minesweeper", "citeseer", 14, 6),
 }
 
 
@@ -111,6 +116,8 @@ def slice_config(
         raw["init"]["name"] = ["xavier", "kaiming", "conventional"]
         raw["init"] = {"name": raw["init"]["name"]}
         raw["train"]["epochs"] = 20
+        if "tune" in raw:
+            raw["tune"].update(n_trials=6, epochs=20)
     return raw
 
 
@@ -146,7 +153,11 @@ def run_slice(raw: dict[str, Any], out: Path, workers: int, device: str, budget:
     done = [r for r in rows if r.get("status") in ("ok", "diverged")]
     log_text = (out / "log.txt").read_text(errors="replace")
     groups = [int(r.get("group_size", 1)) for r in done]
+    tuning = _tuning_counts(config, out) if config.tune is not None else {}
+    if tuning:
+        tuning["trials_per_minute"] = tuning["trials"] / (wall / 60.0) if wall > 0 else math.nan
     return {
+        **tuning,
         "workers": workers,
         "batch_cells": raw["batch_cells"],
         "cuda_graph": raw["train"]["cuda_graph"],
@@ -163,6 +174,42 @@ def run_slice(raw: dict[str, Any], out: Path, workers: int, device: str, budget:
         # searches) and training, which bound the slice's wall time
         "by_depth": _by_depth(done),
         "rows": {r["cell"]: r for r in done},
+    }
+
+
+def _tuning_counts(config: Any, out: Path) -> dict[str, Any]:
+    """A tuned sweep's tuning so far: trials that count (complete or pruned), pruned ones,
+    units finished, and the units' group sizes."""
+    if not (out / "sweep.journal").exists():
+        return {}
+    import optuna
+    from optuna.trial import TrialState
+
+    from deepgnn.sweep.ledger import Ledger, storage_for
+    from deepgnn.sweep.tune import TuneUnit
+
+    storage = storage_for(config, None, out, read_only=True)
+    prefix = f"{config.name}.tune."
+    trials = pruned = 0
+    for summary in optuna.get_all_study_summaries(storage):
+        if summary.study_name.startswith(prefix):
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            states = [t.state for t in study.get_trials(deepcopy=False)]
+            trials += sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+            pruned += sum(s == TrialState.PRUNED for s in states)
+    ledger = Ledger(config, out=out, missing_ok=True)
+    units = [
+        min(s.complete, key=lambda t: t.number).user_attrs["row"]
+        for key, s in ledger.states().items()
+        if s.complete and isinstance(ledger.by_key[key], TuneUnit)
+    ]
+    sizes = [int(r.get("group_size", 1)) for r in units]
+    return {
+        "tuning_units": sum(isinstance(u, TuneUnit) for u in ledger.units),
+        "tuning_units_done": len(units),
+        "trials": trials,
+        "trials_pruned": pruned,
+        "mean_tuning_group": sum(sizes) / len(sizes) if sizes else math.nan,
     }
 
 
@@ -454,6 +501,34 @@ def markdown(report: dict[str, Any]) -> str:
                 + ("—" if math.isnan(ratio) else f"{ratio:.2f}x")
                 + " | "
                 f"{STUDY_CELLS / run['cells_per_minute']:.1f} |"
+            )
+    tuned = [
+        (name, label, run)
+        for name, runs in report["slices"].items()
+        for label, run in runs.items()
+        if isinstance(run, dict) and "trials" in run
+    ]
+    if tuned:
+        lines += [
+            "",
+            "Tuning (trials that count: complete or pruned; the ratio against the units tuned "
+            "one per process):",
+            "",
+            "| slice | runner | workers | trials (pruned) | units done / total | wall s | "
+            "trials per minute | mean units together | ratio |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, label, run in tuned:
+            runs = report["slices"][name]
+            base = runs.get("alone", {}).get("trials_per_minute", math.nan)
+            ratio = run["trials_per_minute"] / base if base else math.nan
+            lines.append(
+                f"| {name} | {label} | {run['workers']} | {run['trials']} ({run['trials_pruned']}) "
+                f"| {run['tuning_units_done']} / {run['tuning_units']} | "
+                f"{run['wall_seconds']:.1f} | {run['trials_per_minute']:.1f} | "
+                f"{run['mean_tuning_group']:.1f} | "
+                + ("—" if math.isnan(ratio) else f"{ratio:.2f}x")
+                + " |"
             )
     lines += ["", "Batched against alone, cells both recorded:", ""]
     for name, runs in report["slices"].items():

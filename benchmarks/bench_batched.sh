@@ -10,6 +10,7 @@
 #   benchmarks/bench_batched.sh --part checks --out "$OUT"        # ~3 min
 #   benchmarks/bench_batched.sh --part cora --out "$OUT"          # <= ~9 min
 #   benchmarks/bench_batched.sh --part minesweeper --out "$OUT"   # <= ~9 min
+#   benchmarks/bench_batched.sh --part tuning --out "$OUT"        # <= ~9 min (tuning trials)
 #   python benchmarks/bench_batched.py --combine bench_batched_{checks,cora,minesweeper}.json
 #
 # Arguments go to benchmarks/bench_batched.py (--slices, --batched-workers, --budget, ...).

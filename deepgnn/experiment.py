@@ -341,6 +341,8 @@ class _Search:
     model: GNN
     ds: Dataset
     options: dict[str, Any]
+    #: where its weights are kept once searched, while :func:`reuse_searches` is on
+    key: str | None = None
 
 
 #: SPoGInit-initialized weights by cell (all but its training settings), while
@@ -401,13 +403,13 @@ def _init_node_model(
             base_options = {"layers": layers} if "layers" in init.options(base) else {}
             init.init_(model, base, **base_options)
     model.to(dev)
-    if defer and options.get("data", "real") == "real":
-        options.pop("data", None)
-        return _Search(model, ds, options)
     key = _search_key(spec, ds, dev) if _SEARCHED is not None else None
     if _SEARCHED is not None and key in _SEARCHED:
         model.load_state_dict(_SEARCHED[key])
         return None
+    if defer and options.get("data", "real") == "real":
+        options.pop("data", None)
+        return _Search(model, ds, options, key)
     init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
     if _SEARCHED is not None and key is not None:
         _SEARCHED[key] = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -444,6 +446,11 @@ def _run_searches(searches: dict[int, _Search]) -> dict[int, Exception]:
             failed[i] = result
         else:
             init.scale_(searches[i].model, result.scales, gates=result.gates)
+            key = searches[i].key
+            if _SEARCHED is not None and key is not None:
+                _SEARCHED[key] = {
+                    k: v.detach().clone() for k, v in searches[i].model.state_dict().items()
+                }
     return failed
 
 
@@ -734,19 +741,24 @@ def _finish(
     return CellResult(row=row, result=result, model=model)
 
 
+#: The training settings each member of a batched group has its own of (:func:`run_cells`).
+_PER_MEMBER = ("lr", "weight_decay", "dropout")
+
+
 def batch_key(spec: CellSpec) -> str | None:
     """Return what cells must share to train as one batch, or ``None`` if ``spec`` cannot.
 
-    Cells with equal keys differ only in their seed, initialization (scheme and options) and
-    split, and :func:`run_cells` trains them together
-    (:func:`deepgnn.train.train_node_batched`): same dataset, dataset options and data folder,
-    family, depth, model options and training settings. ``None`` for graph datasets and for settings
+    Cells with equal keys differ only in their seed, initialization (scheme and options),
+    split, learning rate, weight decay (a number) and dropout, and :func:`run_cells` trains them
+    together (:func:`deepgnn.train.train_node_batched`, each member with its own of these):
+    same dataset, dataset options and data folder, family, depth, model options and the other
+    training settings. ``None`` for graph datasets and for settings
     :func:`deepgnn.train.batch_obstacle` refuses (a family without batched form, norms,
     checkpointing, ``schedule="plateau"``, DropEdge).
 
     Example:
         >>> a = CellSpec("cora", "gcn", 8, init="xavier", seed=0, train={"epochs": 50})
-        >>> b = CellSpec("cora", "gcn", 8, init="spoginit", seed=2, train={"epochs": 50})
+        >>> b = CellSpec("cora", "gcn", 8, init="spoginit", seed=2, train={"epochs": 50, "lr": 0.1})
         >>> batch_key(a) == batch_key(b), batch_key(CellSpec("cora", "revgcn", 8))
         (True, None)
     """
@@ -754,6 +766,9 @@ def batch_key(spec: CellSpec) -> str | None:
         return None
     train_kw = _train_options(spec)
     train_kw.pop("split", None)
+    for name in _PER_MEMBER:
+        if not isinstance(train_kw.get(name), Mapping):  # a per-kind decay is shared
+            train_kw.pop(name, None)
     model = dict(spec.model)
     obstacle = train.batch_obstacle(
         spec.family,
@@ -787,6 +802,7 @@ def run_cells(
     curve_every: int = 1,
     models: Sequence[str | Path | None] | None = None,
     progress: bool = False,
+    on_epoch: Sequence[Any] | None = None,
 ) -> list[CellResult | Exception]:
     """Run cells of one :func:`batch_key` as one batched training; one outcome per cell.
 
@@ -800,13 +816,19 @@ def run_cells(
     initialization, its signal summary) is that cell's outcome, and the others go on; if the
     batched training itself raises (e.g. out of memory), the prepared cells train one by one.
     A dataset that cannot batch (multi-label) runs its cells one by one through
-    :func:`run_cell`.
+    :func:`run_cell`. Each cell trains with its own learning rate, weight decay and dropout
+    (the settings a tuner varies between trials). Inside :func:`reuse_searches`, a cell whose
+    search ran before starts from its weights, and the group's new searches are kept.
 
     Args:
         specs: cells whose :func:`batch_key` is one and the same (not ``None``).
         device, record, measures, curve_every, progress: as for :func:`run_cell`.
         curves: one curve file (or ``None``) per cell.
         models: one models file (or ``None``) per cell, as :func:`run_cell`'s ``models``.
+        on_epoch: one callable (or ``None``) per cell, called with each of its epochs' log
+            row, as :func:`run_cell`'s ``on_epoch``: an exception it raises (a pruner's
+            ``optuna.TrialPruned``) ends that cell's training and is its outcome; the others
+            train on.
 
     Returns:
         Per cell, in order, its :class:`CellResult` or the exception it raised.
@@ -824,7 +846,8 @@ def run_cells(
         )
     paths = list(curves) if curves is not None else [None] * len(specs)
     model_paths = list(models) if models is not None else [None] * len(specs)
-    for arg, given in (("curves", paths), ("models", model_paths)):
+    hooks = list(on_epoch) if on_epoch is not None else [None] * len(specs)
+    for arg, given in (("curves", paths), ("models", model_paths), ("on_epoch", hooks)):
         if len(given) != len(specs):
             raise ValueError(
                 f"{arg} has {len(given)} entries for {len(specs)} cells; pass one per cell"
@@ -845,6 +868,7 @@ def run_cells(
                 curve_every=curve_every,
                 models=model_paths[i],
                 progress=progress,
+                on_epoch=hooks[i],
             )
         except Exception as err:
             return err
@@ -859,8 +883,26 @@ def run_cells(
     members: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
     splits: list[int | None] = []
     saved: dict[int, _Saved] = {}
-    train_kw = _train_options(specs[0])  # the same for every cell of the key, but the split
-    train_kw.pop("split", None)
+    own_kw = [_train_options(spec) for spec in specs]  # the same but for split and _PER_MEMBER
+    for kw in own_kw:
+        kw.pop("split", None)
+    stopped: dict[int, Exception] = {}
+
+    def stopper(i: int) -> Any:
+        """Cell ``i``'s callback for the batched trainer: its exception stops the cell."""
+        hook = hooks[i]
+        if hook is None:
+            return None
+
+        def call(row: dict[str, float]) -> bool:
+            try:
+                hook(row)
+            except Exception as err:
+                stopped[i] = err
+                return True
+            return False
+
+        return call
     prepared: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
     searches: dict[int, _Search] = {}
     for i, spec in enumerate(specs):
@@ -899,6 +941,12 @@ def run_cells(
     if members:
         whole = _dataset(specs[0], dev)
         results: list[TrainResult | Exception] = []
+        shared = {k: v for k, v in own_kw[0].items() if k not in _PER_MEMBER}
+        per_member: dict[str, Any] = {
+            name: [own_kw[i].get(name) for i, _, _, _ in members]
+            for name in _PER_MEMBER
+            if any(name in own_kw[i] for i, _, _, _ in members)
+        }
         try:
             results += train.train_node_batched(
                 [model for _, model, _, _ in members],
@@ -907,7 +955,9 @@ def run_cells(
                 splits=splits,
                 device=dev,
                 progress=progress,
-                **train_kw,
+                on_epoch=[stopper(i) for i, _, _, _ in members],
+                **shared,
+                **per_member,
             )
             together = len(members)
         except Exception as err:
@@ -919,15 +969,21 @@ def run_cells(
                 err,
             )
             results = []
+            stopped.clear()
             for i, model, ds, _ in members:
                 try:
                     results.append(
-                        train_node(model, ds, device=dev, seed=specs[i].seed, **train_kw)
+                        train_node(
+                            model, ds, device=dev, seed=specs[i].seed, on_epoch=hooks[i], **own_kw[i]
+                        )
                     )
                 except Exception as failed:
                     results.append(failed)
             together = 1
         for (i, model, ds, row), result in zip(members, results):
+            if i in stopped:  # its callback's exception ended its training
+                outcomes[i] = stopped[i]
+                continue
             if isinstance(result, Exception):
                 outcomes[i] = result
                 continue

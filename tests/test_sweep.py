@@ -1785,3 +1785,65 @@ def test_a_group_larger_than_the_batch_limit_spreads_its_inits(tmp_path):
     for i in range(0, 8, 2):
         assert {order[i].init, order[i + 1].init} == {"xavier", "kaiming"}, i
     assert set(sweep.report(config, out=out)["group_size"]) == {2}
+
+
+def test_tuning_units_of_one_shape_tune_in_lockstep_and_find_what_they_find_alone(tmp_path):
+    # Two inits of one dataset x family x depth: batched, their units tune in rounds (each
+    # round's trials train as one batch, each with its own lr and dropout, a pruned trial
+    # leaving the batch); alone, one after the other. Each unit's study sees the same trials.
+    tune = TUNE.format(epochs=20).replace("n_trials = 3", "n_trials = 8")
+    extra = '[init]\nname = ["xavier", "kaiming"]\n' + tune
+    text = TINY.format(name="lockstep", epochs=20, retries=0, extra=extra)
+    text = text.replace('family = ["gcn", "resgcn"]', 'family = "gcn"').replace(
+        "depth = [1, 2]", "depth = 2"
+    )
+    text = text.replace("seed = [0, 1]", "seed = [0]")
+    runs = {}
+    for name, head in (("batched", ""), ("alone", "batch_cells = false\n")):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(head + text)
+        config, out = sweep.load_config(path), tmp_path / name
+        state = sweep.run(config, out=out, progress=False)
+        assert state.finished and state.done == 4 and state.failed == 0
+        trials = {}
+        for unit in config.units()[:2]:
+            study = sweep.ledger.Ledger(config, out=out).tuning_study(unit)
+            trials[unit.key] = [(t.state.name, t.params, t.value) for t in study.trials]
+        runs[name] = (trials, sweep.open_study(config, out=out))
+    batched, alone = runs["batched"][0], runs["alone"][0]
+    assert batched.keys() == alone.keys()
+    states = Counter()
+    for key in batched:
+        assert [(s, p) for s, p, _ in batched[key]] == [(s, p) for s, p, _ in alone[key]]
+        for (_, _, a), (_, _, b) in zip(batched[key], alone[key]):
+            assert a == b or a == pytest.approx(b, abs=1e-6)
+        states.update(s for s, _, _ in batched[key])
+    assert states["PRUNED"] > 0 and states["COMPLETE"] > 0  # the pruner stopped some trials
+    rows = [t.user_attrs["row"] for t in runs["batched"][1].trials if "row" in t.user_attrs]
+    sizes = {r["cell"].startswith("tune-"): r["group_size"] for r in rows}
+    assert sizes == {True: 2, False: 2}  # the two units tuned together, then their cells trained together
+
+
+def test_lockstep_tuning_searches_spoginit_once_per_unit(tmp_path, monkeypatch):
+    # The deferred searches of a batched group use the tuning's cache too: a SPoGInit unit
+    # searches in its first round only; its cell searches afresh after it.
+    searched = []
+    real = experiment.search_many
+
+    def counted(models, *args, **kw):
+        searched.append(len(models))
+        return real(models, *args, **kw)
+
+    monkeypatch.setattr(experiment, "search_many", counted)
+    extra = '[init]\nname = ["spoginit", "xavier"]\n[init.spoginit]\nn_trials = 3\n'
+    text = TINY.format(name="lockspog", epochs=4, retries=0, extra=extra + TUNE.format(epochs=4))
+    text = text.replace('family = ["gcn", "resgcn"]', 'family = "gcn"')
+    text = text.replace("depth = [1, 2]", "depth = 2").replace("seed = [0, 1]", "seed = [0]")
+    path = tmp_path / "lockspog.toml"
+    path.write_text(text)
+    config = sweep.load_config(path)
+    state = sweep.run(config, out=tmp_path / "out", progress=False)
+    assert state.finished and state.done == 4 and state.failed == 0
+    counts = _tuning_trials(config, tmp_path / "out")
+    assert sum(c["COMPLETE"] + c["PRUNED"] for c in counts.values()) == 6
+    assert searched == [1, 1]  # the unit's first round, then its cell

@@ -217,7 +217,7 @@ def test_masks_of_a_captured_step_are_drawn_into_buffers_the_forward_consumes(co
         generators = [torch.Generator().manual_seed(s) for s in seeds]
         masks = cora64.train_mask.expand(len(seeds), -1)
         optimizer = torch.optim.Adam(list(stack.p.values()))
-        steps = _Steps(stack, cora64, masks, optimizer, 0.5, generators)
+        steps = _Steps(stack, cora64, masks, optimizer, [0.5] * len(seeds), generators)
         steps.drop.training = steps.drop.recording = True
         expected = steps.step()  # eager masks; records their shapes
         steps.drop.recording = False
@@ -257,3 +257,76 @@ def test_each_member_ends_with_the_weights_of_its_run_alone(cora64, restore_best
         row = result.log.iloc[result.best_epoch - 1] if restore_best else result.log.iloc[-1]
         assert cora64.evaluate(logits, cora64.val_mask) == pytest.approx(row["val"], abs=1e-12)
         assert cora64.evaluate(logits, cora64.test_mask) == pytest.approx(row["test"], abs=1e-12)
+
+
+@pytest.mark.parametrize(("family", "schedule"), [("gcn", "constant"), ("resgcn", "cosine")])
+def test_members_with_their_own_rate_decay_and_dropout_match_their_runs_alone(
+    cora64, family, schedule
+):
+    # A tuner's trials: each member its own lr, weight decay and dropout (one at rate 0), so
+    # the optimizer is MemberAdam; under cosine the schedule's factor scales every member.
+    own = [
+        {"lr": 0.02, "weight_decay": 5e-4, "dropout": 0.5},
+        {"lr": 0.003, "weight_decay": 0.0, "dropout": 0.0},
+        {"lr": 0.01, "weight_decay": 1e-2, "dropout": 0.2},
+    ]
+    shared = {"epochs": 40, "patience": None, "schedule": schedule}
+    alone = []
+    for seed, init, settings in zip(SEEDS, INITS, own):
+        model = _model(cora64, family, seed)
+        result = train_node(model, cora64, init=init, seed=seed, device="cpu", **shared, **settings)
+        alone.append((model, result))
+    models = [_model(cora64, family, s) for s in SEEDS]
+    per_member = {name: [o[name] for o in own] for name in own[0]}
+    results = train_node_batched(
+        models, cora64, seeds=SEEDS, inits=INITS, device="cpu", **shared, **per_member
+    )
+    loss, weights = _gap(alone, models, results)
+    assert loss < 1e-9 and weights < 1e-9, (loss, weights)
+    for (_, solo), result in zip(alone, results):
+        assert result.best_epoch == solo.best_epoch
+        assert result.val == pytest.approx(solo.val, abs=1e-12)
+        # the log's lr is each member's own, under the schedule
+        assert result.log["lr"].to_numpy() == pytest.approx(solo.log["lr"].to_numpy(), rel=1e-12)
+
+
+def test_a_member_whose_callback_says_stop_stops_there_and_the_others_go_on(cora64):
+    # What a tuner's pruner does: member 1 stops after epoch 7; it ends as a 7-epoch run alone.
+    settings = {"lr": 0.01, "dropout": 0.5, "patience": None}
+    seen: list[list[int]] = [[], [], []]
+
+    def hook(m):
+        def on_epoch(row):
+            seen[m].append(int(row["epoch"]))
+            return m == 1 and row["epoch"] == 7
+
+        return on_epoch
+
+    models = [_model(cora64, "gcn", s) for s in SEEDS]
+    results = train_node_batched(
+        models,
+        cora64,
+        seeds=SEEDS,
+        inits=INITS,
+        device="cpu",
+        epochs=30,
+        on_epoch=[hook(0), hook(1), None],
+        **settings,
+    )
+    assert seen[0] == list(range(1, 31)) and seen[1] == list(range(1, 8)) and seen[2] == []
+    assert [r.epochs for r in results] == [30, 7, 30]
+    solo = _model(cora64, "gcn", SEEDS[1])
+    short = train_node(solo, cora64, init=INITS[1], seed=SEEDS[1], device="cpu", epochs=7, **settings)
+    assert results[1].val == pytest.approx(short.val, abs=1e-12)
+    for p, q in zip(solo.parameters(), models[1].parameters()):
+        assert float((p - q).detach().abs().max()) < 1e-9
+
+
+def test_per_member_settings_are_checked_by_name(cora64):
+    models = [_model(cora64, "gcn", s) for s in (0, 1)]
+    with pytest.raises(ValueError, match="lr has 3 entries for 2 models"):
+        train_node_batched(models, cora64, seeds=[0, 1], lr=[0.1, 0.2, 0.3], epochs=2, device="cpu")
+    with pytest.raises(ValueError, match="lr=-1"):
+        train_node_batched(models, cora64, seeds=[0, 1], lr=[0.1, -1], epochs=2, device="cpu")
+    with pytest.raises(TypeError, match="on_epoch must be a callable"):
+        train_node_batched(models, cora64, seeds=[0, 1], on_epoch=[None, 3], epochs=2, device="cpu")

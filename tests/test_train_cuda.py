@@ -94,9 +94,12 @@ def test_cuda_graph_divergence_is_recorded(cora):
 
 @pytest.mark.parametrize("family", ["gcn", "resgcn", "gcnii"])
 @pytest.mark.parametrize("cuda_graph", [False, True], ids=["eager", "graphed"])
-def test_batched_members_equal_their_runs_alone_on_cuda(cora, family, cuda_graph):
+@pytest.mark.parametrize("own_rates", [False, True], ids=["shared", "per_member"])
+def test_batched_members_equal_their_runs_alone_on_cuda(cora, family, cuda_graph, own_rates):
     # No dropout: nothing random in a step, so batched (eager or replayed) and alone differ
-    # only by float rounding, with a cosine schedule shared by the members. Eager in float64
+    # only by float rounding, with a cosine schedule shared by the members; with own_rates
+    # each member its own lr and weight decay (MemberAdam, the schedule's factor a device
+    # tensor the captured step reads). Eager in float64
     # (torch.sparse), to 1e-9; replayed in float32 (deepgnn's Triton SpMM, which the graphs
     # capture), to the tolerance of train_node's own graphed-against-eager test.
     import dataclasses
@@ -112,13 +115,15 @@ def test_batched_members_equal_their_runs_alone_on_cuda(cora, family, cuda_graph
     def model(seed):
         return deepgnn.build(family, ds.num_features, 7, 4, width=16, seed=seed).to(dtype)
 
+    own = {"lr": [0.02, 0.005, 0.01], "weight_decay": [5e-4, 0.0, 1e-3]} if own_rates else {}
     alone = []
-    for s, i in zip(seeds, inits):
+    for n, (s, i) in enumerate(zip(seeds, inits)):
         m = model(s)
-        alone.append((m, train_node(m, ds, init=i, seed=s, **settings)))
+        mine = {k: v[n] for k, v in own.items()}
+        alone.append((m, train_node(m, ds, init=i, seed=s, **settings, **mine)))
     models = [model(s) for s in seeds]
     results = train_node_batched(
-        models, ds, seeds=seeds, inits=inits, cuda_graph=cuda_graph, **settings
+        models, ds, seeds=seeds, inits=inits, cuda_graph=cuda_graph, **settings, **own
     )
     for (solo, solo_result), member, result in zip(alone, models, results):
         torch.testing.assert_close(

@@ -39,7 +39,7 @@ from deepgnn._io import NO_SPACE, stop_on_os_error
 from deepgnn._progress import progress_bar
 from deepgnn.sweep.config import SweepConfig, as_config, out_dir
 from deepgnn.sweep.ledger import Claim, Ledger, SweepStatus, status
-from deepgnn.sweep.tune import TuneUnit, run_unit
+from deepgnn.sweep.tune import TuneUnit, run_unit, run_units
 
 __all__ = ["run"]
 
@@ -260,17 +260,20 @@ def _log_models_size(config: SweepConfig, folder: Path) -> None:
 
 
 def _grouper() -> Callable[[Any], str | None]:
-    """A unit's batch group: its :func:`deepgnn.experiment.batch_key` and its tuning group
-    (the cells of one tuning group train with one tuned setting), ``None`` for tuning units
-    and cells that cannot batch. Computed once per unit."""
+    """A unit's batch group, ``None`` where it cannot batch; computed once per unit.
+
+    A cell's is its :func:`deepgnn.experiment.batch_key` (cells of other tuning groups batch
+    together, each with its own tuned settings); a tuning unit's is its trials' batch key
+    (the units of one dataset, family and depth tune in lockstep:
+    :func:`deepgnn.sweep.tune.run_units`), kept apart from the cells'.
+    """
     known: dict[str, str | None] = {}
 
     def group_of(unit: Any) -> str | None:
-        if isinstance(unit, TuneUnit):
-            return None
         if unit.key not in known:
-            key = experiment.batch_key(unit.spec())
-            known[unit.key] = None if key is None else f"{key}|{unit.tune_key}"
+            tunes = isinstance(unit, TuneUnit)
+            key = experiment.batch_key((unit.cells[0] if tunes else unit).spec())
+            known[unit.key] = None if key is None else f"{'tune' if tunes else 'cell'}|{key}"
         return known[unit.key]
 
     return group_of
@@ -294,7 +297,11 @@ def _run_group(
     worker: str,
 ) -> None:
     """Run claimed cells of one batch group together (:func:`deepgnn.experiment.run_cells`)
-    and record each cell's row (``wall_seconds``: the group's time) or error on its own."""
+    and record each cell's row (``wall_seconds``: the group's time) or error on its own;
+    tuning units through :func:`_run_tuning_group`."""
+    if isinstance(claims[0].cell, TuneUnit):
+        _run_tuning_group(ledger, claims, device=device, versions=versions, worker=worker)
+        return
     config = ledger.config
     specs, settings = [], []
     for claim in claims:
@@ -329,7 +336,79 @@ def _run_group(
                 except Exception as failed:
                     outcomes.append(failed)
     wall = time.perf_counter() - start
-    for claim, outcome, tuned in zip(claims, outcomes, settings):
+    rows: list[dict[str, Any] | Exception] = []
+    for outcome, tuned in zip(outcomes, settings):
+        if isinstance(outcome, Exception):
+            rows.append(outcome)
+        else:
+            rows.append({**outcome.row, **{f"tuned_{k}": v for k, v in tuned.items()}})
+    _record_group(ledger, claims, rows, wall=wall, device=device, versions=versions, worker=worker)
+
+
+def _run_tuning_group(
+    ledger: Ledger,
+    claims: list[Claim],
+    *,
+    device: str | None,
+    versions: dict[str, str],
+    worker: str,
+) -> None:
+    """Tune claimed units of one batch group in lockstep (:func:`deepgnn.sweep.tune.run_units`)
+    and record each unit's row or error on its own; if the lockstep run itself raises, each
+    unit tunes alone (:func:`deepgnn.sweep.tune.run_unit`), resuming its trials."""
+    config = ledger.config
+    assert config.tune is not None
+    units = [c.cell for c in claims]
+    start = time.perf_counter()
+    with ExitStack() as held:
+        for claim in claims:
+            held.enter_context(ledger.running(claim))
+        studies = [ledger.tuning_study(unit) for unit in units]
+        outcomes: list[dict[str, Any] | Exception]
+        try:
+            outcomes = run_units(
+                units, config.tune, studies, device=device, run_cells=experiment.run_cells
+            )
+            outcomes = [
+                o if isinstance(o, Exception) else {**o, "group_size": len(units)}
+                for o in outcomes
+            ]
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in NO_SPACE:
+                raise
+            log.warning(
+                "%d tuning units failed together; they tune one by one", len(units), exc_info=True
+            )
+            _free_cuda()
+            outcomes = []
+            for unit, study in zip(units, studies):
+                try:
+                    outcomes.append(
+                        run_unit(
+                            unit, config.tune, study, device=device, run_cell=experiment.run_cell
+                        )
+                    )
+                except Exception as failed:
+                    outcomes.append(failed)
+    wall = time.perf_counter() - start
+    _record_group(
+        ledger, claims, outcomes, wall=wall, device=device, versions=versions, worker=worker
+    )
+
+
+def _record_group(
+    ledger: Ledger,
+    claims: list[Claim],
+    outcomes: list[dict[str, Any] | Exception],
+    *,
+    wall: float,
+    device: str | None,
+    versions: dict[str, str],
+    worker: str,
+) -> None:
+    """Record each claim of a group: its row, or its error (retried unless a missing file);
+    ``wall_seconds`` is the group's time."""
+    for claim, outcome in zip(claims, outcomes):
         retry = True
         if isinstance(outcome, Exception):
             if isinstance(outcome, OSError) and outcome.errno in NO_SPACE:
@@ -346,8 +425,7 @@ def _run_group(
             )
             row: dict[str, Any] = {"status": "failed", "device": str(device or "auto")}
         else:
-            error, row = None, dict(outcome.row)
-            row.update({f"tuned_{k}": v for k, v in tuned.items()})
+            error, row = None, outcome
         row = {**_base(ledger, claim, versions, worker), "group_size": 1, **row}
         row.update(wall_seconds=wall, error=error or "")
         ledger.record(claim, row, error, retry=retry)

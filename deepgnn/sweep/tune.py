@@ -38,7 +38,7 @@ from typing import Any
 
 from deepgnn._checks import check_choice, check_int, check_pair
 
-__all__ = ["PRUNERS", "TuneSpace", "TuneUnit", "group_units", "run_unit", "unit_key"]
+__all__ = ["PRUNERS", "TuneSpace", "TuneUnit", "group_units", "run_unit", "run_units", "unit_key"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,98 @@ def group_units(cells: Sequence[Any]) -> list[TuneUnit]:
     return list(units.values())
 
 
+class _Tuning:
+    """One unit's tuning in progress: its study, the cell its trials train, its failures.
+
+    A trial left ``RUNNING`` in the study belongs to a worker that died (whoever makes this
+    holds the unit's claim): it is failed and not counted.
+    """
+
+    def __init__(self, unit: TuneUnit, space: TuneSpace, study: Any) -> None:
+        from optuna.trial import TrialState
+
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            log.warning("%s: trial %d of a worker that died is failed", unit.key, t.number)
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        self.unit, self.space, self.study = unit, space, study
+        self.base = unit.cells[0].spec()
+        self.train = dict(self.base.train)
+        if space.epochs is not None:
+            self.train["epochs"] = space.epochs
+        epochs = int(self.train.get("epochs") or 0)
+        self.every = max(1, epochs // 50) if epochs else 5  # a point of the curve every ~2%
+        self.failures = 0
+
+    def counted(self) -> int:
+        """Trials that count towards ``n_trials``: complete or pruned."""
+        from optuna.trial import TrialState
+
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        return len(self.study.get_trials(deepcopy=False, states=states))
+
+    def done(self) -> bool:
+        return self.counted() >= self.space.n_trials
+
+    def ask(self) -> tuple[Any, Any, Any]:
+        """The next trial, its cell (the unit's with the trial's settings) and the callback
+        that reports its validation curve to the pruner (raising ``optuna.TrialPruned``)."""
+        import optuna
+
+        trial = self.study.ask()
+        spec = replace(self.base, train={**self.train, **self.space.suggest(trial)})
+        every = self.every
+
+        def report(row: dict[str, float]) -> None:
+            epoch = int(row["epoch"])
+            if epoch % every == 0 and math.isfinite(row["val"]):
+                trial.report(row["val"], epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        return trial, spec, report
+
+    def tell(self, trial: Any, outcome: Any) -> None:
+        """Record a trial's outcome (a cell result, or the exception its run raised); raise
+        ``RuntimeError`` at the third failed trial."""
+        import optuna
+        from optuna.trial import TrialState
+
+        if isinstance(outcome, optuna.TrialPruned):
+            self.study.tell(trial, state=TrialState.PRUNED)
+            return
+        if isinstance(outcome, Exception):
+            self.failures += 1
+            log.warning("%s: trial %d failed: %s", self.unit.key, trial.number, outcome)
+            self.study.tell(trial, state=TrialState.FAIL)
+            if self.failures >= 3:
+                raise RuntimeError(
+                    f"{self.unit.key}: {self.failures} tuning trials failed; the last: {outcome}"
+                ) from outcome
+            return
+        result = outcome.result
+        value = result.val if math.isfinite(result.val) else float("-inf")
+        trial.set_user_attr("untrained", bool(result.untrained))
+        self.study.tell(trial, value)
+
+    def row(self) -> dict[str, Any]:
+        """The unit's row: the best trial's settings, its validation metric and the counts."""
+        from optuna.trial import TrialState
+
+        study = self.study
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            raise RuntimeError(f"{self.unit.key}: no tuning trial completed (all pruned or failed)")
+        best = max(complete, key=lambda t: t.value)
+        row: dict[str, Any] = {f"tuned_{k}": v for k, v in best.params.items()}
+        row.update(
+            tune_best_val=best.value,
+            tune_trials=self.counted(),
+            tune_pruned=len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
+            status="ok",
+        )
+        return row
+
+
 def run_unit(
     unit: TuneUnit,
     space: TuneSpace,
@@ -168,62 +260,69 @@ def run_unit(
 
     ``study`` is the unit's own Optuna study; whoever calls this holds the unit's claim, so a
     trial left ``RUNNING`` there belongs to a worker that died: it is failed and not counted.
+    A SPoGInit unit searches once for all its trials (:func:`deepgnn.experiment.reuse_searches`).
     """
-    import optuna
-    from optuna.trial import TrialState
-
     from deepgnn.experiment import reuse_searches
 
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        log.warning("%s: trial %d of a worker that died is failed", unit.key, t.number)
-        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-    base = unit.cells[0].spec()
-    train = dict(base.train)
-    if space.epochs is not None:
-        train["epochs"] = space.epochs
-    epochs = int(train.get("epochs") or 0)
-    every = max(1, epochs // 50) if epochs else 5  # report a point of the curve every ~2%
-    counted = (TrialState.COMPLETE, TrialState.PRUNED)
+    tuning = _Tuning(unit, space, study)
     with reuse_searches():  # every trial starts from one SPoGInit search, not one each
-        failures = 0
-        while len(study.get_trials(deepcopy=False, states=counted)) < space.n_trials:
-            trial = study.ask()
-            settings = space.suggest(trial)
-
-            def report(row: dict[str, float], trial: Any = trial) -> None:
-                epoch = int(row["epoch"])
-                if epoch % every == 0 and math.isfinite(row["val"]):
-                    trial.report(row["val"], epoch)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-            spec = replace(base, train={**train, **settings})
+        while not tuning.done():
+            trial, spec, report = tuning.ask()
             try:
-                result = run_cell(spec, device=device, on_epoch=report).result
-            except optuna.TrialPruned:
-                study.tell(trial, state=TrialState.PRUNED)
-                continue
+                outcome = run_cell(spec, device=device, on_epoch=report)
             except Exception as err:
-                failures += 1
-                log.warning("%s: trial %d failed: %s", unit.key, trial.number, err)
-                study.tell(trial, state=TrialState.FAIL)
-                if failures >= 3:
-                    raise RuntimeError(
-                        f"{unit.key}: {failures} tuning trials failed; the last: {err}"
-                    ) from err
-                continue
-            value = result.val if math.isfinite(result.val) else float("-inf")
-            trial.set_user_attr("untrained", bool(result.untrained))
-            study.tell(trial, value)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
-        raise RuntimeError(f"{unit.key}: no tuning trial completed (all pruned or failed)")
-    best = max(complete, key=lambda t: t.value)
-    row: dict[str, Any] = {f"tuned_{k}": v for k, v in best.params.items()}
-    row.update(
-        tune_best_val=best.value,
-        tune_trials=len(study.get_trials(deepcopy=False, states=counted)),
-        tune_pruned=len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
-        status="ok",
-    )
-    return row
+                outcome = err
+            tuning.tell(trial, outcome)
+    return tuning.row()
+
+
+def run_units(
+    units: Sequence[TuneUnit],
+    space: TuneSpace,
+    studies: Sequence[Any],
+    *,
+    device: Any,
+    run_cells: Any,
+) -> list[dict[str, Any] | Exception]:
+    """Tune several units together: their ``i``-th trials train as one batch; one outcome each.
+
+    Units whose cells share a :func:`deepgnn.experiment.batch_key` (the initializations of one
+    dataset, family and depth) run in rounds: each unit still waiting for trials asks its
+    study for the next one (``studies[j]`` is unit ``j``'s), and ``run_cells`` (see
+    :func:`deepgnn.experiment.run_cells`) trains the round's trials together, each with its own
+    learning rate, weight decay and dropout. Each unit's study sees its trials in the order it
+    would alone (its TPE sampler and pruner see only its own finished trials), so a unit finds
+    what :func:`run_unit` finds; a trial its pruner stops leaves the batch, and the others
+    train on. A unit that fails (three failed trials, or no completed one) gets its exception
+    as its outcome, and the others go on. A SPoGInit unit searches once, in its first round.
+
+    Returns:
+        Per unit, in order, its row (as from :func:`run_unit`) or the exception that ended it.
+    """
+    from deepgnn.experiment import reuse_searches
+
+    runs = [_Tuning(unit, space, study) for unit, study in zip(units, studies)]
+    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(runs)
+    with reuse_searches():
+        while True:
+            active = [j for j, run in enumerate(runs) if outcomes[j] is None and not run.done()]
+            if not active:
+                break
+            asked = {j: runs[j].ask() for j in active}
+            results = run_cells(
+                [asked[j][1] for j in active],
+                device=device,
+                on_epoch=[asked[j][2] for j in active],
+            )
+            for j, result in zip(active, results):
+                try:
+                    runs[j].tell(asked[j][0], result)
+                except Exception as err:
+                    outcomes[j] = err
+    for j, run in enumerate(runs):
+        if outcomes[j] is None:
+            try:
+                outcomes[j] = run.row()
+            except Exception as err:
+                outcomes[j] = err
+    return [o for o in outcomes if o is not None]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,7 +46,6 @@ from deepgnn.train._loop import (
     PROTOCOL,
     InitSpec,
     Loop,
-    Settings,
     TrainResult,
     adam,
     apply_init,
@@ -121,23 +121,26 @@ def train_node_batched(
     splits: Sequence[int | None] | None = None,
     protocol: str | Protocol | None = None,
     epochs: int | None = None,
-    lr: float | None = None,
-    weight_decay: float | Mapping[str, float] | None = None,
+    lr: float | Sequence[float] | None = None,
+    weight_decay: float | Mapping[str, float] | Sequence[float] | None = None,
     patience: int | str | None = PROTOCOL,
     betas: tuple[float, float] | None = None,
-    dropout: float | None = None,
+    dropout: float | Sequence[float] | None = None,
     schedule: str = "constant",
     device: Device | None = None,
     progress: bool = False,
     cuda_graph: bool = False,
     precision: Precision = "fp32",
     restore_best: bool = True,
+    on_epoch: Sequence[Callable[[dict[str, float]], Any] | None] | None = None,
 ) -> list[TrainResult]:
     r"""Train ``models`` together, each as :func:`~deepgnn.train.train_node` trains it alone.
 
     ``models[i]`` trains with seed ``seeds[i]``, initialization ``inits[i]`` (with
-    ``init_options[i]``) and split ``splits[i]`` of ``dataset``; every other setting is shared
-    and means what it means for :func:`~deepgnn.train.train_node`. The members must have one
+    ``init_options[i]``) and split ``splits[i]`` of ``dataset``; ``lr``, ``weight_decay`` and
+    ``dropout`` may be one value for all or one per member (a tuner's trials of several cells
+    train together so); every other setting is shared and means what it means for
+    :func:`~deepgnn.train.train_node`. The members must have one
     architecture (family, depth, width, activation, options, dtype; their own parameters). Each
     layer of the stacked model is one SpMM over the members' concatenated hidden states
     :math:`(N, k \cdot w)` and one batched GEMM, so ``k`` small runs cost little more time than
@@ -155,6 +158,9 @@ def train_node_batched(
       kernel's Philox offsets, which no other call reproduces: a member's masks there are other
       draws of the same distribution from its own CUDA generator, seeded by its seed, and do
       not depend on the other members;
+    - its learning rate and weight decay: Adam is elementwise, so a rate and an L2 decay per
+      member is a rate and a decay per row of the stacked parameters (with one value for all,
+      ``torch.optim.Adam`` itself runs);
     - Adam state (elementwise, on the stacked parameters), per-epoch loss and metrics, the
       best-validation epoch, early stopping, divergence (a NaN/inf loss stops that member,
       before its update, as alone) and the verdicts. The metrics of every member are computed
@@ -175,8 +181,11 @@ def train_node_batched(
         inits: one initialization per model (``None``: keep each model's parameters).
         init_options: one options mapping (or ``None``) per model, for named inits.
         splits: one split index (or ``None``: the dataset's current split) per model.
-        protocol, epochs, lr, weight_decay, patience, betas, dropout, schedule: as for
-            ``train_node`` (``schedule="plateau"`` cannot batch).
+        protocol, epochs, patience, betas, schedule: as for ``train_node``
+            (``schedule="plateau"`` cannot batch).
+        lr, weight_decay, dropout: as for ``train_node``, or a sequence of one value (or
+            ``None``: the protocol's) per model. A per-kind ``weight_decay`` mapping is one
+            value for all members.
         device: where to train; default CUDA when available, else CPU.
         progress: show one tqdm bar for the group.
         cuda_graph: capture the group's training step and evaluation forward once as CUDA
@@ -193,6 +202,10 @@ def train_node_batched(
             (SPoGInit's search included) runs in float32.
         restore_best: as for ``train_node``: each member ends with the weights of its own
             best-validation epoch (``False``: those it had when it stopped or the run ended).
+        on_epoch: one callable (or ``None``) per model, called with each of that member's
+            epochs' log row (as ``train_node``'s ``on_epoch``); a true return value stops that
+            member there, as early stopping would (a tuner's pruner: :func:`deepgnn.experiment.run_cells`
+            turns a callback's exception into the cell's outcome this way).
 
     Returns:
         One :class:`~deepgnn.train.TrainResult` per model, in order. ``seconds`` is the
@@ -237,25 +250,36 @@ def train_node_batched(
     for seed, ini, opt in zip(seeds, init_list, option_list):
         check_options(seed=seed, device=device, init=ini, init_options=opt)
     check_options(restore_best=restore_best, precision=precision)
+    callbacks = per_model("on_epoch", on_epoch, k)
+    for hook in callbacks:
+        check_options(on_epoch=hook)
     template = models[0]
-    settings = resolve(
-        template.depth,
-        template.family,
-        protocol,
-        epochs=epochs,
-        lr=lr,
-        weight_decay=weight_decay,
-        patience=patience,
-        betas=betas,
-        dropout=dropout,
-        schedule=schedule,
-    )
+    member_settings = [
+        resolve(
+            template.depth,
+            template.family,
+            protocol,
+            epochs=epochs,
+            lr=a,
+            weight_decay=b,
+            patience=patience,
+            betas=betas,
+            dropout=c,
+            schedule=schedule,
+        )
+        for a, b, c in zip(
+            _members("lr", lr, k),
+            _members("weight_decay", weight_decay, k),
+            _members("dropout", dropout, k),
+        )
+    ]
+    settings = member_settings[0]
     found = model_obstacle(template) or batch_obstacle(
         template.family, schedule=schedule, multilabel=dataset.multilabel
     )
     if found is not None:
         raise ValueError(f"these runs cannot train batched: {found}; train them one by one")
-    _check_samearchitecture(models, settings)
+    _check_samearchitecture(models)
     if template.in_dim != dataset.num_features or template.out_dim != dataset.num_classes:
         raise ValueError(
             f"models map {template.in_dim} -> {template.out_dim} but {dataset.name} has "
@@ -273,7 +297,10 @@ def train_node_batched(
         )
     check_precision(precision, dev)
     ds = dataset.to(dev)
-    p = template.dropout if settings.dropout is None else float(settings.dropout)
+    rates = [
+        model.dropout if s.dropout is None else float(s.dropout)
+        for model, s in zip(models, member_settings)
+    ]
     generators = []
     for model, seed, ini, opt in zip(models, seeds, init_list, option_list):
         model.to(dev)
@@ -285,31 +312,49 @@ def train_node_batched(
     if ds.metric == "rocauc":
         chances = [0.5] * k
     stack = Stack(models)
+    lrs = [s.lr for s in member_settings]
+    decays = [s.weight_decay for s in member_settings]
+    shared = all(a == lrs[0] for a in lrs) and all(d == decays[0] for d in decays)
+    if not shared and any(isinstance(d, dict) for d in decays):
+        raise ValueError(
+            f"weight_decay per member takes numbers; the members resolve to {decays} (a "
+            "protocol's per-kind decay): pass one float per model, or one mapping for all"
+        )
     groups = [
         {"params": [stack.param_of[id(q)] for q in g["params"]], "weight_decay": g["weight_decay"]}
-        for g in param_groups(template, settings.weight_decay)
+        for g in param_groups(template, settings.weight_decay if shared else 0.0)
     ]
     name = f"{template.family}-{template.depth} on {ds.name}"
     # After the members' initialization: SPoGInit's search runs in float32 whatever
     # precision says.
     with run_precision(precision):
         steps: _Steps
-        optimizer = adam(groups, settings, dev, capturable=cuda_graph)
-        if cuda_graph:
-            steps = _GraphedSteps(stack, ds, masks[0], optimizer, p, generators, precision)
+        optimizer: torch.optim.Optimizer
+        if shared:
+            optimizer = adam(groups, settings, dev, capturable=cuda_graph)
         else:
-            steps = _Steps(stack, ds, masks[0], optimizer, p, generators, precision)
+            optimizer = MemberAdam(
+                groups,
+                lr=torch.tensor(lrs, dtype=ds.x.dtype, device=dev),
+                weight_decay=torch.tensor(decays, dtype=ds.x.dtype, device=dev),
+                betas=settings.betas,
+            )
+        if cuda_graph:
+            steps = _GraphedSteps(stack, ds, masks[0], optimizer, rates, generators, precision)
+        else:
+            steps = _Steps(stack, ds, masks[0], optimizer, rates, generators, precision)
         scheduler = scheduler_for(optimizer, schedule, settings.epochs)
         loops = [
             Loop(
                 optimizer,
-                settings=settings,
+                settings=own,
                 schedule="constant",
                 progress=False,
                 desc=name,
                 restore_best=restore_best,
+                lr_scale=1.0 if shared else own.lr,
             )
-            for _ in range(k)
+            for own in member_settings
         ]
         # each member's parameters at its best-validation epoch, row m of every stack
         best = {n: q.detach().clone() for n, q in stack.p.items()} if restore_best else {}
@@ -340,9 +385,15 @@ def train_node_batched(
                         continue
                     row = {"train": scores[0][m], "val": scores[1][m], "test": scores[2][m]}
                     done = loops[m].end_epoch(epoch, losses[m], row)
+                    hook = callbacks[m]
+                    told = hook is not None and bool(hook(loops[m].rows[-1]))
                     if loops[m].improved:
                         improved.append(m)
-                    if done:
+                    if told:  # its caller stopped it (a pruned trial): no verdict warning
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", RuntimeWarning)
+                            stop(m, nan=False)
+                    elif done:
                         stop(m, nan=False)
                 if best and improved:
                     rows = torch.tensor(improved, device=dev)
@@ -373,7 +424,7 @@ def _describe(model: GNN) -> str:
     return f"{model.extra_repr()}, {model.in_dim} -> {model.out_dim}, {dtype}"
 
 
-def _check_samearchitecture(models: list[GNN], settings: Settings) -> None:
+def _check_samearchitecture(models: list[GNN]) -> None:
     first = architecture(models[0])
     for i, model in enumerate(models[1:], start=1):
         if architecture(model) != first:
@@ -382,11 +433,67 @@ def _check_samearchitecture(models: list[GNN], settings: Settings) -> None:
                 f"({_describe(models[0])}); batched models share their architecture "
                 "(family, dimensions, depth, width, activation, bias, options, dtype)"
             )
-        if settings.dropout is None and model.dropout != models[0].dropout:
-            raise ValueError(
-                f"models[{i}] has dropout={model.dropout} but models[0] {models[0].dropout}; "
-                "pass dropout= to train them with one, or build them alike"
-            )
+
+
+def _members(arg: str, value: Any, k: int) -> list[Any]:
+    """``value`` for each of ``k`` members: a sequence (not a string) is one entry per member,
+    anything else (a number, a mapping, ``None``) the same for all."""
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return per_model(arg, value, k)
+    return [value] * k
+
+
+class MemberAdam(torch.optim.Optimizer):
+    """Adam over stacked parameters (row ``m`` of each: member ``m``) with a learning rate and
+    an L2 weight decay per member: on each row the update ``torch.optim.Adam`` makes for that
+    member alone (decay added to the gradient; the same moments, bias corrections and ``eps``).
+
+    ``lr`` and ``weight_decay`` are ``(k,)`` tensors on the parameters' device. A group's
+    ``"lr"`` is the schedule's factor, a 0-dim tensor on that device (1 at the start; a
+    scheduler such as cosine annealing scales it in place), so member ``m`` steps at ``lr[m]``
+    times it. Every operation stays on the device (the step count and the factor are device
+    tensors), so a step can be captured as a CUDA graph and the schedule still reaches it.
+    """
+
+    def __init__(
+        self,
+        groups: list[dict[str, Any]],
+        *,
+        lr: Tensor,
+        weight_decay: Tensor,
+        betas: tuple[float, float],
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(groups, {"lr": 1.0, "betas": betas, "eps": eps})
+        for group in self.param_groups:  # the schedule's factor, where a captured step reads it
+            group["lr"] = torch.ones((), dtype=torch.float64, device=lr.device)
+        self.member_lr = lr
+        self.member_decay = weight_decay
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for q in group["params"]:
+                if q.grad is None:
+                    continue
+                state = self.state[q]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float64, device=q.device)
+                    state["exp_avg"] = torch.zeros_like(q)
+                    state["exp_avg_sq"] = torch.zeros_like(q)
+                rows = (-1,) + (1,) * (q.dim() - 1)
+                grad = q.grad + self.member_decay.view(rows) * q
+                step = state["step"]
+                step.add_(1)
+                state["exp_avg"].lerp_(grad, 1 - beta1)
+                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                # the bias corrections in float64, as Adam computes them on the host
+                first = (group["lr"] / (1 - torch.pow(beta1, step))).to(q.dtype)
+                root = (1 - torch.pow(beta2, step)).sqrt().to(q.dtype)
+                size = self.member_lr.view(rows) * first
+                denom = (state["exp_avg_sq"].sqrt() / root).add_(group["eps"])
+                q.sub_(size * state["exp_avg"] / denom)
 
 
 def _init_member(
@@ -409,16 +516,19 @@ def _init_member(
 
 
 class _Dropout:
-    """Each member's dropout, from its own generator, in the order of its forward pass.
+    """Each member's dropout (at its own rate ``p[m]``), from its own generator, in the order of
+    its forward pass.
 
     ``h`` is ``(N, k, d)`` (or ``(N, d)``, shared by every member: the input features). On the
-    CPU member ``m`` draws ``bernoulli_(1 - p)`` of shape ``(N, d)`` from its generator, as
-    ``F.dropout`` draws from the global one, so its masks are those of its run alone. On CUDA
-    the masks come from buffers filled before the step (:meth:`fill`).
+    CPU member ``m`` draws ``bernoulli_(1 - p[m])`` of shape ``(N, d)`` from its generator, as
+    ``F.dropout`` draws from the global one, so its masks are those of its run alone (a member
+    at rate 0 draws nothing, and its mask is ones). On CUDA the masks come from buffers filled
+    before the step (:meth:`fill`).
     """
 
-    def __init__(self, p: float, generators: list[torch.Generator]) -> None:
+    def __init__(self, p: list[float], generators: list[torch.Generator]) -> None:
         self.p = p
+        self.keep = [1.0 - rate for rate in p]
         self.generators = generators
         self.active = [True] * len(generators)
         self.training = False
@@ -429,7 +539,7 @@ class _Dropout:
         self.shapes: list[tuple[int, int]] = []  # the masks one forward draws, when recording
 
     def __call__(self, h: Tensor) -> Tensor:
-        if not (self.training and self.p):
+        if not (self.training and any(self.p)):
             return h
         n, d = h.shape[0], h.shape[-1]
         k = len(self.generators)
@@ -441,11 +551,13 @@ class _Dropout:
                 self.shapes.append((n, d))
             noise = h.new_empty(n, k, d)
             for m, g in enumerate(self.generators):
-                if self.active[m]:
-                    noise[:, m].copy_(h.new_empty(n, d).bernoulli_(1.0 - self.p, generator=g))
-                else:
+                if not self.active[m]:
                     noise[:, m].zero_()
-            noise.div_(1.0 - self.p)
+                elif self.p[m]:
+                    drawn = h.new_empty(n, d).bernoulli_(self.keep[m], generator=g)
+                    noise[:, m].copy_(drawn.div_(self.keep[m]))
+                else:
+                    noise[:, m].fill_(1.0)
         return (h.unsqueeze(1) if h.dim() == 2 else h) * noise
 
     def fill(self, like: Tensor) -> None:
@@ -466,11 +578,12 @@ class _Dropout:
         if not self.shapes:
             return
         for m, g in enumerate(self.generators):
-            if self.active[m]:
-                self.block[m].bernoulli_(1.0 - self.p, generator=g)
-            else:
+            if not self.active[m]:
                 self.block[m].zero_()  # a stopped member: finite, and left out of the loss
-        self.block.div_(1.0 - self.p)
+            elif self.p[m]:
+                self.block[m].bernoulli_(self.keep[m], generator=g).div_(self.keep[m])
+            else:
+                self.block[m].fill_(1.0)
 
 
 # -------------------------------------------------------------------- the steps
@@ -484,7 +597,7 @@ class _Steps:
         ds: Dataset,
         train_masks: Tensor,
         optimizer: torch.optim.Optimizer,
-        p: float,
+        p: list[float],
         generators: list[torch.Generator],
         precision: str = "fp32",
     ) -> None:
@@ -557,7 +670,7 @@ class _GraphedSteps(_Steps):
         ds: Dataset,
         train_masks: Tensor,
         optimizer: torch.optim.Optimizer,
-        p: float,
+        p: list[float],
         generators: list[torch.Generator],
         precision: str = "fp32",
         warmup: int = 3,

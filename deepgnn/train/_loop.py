@@ -584,6 +584,8 @@ class Loop:
             :meth:`end_epoch`) and :meth:`restore` loads them.
         module: the module whose weights ``restore_best`` keeps (``None``: the caller keeps
             them, reading :attr:`improved` after each epoch).
+        lr_scale: the log's ``lr`` is the optimizer's first group's rate times this (batched
+            training with a rate per member keeps only the schedule's factor in the group).
     """
 
     def __init__(
@@ -597,8 +599,10 @@ class Loop:
         on_epoch: Callable[[dict[str, float]], Any] | None = None,
         restore_best: bool = False,
         module: torch.nn.Module | None = None,
+        lr_scale: float = 1.0,
     ) -> None:
         self.optimizer = optimizer
+        self.lr_scale = lr_scale
         self.restore_best = restore_best
         self.kept = BestWeights(module) if restore_best and module is not None else None
         #: whether the last epoch :meth:`end_epoch` recorded improved the best validation
@@ -617,7 +621,8 @@ class Loop:
 
     def end_epoch(self, epoch: int, loss: float, scores: dict[str, float]) -> bool:
         """Record an epoch (``scores``: train/val/test); return True when early stopping says stop."""
-        lr = float(self.optimizer.param_groups[0]["lr"])  # a tensor under cuda_graph=True
+        # a tensor under cuda_graph=True
+        lr = float(self.optimizer.param_groups[0]["lr"]) * self.lr_scale
         row = dict(scores, epoch=epoch, loss=loss, lr=lr)
         row["seconds"] = time.perf_counter() - self.start
         if self.scheduler is not None:
