@@ -903,6 +903,7 @@ def run_cells(
             return False
 
         return call
+
     prepared: list[tuple[int, GNN, Dataset, dict[str, Any]]] = []
     searches: dict[int, _Search] = {}
     for i, spec in enumerate(specs):
@@ -974,7 +975,12 @@ def run_cells(
                 try:
                     results.append(
                         train_node(
-                            model, ds, device=dev, seed=specs[i].seed, on_epoch=hooks[i], **own_kw[i]
+                            model,
+                            ds,
+                            device=dev,
+                            seed=specs[i].seed,
+                            on_epoch=hooks[i],
+                            **own_kw[i],
                         )
                     )
                 except Exception as failed:

@@ -1821,7 +1821,10 @@ def test_tuning_units_of_one_shape_tune_in_lockstep_and_find_what_they_find_alon
     assert states["PRUNED"] > 0 and states["COMPLETE"] > 0  # the pruner stopped some trials
     rows = [t.user_attrs["row"] for t in runs["batched"][1].trials if "row" in t.user_attrs]
     sizes = {r["cell"].startswith("tune-"): r["group_size"] for r in rows}
-    assert sizes == {True: 2, False: 2}  # the two units tuned together, then their cells trained together
+    assert sizes == {
+        True: 2,
+        False: 2,
+    }  # the two units tuned together, then their cells trained together
 
 
 def test_lockstep_tuning_searches_spoginit_once_per_unit(tmp_path, monkeypatch):

@@ -316,7 +316,9 @@ def test_a_member_whose_callback_says_stop_stops_there_and_the_others_go_on(cora
     assert seen[0] == list(range(1, 31)) and seen[1] == list(range(1, 8)) and seen[2] == []
     assert [r.epochs for r in results] == [30, 7, 30]
     solo = _model(cora64, "gcn", SEEDS[1])
-    short = train_node(solo, cora64, init=INITS[1], seed=SEEDS[1], device="cpu", epochs=7, **settings)
+    short = train_node(
+        solo, cora64, init=INITS[1], seed=SEEDS[1], device="cpu", epochs=7, **settings
+    )
     assert results[1].val == pytest.approx(short.val, abs=1e-12)
     for p, q in zip(solo.parameters(), models[1].parameters()):
         assert float((p - q).detach().abs().max()) < 1e-9

@@ -370,8 +370,7 @@ def _run_tuning_group(
                 units, config.tune, studies, device=device, run_cells=experiment.run_cells
             )
             outcomes = [
-                o if isinstance(o, Exception) else {**o, "group_size": len(units)}
-                for o in outcomes
+                o if isinstance(o, Exception) else {**o, "group_size": len(units)} for o in outcomes
             ]
         except Exception as err:
             if isinstance(err, OSError) and err.errno in NO_SPACE:
