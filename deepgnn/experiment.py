@@ -411,9 +411,14 @@ def _init_node_model(
         options.pop("data", None)
         return _Search(model, ds, options, key)
     init.spoginit_(model, ds.graph, ds.x, ds.y, mask=ds.train_mask, base=None, **options)
+    _keep_search(key, model)
+    return None
+
+
+def _keep_search(key: str | None, model: GNN) -> None:
+    """Keep a searched model's weights under ``key`` while :func:`reuse_searches` is on."""
     if _SEARCHED is not None and key is not None:
         _SEARCHED[key] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return None
 
 
 def _run_searches(searches: dict[int, _Search]) -> dict[int, Exception]:
@@ -446,11 +451,7 @@ def _run_searches(searches: dict[int, _Search]) -> dict[int, Exception]:
             failed[i] = result
         else:
             init.scale_(searches[i].model, result.scales, gates=result.gates)
-            key = searches[i].key
-            if _SEARCHED is not None and key is not None:
-                _SEARCHED[key] = {
-                    k: v.detach().clone() for k, v in searches[i].model.state_dict().items()
-                }
+            _keep_search(searches[i].key, searches[i].model)
     return failed
 
 
